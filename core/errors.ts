@@ -1,0 +1,113 @@
+// Typed error codes. Every failure that crosses a boundary (parser, crypto, store, HTTP, CLI) is a
+// MedtrailError with one of these codes; tests assert the code, never the message. The HTTP layer maps each
+// code to a status in one table (server/http/errors.ts), which the compiler keeps exhaustive.
+//
+// Adding a code: add it to ERROR_CODES below (the comment is the meaning), then to the HTTP table.
+
+export const ERROR_CODES = {
+  // generic input
+  BAD_INPUT: 'a value is malformed (see fields)',
+  BAD_TYPE: 'a value has the wrong type',
+  TOO_LARGE: 'an input is larger than its limit',
+  // bytes and encodings
+  BAD_HEX: 'not lowercase/uppercase hex of the expected length',
+  BAD_BASE64: 'not valid base64 / base64url',
+  BAD_LENGTH: 'byte string of the wrong length',
+  // GS1 identifiers and syntaxes
+  GS1_BAD_GTIN: 'GTIN is not 8, 12, 13 or 14 digits',
+  GS1_BAD_GLN: 'GLN is not 13 digits',
+  GS1_BAD_SSCC: 'SSCC is not 18 digits',
+  GS1_BAD_CHECK_DIGIT: 'GS1 check digit does not match',
+  GS1_BAD_SERIAL: 'serial (AI 21) is empty, too long or outside the AI 82 character set',
+  GS1_BAD_LOT: 'lot (AI 10) is empty, too long or outside the AI 82 character set',
+  GS1_BAD_DATE: 'date (AI 17) is not a valid YYMMDD',
+  GS1_UNKNOWN_AI: 'application identifier not supported',
+  GS1_BAD_ELEMENT_STRING: 'GS1 element string cannot be parsed',
+  GS1_DUPLICATE_AI: 'an application identifier appears twice',
+  GS1_MISSING_AI: 'a required application identifier is missing',
+  DL_BAD_URI: 'not a GS1 Digital Link URI',
+  DL_BAD_PATH: 'Digital Link path qualifiers are missing, repeated or out of order',
+  DL_BAD_QUERY: 'Digital Link query parameter is malformed',
+  // crypto
+  KEY_BAD_LENGTH: 'key is not the expected number of bytes',
+  SIG_BAD_LENGTH: 'signature is not 64 bytes',
+  SIG_INVALID: 'signature does not verify',
+  KEYFILE_BAD: 'key file is malformed',
+  // canonical entries
+  ENTRY_MALFORMED: 'entry envelope is malformed (see fields)',
+  ENTRY_BAD_VERSION: 'entry version not supported',
+  ENTRY_BAD_KIND: 'entry kind unknown',
+  ENTRY_NOT_CANONICAL: 'entry bytes are not the canonical JSON of the envelope',
+  ENTRY_BAD_SIGNATURE: 'entry signature does not verify with the signer key',
+  // Merkle proofs and checkpoints
+  PROOF_BAD_INDEX: 'leaf index is not below the tree size',
+  PROOF_BAD_SIZE: 'tree sizes are out of order or out of range',
+  PROOF_BAD_LENGTH: 'proof has the wrong number of hashes',
+  PROOF_MISMATCH: 'proof does not lead to the expected root',
+  CHECKPOINT_MALFORMED: 'checkpoint note is malformed',
+  CHECKPOINT_BAD_SIGNATURE: 'checkpoint signature does not verify with the log key',
+  CHECKPOINT_UNKNOWN_KEY: 'checkpoint carries no signature by the expected key',
+  VKEY_MALFORMED: 'verifier key string is malformed',
+  // store and log
+  STORE_CONFLICT: 'the log head moved during the append (compare-and-swap failed)',
+  STORE_CORRUPT: 'the store does not match its own hashes',
+  STORE_EXISTS: 'the database already exists; refusing to overwrite',
+  STORE_MISSING: 'no database at that path; run medtrail init',
+  LOG_INTEGRITY: 'the ledger failed an integrity check',
+  // HTTP
+  NOT_FOUND: 'no such resource',
+  METHOD_NOT_ALLOWED: 'method not allowed',
+  BODY_TOO_LARGE: 'request body larger than the limit',
+  BAD_JSON: 'request body is not valid JSON',
+  OVERLOADED: 'server is overloaded; retry later',
+  RATE_LIMITED: 'too many requests from this client',
+  INTERNAL: 'internal error',
+  // CLI
+  CLI_USAGE: 'bad command-line usage',
+  CLI_IO: 'a file could not be read or written',
+  SERVER_UNREACHABLE: 'the server could not be reached',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** One invalid field of an input; a 400 lists all of them at once. */
+export interface FieldError {
+  /** JSON-pointer-like path, e.g. `body.items[3].serial`. */
+  readonly path: string;
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+export class MedtrailError extends Error {
+  override readonly name = 'MedtrailError';
+  readonly code: ErrorCode;
+  readonly fields: readonly FieldError[] | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { fields?: readonly FieldError[]; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.fields = options?.fields;
+  }
+}
+
+export function isMedtrailError(e: unknown, code?: ErrorCode): e is MedtrailError {
+  return e instanceof MedtrailError && (code === undefined || e.code === code);
+}
+
+/** Collects field errors and throws them together (STYLE.md 4: report every bad field at once). */
+export class FieldErrors {
+  readonly list: FieldError[] = [];
+  add(path: string, code: ErrorCode, message: string): void {
+    this.list.push({ path, code, message });
+  }
+  get empty(): boolean {
+    return this.list.length === 0;
+  }
+  throwIfAny(code: ErrorCode, message: string): void {
+    if (this.list.length > 0) {
+      throw new MedtrailError(code, `${message}: ${this.list.map((f) => `${f.path}: ${f.message}`).join('; ')}`, {
+        fields: this.list,
+      });
+    }
+  }
+}
