@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   GS1_BAD_CHECK_DIGIT: 'GS1 check digit does not match',
   GS1_BAD_SERIAL: 'serial (AI 21) is empty, too long or outside the AI 82 character set',
   GS1_BAD_LOT: 'lot (AI 10) is empty, too long or outside the AI 82 character set',
+  GS1_BAD_CPV: 'consumer product variant (AI 22) is empty, too long or outside the AI 82 character set',
   GS1_BAD_DATE: 'date (AI 17) is not a valid YYMMDD',
   GS1_UNKNOWN_AI: 'application identifier not supported',
   GS1_BAD_ELEMENT_STRING: 'GS1 element string cannot be parsed',
