@@ -394,3 +394,28 @@ describe('timestamps that Date cannot represent', () => {
     });
   }
 });
+
+describe('signature malleability', () => {
+  // (R, S + L) is the same signature to an implementation that skips RFC 8032's S < L check (tweetnacl does);
+  // verifyEntry refuses it under both implementations, so browser and server agree.
+  const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+  function withS(sigB64: string, add: bigint): string {
+    const sig = Buffer.from(sigB64, 'base64');
+    let s = 0n;
+    for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(sig[32 + i]!);
+    let x = s + add;
+    for (let i = 0; i < 32; i++) {
+      sig[32 + i] = Number(x & 255n);
+      x >>= 8n;
+    }
+    return sig.toString('base64');
+  }
+  for (const impl of [naclEd25519, nodeEd25519]) {
+    it(`S + L is refused with ${impl.name}`, () => {
+      useEd25519(impl);
+      const e = signEntry(unsigned(), seed);
+      expect(verifyEntry(e, pub)).toBe(true);
+      expect(verifyEntry({ ...e, sig: withS(e.sig, L) }, pub)).toBe(false);
+    });
+  }
+});
