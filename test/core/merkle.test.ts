@@ -29,11 +29,20 @@ function k(n: number): number {
   while (p * 2 < n) p *= 2;
   return p;
 }
+// Memoized on (first leaf, length) only to keep the run short; the recursion is the RFC's.
+const mthMemo = new Map<Uint8Array, Map<number, Uint8Array>>();
 function mth(d: Uint8Array[]): Uint8Array {
   if (d.length === 0) return sha256(new Uint8Array(0));
   if (d.length === 1) return d[0]!;
-  const s = k(d.length);
-  return nodeHash(mth(d.slice(0, s)), mth(d.slice(s)));
+  let byLength = mthMemo.get(d[0]!);
+  if (byLength === undefined) mthMemo.set(d[0]!, (byLength = new Map()));
+  let h = byLength.get(d.length);
+  if (h === undefined) {
+    const s = k(d.length);
+    h = nodeHash(mth(d.slice(0, s)), mth(d.slice(s)));
+    byLength.set(d.length, h);
+  }
+  return h;
 }
 function refPath(m: number, d: Uint8Array[]): Uint8Array[] {
   if (d.length === 1) return [];
