@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   ENTRY_NOT_CANONICAL: 'entry bytes are not the canonical JSON of the envelope',
   ENTRY_BAD_SIGNATURE: 'entry signature does not verify with the signer key',
   ENTRY_REPLAYED: 'an entry with this signer and nonce is already in the log',
+  SIGNER_UNKNOWN: 'the signer is not an enrolled participant',
+  KEY_REVOKED: "the signer's key has been revoked",
   // Merkle proofs and checkpoints
   PROOF_BAD_INDEX: 'leaf index is not below the tree size',
   PROOF_BAD_SIZE: 'tree sizes are out of order or out of range',

@@ -1,0 +1,43 @@
+// `medtrail serve`: runs the ledger service until SIGINT/SIGTERM.
+import type { Command } from 'commander';
+import { DEFAULT_DB } from '../../context.js';
+import { startServer, type ServiceModule } from '../../server.js';
+import { action, emit, parsePort } from '../io.js';
+
+export interface ServeCliOptions {
+  db: string;
+  port: string;
+  host: string;
+  logKey?: string;
+  json?: boolean;
+}
+
+export async function serveForever(opts: ServeCliOptions, modules: ServiceModule[]): Promise<void> {
+  const s = await startServer({
+    db: opts.db,
+    port: parsePort(opts.port),
+    host: opts.host,
+    modules,
+    ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}),
+  });
+  emit(opts, { url: s.url, port: s.port, db: opts.db }, `medtrail serving ${opts.db} at ${s.url} (Ctrl-C to stop)`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      void s.close().then(resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+export function registerServe(program: Command, modules: () => ServiceModule[]): void {
+  program
+    .command('serve')
+    .description('run the ledger service (HTTP API, checkpoints, proofs)')
+    .option('--db <path>', 'database file', DEFAULT_DB)
+    .option('--port <port>', 'TCP port (0 picks a free one)', '8080')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--log-key <path>', 'log key file (default: log.key.json beside the database)')
+    .option('--json', 'print the listening address as JSON')
+    .action(action((opts: ServeCliOptions) => serveForever(opts, modules())));
+}

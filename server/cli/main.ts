@@ -1,0 +1,26 @@
+// The `medtrail` command line. Each command lives in its own file under commands/ and registers itself here.
+import { Command } from 'commander';
+import { registerAudit } from './commands/audit.js';
+import { registerInit } from './commands/init.js';
+import { registerKeygen } from './commands/keygen.js';
+import { registerServe } from './commands/serve.js';
+import { registerStart } from './commands/start.js';
+import { serviceModules } from '../modules.js';
+
+const program = new Command();
+program
+  .name('medtrail')
+  .description('medtrail: a verifiable custody ledger for medicine packs')
+  .showHelpAfterError()
+  .exitOverride((err) => {
+    // commander's own usage errors: exit 2, as every usage error here does; --help and --version exit 0.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  });
+
+registerInit(program);
+registerServe(program, serviceModules);
+registerKeygen(program);
+registerAudit(program);
+registerStart(program, serviceModules);
+
+await program.parseAsync(process.argv);

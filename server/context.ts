@@ -1,0 +1,64 @@
+// Opens a deployment: the SQLite database, the log's signing key, the services on top. One place that knows
+// where things live, so that `serve`, `audit` and the tests open a ledger the same way.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { installNodeCrypto } from '../core/ed25519-node.js';
+import { MedtrailError } from '../core/errors.js';
+import { keyFileSeed, parseKeyFile, type KeyFile } from '../core/keys.js';
+import { LogService } from './log/log-service.js';
+import { openDatabase, SqliteLedgerStore } from './store/ledger-store.js';
+
+export const DEFAULT_DB = './data/medtrail.db';
+
+export function logKeyPath(db: string): string {
+  return join(dirname(db), 'log.key.json');
+}
+
+export function authorityKeyPath(db: string): string {
+  return join(dirname(db), 'authority.key.json');
+}
+
+export function readKeyFile(path: string): KeyFile {
+  if (!existsSync(path)) throw new MedtrailError('CLI_IO', `no key file at ${path}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new MedtrailError('KEYFILE_BAD', `${path} is not JSON`, { cause: e });
+  }
+  return parseKeyFile(json);
+}
+
+export interface Ledger {
+  store: SqliteLedgerStore;
+  log: LogService;
+  close(): void;
+}
+
+export interface OpenLedgerOptions {
+  db: string;
+  logKey?: string;
+  checkpointIntervalMs?: number;
+}
+
+export function openLedger(opts: OpenLedgerOptions): Ledger {
+  installNodeCrypto();
+  const store = new SqliteLedgerStore(openDatabase(opts.db));
+  try {
+    const origin = store.getMeta('origin');
+    if (origin === undefined) throw new MedtrailError('STORE_CORRUPT', `${opts.db} was not made by medtrail init (no origin)`);
+    const key = readKeyFile(opts.logKey ?? logKeyPath(opts.db));
+    const log = new LogService(store, {
+      origin,
+      seed: keyFileSeed(key),
+      ...(opts.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: opts.checkpointIntervalMs } : {}),
+    });
+    if (store.getMeta('log_vkey') !== log.verifierKey) {
+      throw new MedtrailError('KEYFILE_BAD', 'the log key file does not match the key this database was made with');
+    }
+    return { store, log, close: () => store.close() };
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+}

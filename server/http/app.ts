@@ -1,0 +1,72 @@
+// The HTTP application: a thin layer (STYLE.md 11). Handlers parse, call a service, map the result. Bodies have
+// a size limit; when more requests are in flight than the server can answer promptly it sheds load with 503
+// and Retry-After rather than slowing every request down.
+import express, { type Express, type RequestHandler, type Router } from 'express';
+import { MedtrailError } from '../../core/errors.js';
+import type { LogService } from '../log/log-service.js';
+import { errorHandler, sendError } from './errors.js';
+import { logRoutes } from './log-routes.js';
+
+export interface AppOptions {
+  log: LogService;
+  /** Largest JSON body accepted (default 16 MiB: a 100,000-pack batch entry lists its serials). */
+  jsonLimit?: string;
+  /** Requests in flight beyond which new ones get 503 (default 256). */
+  maxInFlight?: number;
+  /** Extra routers under /api/v1 (custody, verify, ...). */
+  apiRouters?: Router[];
+  /** Extra routers at the root (pages, Digital Link resolver). */
+  rootRouters?: Router[];
+}
+
+function securityHeaders(): RequestHandler {
+  return (_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('X-Frame-Options', 'DENY');
+    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+    next();
+  };
+}
+
+function loadShedder(maxInFlight: number): RequestHandler {
+  let inFlight = 0;
+  return (_req, res, next) => {
+    if (inFlight >= maxInFlight) {
+      sendError(res, new MedtrailError('OVERLOADED', `more than ${maxInFlight} requests in flight; retry shortly`));
+      return;
+    }
+    inFlight++;
+    let done = false;
+    const release = (): void => {
+      if (!done) {
+        done = true;
+        inFlight--;
+      }
+    };
+    res.on('finish', release);
+    res.on('close', release);
+    next();
+  };
+}
+
+export function createApp(opts: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(securityHeaders());
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.use(loadShedder(opts.maxInFlight ?? 256));
+  app.use('/api/v1', express.json({ limit: opts.jsonLimit ?? '16mb', strict: true }));
+  app.use('/api/v1', logRoutes(opts.log));
+  for (const r of opts.apiRouters ?? []) app.use('/api/v1', r);
+  for (const r of opts.rootRouters ?? []) app.use(r);
+  app.use((req, res) => {
+    sendError(res, new MedtrailError('NOT_FOUND', `no route for ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler);
+  return app;
+}

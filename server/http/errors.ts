@@ -1,0 +1,64 @@
+// One table from error code to HTTP status (STYLE.md 2). Every error leaves as {"error":{"code","message","fields"?}}.
+import type { ErrorRequestHandler, Response } from 'express';
+import { ERROR_CODES, MedtrailError, type ErrorCode } from '../../core/errors.js';
+
+// Every code not listed here is an input error: 400.
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  TOO_LARGE: 413,
+  ENTRY_BAD_SIGNATURE: 401,
+  ENTRY_REPLAYED: 409,
+  SIGNER_UNKNOWN: 403,
+  KEY_REVOKED: 403,
+  STORE_CONFLICT: 503,
+  STORE_CORRUPT: 500,
+  STORE_EXISTS: 409,
+  STORE_MISSING: 500,
+  LOG_INTEGRITY: 500,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  BODY_TOO_LARGE: 413,
+  OVERLOADED: 503,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  CLI_IO: 500,
+  SERVER_UNREACHABLE: 502,
+};
+
+export function statusOf(code: ErrorCode): number {
+  return STATUS[code] ?? 400;
+}
+
+export function sendError(res: Response, err: MedtrailError): void {
+  const status = statusOf(err.code);
+  if (status === 503) res.setHeader('Retry-After', '1');
+  res.status(status).json({
+    error: { code: err.code, message: err.message, ...(err.fields !== undefined ? { fields: err.fields } : {}) },
+  });
+}
+
+interface BodyParserError {
+  type?: unknown;
+  status?: unknown;
+}
+
+/** Maps anything thrown to a coded JSON error; an unexpected one becomes INTERNAL without leaking details. */
+export const errorHandler: ErrorRequestHandler = (err: unknown, _req, res, next) => {
+  if (res.headersSent) {
+    next(err);
+    return;
+  }
+  if (err instanceof MedtrailError) {
+    sendError(res, err);
+    return;
+  }
+  const bp = err as BodyParserError;
+  if (bp !== null && typeof bp === 'object') {
+    if (bp.type === 'entity.too.large') return sendError(res, new MedtrailError('BODY_TOO_LARGE', 'request body larger than the limit'));
+    if (bp.type === 'entity.parse.failed') return sendError(res, new MedtrailError('BAD_JSON', 'request body is not valid JSON'));
+    if (typeof bp.type === 'string' && typeof bp.status === 'number' && bp.status < 500) {
+      return sendError(res, new MedtrailError('BAD_INPUT', `request body refused (${bp.type})`));
+    }
+  }
+  process.stderr.write(`medtrail: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  sendError(res, new MedtrailError('INTERNAL', ERROR_CODES.INTERNAL));
+};

@@ -1,0 +1,38 @@
+// The log's routes, in the fixed shapes of DESIGN.md (Interfaces), so that any client in any language can
+// check the ledger: the checkpoint, the verifier key, raw leaves, inclusion and consistency proofs.
+import { Router } from 'express';
+import { toBase64, toHex } from '../../core/bytes.js';
+import type { LogService } from '../log/log-service.js';
+import { intParams } from './params.js';
+
+export function logRoutes(log: LogService): Router {
+  const r = Router();
+
+  r.get('/checkpoint', (_req, res) => {
+    res.type('text/plain; charset=utf-8').setHeader('Cache-Control', 'no-store');
+    res.send(log.checkpoint().note);
+  });
+
+  r.get('/log/key', (_req, res) => {
+    res.type('text/plain; charset=utf-8').send(`${log.verifierKey}\n`);
+  });
+
+  r.get('/log/entries', (req, res) => {
+    const { start, end } = intParams(req, ['start', 'end'] as const);
+    const leaves = log.entries(start, end);
+    res.json({ entries: leaves.map((l) => ({ index: l.index, leaf: toBase64(l.bytes) })) });
+  });
+
+  r.get('/log/proof/inclusion', (req, res) => {
+    const { index, size } = intParams(req, ['index', 'size'] as const);
+    const p = log.inclusion(index, size);
+    res.json({ index, size, leafHash: toHex(p.leafHash), proof: p.proof.map(toHex) });
+  });
+
+  r.get('/log/proof/consistency', (req, res) => {
+    const { from, to } = intParams(req, ['from', 'to'] as const);
+    res.json({ from, to, proof: log.consistency(from, to).map(toHex) });
+  });
+
+  return r;
+}

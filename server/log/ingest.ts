@@ -1,0 +1,50 @@
+// Signature-checked appends: the path every entry takes into the log. Each entry must be canonical, signed by
+// the key that the log currently has for its signer (KeyBook), and fresh (no replayed nonce). The custody
+// rules run between the checks and the append, in the same transaction.
+import { decodeEntry, encodeEntry, verifyEntry, type Entry } from '../../core/entry.js';
+import { MedtrailError } from '../../core/errors.js';
+import { fromBase64 } from '../../core/bytes.js';
+import type { SqliteLedgerStore } from '../store/ledger-store.js';
+import { KeyBook } from './keybook.js';
+import type { Appended, AppendInput, LogService } from './log-service.js';
+
+/** Loads the KeyBook by replaying the participant entries of the log (few; read once at start). */
+export function loadKeyBook(store: SqliteLedgerStore): KeyBook {
+  const gln = store.getMeta('authority_gln');
+  const pk = store.getMeta('authority_public_key');
+  if (gln === undefined || pk === undefined) throw new MedtrailError('STORE_CORRUPT', 'the database has no authority key');
+  const book = new KeyBook({ gln, publicKey: fromBase64(pk, 32) });
+  const rows = store.db.prepare<[], Buffer>("SELECT entry FROM leaves WHERE kind = 'participant' ORDER BY idx").pluck().all();
+  for (const r of rows) book.observe(decodeEntry(new Uint8Array(r.buffer, r.byteOffset, r.byteLength)));
+  return book;
+}
+
+/** Checks one entry's signature against the signer's active key; coded errors otherwise. */
+export function checkSignature(keys: KeyBook, e: Entry): void {
+  const key = keys.activeKey(e.signer);
+  if (key === undefined) {
+    if (keys.get(e.signer)?.revoked === true) throw new MedtrailError('KEY_REVOKED', `the key of ${e.signer} is revoked`);
+    throw new MedtrailError('SIGNER_UNKNOWN', `signer ${e.signer} is not enrolled`);
+  }
+  if (!verifyEntry(e, key)) throw new MedtrailError('ENTRY_BAD_SIGNATURE', `the signature of this ${e.kind} entry does not verify with the key of ${e.signer}`);
+}
+
+export function toAppendInput(e: Entry): AppendInput {
+  return { bytes: encodeEntry(e), kind: e.kind, signer: e.signer, nonce: e.nonce, at: e.at };
+}
+
+/**
+ * Verifies every signature, then appends all entries in one transaction (all or nothing). `apply` runs inside
+ * that transaction after the leaves are placed (custody effects); a throw there rolls everything back.
+ */
+export function appendSigned(log: LogService, keys: KeyBook, entries: readonly Entry[], apply?: (appended: Appended[]) => void): Appended[] {
+  for (const e of entries) checkSignature(keys, e);
+  const inputs = entries.map(toAppendInput);
+  const out = log.store.transaction(() => {
+    const appended = log.append(inputs);
+    apply?.(appended);
+    return appended;
+  });
+  for (const e of entries) keys.observe(e);
+  return out;
+}

@@ -1,0 +1,81 @@
+// Who may sign, as the log itself says: the authority's key (fixed at `medtrail init`) and every key that a
+// `participant` entry admitted, rotated or revoked. Replaying the log through a KeyBook gives, at each index,
+// the key that was valid then; `medtrail audit` does exactly that, without trusting any index table.
+//
+// participant body (signed by the authority):
+//   { gln, name, role, publicKey (base64, 32 bytes), prefixes: string[], action: 'admit' | 'rotate' | 'revoke' }
+import { fromBase64 } from '../../core/bytes.js';
+import type { Entry } from '../../core/entry.js';
+
+export const ROLES = ['manufacturer', 'distributor', 'pharmacy', 'regulator'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface KeyRecord {
+  gln: string;
+  name: string;
+  role: Role | 'authority';
+  publicKey: Uint8Array;
+  prefixes: string[];
+  revoked: boolean;
+}
+
+export class KeyBook {
+  private readonly byGln = new Map<string, KeyRecord>();
+
+  constructor(readonly authority: { gln: string; publicKey: Uint8Array }) {
+    this.byGln.set(authority.gln, {
+      gln: authority.gln,
+      name: 'authority',
+      role: 'authority',
+      publicKey: authority.publicKey,
+      prefixes: [],
+      revoked: false,
+    });
+  }
+
+  get(gln: string): KeyRecord | undefined {
+    return this.byGln.get(gln);
+  }
+
+  /** The key that must have signed an entry by `gln` now, or undefined when unknown or revoked. */
+  activeKey(gln: string): Uint8Array | undefined {
+    const r = this.byGln.get(gln);
+    return r === undefined || r.revoked ? undefined : r.publicKey;
+  }
+
+  /** Applies a participant entry already accepted into the log (its validity is the custody rules' job). */
+  observe(entry: Entry): void {
+    if (entry.kind !== 'participant' || entry.signer !== this.authority.gln) return;
+    const b = entry.body as Record<string, unknown>;
+    const gln = b['gln'];
+    if (typeof gln !== 'string') return;
+    const action = b['action'];
+    const prev = this.byGln.get(gln);
+    if (action === 'revoke') {
+      if (prev !== undefined) prev.revoked = true;
+      return;
+    }
+    const pk = b['publicKey'];
+    if (typeof pk !== 'string') return;
+    let publicKey: Uint8Array;
+    try {
+      publicKey = fromBase64(pk, 32);
+    } catch {
+      return;
+    }
+    const role = (ROLES as readonly unknown[]).includes(b['role']) ? (b['role'] as Role) : prev?.role;
+    if (role === undefined) return;
+    this.byGln.set(gln, {
+      gln,
+      name: typeof b['name'] === 'string' ? b['name'] : (prev?.name ?? gln),
+      role,
+      publicKey,
+      prefixes: Array.isArray(b['prefixes']) ? b['prefixes'].filter((p): p is string => typeof p === 'string') : (prev?.prefixes ?? []),
+      revoked: false,
+    });
+  }
+
+  all(): KeyRecord[] {
+    return [...this.byGln.values()];
+  }
+}

@@ -1,0 +1,170 @@
+// The log service: appends leaves, signs checkpoints, serves entries and proofs.
+//
+// Order of effects for an append (DESIGN.md: Durability):
+//   1. inside one IMMEDIATE transaction: refuse replays, insert the leaves and the perfect-subtree hashes they
+//      complete, compute the new root, move the head by compare-and-swap (plus any custody effects the caller
+//      runs in the same transaction);
+//   2. commit (synchronous=FULL: durable when it returns);
+//   3. only then acknowledge: the caller gets indexes and leaf hashes.
+// Checkpoints are signed afterwards, outside any write transaction, over what the head says: committed leaves
+// only. One signature covers every append since the last one (signing is batched by `checkpointIntervalMs`).
+import { signCheckpoint, verifierKey } from '../../core/checkpoint.js';
+import { publicKeyFromSeed } from '../../core/ed25519.js';
+import { MedtrailError } from '../../core/errors.js';
+import {
+  completedSubtrees,
+  consistencyProof,
+  inclusionProof,
+  leafHash,
+  rootAt,
+  type PerfectHashReader,
+} from '../../core/merkle.js';
+import type { LedgerStore, NewLeaf, NewNode, StoredCheckpoint, StoredLeaf } from '../store/ledger-store.js';
+
+export interface LogConfig {
+  /** C2SP checkpoint origin, also the key name, e.g. `medtrail.example/log`. */
+  origin: string;
+  /** The log's Ed25519 private seed (32 bytes). */
+  seed: Uint8Array;
+  /** A new checkpoint is signed at most this often while appends keep coming (default 200 ms). */
+  checkpointIntervalMs?: number;
+}
+
+export interface AppendInput {
+  bytes: Uint8Array;
+  kind: string;
+  signer: string;
+  nonce: string;
+  at: string;
+}
+
+export interface Appended {
+  index: number;
+  leafHash: Uint8Array;
+}
+
+export const MAX_ENTRIES_PER_PAGE = 1000;
+
+export class LogService {
+  readonly origin: string;
+  readonly publicKey: Uint8Array;
+  readonly verifierKey: string;
+  private readonly seed: Uint8Array;
+  private readonly intervalMs: number;
+  private lastSignedAt = 0;
+
+  constructor(
+    readonly store: LedgerStore,
+    cfg: LogConfig,
+  ) {
+    this.origin = cfg.origin;
+    this.seed = cfg.seed;
+    this.publicKey = publicKeyFromSeed(cfg.seed);
+    this.verifierKey = verifierKey(cfg.origin, this.publicKey);
+    this.intervalMs = cfg.checkpointIntervalMs ?? 200;
+  }
+
+  /**
+   * Appends leaves atomically. Runs inside the caller's transaction when there is one (so custody state and
+   * leaves commit together); otherwise in its own. Refuses a replayed (signer, nonce) with ENTRY_REPLAYED.
+   */
+  append(inputs: readonly AppendInput[]): Appended[] {
+    return this.store.transaction(() => {
+      const head = this.store.head();
+      const overlay = new Map<string, Uint8Array>();
+      const read: PerfectHashReader = (level, index) => overlay.get(`${level}/${index}`) ?? this.store.perfectHash(level, index);
+      const leaves: NewLeaf[] = [];
+      const nodes: NewNode[] = [];
+      const seen = new Set<string>();
+      let size = head.size;
+      for (const input of inputs) {
+        const key = `${input.signer}/${input.nonce}`;
+        if (seen.has(key) || this.store.nonceUsed(input.signer, input.nonce)) {
+          throw new MedtrailError('ENTRY_REPLAYED', `signer ${input.signer} already used nonce ${input.nonce}`);
+        }
+        seen.add(key);
+        const index = size++;
+        const hash = leafHash(input.bytes);
+        for (const sub of completedSubtrees(index, hash, read)) {
+          overlay.set(`${sub.level}/${sub.index}`, sub.hash);
+          if (sub.level > 0) nodes.push(sub);
+        }
+        leaves.push({ index, hash, bytes: input.bytes, kind: input.kind, signer: input.signer, nonce: input.nonce, at: input.at });
+      }
+      const root = rootAt(size, read);
+      this.store.appendLeaves(head.size, leaves, nodes, { size, root });
+      return leaves.map((l) => ({ index: l.index, leafHash: l.hash }));
+    });
+  }
+
+  size(): number {
+    return this.store.head().size;
+  }
+
+  /**
+   * The newest checkpoint, signing a new one first when the head has moved and the last signature is older
+   * than the interval, or when `mustCover` (a tree size) is beyond the newest checkpoint.
+   */
+  checkpoint(mustCover = 0): StoredCheckpoint {
+    const latest = this.store.latestCheckpoint();
+    const head = this.store.head();
+    const stale = latest === undefined || latest.size < head.size;
+    const due = Date.now() - this.lastSignedAt >= this.intervalMs;
+    if (latest !== undefined && !(stale && (due || latest.size < mustCover))) return latest;
+    return this.signNow();
+  }
+
+  /** Signs a checkpoint over the committed head. Never inside a write transaction: only committed leaves. */
+  signNow(): StoredCheckpoint {
+    const head = this.store.head();
+    const latest = this.store.latestCheckpoint();
+    if (latest !== undefined && latest.size === head.size) return latest;
+    const note = signCheckpoint({ origin: this.origin, size: head.size, root: head.root, extensions: [] }, this.origin, this.seed);
+    const cp: StoredCheckpoint = { size: head.size, root: head.root, note, signedAt: new Date().toISOString() };
+    this.store.saveCheckpoint(cp);
+    this.lastSignedAt = Date.now();
+    return cp;
+  }
+
+  entries(start: number, end: number): StoredLeaf[] {
+    const size = this.size();
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end <= start) {
+      throw new MedtrailError('BAD_INPUT', 'need 0 <= start < end', { fields: [{ path: 'start', code: 'BAD_INPUT', message: 'need 0 <= start < end' }] });
+    }
+    if (start >= size) throw new MedtrailError('NOT_FOUND', `start ${start} is beyond the tree size ${size}`);
+    const stop = Math.min(end, size, start + MAX_ENTRIES_PER_PAGE);
+    return this.store.leaves(start, stop);
+  }
+
+  inclusion(index: number, size: number): { leafHash: Uint8Array; proof: Uint8Array[] } {
+    this.checkSize(size);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+      throw new MedtrailError('PROOF_BAD_INDEX', `index ${index} is not below size ${size}`);
+    }
+    const read = this.reader();
+    return { leafHash: read(0, index), proof: inclusionProof(index, size, read) };
+  }
+
+  consistency(from: number, to: number): Uint8Array[] {
+    this.checkSize(to);
+    if (!Number.isSafeInteger(from) || from < 0 || from > to) {
+      throw new MedtrailError('PROOF_BAD_SIZE', `need 0 <= from <= to, got from=${from} to=${to}`);
+    }
+    return consistencyProof(from, to, this.reader());
+  }
+
+  rootAt(size: number): Uint8Array {
+    this.checkSize(size);
+    return rootAt(size, this.reader());
+  }
+
+  private checkSize(size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.size()) {
+      throw new MedtrailError('PROOF_BAD_SIZE', `size ${size} is beyond the tree size ${this.size()}`);
+    }
+  }
+
+  private reader(): PerfectHashReader {
+    return (level, index) => this.store.perfectHash(level, index);
+  }
+}

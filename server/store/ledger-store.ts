@@ -1,0 +1,208 @@
+// The ledger's storage contract, and its SQLite implementation.
+//
+// Contract (what any backend, e.g. a future PostgreSQL one, must guarantee):
+// - appendLeaves is atomic: all leaves and nodes and the new head, or nothing.
+// - appendLeaves moves the head by compare-and-swap: it fails with STORE_CONFLICT when the head is no longer
+//   at `expectedSize`, and then writes nothing.
+// - Once transaction() returns, what it wrote is durable (synchronous=FULL on SQLite).
+// - Leaves, nodes and checkpoints are never updated or deleted.
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { MedtrailError } from '../../core/errors.js';
+import { emptyRoot } from '../../core/merkle.js';
+import { LEDGER_SCHEMA, PRAGMAS, SCHEMA_VERSION } from './schema.js';
+
+export interface Head {
+  size: number;
+  root: Uint8Array;
+}
+
+export interface NewLeaf {
+  index: number;
+  hash: Uint8Array;
+  bytes: Uint8Array;
+  kind: string;
+  signer: string;
+  nonce: string;
+  at: string;
+}
+
+export interface NewNode {
+  level: number;
+  index: number;
+  hash: Uint8Array;
+}
+
+export interface StoredCheckpoint {
+  size: number;
+  root: Uint8Array;
+  note: string;
+  signedAt: string;
+}
+
+export interface StoredLeaf {
+  index: number;
+  hash: Uint8Array;
+  bytes: Uint8Array;
+}
+
+export interface LedgerStore {
+  head(): Head;
+  /** Hash of the perfect subtree (level, index); level 0 is a leaf hash. STORE_CORRUPT when absent. */
+  perfectHash(level: number, index: number): Uint8Array;
+  leaf(index: number): StoredLeaf | undefined;
+  leaves(start: number, end: number): StoredLeaf[];
+  leafIndexByHash(hash: Uint8Array): number | undefined;
+  nonceUsed(signer: string, nonce: string): boolean;
+  appendLeaves(expectedSize: number, leaves: readonly NewLeaf[], nodes: readonly NewNode[], newHead: Head): void;
+  latestCheckpoint(): StoredCheckpoint | undefined;
+  checkpoints(): StoredCheckpoint[];
+  saveCheckpoint(cp: StoredCheckpoint): void;
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+  /** Runs fn in one write transaction (IMMEDIATE): everything or nothing. Nested calls join the outer one. */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}
+
+function u8(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export interface OpenOptions {
+  /** Create the database (and its folder) if missing. Without it a missing file is STORE_MISSING. */
+  create?: boolean;
+  readonly?: boolean;
+}
+
+export function openDatabase(path: string, opts: OpenOptions = {}): Database.Database {
+  if (path !== ':memory:' && !existsSync(path)) {
+    if (!opts.create) throw new MedtrailError('STORE_MISSING', `no database at ${path}; run \`medtrail init --db ${path}\``);
+    mkdirSync(dirname(path), { recursive: true });
+  }
+  const db = new Database(path, { readonly: opts.readonly === true });
+  if (!opts.readonly) for (const p of PRAGMAS) db.pragma(p.replace(/^PRAGMA /, ''));
+  return db;
+}
+
+export class SqliteLedgerStore implements LedgerStore {
+  readonly db: Database.Database;
+  private readonly st;
+
+  constructor(db: Database.Database) {
+    this.db = db;
+    if (!db.readonly) {
+      db.exec(LEDGER_SCHEMA);
+      db.prepare('INSERT OR IGNORE INTO head (id, size, root) VALUES (0, 0, ?)').run(Buffer.from(emptyRoot()));
+      db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+    }
+    const version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() as string | undefined;
+    if (version !== String(SCHEMA_VERSION)) {
+      throw new MedtrailError('STORE_CORRUPT', `unsupported schema version ${String(version)}`);
+    }
+    this.st = {
+      head: db.prepare<[], { size: number; root: Buffer }>('SELECT size, root FROM head WHERE id = 0'),
+      leafHash: db.prepare<[number], Buffer>('SELECT hash FROM leaves WHERE idx = ?').pluck(),
+      node: db.prepare<[number, number], Buffer>('SELECT hash FROM nodes WHERE level = ? AND idx = ?').pluck(),
+      leaf: db.prepare<[number], { idx: number; hash: Buffer; entry: Buffer }>('SELECT idx, hash, entry FROM leaves WHERE idx = ?'),
+      leaves: db.prepare<[number, number], { idx: number; hash: Buffer; entry: Buffer }>(
+        'SELECT idx, hash, entry FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx',
+      ),
+      byHash: db.prepare<[Buffer], number>('SELECT idx FROM leaves WHERE hash = ?').pluck(),
+      nonce: db.prepare<[string, string], number>('SELECT 1 FROM leaves WHERE signer = ? AND nonce = ?').pluck(),
+      insLeaf: db.prepare('INSERT INTO leaves (idx, hash, entry, kind, signer, nonce, at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      insNode: db.prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
+      cas: db.prepare('UPDATE head SET size = ?, root = ? WHERE id = 0 AND size = ?'),
+      latestCp: db.prepare<[], { size: number; root: Buffer; note: string; signed_at: string }>(
+        'SELECT size, root, note, signed_at FROM checkpoints ORDER BY size DESC LIMIT 1',
+      ),
+      allCp: db.prepare<[], { size: number; root: Buffer; note: string; signed_at: string }>(
+        'SELECT size, root, note, signed_at FROM checkpoints ORDER BY size',
+      ),
+      insCp: db.prepare('INSERT OR IGNORE INTO checkpoints (size, root, note, signed_at) VALUES (?, ?, ?, ?)'),
+      getMeta: db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck(),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    };
+  }
+
+  head(): Head {
+    const row = this.st.head.get();
+    if (row === undefined) throw new MedtrailError('STORE_CORRUPT', 'the head row is missing');
+    return { size: row.size, root: u8(row.root) };
+  }
+
+  perfectHash(level: number, index: number): Uint8Array {
+    const b = level === 0 ? this.st.leafHash.get(index) : this.st.node.get(level, index);
+    if (b === undefined) throw new MedtrailError('STORE_CORRUPT', `missing tree node at level ${level} index ${index}`);
+    return u8(b);
+  }
+
+  leaf(index: number): StoredLeaf | undefined {
+    const r = this.st.leaf.get(index);
+    return r === undefined ? undefined : { index: r.idx, hash: u8(r.hash), bytes: u8(r.entry) };
+  }
+
+  leaves(start: number, end: number): StoredLeaf[] {
+    return this.st.leaves.all(start, end).map((r) => ({ index: r.idx, hash: u8(r.hash), bytes: u8(r.entry) }));
+  }
+
+  /** Streams every leaf in order without holding them all in memory (audit of a large ledger). */
+  *iterateLeaves(start = 0): IterableIterator<StoredLeaf> {
+    const stmt = this.db.prepare<[number], { idx: number; hash: Buffer; entry: Buffer }>(
+      'SELECT idx, hash, entry FROM leaves WHERE idx >= ? ORDER BY idx',
+    );
+    for (const r of stmt.iterate(start)) yield { index: r.idx, hash: u8(r.hash), bytes: u8(r.entry) };
+  }
+
+  leafIndexByHash(hash: Uint8Array): number | undefined {
+    return this.st.byHash.get(Buffer.from(hash));
+  }
+
+  nonceUsed(signer: string, nonce: string): boolean {
+    return this.st.nonce.get(signer, nonce) !== undefined;
+  }
+
+  appendLeaves(expectedSize: number, leaves: readonly NewLeaf[], nodes: readonly NewNode[], newHead: Head): void {
+    this.transaction(() => {
+      for (const l of leaves) {
+        this.st.insLeaf.run(l.index, Buffer.from(l.hash), Buffer.from(l.bytes), l.kind, l.signer, l.nonce, l.at);
+      }
+      for (const n of nodes) this.st.insNode.run(n.level, n.index, Buffer.from(n.hash));
+      const moved = this.st.cas.run(newHead.size, Buffer.from(newHead.root), expectedSize);
+      if (moved.changes !== 1) {
+        throw new MedtrailError('STORE_CONFLICT', `the head is no longer at size ${expectedSize}`);
+      }
+    });
+  }
+
+  latestCheckpoint(): StoredCheckpoint | undefined {
+    const r = this.st.latestCp.get();
+    return r === undefined ? undefined : { size: r.size, root: u8(r.root), note: r.note, signedAt: r.signed_at };
+  }
+
+  checkpoints(): StoredCheckpoint[] {
+    return this.st.allCp.all().map((r) => ({ size: r.size, root: u8(r.root), note: r.note, signedAt: r.signed_at }));
+  }
+
+  saveCheckpoint(cp: StoredCheckpoint): void {
+    this.st.insCp.run(cp.size, Buffer.from(cp.root), cp.note, cp.signedAt);
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.st.getMeta.get(key);
+  }
+
+  setMeta(key: string, value: string): void {
+    this.st.setMeta.run(key, value);
+  }
+
+  transaction<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    return this.db.transaction(fn).immediate();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
