@@ -7,199 +7,46 @@
 // The kind sits in the signed prefix (STYLE.md 6), so a signature made for one kind of record never verifies
 // as another, even if the JSON were otherwise identical; the version sits in the prefix too.
 //
-// Only the envelope is checked here; the body's shape belongs to the custody rules. A body must still be
-// plain JSON (no lone surrogates, finite numbers, depth limit), or it would have no canonical form.
-import { assertBytes, concatBytes, equalBytes, fromBase64, fromBase64Url, fromUtf8, toBase64, toBase64Url, utf8 } from './bytes.js';
+// The envelope's shape is checked in core/entry-envelope.ts; nothing malformed is signed, encoded or decoded.
+import { assertBytes, concatBytes, equalBytes, fromBase64, fromUtf8, toBase64, toBase64Url, utf8 } from './bytes.js';
 import { sign, verify, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './ed25519.js';
-import { FieldErrors, MedtrailError, isMedtrailError } from './errors.js';
+import { checkEnvelope, NONCE_BYTES, type Entry, type EntryKind, type UnsignedEntry } from './entry-envelope.js';
+import { MedtrailError } from './errors.js';
 import { sha256 } from './hash.js';
-import { isValidGln } from './gs1.js';
-import { MAX_JSON_DEPTH, assertPlainJson, memberPath, serializeChecked } from './jcs.js';
+import { serializeChecked } from './jcs.js';
 
-export const ENTRY_KINDS = ['participant', 'product', 'batch', 'ship', 'receive', 'dispense', 'undo', 'recall', 'decommission'] as const;
-export type EntryKind = (typeof ENTRY_KINDS)[number];
-
-export interface UnsignedEntry<B = Record<string, unknown>> {
-  v: 1;
-  kind: EntryKind;
-  /** GLN of the signer: 13 digits with its check digit. */
-  signer: string;
-  /** RFC 3339 UTC with milliseconds, e.g. 2026-11-21T17:45:09.123Z. */
-  at: string;
-  /** base64url (no padding) of 16 random bytes: makes every entry unique and replays detectable. */
-  nonce: string;
-  /** Leaf hashes (lowercase hex, 64 chars) of the entries this one continues; at most MAX_PREV, no duplicates. */
-  prev: string[];
-  /** A JSON object; its shape is checked by the custody rules, not here. */
-  body: B;
-}
-
-export interface Entry<B = Record<string, unknown>> extends UnsignedEntry<B> {
-  /** Standard base64 (with padding) of the 64-byte Ed25519 signature over signingBytes(). */
-  sig: string;
-}
+export { ENTRY_KINDS, MAX_PREV, NONCE_BYTES, type Entry, type EntryKind, type UnsignedEntry } from './entry-envelope.js';
 
 export const ENTRY_DOMAIN = 'medtrail/v1/';
 /** Largest leaf: a batch of 100,000 packs lists its serials (20 chars each, quoted) with room to spare. */
 export const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
-export const MAX_PREV = 10_000;
-export const NONCE_BYTES = 16;
-
-const KINDS: ReadonlySet<string> = new Set(ENTRY_KINDS);
-const MEMBERS: ReadonlySet<string> = new Set(['v', 'kind', 'signer', 'at', 'nonce', 'prev', 'body', 'sig']);
-const AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const LEAF_HEX = /^[0-9a-f]{64}$/;
 // Bytes that `,"sig":"<88 base64 chars>"` adds to the canonical text: sig sorts between prev and signer.
 const SIG_MEMBER_BYTES = 1 + 5 + 1 + 2 + 88;
-// A 10,000-item prev full of garbage should not produce a 10,000-line error: report the first few.
-const MAX_ITEM_ERRORS = 20;
-
-function own(o: Record<string, unknown>, k: string): unknown {
-  return Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
-}
-
-// The round trip through Date refuses 30 February, hour 24 and the like; an invalid date (month 13) is NaN,
-// and toISOString() would throw a RangeError on it, so that is checked first.
-function isUtcMillis(at: unknown): boolean {
-  if (typeof at !== 'string' || !AT.test(at)) return false;
-  const t = Date.parse(at);
-  return !Number.isNaN(t) && new Date(t).toISOString() === at;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
-  const p: unknown = Object.getPrototypeOf(v);
-  return p === Object.prototype || p === null;
-}
-
-/**
- * Checks the envelope, collecting every bad field, and returns a fresh envelope object with members in a
- * fixed order (prev copied, body shared). `sig`: 'check' validates it; 'ignore' lets it be present unchecked.
- */
-function checkEnvelope(value: unknown, sig: 'check'): Entry;
-function checkEnvelope(value: unknown, sig: 'ignore'): UnsignedEntry;
-function checkEnvelope(value: unknown, sig: 'check' | 'ignore'): UnsignedEntry | Entry {
-  if (!isPlainObject(value)) {
-    throw new MedtrailError('ENTRY_MALFORMED', 'entry is not a JSON object', {
-      fields: [{ path: '', code: 'BAD_TYPE', message: 'not a JSON object' }],
-    });
-  }
-  const errs = new FieldErrors();
-  const missing = (k: string): boolean => {
-    if (own(value, k) !== undefined) return false;
-    errs.add(k, 'ENTRY_MALFORMED', 'missing');
-    return true;
-  };
-
-  // The version decides how everything else is read, so an unknown version is refused before the rest.
-  const v = own(value, 'v');
-  if (typeof v === 'number' && Number.isInteger(v) && v !== 1) {
-    throw new MedtrailError('ENTRY_BAD_VERSION', `entry version ${v} is not supported`, {
-      fields: [{ path: 'v', code: 'ENTRY_BAD_VERSION', message: `version ${v} not supported (only 1)` }],
-    });
-  }
-  if (!missing('v') && v !== 1) errs.add('v', 'BAD_TYPE', 'must be the number 1');
-
-  for (const k of Object.keys(value)) {
-    if (!MEMBERS.has(k)) errs.add(memberPath('', k), 'ENTRY_MALFORMED', 'unknown member');
-  }
-
-  const kind = own(value, 'kind');
-  if (!missing('kind')) {
-    if (typeof kind !== 'string') errs.add('kind', 'BAD_TYPE', 'must be a string');
-    else if (!KINDS.has(kind)) errs.add('kind', 'ENTRY_BAD_KIND', `unknown kind (one of ${ENTRY_KINDS.join(', ')})`);
-  }
-
-  const signer = own(value, 'signer');
-  if (!missing('signer') && !isValidGln(signer)) {
-    if (typeof signer === 'string' && /^[0-9]{13}$/.test(signer)) errs.add('signer', 'GS1_BAD_CHECK_DIGIT', 'GLN check digit does not match');
-    else errs.add('signer', 'GS1_BAD_GLN', 'must be a GLN: 13 digits');
-  }
-
-  const at = own(value, 'at');
-  if (!missing('at') && !isUtcMillis(at)) {
-    errs.add('at', 'BAD_INPUT', 'must be an RFC 3339 UTC time with milliseconds, e.g. 2026-11-21T17:45:09.123Z');
-  }
-
-  const nonce = own(value, 'nonce');
-  if (!missing('nonce')) {
-    if (typeof nonce !== 'string') errs.add('nonce', 'BAD_TYPE', 'must be a string');
-    else {
-      try {
-        fromBase64Url(nonce, NONCE_BYTES);
-      } catch (e) {
-        errs.add('nonce', isMedtrailError(e) ? e.code : 'BAD_INPUT', `must be base64url of ${NONCE_BYTES} bytes`);
-      }
-    }
-  }
-
-  const prev = own(value, 'prev');
-  if (!missing('prev')) {
-    if (!Array.isArray(prev)) errs.add('prev', 'BAD_TYPE', 'must be an array of leaf hashes');
-    else if (prev.length > MAX_PREV) errs.add('prev', 'TOO_LARGE', `more than ${MAX_PREV} leaf hashes`);
-    else {
-      const seen = new Map<string, number>();
-      let reported = 0;
-      for (let i = 0; i < prev.length && reported < MAX_ITEM_ERRORS; i++) {
-        const h: unknown = prev[i];
-        if (typeof h !== 'string' || !LEAF_HEX.test(h)) {
-          errs.add(`prev[${i}]`, 'BAD_HEX', 'must be 64 lowercase hex digits');
-          reported++;
-        } else if (seen.has(h)) {
-          errs.add(`prev[${i}]`, 'ENTRY_MALFORMED', `duplicate of prev[${seen.get(h)}]`);
-          reported++;
-        } else seen.set(h, i);
-      }
-    }
-  }
-
-  const body = own(value, 'body');
-  if (!missing('body')) {
-    if (!isPlainObject(body)) errs.add('body', 'BAD_TYPE', 'must be a JSON object');
-    else {
-      try {
-        assertPlainJson(body, { path: 'body', maxDepth: MAX_JSON_DEPTH - 1 });
-      } catch (e) {
-        if (!isMedtrailError(e)) throw e;
-        for (const f of e.fields ?? [{ path: 'body', code: e.code, message: e.message }]) errs.add(f.path, f.code, f.message);
-      }
-    }
-  }
-
-  const s = own(value, 'sig');
-  if (sig === 'check' && !missing('sig')) {
-    if (typeof s !== 'string') errs.add('sig', 'BAD_TYPE', 'must be a string');
-    else {
-      try {
-        if (fromBase64(s).length !== SIGNATURE_BYTES) errs.add('sig', 'SIG_BAD_LENGTH', `must be ${SIGNATURE_BYTES} bytes`);
-      } catch (e) {
-        errs.add('sig', isMedtrailError(e) ? e.code : 'BAD_BASE64', 'must be standard base64');
-      }
-    }
-  }
-
-  const onlyKind = errs.list.length > 0 && errs.list.every((f) => f.code === 'ENTRY_BAD_KIND');
-  errs.throwIfAny(onlyKind ? 'ENTRY_BAD_KIND' : 'ENTRY_MALFORMED', 'malformed entry');
-  const out: UnsignedEntry = {
-    v: 1,
-    kind: kind as EntryKind,
-    signer: signer as string,
-    at: at as string,
-    nonce: nonce as string,
-    prev: (prev as string[]).slice(),
-    body: body as Record<string, unknown>,
-  };
-  return sig === 'check' ? { ...out, sig: s as string } : out;
-}
 
 function prefix(kind: EntryKind): Uint8Array {
   return utf8(`${ENTRY_DOMAIN}${kind}\n`);
 }
 
+/**
+ * Canonical text of a checked envelope, with or without its sig. RFC 8785 orders members by UTF-16 code
+ * units: at, body, kind, nonce, prev, sig, signer, v. checkEnvelope() holds every member but body to
+ * characters JSON never escapes (digits, ASCII letters, - _ : . + / =), so their JCS form is the bare value
+ * in quotes and only the body goes through the canonicaliser, once. A test holds this to canonicalJson().
+ */
+function envelopeText(u: UnsignedEntry, sig?: string): string {
+  const prev = u.prev.length === 0 ? '' : `"${u.prev.join('","')}"`;
+  const s = sig === undefined ? '' : `,"sig":"${sig}"`;
+  return `{"at":"${u.at}","body":${serializeChecked(u.body)},"kind":"${u.kind}","nonce":"${u.nonce}","prev":[${prev}]${s},"signer":"${u.signer}","v":1}`;
+}
+
+function checkSize(n: number): void {
+  if (n > MAX_ENTRY_BYTES) throw new MedtrailError('TOO_LARGE', `entry is ${n} bytes, over ${MAX_ENTRY_BYTES}`);
+}
+
 /** The bytes an entry's signature covers: utf8("medtrail/v1/<kind>\n") || utf8(JCS(envelope without sig)). */
 export function signingBytes(e: UnsignedEntry): Uint8Array {
   const u = checkEnvelope(e, 'ignore');
-  return concatBytes(prefix(u.kind), utf8(serializeChecked(u)));
+  return concatBytes(prefix(u.kind), utf8(envelopeText(u)));
 }
 
 /** 16 fresh random bytes, base64url. */
@@ -212,14 +59,16 @@ export function newNonce(): string {
 /** Signs an envelope (checked first: nothing malformed is ever signed). An existing `sig` is replaced. */
 export function signEntry<B>(e: UnsignedEntry<B>, seed: Uint8Array): Entry<B> {
   const u = checkEnvelope(e, 'ignore');
-  const p = prefix(u.kind);
-  const json = utf8(serializeChecked(u));
-  if (json.length + SIG_MEMBER_BYTES > MAX_ENTRY_BYTES) {
-    throw new MedtrailError('TOO_LARGE', `entry would be ${json.length + SIG_MEMBER_BYTES} bytes, over ${MAX_ENTRY_BYTES}`);
-  }
-  const sig = sign(concatBytes(p, json), seed);
+  const json = utf8(envelopeText(u));
+  checkSize(json.length + SIG_MEMBER_BYTES);
+  const sig = sign(concatBytes(prefix(u.kind), json), seed);
   return { ...(u as unknown as UnsignedEntry<B>), sig: toBase64(sig) };
 }
+
+// Signed bytes of entries that decodeEntry() returned, cut from the very leaf bytes that were checked to be
+// canonical. Those entries are deeply frozen, so the bytes cannot go stale; verifyEntry() then skips a
+// second envelope check and serialisation (about a tenth of a node:crypto verification per entry).
+const decodedSigningBytes = new WeakMap<object, Uint8Array>();
 
 /**
  * True when `e.sig` is a valid signature of `e` by `publicKey`; false for a wrong signature.
@@ -227,7 +76,7 @@ export function signEntry<B>(e: UnsignedEntry<B>, seed: Uint8Array): Entry<B> {
  */
 export function verifyEntry(e: Entry, publicKey: Uint8Array): boolean {
   assertBytes(publicKey, PUBLIC_KEY_BYTES, 'Ed25519 public key', 'KEY_BAD_LENGTH');
-  const msg = signingBytes(e);
+  const msg = (typeof e === 'object' && e !== null ? decodedSigningBytes.get(e) : undefined) ?? signingBytes(e);
   const s: unknown = (e as unknown as Record<string, unknown>)['sig'];
   if (typeof s !== 'string') throw new MedtrailError('SIG_BAD_LENGTH', 'entry has no signature string');
   const sig = fromBase64(s);
@@ -249,15 +98,12 @@ function hasCanonicalS(sig: Uint8Array): boolean {
   return false; // S == L
 }
 
-function encodeChecked(e: Entry): Uint8Array {
-  const bytes = utf8(serializeChecked(e));
-  if (bytes.length > MAX_ENTRY_BYTES) throw new MedtrailError('TOO_LARGE', `entry is ${bytes.length} bytes, over ${MAX_ENTRY_BYTES}`);
-  return bytes;
-}
-
 /** The leaf bytes: utf8(JCS(full envelope including sig)). The envelope is checked first. */
 export function encodeEntry(e: Entry): Uint8Array {
-  return encodeChecked(checkEnvelope(e, 'check'));
+  const c = checkEnvelope(e, 'check');
+  const bytes = utf8(envelopeText(c, c.sig));
+  checkSize(bytes.length);
+  return bytes;
 }
 
 /** Checks a parsed JSON value as an entry envelope; every bad field is reported at once. */
@@ -268,10 +114,11 @@ export function parseEntry(value: unknown): Entry {
 /**
  * Leaf bytes back to an entry: strict UTF-8, JSON, envelope checks, and the bytes must be exactly the
  * canonical encoding (ENTRY_NOT_CANONICAL otherwise), so that one entry has one leaf hash.
+ * The entry returned is deeply frozen: it is the ledger's record, and verifyEntry() relies on it.
  */
 export function decodeEntry(bytes: Uint8Array): Entry {
   if (!(bytes instanceof Uint8Array)) throw new MedtrailError('BAD_TYPE', 'entry bytes must be a Uint8Array');
-  if (bytes.length > MAX_ENTRY_BYTES) throw new MedtrailError('TOO_LARGE', `entry is ${bytes.length} bytes, over ${MAX_ENTRY_BYTES}`);
+  checkSize(bytes.length);
   let value: unknown;
   try {
     value = JSON.parse(fromUtf8(bytes));
@@ -280,10 +127,22 @@ export function decodeEntry(bytes: Uint8Array): Entry {
   }
   const entry = checkEnvelope(value, 'check');
   // Whitespace, member order, escapes, duplicate members, a BOM, lossy numbers: all change the bytes.
-  if (!equalBytes(encodeChecked(entry), bytes)) {
+  if (!equalBytes(utf8(envelopeText(entry, entry.sig)), bytes)) {
     throw new MedtrailError('ENTRY_NOT_CANONICAL', 'entry bytes are not the canonical JSON of the envelope');
   }
+  // The sig member is followed only by `,"signer":"<GLN>","v":1}` (ASCII), so its byte offset is known.
+  const end = bytes.length - `,"signer":"${entry.signer}","v":1}`.length;
+  const start = end - SIG_MEMBER_BYTES;
+  decodedSigningBytes.set(deepFreeze(entry), concatBytes(prefix(entry.kind), bytes.subarray(0, start), bytes.subarray(end)));
   return entry;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
 }
 
 /** RFC 9162 leaf hash of the entry's leaf bytes: SHA-256(0x00 || encodeEntry(e)). */

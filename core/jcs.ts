@@ -23,7 +23,9 @@ const serialize: Serialize = (() => {
 /** Nesting limit for arrays and objects: deeper input is refused (TOO_LARGE) rather than recursed into. */
 export const MAX_JSON_DEPTH = 64;
 
-// A lone (unpaired) UTF-16 surrogate: a high one not followed by a low one, or a low one not preceded by a high.
+// Any surrogate at all (a cheap first test: most strings have none), then a lone (unpaired) one: a high
+// surrogate not followed by a low one, or a low one not preceded by a high one.
+const SURROGATE = /[\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
@@ -52,44 +54,49 @@ export interface PlainJsonOptions {
  * nested at most `maxDepth` deep. Throws BAD_INPUT (or TOO_LARGE for depth), with one FieldError.
  */
 export function assertPlainJson(value: unknown, options: PlainJsonOptions = {}): void {
-  walk(value, options.path ?? '', options.maxDepth ?? MAX_JSON_DEPTH);
-}
-
-function walk(v: unknown, path: string, depthLeft: number): void {
-  switch (typeof v) {
-    case 'string':
-      if (LONE_SURROGATE.test(v)) fail('BAD_INPUT', path, 'string contains a lone UTF-16 surrogate');
-      return;
-    case 'number':
-      if (!Number.isFinite(v)) fail('BAD_INPUT', path, `${String(v)} is not a JSON number`);
-      return;
-    case 'boolean':
-      return;
-    case 'object':
-      break;
-    default:
-      fail('BAD_INPUT', path, `a ${typeof v} is not JSON`);
-  }
-  if (v === null) return;
-  if (depthLeft <= 0) fail('TOO_LARGE', path, `nested deeper than ${MAX_JSON_DEPTH} levels`);
-  if (Array.isArray(v)) {
-    if (Object.getPrototypeOf(v) !== Array.prototype) fail('BAD_INPUT', path, 'not a plain array');
-    for (let i = 0; i < v.length; i++) {
-      const p = memberPath(path, i);
-      if (!Object.prototype.hasOwnProperty.call(v, i)) fail('BAD_INPUT', p, 'array hole');
-      walk(v[i], p, depthLeft - 1);
+  const base = options.path ?? '';
+  const trail: (string | number)[] = [];
+  // The path is only spelled out on failure: building it for every member would double the cost of the walk.
+  const failAt = (code: ErrorCode, message: string): never => fail(code, trail.reduce<string>(memberPath, base), message);
+  const walk = (v: unknown, depthLeft: number): void => {
+    switch (typeof v) {
+      case 'string':
+        if (SURROGATE.test(v) && LONE_SURROGATE.test(v)) failAt('BAD_INPUT', 'string contains a lone UTF-16 surrogate');
+        return;
+      case 'number':
+        if (!Number.isFinite(v)) failAt('BAD_INPUT', `${String(v)} is not a JSON number`);
+        return;
+      case 'boolean':
+        return;
+      case 'object':
+        break;
+      default:
+        failAt('BAD_INPUT', `a ${typeof v} is not JSON`);
     }
-    return;
-  }
-  const proto: unknown = Object.getPrototypeOf(v);
-  if (proto !== Object.prototype && proto !== null) fail('BAD_INPUT', path, 'not a plain object');
-  if (Object.getOwnPropertySymbols(v).length > 0) fail('BAD_INPUT', path, 'object has symbol keys');
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    const p = memberPath(path, k);
-    if (LONE_SURROGATE.test(k)) fail('BAD_INPUT', p, 'key contains a lone UTF-16 surrogate');
-    walk(o[k], p, depthLeft - 1);
-  }
+    if (v === null) return;
+    if (depthLeft <= 0) failAt('TOO_LARGE', `nested deeper than ${MAX_JSON_DEPTH} levels`);
+    if (Array.isArray(v)) {
+      if (Object.getPrototypeOf(v) !== Array.prototype) failAt('BAD_INPUT', 'not a plain array');
+      for (let i = 0; i < v.length; i++) {
+        trail.push(i);
+        if (!Object.prototype.hasOwnProperty.call(v, i)) failAt('BAD_INPUT', 'array hole');
+        walk(v[i], depthLeft - 1);
+        trail.pop();
+      }
+      return;
+    }
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) failAt('BAD_INPUT', 'not a plain object');
+    if (Object.getOwnPropertySymbols(v).length > 0) failAt('BAD_INPUT', 'object has symbol keys');
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      trail.push(k);
+      if (SURROGATE.test(k) && LONE_SURROGATE.test(k)) failAt('BAD_INPUT', 'key contains a lone UTF-16 surrogate');
+      walk(o[k], depthLeft - 1);
+      trail.pop();
+    }
+  };
+  walk(value, options.maxDepth ?? MAX_JSON_DEPTH);
 }
 
 /** The RFC 8785 canonical JSON text of `value`. Anything that is not plain JSON: BAD_INPUT / TOO_LARGE. */

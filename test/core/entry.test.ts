@@ -22,6 +22,7 @@ import {
 } from '../../core/entry.js';
 import { MedtrailError, type ErrorCode, type FieldError } from '../../core/errors.js';
 import { checkDigit } from '../../core/gs1.js';
+import { canonicalJson } from '../../core/jcs.js';
 
 const gln = (twelve: string): string => twelve + String(checkDigit(twelve));
 const SIGNER = gln('409876543210');
@@ -418,4 +419,45 @@ describe('signature malleability', () => {
       expect(verifyEntry({ ...e, sig: withS(e.sig, L) }, pub)).toBe(false);
     });
   }
+});
+
+describe('the envelope text is exactly RFC 8785', () => {
+  const hashArb = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
+  it('encodeEntry and signingBytes equal canonicalJson of the envelope for random bodies and prev lists', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...ENTRY_KINDS),
+        fc.uniqueArray(hashArb, { maxLength: 5 }),
+        fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue({ maxDepth: 3 })),
+        (kind, prev, body) => {
+          const e = signEntry(unsigned({ kind, prev, body }), seed);
+          expect(new TextDecoder().decode(encodeEntry(e))).toBe(canonicalJson(e));
+          const { sig: _sig, ...u } = e;
+          expect(new TextDecoder().decode(signingBytes(e))).toBe(`medtrail/v1/${kind}\n` + canonicalJson(u));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('decoded entries', () => {
+  it('are deeply frozen, and verify from the exact bytes they were decoded from', () => {
+    const e = signEntry(unsigned(), seed);
+    const d = decodeEntry(encodeEntry(e));
+    expect(Object.isFrozen(d) && Object.isFrozen(d.prev) && Object.isFrozen(d.body)).toBe(true);
+    expect(Object.isFrozen((d.body['items'] as object[])[0])).toBe(true);
+    expect(() => {
+      (d.body as Record<string, unknown>)['to'] = SIGNER;
+    }).toThrow(TypeError);
+    expect(verifyEntry(d, pub)).toBe(true);
+    expect(verifyEntry({ ...d, at: '2027-01-01T00:00:00.000Z' }, pub)).toBe(false);
+    expect(verifyEntry(d, publicKeyFromSeed(new Uint8Array(32).fill(9)))).toBe(false);
+  });
+
+  it('a leaf with a valid signature over different content decodes but does not verify', () => {
+    const a = signEntry(unsigned(), seed);
+    const b = signEntry(unsigned({ body: { other: 1 } }), seed);
+    expect(verifyEntry(decodeEntry(encodeEntry({ ...a, sig: b.sig })), pub)).toBe(false);
+  });
 });
