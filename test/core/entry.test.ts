@@ -461,3 +461,18 @@ describe('decoded entries', () => {
     expect(verifyEntry(decodeEntry(encodeEntry({ ...a, sig: b.sig })), pub)).toBe(false);
   });
 });
+
+describe('decoded entries keep their own copy of the leaf', () => {
+  it('changing the input buffer afterwards changes nothing', () => {
+    const e = signEntry(unsigned(), seed);
+    const bytes = encodeEntry(e);
+    const d = decodeEntry(bytes);
+    bytes.fill(0x20);
+    expect(encodeEntry(d)).toEqual(encodeEntry(e));
+    expect(verifyEntry(d, pub)).toBe(true);
+    const out = encodeEntry(d);
+    out.fill(0);
+    expect(encodeEntry(d)).toEqual(encodeEntry(e));
+    expect(entryLeafHash(d)).toEqual(entryLeafHash(e));
+  });
+});
