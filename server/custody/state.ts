@@ -1,0 +1,251 @@
+// The custody state: what the log says about every participant, product, lot and pack, as of the newest
+// leaf. Read by the custody rules, the verify routes and the console; written only by CustodyWriter
+// (writer.ts) inside the append's transaction. See schema.ts for the tables.
+import type Database from 'better-sqlite3';
+import { toHex } from '../../core/bytes.js';
+import type { EntryKind } from '../../core/entry.js';
+import { CUSTODY_SCHEMA } from './schema.js';
+
+export type PackState = 'active' | 'in_transit' | 'dispensed' | 'missing' | 'destroyed' | 'stolen' | 'sample' | 'free_sample' | 'exported' | 'locked';
+
+export interface PackRow {
+  gtin: string;
+  serial: string;
+  lot: string;
+  expiry: string;
+  state: PackState;
+  /** GLN of the party with custody; while in transit, still the shipper. */
+  holder: string;
+  inTransitTo: string | null;
+  lastIndex: number;
+  /** Hex leaf hash of the newest entry that touched the pack. */
+  lastHash: string;
+  batchIndex: number;
+  dispensedBy: string | null;
+  dispensedAt: string | null;
+}
+
+export interface LotRow {
+  gtin: string;
+  lot: string;
+  expiry: string;
+  manufacturer: string;
+  batchIndex: number;
+  packCount: number;
+  recalledIndex: number | null;
+  recallReason: string | null;
+  recalledAt: string | null;
+}
+
+export interface ProductRow {
+  gtin: string;
+  name: string;
+  form: string;
+  strength: string;
+  packSize: number;
+  manufacturer: string;
+  index: number;
+}
+
+export interface ParticipantRow {
+  gln: string;
+  name: string;
+  role: 'manufacturer' | 'distributor' | 'pharmacy' | 'regulator';
+  /** base64 of the 32-byte Ed25519 public key. */
+  publicKey: string;
+  prefixes: string[];
+  revoked: boolean;
+  /** Index of the newest participant entry about this GLN. */
+  index: number;
+}
+
+export interface PackEvent {
+  index: number;
+  kind: EntryKind;
+  at: string;
+  signer: string;
+  counterparty: string | null;
+}
+
+export interface ShipmentRow {
+  index: number;
+  hash: string;
+  from: string;
+  to: string;
+  at: string;
+  count: number;
+  receivedIndex: number | null;
+}
+
+interface RawPack {
+  gtin: string;
+  serial: string;
+  lot: string;
+  expiry: string;
+  state: string;
+  holder: string;
+  in_transit_to: string | null;
+  last_idx: number;
+  last_hash: Buffer;
+  batch_idx: number;
+  dispensed_by: string | null;
+  dispensed_at: string | null;
+}
+
+const PACK_COLS = 'gtin, serial, lot, expiry, state, holder, in_transit_to, last_idx, last_hash, batch_idx, dispensed_by, dispensed_at';
+
+export function packRow(r: RawPack): PackRow {
+  return {
+    gtin: r.gtin,
+    serial: r.serial,
+    lot: r.lot,
+    expiry: r.expiry,
+    state: r.state as PackState,
+    holder: r.holder,
+    inTransitTo: r.in_transit_to,
+    lastIndex: r.last_idx,
+    lastHash: toHex(r.last_hash),
+    batchIndex: r.batch_idx,
+    dispensedBy: r.dispensed_by,
+    dispensedAt: r.dispensed_at,
+  };
+}
+
+export class CustodyState {
+  private readonly st;
+
+  constructor(readonly db: Database.Database) {
+    db.exec(CUSTODY_SCHEMA);
+    this.st = {
+      pack: db.prepare<[string, string], RawPack>(`SELECT ${PACK_COLS} FROM custody_packs WHERE gtin = ? AND serial = ?`),
+      lot: db.prepare<[string, string], LotRow>(
+        `SELECT gtin, lot, expiry, manufacturer, batch_idx AS batchIndex, pack_count AS packCount, recalled_idx AS recalledIndex,
+                recall_reason AS recallReason, recalled_at AS recalledAt FROM custody_lots WHERE gtin = ? AND lot = ?`,
+      ),
+      product: db.prepare<[string], ProductRow>(
+        'SELECT gtin, name, form, strength, pack_size AS packSize, manufacturer, idx AS "index" FROM custody_products WHERE gtin = ?',
+      ),
+      participant: db.prepare<[string], RawParticipant>('SELECT gln, name, role, public_key, prefixes, revoked, idx FROM custody_participants WHERE gln = ?'),
+      participants: db.prepare<[], RawParticipant>('SELECT gln, name, role, public_key, prefixes, revoked, idx FROM custody_participants ORDER BY gln'),
+      events: db.prepare<[string, string], PackEvent>(
+        'SELECT idx AS "index", kind, at, signer, counterparty FROM custody_events WHERE gtin = ? AND serial = ? ORDER BY idx',
+      ),
+      batchEvent: db.prepare<[number], { at: string; signer: string }>('SELECT at, signer FROM leaves WHERE idx = ?'),
+      held: db.prepare<[string, number, number], RawPack>(
+        `SELECT ${PACK_COLS} FROM custody_packs WHERE holder = ? AND state = 'active' ORDER BY gtin, lot, serial LIMIT ? OFFSET ?`,
+      ),
+      heldLot: db.prepare<[string, string, string], RawPack>(
+        `SELECT ${PACK_COLS} FROM custody_packs WHERE holder = ? AND state = 'active' AND gtin = ? AND lot = ? ORDER BY serial`,
+      ),
+      shipOpen: db.prepare<[string], RawShipment>(
+        'SELECT idx, hash, sender, recipient, at, count, received_idx FROM custody_shipments WHERE recipient = ? AND received_idx IS NULL ORDER BY idx',
+      ),
+      shipAll: db.prepare<[string], RawShipment>(
+        'SELECT idx, hash, sender, recipient, at, count, received_idx FROM custody_shipments WHERE recipient = ? ORDER BY idx',
+      ),
+      shipment: db.prepare<[number], RawShipment>('SELECT idx, hash, sender, recipient, at, count, received_idx FROM custody_shipments WHERE idx = ?'),
+      shipmentPacks: db.prepare<[number], { gtin: string; serial: string; sscc: string | null; outcome: string | null }>(
+        'SELECT gtin, serial, sscc, outcome FROM custody_shipment_packs WHERE ship_idx = ? ORDER BY gtin, serial',
+      ),
+      packCount: db.prepare<[], number>('SELECT count(*) FROM custody_packs').pluck(),
+    };
+  }
+
+  pack(gtin: string, serial: string): PackRow | undefined {
+    const r = this.st.pack.get(gtin, serial);
+    return r === undefined ? undefined : packRow(r);
+  }
+
+  lot(gtin: string, lot: string): LotRow | undefined {
+    return this.st.lot.get(gtin, lot);
+  }
+
+  product(gtin: string): ProductRow | undefined {
+    return this.st.product.get(gtin);
+  }
+
+  participant(gln: string): ParticipantRow | undefined {
+    const r = this.st.participant.get(gln);
+    return r === undefined ? undefined : participantRow(r);
+  }
+
+  participants(): ParticipantRow[] {
+    return this.st.participants.all().map(participantRow);
+  }
+
+  /** The pack's history: its batch first, then every ship, receive, dispense, undo and decommission in order. */
+  packEvents(gtin: string, serial: string): PackEvent[] {
+    const p = this.st.pack.get(gtin, serial);
+    if (p === undefined) return [];
+    const b = this.st.batchEvent.get(p.batch_idx);
+    const first: PackEvent[] = b === undefined ? [] : [{ index: p.batch_idx, kind: 'batch', at: b.at, signer: b.signer, counterparty: null }];
+    return first.concat(this.st.events.all(gtin, serial));
+  }
+
+  /** Active packs (on the shelf, not in transit) held by `gln`, ordered by GTIN, lot, serial. */
+  packsHeldBy(gln: string, limit: number, offset: number): PackRow[] {
+    return this.st.held.all(gln, limit, offset).map(packRow);
+  }
+
+  /** Active packs of one lot held by `gln` (what a whole-lot ship moves). */
+  lotPacksHeldBy(gln: string, gtin: string, lot: string): PackRow[] {
+    return this.st.heldLot.all(gln, gtin, lot).map(packRow);
+  }
+
+  shipmentsTo(gln: string, open: boolean): { index: number; hash: string; from: string; at: string; count: number }[] {
+    return (open ? this.st.shipOpen : this.st.shipAll).all(gln).map((r) => {
+      const s = shipmentRow(r);
+      return { index: s.index, hash: s.hash, from: s.from, at: s.at, count: s.count };
+    });
+  }
+
+  shipment(index: number): ShipmentRow | undefined {
+    const r = this.st.shipment.get(index);
+    return r === undefined ? undefined : shipmentRow(r);
+  }
+
+  /** The packs a ship entry moved; `outcome` is 'received' or 'missing' once the shipment is received. */
+  shipmentPacks(index: number): { gtin: string; serial: string; sscc: string | null; outcome: string | null }[] {
+    return this.st.shipmentPacks.all(index);
+  }
+
+  packCount(): number {
+    return this.st.packCount.get() ?? 0;
+  }
+}
+
+interface RawParticipant {
+  gln: string;
+  name: string;
+  role: string;
+  public_key: string;
+  prefixes: string;
+  revoked: number;
+  idx: number;
+}
+
+function participantRow(r: RawParticipant): ParticipantRow {
+  return {
+    gln: r.gln,
+    name: r.name,
+    role: r.role as ParticipantRow['role'],
+    publicKey: r.public_key,
+    prefixes: JSON.parse(r.prefixes) as string[],
+    revoked: r.revoked === 1,
+    index: r.idx,
+  };
+}
+
+interface RawShipment {
+  idx: number;
+  hash: Buffer;
+  sender: string;
+  recipient: string;
+  at: string;
+  count: number;
+  received_idx: number | null;
+}
+
+function shipmentRow(r: RawShipment): ShipmentRow {
+  return { index: r.idx, hash: toHex(r.hash), from: r.sender, to: r.recipient, at: r.at, count: r.count, receivedIndex: r.received_idx };
+}
