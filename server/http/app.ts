@@ -60,7 +60,17 @@ export function createApp(opts: AppOptions): Express {
     res.json({ ok: true });
   });
   app.use(loadShedder(opts.maxInFlight ?? 256));
-  app.use('/api/v1', express.json({ limit: opts.jsonLimit ?? '16mb', strict: true }));
+  // The exact body bytes are kept for signed requests (core/request-auth.ts signs their SHA-256).
+  app.use(
+    '/api/v1',
+    express.json({
+      limit: opts.jsonLimit ?? '16mb',
+      strict: true,
+      verify: (req, _res, buf) => {
+        (req as { rawBody?: Buffer }).rawBody = buf;
+      },
+    }),
+  );
   app.use('/api/v1', logRoutes(opts.log));
   for (const r of opts.apiRouters ?? []) app.use('/api/v1', r);
   for (const r of opts.rootRouters ?? []) app.use(r);
