@@ -5,7 +5,7 @@
 // held to it in test/core/jcs.test.ts). What the package does not do, and we must, is refuse anything that is
 // not plain JSON before it is silently turned into something else: `undefined` members are dropped, `toJSON`
 // is called, Dates become strings, sparse arrays get nulls, lone surrogates are escaped instead of refused
-// (RFC 8785 section 3.2.2.2 says they must be an error), cycles overflow the stack. assertPlainJson() walks
+// (RFC 8785 requires an error), cycles overflow the stack. assertPlainJson() walks
 // the value first and throws a coded error naming the path of the first offending value.
 import canonicalizeCjs from 'canonicalize';
 import { MedtrailError, type ErrorCode } from './errors.js';
