@@ -99,6 +99,7 @@ export const ERROR_CODES = {
   OVERLOADED: 'server is overloaded; retry later',
   RATE_LIMITED: 'too many requests from this client',
   INTERNAL: 'internal error',
+  WEB_NOT_BUILT: 'the web pages were not built (node web/build.mjs)',
   // NFC tags (NTAG21x, NFC Forum Type 2) and NDEF
   NFC_NO_CC: 'no NDEF capability container at page 3 (unformatted tag)',
   NFC_BAD_CC: 'capability container version or access is not supported',

@@ -48,6 +48,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   OVERLOADED: 503,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  WEB_NOT_BUILT: 503,
   CLI_IO: 500,
   SERVER_UNREACHABLE: 502,
 };
