@@ -1,7 +1,7 @@
 // `medtrail serve`: runs the ledger service until SIGINT/SIGTERM.
 import type { Command } from 'commander';
 import { DEFAULT_DB } from '../../context.js';
-import { startServer, type ServiceModule } from '../../server.js';
+import { startServer, type RunningServer, type ServiceModule } from '../../server.js';
 import { action, emit, parsePort } from '../io.js';
 
 export interface ServeCliOptions {
@@ -12,7 +12,8 @@ export interface ServeCliOptions {
   json?: boolean;
 }
 
-export async function serveForever(opts: ServeCliOptions, modules: ServiceModule[]): Promise<void> {
+/** Serves until SIGINT/SIGTERM; `onListening` runs once the port is open (start's first-run demo). */
+export async function serveForever(opts: ServeCliOptions, modules: ServiceModule[], onListening?: (s: RunningServer) => Promise<void>): Promise<void> {
   const s = await startServer({
     db: opts.db,
     port: parsePort(opts.port),
@@ -21,6 +22,14 @@ export async function serveForever(opts: ServeCliOptions, modules: ServiceModule
     ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}),
   });
   emit(opts, { url: s.url, port: s.port, db: opts.db }, `medtrail serving ${opts.db} at ${s.url} (Ctrl-C to stop)`);
+  if (onListening !== undefined) {
+    try {
+      await onListening(s);
+    } catch (e) {
+      await s.close();
+      throw e;
+    }
+  }
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       void s.close().then(resolve);
