@@ -1,6 +1,9 @@
 // The service modules mounted by `medtrail serve` beyond the log itself (custody, verification, pages).
+import { custodyModule } from './custody/module.js';
 import type { ServiceModule } from './server.js';
+import { verifyModule } from './verify/module.js';
+import { webModule } from '../web/server/module.js';
 
 export function serviceModules(): ServiceModule[] {
-  return [];
+  return [custodyModule(), verifyModule()];
 }

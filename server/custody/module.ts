@@ -1,0 +1,11 @@
+// The custody module as `medtrail serve` mounts it (server/modules.ts): the entries API and the reads the
+// console and CLI use. Other modules (verify) reach the same KeyBook and state through custodyServices().
+import type { ServiceModule } from '../server.js';
+import { custodyRoutes } from './routes.js';
+import { custodyServices } from './services.js';
+
+export { custodyServices } from './services.js';
+
+export function custodyModule(): ServiceModule {
+  return { api: (ledger) => [custodyRoutes(custodyServices(ledger))] };
+}

@@ -1,0 +1,125 @@
+// HTTP routes of the custody service (thin: parse, call, map; STYLE.md 11).
+//   POST /entries                 one signed entry, or {"entries":[...]} (up to 1,000, all or nothing)
+//   GET  /participants            enrolled participants (public: gln, name, role, publicKey, prefixes, revoked)
+//   GET  /participants/:gln
+//   GET  /products/:gtin          product master data (public)
+//   GET  /shipments?to=GLN&open=1 shipments addressed to a party (open=1: not yet received)
+//   GET  /held?gln=GLN[&gtin&lot | &gtin&serial][&limit&offset]  active packs a party holds; with gtin+lot,
+//        every such pack of the lot plus `prev`, the leaf hashes a whole-lot ship entry must name
+import { Router, type Request } from 'express';
+import { toHex } from '../../core/bytes.js';
+import { parseEntry, type Entry } from '../../core/entry.js';
+import { FieldErrors, MedtrailError } from '../../core/errors.js';
+import { assertGln, normalizeGtin, validateLot, validateSerial } from '../../core/gs1.js';
+import type { CustodyServices } from './services.js';
+import type { PackRow, ParticipantRow } from './state.js';
+
+function publicParticipant(p: ParticipantRow): { gln: string; name: string; role: string; publicKey: string; prefixes: string[]; revoked: boolean } {
+  return { gln: p.gln, name: p.name, role: p.role, publicKey: p.publicKey, prefixes: p.prefixes, revoked: p.revoked };
+}
+
+/** The entries of a request body: one envelope, or {"entries":[...]}; every bad field reported at once. */
+export function entriesOf(body: unknown): Entry[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new MedtrailError('ENTRY_MALFORMED', 'request body must be a signed entry or {"entries":[...]}');
+  }
+  const list = (body as Record<string, unknown>)['entries'];
+  if (list === undefined) return [parseEntry(body)];
+  if (!Array.isArray(list) || list.length === 0 || Object.keys(body).length !== 1) {
+    throw new MedtrailError('ENTRY_MALFORMED', '{"entries":[...]} must hold a non-empty array and nothing else');
+  }
+  if (list.length > 1000) throw new MedtrailError('TOO_LARGE', 'at most 1,000 entries per request');
+  const errs = new FieldErrors();
+  const out: Entry[] = [];
+  list.forEach((v, i) => {
+    try {
+      out.push(parseEntry(v));
+    } catch (e) {
+      if (!(e instanceof MedtrailError)) throw e;
+      for (const f of e.fields ?? [{ path: '', code: e.code, message: e.message }]) errs.add(`entries[${i}]${f.path === '' ? '' : `.${f.path}`}`, f.code, f.message);
+    }
+  });
+  errs.throwIfAny('ENTRY_MALFORMED', 'malformed entries');
+  return out;
+}
+
+/** One query parameter given once (or not at all), checked by `check`; coded 400 otherwise. */
+function query(req: Request, name: string, required: boolean, check: (v: string, path: string) => unknown = () => undefined): string | undefined {
+  const v = req.query[name];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string') {
+    throw new MedtrailError('BAD_INPUT', `${name}: ${v === undefined ? 'required' : 'must be given once'}`, {
+      fields: [{ path: name, code: 'BAD_INPUT', message: v === undefined ? 'required' : 'must be given once' }],
+    });
+  }
+  check(v, name);
+  return v;
+}
+
+function intQuery(req: Request, name: string, dflt: number, max: number): number {
+  const v = query(req, name, false);
+  if (v === undefined) return dflt;
+  if (!/^(0|[1-9][0-9]{0,8})$/.test(v) || Number(v) > max) {
+    throw new MedtrailError('BAD_INPUT', `${name} must be an integer from 0 to ${max}`, { fields: [{ path: name, code: 'BAD_INPUT', message: `0 to ${max}` }] });
+  }
+  return Number(v);
+}
+
+export function custodyRoutes(s: CustodyServices): Router {
+  const r = Router();
+
+  r.post('/entries', (req, res) => {
+    const body: unknown = req.body;
+    const single = typeof body === 'object' && body !== null && !('entries' in body);
+    const appended = s.submit(entriesOf(body));
+    const out = appended.map((a) => ({ index: a.index, leafHash: toHex(a.leafHash) }));
+    res.status(201).json(single ? out[0] : { entries: out });
+  });
+
+  r.get('/participants', (_req, res) => {
+    res.json({ participants: s.state.participants().map(publicParticipant) });
+  });
+
+  r.get('/participants/:gln', (req, res) => {
+    assertGln(req.params.gln, 'gln');
+    const p = s.state.participant(req.params.gln);
+    if (p === undefined) throw new MedtrailError('PARTICIPANT_UNKNOWN', `${req.params.gln} is not enrolled`);
+    res.json(publicParticipant(p));
+  });
+
+  r.get('/products/:gtin', (req, res) => {
+    const p = s.state.product(normalizeGtin(req.params.gtin, 'gtin'));
+    if (p === undefined) throw new MedtrailError('PRODUCT_UNKNOWN', `GTIN ${req.params.gtin} is not registered`);
+    res.json({ gtin: p.gtin, name: p.name, form: p.form, strength: p.strength, packSize: p.packSize, manufacturer: p.manufacturer, index: p.index });
+  });
+
+  r.get('/shipments', (req, res) => {
+    const to = query(req, 'to', true, (v, p) => assertGln(v, p))!;
+    const open = query(req, 'open', false);
+    if (open !== undefined && open !== '0' && open !== '1') throw new MedtrailError('BAD_INPUT', 'open must be 0 or 1', { fields: [{ path: 'open', code: 'BAD_INPUT', message: '0 or 1' }] });
+    res.json({ shipments: s.state.shipmentsTo(to, open === '1') });
+  });
+
+  r.get('/held', (req, res) => {
+    const gln = query(req, 'gln', true, (v, p) => assertGln(v, p))!;
+    const gtinRaw = query(req, 'gtin', false);
+    const gtin = gtinRaw === undefined ? undefined : normalizeGtin(gtinRaw, 'gtin');
+    const lot = query(req, 'lot', false, (v, p) => validateLot(v, p));
+    const serial = query(req, 'serial', false, (v, p) => validateSerial(v, p));
+    if ((lot !== undefined || serial !== undefined) && gtin === undefined) {
+      throw new MedtrailError('BAD_INPUT', 'lot and serial need gtin', { fields: [{ path: 'gtin', code: 'BAD_INPUT', message: 'required with lot or serial' }] });
+    }
+    let packs: PackRow[];
+    if (gtin !== undefined && serial !== undefined) {
+      const p = s.state.pack(gtin, serial);
+      packs = p !== undefined && p.holder === gln && p.state === 'active' && (lot === undefined || p.lot === lot) ? [p] : [];
+    } else if (gtin !== undefined && lot !== undefined) {
+      packs = s.state.lotPacksHeldBy(gln, gtin, lot);
+    } else {
+      packs = s.state.packsHeldBy(gln, intQuery(req, 'limit', 100, 1000), intQuery(req, 'offset', 0, 1e9)).filter((p) => gtin === undefined || p.gtin === gtin);
+    }
+    res.json({ packs, prev: [...new Set(packs.map((p) => p.lastHash))] });
+  });
+
+  return r;
+}
