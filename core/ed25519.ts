@@ -61,7 +61,21 @@ export function verify(message: Uint8Array, signature: Uint8Array, publicKey: Ui
   assertBytes(publicKey, PUBLIC_KEY_BYTES, 'Ed25519 public key', 'KEY_BAD_LENGTH');
   assertBytes(signature, SIGNATURE_BYTES, 'Ed25519 signature', 'SIG_BAD_LENGTH');
   if (!(message instanceof Uint8Array)) return false;
-  return impl.verify(message, signature, publicKey);
+  return hasCanonicalS(signature) && impl.verify(message, signature, publicKey);
+}
+
+// Ed25519 group order L, little-endian. RFC 8032 section 5.1.7 requires S < L; OpenSSL checks it, tweetnacl
+// does not, so (R, S + L) would verify in the browser and not on the server. Checking here keeps both
+// implementations to the same answer everywhere (entries, checkpoints, tag signatures, requests).
+const L = [0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10];
+
+function hasCanonicalS(sig: Uint8Array): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const a = sig[32 + i]!;
+    const b = L[i]!;
+    if (a !== b) return a < b;
+  }
+  return false; // S == L
 }
 
 /** Fresh random seed from the platform CSPRNG (WebCrypto in browsers, node:crypto's webcrypto in Node). */
