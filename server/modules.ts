@@ -5,5 +5,5 @@ import { verifyModule } from './verify/module.js';
 import { webModule } from '../web/server/module.js';
 
 export function serviceModules(): ServiceModule[] {
-  return [custodyModule(), verifyModule()];
+  return [custodyModule(), verifyModule(), webModule()];
 }

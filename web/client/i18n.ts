@@ -1,0 +1,158 @@
+// The patient page's words, in English and Russian, chosen from the browser's languages (navigator.languages).
+// Plain sentences for a worried person: what the verdict means and what to do.
+
+export type Lang = 'en' | 'ru';
+
+export function pickLang(languages: readonly string[]): Lang {
+  for (const l of languages) {
+    const base = l.toLowerCase().split('-')[0];
+    if (base === 'ru') return 'ru';
+    if (base === 'en') return 'en';
+  }
+  return 'en';
+}
+
+export type VerdictKey =
+  | 'GENUINE' | 'DISPENSED' | 'RECALLED' | 'EXPIRED' | 'IN_TRANSIT' | 'UNKNOWN' | 'COUNTERFEIT' | 'SUSPICIOUS'
+  | 'NOT_GENUINE' | 'CANNOT_CONFIRM' | 'ERROR';
+
+interface Words {
+  title: string;
+  checking: string;
+  verdict: Record<VerdictKey, { head: string; text: string }>;
+  medicine: string;
+  manufacturer: string;
+  lot: string;
+  expiry: string;
+  serial: string;
+  journey: string;
+  steps: Record<string, string>;
+  whatToDo: string;
+  doNotTake: string;
+  report: string;
+  reportSent: (id: number) => string;
+  reportFailed: string;
+  checksHead: string;
+  checks: Record<string, string>;
+  checkStatus: { ok: string; failed: string; missing: string };
+  logKey: string;
+  noSignature: string;
+  another: string;
+  scan: string;
+  scanStop: string;
+  scanHint: string;
+  noCamera: string;
+  typeHead: string;
+  gtinLabel: string;
+  gtinHint: string;
+  serialLabel: string;
+  check: string;
+  badCode: string;
+  serverSaid: string;
+}
+
+const en: Words = {
+  title: 'Is my medicine genuine?',
+  checking: 'Checking this pack…',
+  verdict: {
+    GENUINE: { head: 'Genuine', text: 'This pack was made by its manufacturer and came to you through the registered supply chain.' },
+    DISPENSED: { head: 'Already handed out', text: 'A pharmacy has already handed this pack to a patient. If that was you, this is expected. If you got it some other way, do not take it.' },
+    RECALLED: { head: 'Recalled — do not take', text: 'The manufacturer or the regulator has recalled this batch.' },
+    EXPIRED: { head: 'Expired — do not take', text: 'This medicine is past its expiry date.' },
+    IN_TRANSIT: { head: 'Not yet delivered', text: 'The ledger says this pack is still on its way between companies. It should not be in a patient’s hands yet.' },
+    UNKNOWN: { head: 'Not found — do not take', text: 'This pack is not in the ledger. It may be fake.' },
+    COUNTERFEIT: { head: 'NOT GENUINE — do not take', text: 'The code on this pack is not the manufacturer’s. It is likely fake.' },
+    SUSPICIOUS: { head: 'Suspicious — check with a pharmacist', text: 'The pack is registered, but something about it is unusual.' },
+    NOT_GENUINE: { head: 'NOT GENUINE — do not take', text: 'This phone checked the evidence itself and it does not hold, whatever the server says.' },
+    CANNOT_CONFIRM: { head: 'Cannot confirm', text: 'The server did not give the evidence this phone needs to confirm the pack. Treat it with caution.' },
+    ERROR: { head: 'Cannot check now', text: 'The check could not be completed. Try again later.' },
+  },
+  medicine: 'Medicine',
+  manufacturer: 'Manufacturer',
+  lot: 'Batch (lot)',
+  expiry: 'Expiry',
+  serial: 'Serial number',
+  journey: 'Its journey',
+  steps: { made: 'Made', distributed: 'Distributed', at_pharmacy: 'At the pharmacy', dispensed: 'Handed out', recalled: 'Recalled', in_transit: 'On its way', returned: 'Returned to stock', decommissioned: 'Taken out of use' },
+  whatToDo: 'What to do',
+  doNotTake: 'Do not take this medicine. Keep the pack and show it to a pharmacist or your doctor. You can report it so the medicines regulator sees it.',
+  report: 'Report this pack to the regulator',
+  reportSent: (id) => `Thank you. Your report was recorded (number ${id}). The regulator can see it.`,
+  reportFailed: 'The report could not be sent. Please try again.',
+  checksHead: 'Checked on this phone',
+  checks: {
+    checkpoint: 'The ledger’s record is signed by the ledger’s key',
+    maker_key: 'The manufacturer’s key is registered in the ledger',
+    pack_in_log: 'This pack is recorded in the ledger',
+    pack_signature: 'The code carries the manufacturer’s signature',
+  },
+  checkStatus: { ok: 'passed', failed: 'FAILED', missing: 'not available' },
+  logKey: 'Ledger key this page trusts',
+  noSignature: 'The code had no signature, so the manufacturer’s seal could not be checked; the ledger’s record was.',
+  another: 'Check a pack',
+  scan: 'Scan the QR code with the camera',
+  scanStop: 'Stop the camera',
+  scanHint: 'Point the camera at the square code on the pack.',
+  noCamera: 'The camera is not available. Type the code instead.',
+  typeHead: 'Or type the code printed on the pack',
+  gtinLabel: 'Product code (GTIN), or the whole code',
+  gtinHint: 'The 14 digits after (01) or GTIN; or everything printed next to the square code.',
+  serialLabel: 'Serial number (SN)',
+  check: 'Check',
+  badCode: 'That code does not look right. Check the digits and try again.',
+  serverSaid: 'Details from the ledger',
+};
+
+const ru: Words = {
+  title: 'Подлинное ли моё лекарство?',
+  checking: 'Проверяем упаковку…',
+  verdict: {
+    GENUINE: { head: 'Подлинное', text: 'Эта упаковка выпущена производителем и пришла к вам по зарегистрированной цепочке поставок.' },
+    DISPENSED: { head: 'Уже выдано', text: 'Аптека уже выдала эту упаковку пациенту. Если это были вы, всё в порядке. Если вы получили её иначе, не принимайте лекарство.' },
+    RECALLED: { head: 'Отозвано — не принимайте', text: 'Производитель или регулятор отозвал эту серию.' },
+    EXPIRED: { head: 'Срок годности истёк — не принимайте', text: 'Срок годности этого лекарства истёк.' },
+    IN_TRANSIT: { head: 'Ещё не доставлено', text: 'По данным реестра упаковка ещё в пути между компаниями и не должна быть у пациента.' },
+    UNKNOWN: { head: 'Не найдено — не принимайте', text: 'Этой упаковки нет в реестре. Возможно, это подделка.' },
+    COUNTERFEIT: { head: 'НЕ ПОДЛИННОЕ — не принимайте', text: 'Код на упаковке не принадлежит производителю. Вероятно, это подделка.' },
+    SUSPICIOUS: { head: 'Подозрительно — спросите фармацевта', text: 'Упаковка зарегистрирована, но с ней что-то необычно.' },
+    NOT_GENUINE: { head: 'НЕ ПОДЛИННОЕ — не принимайте', text: 'Телефон сам проверил доказательства, и они не сходятся, что бы ни говорил сервер.' },
+    CANNOT_CONFIRM: { head: 'Не удалось подтвердить', text: 'Сервер не дал доказательств, нужных телефону для проверки. Будьте осторожны.' },
+    ERROR: { head: 'Проверка сейчас невозможна', text: 'Проверку не удалось завершить. Попробуйте позже.' },
+  },
+  medicine: 'Лекарство',
+  manufacturer: 'Производитель',
+  lot: 'Серия',
+  expiry: 'Годен до',
+  serial: 'Серийный номер',
+  journey: 'Путь упаковки',
+  steps: { made: 'Произведено', distributed: 'У дистрибьютора', at_pharmacy: 'В аптеке', dispensed: 'Выдано', recalled: 'Отозвано', in_transit: 'В пути', returned: 'Возвращено на склад', decommissioned: 'Выведено из оборота' },
+  whatToDo: 'Что делать',
+  doNotTake: 'Не принимайте это лекарство. Сохраните упаковку и покажите её фармацевту или врачу. Вы можете сообщить о ней регулятору.',
+  report: 'Сообщить регулятору об этой упаковке',
+  reportSent: (id) => `Спасибо. Ваше сообщение записано (номер ${id}). Регулятор его увидит.`,
+  reportFailed: 'Не удалось отправить сообщение. Попробуйте ещё раз.',
+  checksHead: 'Проверено на этом телефоне',
+  checks: {
+    checkpoint: 'Запись реестра подписана ключом реестра',
+    maker_key: 'Ключ производителя зарегистрирован в реестре',
+    pack_in_log: 'Эта упаковка записана в реестре',
+    pack_signature: 'Код содержит подпись производителя',
+  },
+  checkStatus: { ok: 'пройдено', failed: 'НЕ ПРОЙДЕНО', missing: 'нет данных' },
+  logKey: 'Ключ реестра, которому доверяет страница',
+  noSignature: 'В коде нет подписи, поэтому печать производителя проверить нельзя; запись в реестре проверена.',
+  another: 'Проверить упаковку',
+  scan: 'Сканировать QR-код камерой',
+  scanStop: 'Выключить камеру',
+  scanHint: 'Наведите камеру на квадратный код на упаковке.',
+  noCamera: 'Камера недоступна. Введите код вручную.',
+  typeHead: 'Или введите код, напечатанный на упаковке',
+  gtinLabel: 'Код товара (GTIN) или весь код целиком',
+  gtinHint: '14 цифр после (01) или GTIN; или всё, что напечатано рядом с квадратным кодом.',
+  serialLabel: 'Серийный номер (SN)',
+  check: 'Проверить',
+  badCode: 'Код выглядит неверно. Проверьте цифры и попробуйте снова.',
+  serverSaid: 'Подробности из реестра',
+};
+
+export const WORDS: Record<Lang, Words> = { en, ru };

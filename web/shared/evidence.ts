@@ -1,0 +1,139 @@
+// What the patient page checks for itself, so that a patient need not trust the server (issue 5):
+//
+//   1. checkpoint     the checkpoint note in the verify answer is signed by the log key pinned into the page;
+//   2. maker key      the manufacturer's participant entry (leaf bytes fetched from the log) is in that tree,
+//                     admits/rotates the manufacturer's GLN, and owns the GTIN's company prefix;
+//   3. pack in log    the pack's leaf hash is in that tree (the verify answer's inclusion proof);
+//   4. pack signature the tag's `s=` is the manufacturer's Ed25519 signature over the pack identity
+//                     (core/pack.ts), with the key proven in 2.
+//
+// Pure: the page fetches the pieces and hands them here; a test in Node runs the same code. Every failure
+// becomes a check with `ok: false` and the error code, never an exception.
+import { fromBase64, fromBase64Url, fromHex } from '../../core/bytes.js';
+import { openCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
+import { verify } from '../../core/ed25519.js';
+import { decodeEntry, entryLeafHash } from '../../core/entry.js';
+import { isMedtrailError } from '../../core/errors.js';
+import { gtinHasCompanyPrefix } from '../../core/gs1.js';
+import { verifyInclusion } from '../../core/merkle.js';
+import { packIdentityBytes } from '../../core/pack.js';
+
+export type CheckId = 'checkpoint' | 'maker_key' | 'pack_in_log' | 'pack_signature';
+/** ok: passed; failed: the evidence is wrong (treat as not genuine); missing: nothing to check. */
+export type CheckStatus = 'ok' | 'failed' | 'missing';
+
+export interface Check {
+  id: CheckId;
+  status: CheckStatus;
+  /** Error code or short reason when not ok. */
+  code?: string;
+}
+
+export interface InclusionEvidence {
+  index: number;
+  size: number;
+  leafHash: string;
+  proof: string[];
+}
+
+export interface EvidenceInput {
+  /** The log's verifier key pinned into the page at serve time. */
+  vkey: string;
+  /** The verify answer's `proof` (pack leaf + checkpoint note), or null. */
+  packProof: (InclusionEvidence & { checkpoint: string }) | null;
+  /** The pack as the URI and the server describe it; lot and expiry may come from the server. */
+  pack: { gtin: string; serial: string; lot: string; expiry: string } | null;
+  /** base64url signature from the URI's `s=`, when the code carried one. */
+  sig: string | null;
+  /** GLN the server names as manufacturer. */
+  makerGln: string | null;
+  /** The manufacturer's participant leaf (base64 bytes) with its inclusion proof at the checkpoint's size. */
+  makerLeaf: { leaf: string; inclusion: InclusionEvidence } | null;
+}
+
+export interface EvidenceResult {
+  checks: Check[];
+  /** Some evidence was present and wrong: the page must say NOT GENUINE whatever the server claimed. */
+  broken: boolean;
+  /** Every check passed: the pack is in the signed log and its tag was signed by its proven manufacturer. */
+  complete: boolean;
+  checkpoint: Checkpoint | null;
+}
+
+function codeOf(e: unknown): string {
+  return isMedtrailError(e) ? e.code : 'ERROR';
+}
+
+function included(ev: InclusionEvidence, leafHash: Uint8Array, cp: Checkpoint): void {
+  if (ev.size !== cp.size) throw Object.assign(new Error('size'), { code: 'PROOF_BAD_SIZE' });
+  verifyInclusion(leafHash, ev.index, ev.size, ev.proof.map((h) => fromHex(h, 32)), cp.root);
+}
+
+function provenMakerKey(input: EvidenceInput, cp: Checkpoint): Uint8Array {
+  const m = input.makerLeaf!;
+  const bytes = fromBase64(m.leaf);
+  const entry = decodeEntry(bytes);
+  included(m.inclusion, entryLeafHash(entry), cp);
+  const b = entry.body as Record<string, unknown>;
+  if (entry.kind !== 'participant' || b['gln'] !== input.makerGln || (b['action'] !== 'admit' && b['action'] !== 'rotate')) {
+    throw Object.assign(new Error('not the maker'), { code: 'MAKER_ENTRY_MISMATCH' });
+  }
+  if (b['role'] !== 'manufacturer') throw Object.assign(new Error('role'), { code: 'MAKER_NOT_MANUFACTURER' });
+  const prefixes = Array.isArray(b['prefixes']) ? b['prefixes'] : [];
+  const gtin = input.pack?.gtin;
+  if (gtin !== undefined && !prefixes.some((p) => typeof p === 'string' && gtinHasCompanyPrefix(gtin, p))) {
+    throw Object.assign(new Error('prefix'), { code: 'MAKER_PREFIX_MISMATCH' });
+  }
+  return fromBase64(String(b['publicKey']), 32);
+}
+
+function run(checks: Check[], id: CheckId, f: () => void): boolean {
+  try {
+    f();
+    checks.push({ id, status: 'ok' });
+    return true;
+  } catch (e) {
+    const code = isMedtrailError(e) ? codeOf(e) : ((e as { code?: string }).code ?? 'ERROR');
+    checks.push({ id, status: 'failed', code });
+    return false;
+  }
+}
+
+export function checkEvidence(input: EvidenceInput): EvidenceResult {
+  const checks: Check[] = [];
+  let cp: Checkpoint | null = null;
+  const missing = (id: CheckId, code: string): void => {
+    checks.push({ id, status: 'missing', code });
+  };
+
+  if (input.packProof === null) missing('checkpoint', 'NO_PROOF');
+  else run(checks, 'checkpoint', () => (cp = openCheckpoint(input.packProof!.checkpoint, input.vkey)));
+  const tree = cp as Checkpoint | null;
+
+  let makerKey: Uint8Array | null = null;
+  if (tree === null) missing('maker_key', 'NO_CHECKPOINT');
+  else if (input.makerLeaf === null || input.makerGln === null) missing('maker_key', 'NO_MAKER_ENTRY');
+  else run(checks, 'maker_key', () => (makerKey = provenMakerKey(input, tree)));
+
+  if (tree === null || input.packProof === null) missing('pack_in_log', 'NO_PROOF');
+  else run(checks, 'pack_in_log', () => included(input.packProof!, fromHex(input.packProof!.leafHash, 32), tree));
+
+  const key = makerKey as Uint8Array | null;
+  if (input.sig === null) missing('pack_signature', 'NO_SIGNATURE');
+  else if (input.pack === null) missing('pack_signature', 'NO_PACK');
+  else if (key === null) missing('pack_signature', 'NO_MAKER_KEY');
+  else {
+    run(checks, 'pack_signature', () => {
+      const sig = fromBase64Url(input.sig!);
+      if (sig.length !== 64 || !verify(packIdentityBytes(input.pack!), sig, key)) {
+        throw Object.assign(new Error('sig'), { code: 'SIG_INVALID' });
+      }
+    });
+  }
+  return {
+    checks,
+    broken: checks.some((c) => c.status === 'failed'),
+    complete: checks.every((c) => c.status === 'ok'),
+    checkpoint: cp,
+  };
+}
