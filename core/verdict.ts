@@ -50,6 +50,7 @@ export type ReasonCode =
   | 'PACK_UNKNOWN'
   | 'LOT_RECALLED'
   | 'ALREADY_DISPENSED'
+  | 'SCANNED_AFTER_DISPENSE'
   | 'DECOMMISSIONED_DESTROYED'
   | 'DECOMMISSIONED_STOLEN'
   | 'DECOMMISSIONED_SAMPLE'
@@ -90,6 +91,7 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = {
   PACK_UNKNOWN: { verdict: 'UNKNOWN', message: 'This pack number is not registered for this medicine.', emvs: 'A3', lmv: 'No_match_GTIN_Serial' },
   LOT_RECALLED: { verdict: 'RECALLED', message: 'This lot has been recalled: do not use it, and return it to a pharmacy.', lmv: 'Recalled' },
   ALREADY_DISPENSED: { verdict: 'DISPENSED', message: 'This pack was already handed out by a pharmacy; if you did not just receive it from one, do not use it.', emvs: 'A7' },
+  SCANNED_AFTER_DISPENSE: { verdict: 'DISPENSED', message: 'This pack was scanned before, after it was dispensed; if that was not you, its code may have been copied.', emvs: 'A7', lmv: 'Suspect' },
   DECOMMISSIONED_DESTROYED: { verdict: 'DISPENSED', message: 'This pack was recorded as destroyed: it should not exist.', emvs: 'A24', lmv: 'Suspect' },
   DECOMMISSIONED_STOLEN: { verdict: 'DISPENSED', message: 'This pack was reported stolen: do not use it, and tell a pharmacist.', emvs: 'A24', lmv: 'Not_for_re-distribution' },
   DECOMMISSIONED_SAMPLE: { verdict: 'DISPENSED', message: 'This pack was taken out of the supply chain as a sample.', emvs: 'A24' },

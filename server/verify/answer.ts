@@ -1,0 +1,153 @@
+// The pieces of an answer about a pack: the product, the pack, its journey (coarse for the public, with who
+// and the ledger index for a participant in the chain), and inclusion proofs against a signed checkpoint, so
+// a client holding the log key checks them without trusting this server.
+//
+// Privacy: the public sees steps and dates only; who supplied whom (party names, GLNs) and scan locations
+// are for participants in the pack's chain and regulators (DESIGN.md "Verdicts").
+import { toHex } from '../../core/bytes.js';
+import { gs1DateToIso } from '../../core/gs1.js';
+import type { CustodyState, LotRow, PackEvent, PackRow, ProductRow } from '../custody/state.js';
+import type { KeyBook } from '../log/keybook.js';
+import type { LogService } from '../log/log-service.js';
+
+export type JourneyStepName = 'made' | 'in_transit' | 'distributed' | 'at_pharmacy' | 'dispensed' | 'returned' | 'decommissioned' | 'recalled';
+
+export interface JourneyStep {
+  step: JourneyStepName;
+  /** Public: the date (YYYY-MM-DD); participants: the entry's full time. */
+  at: string;
+  /** Participants only: who signed the step, and the other party of a hand-off. */
+  who?: { gln: string; name: string };
+  with?: { gln: string; name: string } | null;
+  index?: number;
+}
+
+export interface InclusionAnswer {
+  index: number;
+  size: number;
+  leafHash: string;
+  proof: string[];
+  checkpoint: string;
+}
+
+export interface ChainEvent extends PackEvent {
+  leafHash: string;
+  proof: string[];
+}
+
+const MAX_PROOF_CACHE = 10_000;
+
+/** Every ledger event of a pack in order, the lot's recall included where it falls. */
+export function packTimeline(state: CustodyState, pack: PackRow, lot: LotRow | undefined, signerAt: (index: number) => string | undefined): PackEvent[] {
+  const events = state.packEvents(pack.gtin, pack.serial);
+  if (lot?.recalledIndex !== null && lot?.recalledIndex !== undefined) {
+    const r: PackEvent = { index: lot.recalledIndex, kind: 'recall', at: lot.recalledAt ?? '', signer: signerAt(lot.recalledIndex) ?? '', counterparty: null };
+    const at = events.findIndex((e) => e.index > r.index);
+    events.splice(at === -1 ? events.length : at, 0, r);
+  }
+  return events;
+}
+
+function stepOf(e: PackEvent, keys: KeyBook): JourneyStepName {
+  switch (e.kind) {
+    case 'batch':
+      return 'made';
+    case 'ship':
+      return 'in_transit';
+    case 'receive':
+      return keys.get(e.signer)?.role === 'pharmacy' ? 'at_pharmacy' : 'distributed';
+    case 'dispense':
+      return 'dispensed';
+    case 'undo':
+      return 'returned';
+    case 'recall':
+      return 'recalled';
+    default:
+      return 'decommissioned';
+  }
+}
+
+function party(keys: KeyBook, gln: string): { gln: string; name: string } {
+  return { gln, name: keys.get(gln)?.name ?? gln };
+}
+
+/** The journey: dates only for the public; who, with whom and the ledger index for a participant. */
+export function journey(events: readonly PackEvent[], keys: KeyBook, full: boolean): JourneyStep[] {
+  return events.map((e) => {
+    const step = stepOf(e, keys);
+    if (!full) return { step, at: e.at.slice(0, 10) };
+    const s: JourneyStep = { step, at: e.at, index: e.index };
+    if (e.signer !== '') s.who = party(keys, e.signer);
+    s.with = e.counterparty === null ? null : party(keys, e.counterparty);
+    return s;
+  });
+}
+
+export function productAnswer(p: ProductRow, keys: KeyBook, state: CustodyState): Record<string, unknown> {
+  // The maker is printed on the box: naming it is no supply-chain secret. Its participant entry's index lets a
+  // client fetch the leaf and prove the maker's key itself.
+  const maker = state.participant(p.manufacturer);
+  return {
+    gtin: p.gtin,
+    name: p.name,
+    form: p.form,
+    strength: p.strength,
+    packSize: p.packSize,
+    manufacturer: { gln: p.manufacturer, name: keys.get(p.manufacturer)?.name ?? p.manufacturer, ...(maker !== undefined ? { index: maker.index } : {}) },
+  };
+}
+
+export function packAnswer(pack: PackRow, lot: LotRow | undefined, full: boolean): Record<string, unknown> {
+  let expiryDate: string | undefined;
+  try {
+    expiryDate = gs1DateToIso(pack.expiry);
+  } catch {
+    expiryDate = undefined;
+  }
+  const out: Record<string, unknown> = { gtin: pack.gtin, serial: pack.serial, lot: pack.lot, expiry: pack.expiry, expiryDate, state: pack.state };
+  if (lot?.recalledIndex !== null && lot?.recalledIndex !== undefined) out['recall'] = { at: lot.recalledAt, reason: lot.recallReason };
+  if (full) {
+    out['holder'] = pack.holder;
+    out['inTransitTo'] = pack.inTransitTo;
+    out['lastIndex'] = pack.lastIndex;
+    out['lastHash'] = pack.lastHash;
+    out['dispensedBy'] = pack.dispensedBy;
+    out['dispensedAt'] = pack.dispensedAt;
+  }
+  return out;
+}
+
+/**
+ * Inclusion proofs against a signed checkpoint. A proof of (index, size) never changes, and many packs share
+ * their latest entry (a 100,000-pack batch is one leaf), so proofs are cached per (index, size).
+ */
+export class Proofs {
+  private readonly cache = new Map<string, { leafHash: string; proof: string[] }>();
+
+  constructor(private readonly log: LogService) {}
+
+  /** A checkpoint covering `index`, and the proof of `index` against it. */
+  inclusion(index: number): InclusionAnswer {
+    const cp = this.log.checkpoint(index + 1);
+    return { index, size: cp.size, ...this.at(index, cp.size), checkpoint: cp.note };
+  }
+
+  /** Proofs of several leaves against one checkpoint covering them all. */
+  chain(events: readonly PackEvent[]): { checkpoint: { size: number; note: string }; events: ChainEvent[] } {
+    const max = events.reduce((m, e) => Math.max(m, e.index), -1);
+    const cp = this.log.checkpoint(max + 1);
+    return { checkpoint: { size: cp.size, note: cp.note }, events: events.map((e) => ({ ...e, ...this.at(e.index, cp.size) })) };
+  }
+
+  private at(index: number, size: number): { leafHash: string; proof: string[] } {
+    const key = `${index}/${size}`;
+    let hit = this.cache.get(key);
+    if (hit === undefined) {
+      const p = this.log.inclusion(index, size);
+      hit = { leafHash: toHex(p.leafHash), proof: p.proof.map(toHex) };
+      if (this.cache.size >= MAX_PROOF_CACHE) this.cache.clear();
+      this.cache.set(key, hit);
+    }
+    return hit;
+  }
+}

@@ -1,0 +1,154 @@
+// The verdict engine: from a scanned code, the custody state and the scans seen before, the reasons that
+// apply, and from them the verdict (core/verdict.ts `decide`, which holds the precedence and its rationale).
+//
+// Every check runs, not just the first that fails, so the answer lists every reason (a recalled lot that is
+// also expired says both); the verdict is the most severe. Reads are point lookups on primary keys and one
+// index range on the scans: nothing here grows with the size of the ledger.
+import { isExpired } from '../../core/gs1.js';
+import { decide, decommissionedReason, sortReasons, type ReasonCode, type Verdict } from '../../core/verdict.js';
+import type { CustodyState, LotRow, PackRow, ProductRow } from '../custody/state.js';
+import type { KeyBook } from '../log/keybook.js';
+import type { ScannedCode } from './input.js';
+import type { Scan, ScanStore } from './scans.js';
+import type { TagSignatureChecker } from './tag-signature.js';
+
+/** Two scans of one serial in different places within this window raise SEEN_FAR_APART (default 30 min). */
+export const DEFAULT_SEEN_WINDOW_MS = 30 * 60 * 1000;
+
+export interface Scanner {
+  /** GLN of the participant who signed the request; null when anonymous. */
+  gln: string | null;
+  /** Where the scan happened, as the scanner says (free text), or null. */
+  location: string | null;
+}
+
+export interface EngineDeps {
+  state: CustodyState;
+  keys: KeyBook;
+  tags: TagSignatureChecker;
+  scans: ScanStore;
+  seenWindowMs?: number;
+}
+
+export interface Evaluation {
+  verdict: Verdict;
+  reasons: ReasonCode[];
+  product: ProductRow | undefined;
+  pack: PackRow | undefined;
+  lot: LotRow | undefined;
+}
+
+const DECOMMISSIONED = new Set(['destroyed', 'stolen', 'sample', 'free_sample', 'exported', 'locked']);
+
+export class VerdictEngine {
+  // Products never change once registered (no entry kind updates one), so a hit can be kept for good.
+  private readonly products = new Map<string, ProductRow>();
+  private readonly windowMs: number;
+
+  constructor(private readonly d: EngineDeps) {
+    this.windowMs = d.seenWindowMs ?? DEFAULT_SEEN_WINDOW_MS;
+  }
+
+  product(gtin: string): ProductRow | undefined {
+    let p = this.products.get(gtin);
+    if (p === undefined) {
+      p = this.d.state.product(gtin);
+      if (p !== undefined) this.products.set(gtin, p);
+    }
+    return p;
+  }
+
+  /**
+   * The verdict on a scanned code. With `record`, the scan is remembered (a verification); without it (a read
+   * of the pack's page) nothing is written and no signature is expected.
+   */
+  evaluate(code: ScannedCode, scanner: Scanner, now: Date, record: boolean): Evaluation {
+    const reasons: ReasonCode[] = [];
+    const product = this.product(code.gtin);
+    const pack = product === undefined ? undefined : this.d.state.pack(code.gtin, code.serial);
+    const lot = pack !== undefined ? this.d.state.lot(pack.gtin, pack.lot) : code.lot !== undefined && product !== undefined ? this.d.state.lot(code.gtin, code.lot) : undefined;
+
+    if (product === undefined) reasons.push('PRODUCT_UNKNOWN');
+    else if (pack === undefined) reasons.push(code.lot !== undefined && lot === undefined ? 'BATCH_UNKNOWN' : 'PACK_UNKNOWN');
+
+    // The data on the tag against the ledger (EU hub A68 / A52).
+    if (pack !== undefined) {
+      const lotBad = code.lot !== undefined && code.lot !== pack.lot;
+      const expBad = code.expiry !== undefined && code.expiry !== pack.expiry;
+      if (lotBad && expBad) reasons.push('DATA_MISMATCH_LOT_EXPIRY');
+      else if (lotBad) reasons.push('DATA_MISMATCH_LOT');
+      else if (expBad) reasons.push('DATA_MISMATCH_EXPIRY');
+    }
+
+    // The manufacturer's signature, over the identity the tag claims (its own lot and expiry when it gives them).
+    if (record) {
+      if (code.sig === undefined) reasons.push('TAG_SIGNATURE_ABSENT');
+      else if (product !== undefined) {
+        const lotV = code.lot ?? pack?.lot;
+        const expV = code.expiry ?? pack?.expiry;
+        const r = lotV === undefined || expV === undefined ? 'invalid' : this.d.tags.check({ gtin: code.gtin, serial: code.serial, lot: lotV, expiry: expV }, code.sig, product.manufacturer);
+        if (r === 'invalid') reasons.push('TAG_SIGNATURE_INVALID');
+        else if (r === 'wrong_key') reasons.push('TAG_SIGNATURE_WRONG_KEY');
+      }
+      if (code.sun !== undefined) reasons.push('TAG_SUN_NOT_CHECKED');
+    }
+
+    if (pack !== undefined) {
+      if (lot?.recalledIndex !== null && lot?.recalledIndex !== undefined) reasons.push('LOT_RECALLED');
+      const s = pack.state;
+      if (s === 'dispensed') reasons.push('ALREADY_DISPENSED');
+      else if (DECOMMISSIONED.has(s)) reasons.push(decommissionedReason(s as Parameters<typeof decommissionedReason>[0]));
+      else if (s === 'missing') reasons.push('PACK_MISSING');
+      else if (s === 'in_transit') {
+        // The sender and the named recipient handle a pack in transit as a matter of course; anyone else,
+        // including an anonymous scan, is told it has not arrived where it is going.
+        if (scanner.gln === null || (scanner.gln !== pack.holder && scanner.gln !== pack.inTransitTo)) reasons.push('IN_TRANSIT_NOT_RECEIVED');
+      } else if (s === 'active' && scanner.gln !== null && scanner.gln !== pack.holder && this.d.keys.get(scanner.gln)?.role !== 'regulator') {
+        reasons.push('SCANNED_OUTSIDE_CUSTODY');
+      }
+      if (isExpired(pack.expiry, now)) reasons.push('PACK_EXPIRED');
+      if (record) this.scanHistory(pack, scanner, now, reasons);
+    }
+
+    const sorted = sortReasons(reasons);
+    let verdict = decide(sorted);
+    if (verdict === 'GENUINE' && pack !== undefined) sorted.unshift('PACK_ACTIVE');
+    verdict = decide(sorted);
+    if (record && pack !== undefined) {
+      this.d.scans.record({ gtin: pack.gtin, serial: pack.serial, at: now.getTime(), scanner: scanner.gln, location: scanner.location, verdict });
+    }
+    return { verdict, reasons: sorted, product, pack, lot };
+  }
+
+  /** Reasons from earlier scans: the same serial elsewhere within the window; scans since the dispense. */
+  private scanHistory(pack: PackRow, scanner: Scanner, now: Date, reasons: ReasonCode[]): void {
+    const t = now.getTime();
+    const dispensedAt = pack.state === 'dispensed' && pack.dispensedAt !== null ? Date.parse(pack.dispensedAt) : NaN;
+    const since = Number.isNaN(dispensedAt) ? t - this.windowMs : Math.min(t - this.windowMs, dispensedAt);
+    const earlier: Scan[] = this.d.scans.recent(pack.gtin, pack.serial, since);
+    let farApart = false;
+    let afterDispense = false;
+    for (const s of earlier) {
+      if (s.at >= t - this.windowMs && differentPlaces(scanner, s)) farApart = true;
+      if (!Number.isNaN(dispensedAt) && s.at >= dispensedAt) afterDispense = true;
+    }
+    if (farApart) reasons.push('SEEN_FAR_APART');
+    if (afterDispense) reasons.push('SCANNED_AFTER_DISPENSE');
+  }
+}
+
+/**
+ * Whether two scans happened in different places, as far as can be told: two participants (by GLN) are two
+ * places; otherwise two given locations that differ are; an anonymous scan without a location has no place,
+ * so it never raises an alarm on its own.
+ */
+function differentPlaces(a: { gln?: string | null; scanner?: string | null; location: string | null }, b: Scan): boolean {
+  const ga = a.gln ?? a.scanner ?? null;
+  if (ga !== null && b.scanner !== null) return ga !== b.scanner;
+  if (a.location !== null && b.location !== null) return norm(a.location) !== norm(b.location);
+  return false;
+}
+
+function norm(s: string): string {
+  return s.trim().replace(/\s+/g, ' ').toLowerCase();
+}

@@ -1,0 +1,176 @@
+// HTTP routes for verification and reads (DESIGN.md "Interfaces"): thin handlers that parse, call the engine
+// and the answer builders, and map the result (STYLE.md 11).
+//
+//   POST /verify                    { code, scanner?: { gln?, location? } } → verdict, reasons, product, pack,
+//                                   journey, proof. Signed (X-Medtrail-* headers): the scan counts as the
+//                                   signer's; anonymous: the patient's.
+//   GET  /packs/:gtin/:serial       public: verdict and coarse journey; signed by a participant in the chain or a
+//                                   regulator: the full custody chain with inclusion proofs.
+//   GET  /epcis/events?gtin&serial  the pack's history as an EPCIS 2.0 document (coarse or full, as above).
+import { Router, type Request } from 'express';
+import { FieldErrors, MedtrailError } from '../../core/errors.js';
+import { isValidGln, normalizeGtin, validateSerial } from '../../core/gs1.js';
+import { reason, VERDICT_MESSAGES } from '../../core/verdict.js';
+import type { KeyRecord } from '../log/keybook.js';
+import { journey, packAnswer, packTimeline, productAnswer } from './answer.js';
+import { epcisDocument } from './epcis.js';
+import type { Scanner } from './engine.js';
+import { parseScannedCode, type ScannedCode } from './input.js';
+import type { VerifyServices } from './services.js';
+
+const MAX_LOCATION = 200;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const BODY_KEYS = new Set(['code', 'scanner']);
+const SCANNER_KEYS = new Set(['gln', 'location']);
+
+interface VerifyBody {
+  code: string;
+  scanner: { gln: string | null; location: string | null };
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** Checks the verify body; every bad field at once (STYLE.md 4). */
+export function parseVerifyBody(body: unknown): VerifyBody {
+  if (!isObject(body)) throw new MedtrailError('BAD_INPUT', 'body must be a JSON object { code, scanner? }');
+  const errs = new FieldErrors();
+  for (const k of Object.keys(body)) if (!BODY_KEYS.has(k)) errs.add(k, 'BAD_INPUT', 'unknown member');
+  const code = body['code'];
+  if (typeof code !== 'string' || code.length === 0) errs.add('code', 'BAD_INPUT', 'required non-empty string');
+  let gln: string | null = null;
+  let location: string | null = null;
+  const sc = body['scanner'];
+  if (sc !== undefined && sc !== null) {
+    if (!isObject(sc)) errs.add('scanner', 'BAD_INPUT', 'must be an object { gln?, location? }');
+    else {
+      for (const k of Object.keys(sc)) if (!SCANNER_KEYS.has(k)) errs.add(`scanner.${k}`, 'BAD_INPUT', 'unknown member');
+      const g = sc['gln'];
+      if (g !== undefined && g !== null) {
+        if (!isValidGln(g)) errs.add('scanner.gln', 'GS1_BAD_GLN', 'must be a 13-digit GLN with a valid check digit');
+        else gln = g;
+      }
+      const l = sc['location'];
+      if (l !== undefined && l !== null) {
+        if (typeof l !== 'string' || l.trim() === '' || l.length > MAX_LOCATION || CONTROL.test(l)) {
+          errs.add('scanner.location', 'BAD_INPUT', `must be 1..${MAX_LOCATION} characters of text`);
+        } else location = l;
+      }
+    }
+  }
+  errs.throwIfAny(errs.list[0]?.code ?? 'BAD_INPUT', 'invalid verify request');
+  return { code: code as string, scanner: { gln, location } };
+}
+
+function packParams(req: Request): { gtin: string; serial: string } {
+  const errs = new FieldErrors();
+  let gtin = '';
+  let serial = '';
+  try {
+    gtin = normalizeGtin(String(req.params['gtin'] ?? ''), 'gtin');
+  } catch (e) {
+    if (!(e instanceof MedtrailError)) throw e;
+    errs.add('gtin', e.code, e.message);
+  }
+  try {
+    serial = validateSerial(String(req.params['serial'] ?? ''), 'serial');
+  } catch (e) {
+    if (!(e instanceof MedtrailError)) throw e;
+    errs.add('serial', e.code, e.message);
+  }
+  errs.throwIfAny(errs.list[0]?.code ?? 'BAD_INPUT', 'invalid pack identifier');
+  return { gtin, serial };
+}
+
+function queryPack(req: Request): { gtin: string; serial: string } {
+  const errs = new FieldErrors();
+  const g = req.query['gtin'];
+  const s = req.query['serial'];
+  if (typeof g !== 'string') errs.add('gtin', 'BAD_INPUT', g === undefined ? 'required' : 'must be given once');
+  if (typeof s !== 'string') errs.add('serial', 'BAD_INPUT', s === undefined ? 'required' : 'must be given once');
+  errs.throwIfAny('BAD_INPUT', 'bad query parameters');
+  return packParams({ params: { gtin: g, serial: s } } as unknown as Request);
+}
+
+export function verifyRoutes(v: VerifyServices): Router {
+  const r = Router();
+
+  /** Whether `who` may see the pack's parties: a regulator, or anyone who signed or was named in its chain. */
+  const inChain = (who: KeyRecord | undefined, gtin: string, serial: string, manufacturer: string | undefined): boolean => {
+    if (who === undefined) return false;
+    if (who.role === 'regulator' || who.gln === manufacturer) return true;
+    return v.state.packEvents(gtin, serial).some((e) => e.signer === who.gln || e.counterparty === who.gln);
+  };
+
+  r.post('/verify', (req, res) => {
+    const who = v.auth.authenticate(req);
+    const body = parseVerifyBody(req.body);
+    if (who !== undefined && body.scanner.gln !== null && body.scanner.gln !== who.gln) {
+      throw new MedtrailError('AUTH_SCANNER_MISMATCH', 'scanner.gln must be the signer of the request (or left out)');
+    }
+    const code: ScannedCode = parseScannedCode(body.code);
+    // Only a signed request speaks for a participant; an unsigned scanner.gln is not proof of anything.
+    const scanner: Scanner = { gln: who?.gln ?? null, location: body.scanner.location };
+    const ev = v.engine.evaluate(code, scanner, new Date(), true);
+    const full = ev.pack !== undefined && inChain(who, ev.pack.gtin, ev.pack.serial, ev.product?.manufacturer);
+    const events = ev.pack === undefined ? [] : packTimeline(v.state, ev.pack, ev.lot, v.signerAt);
+    res.json({
+      verdict: ev.verdict,
+      reasons: ev.reasons.map(reason),
+      message: VERDICT_MESSAGES[ev.verdict],
+      product: ev.product === undefined ? null : productAnswer(ev.product, v.keys, v.state),
+      pack: ev.pack === undefined ? null : packAnswer(ev.pack, ev.lot, full),
+      journey: journey(events, v.keys, full),
+      proof: ev.pack === undefined ? null : v.proofs.inclusion(ev.pack.lastIndex),
+    });
+  });
+
+  r.get('/packs/:gtin/:serial', (req, res) => {
+    const who = v.auth.authenticate(req);
+    const { gtin, serial } = packParams(req);
+    const ev = v.engine.evaluate({ source: 'element-string', gtin, serial }, { gln: who?.gln ?? null, location: null }, new Date(), false);
+    if (ev.pack === undefined) throw new MedtrailError('PACK_UNKNOWN', `no pack ${serial} of ${gtin} is registered`);
+    const full = inChain(who, gtin, serial, ev.product?.manufacturer);
+    if (who !== undefined && !full) throw new MedtrailError('AUTH_NOT_IN_CHAIN', `${who.gln} is not in the custody chain of this pack`);
+    const events = packTimeline(v.state, ev.pack, ev.lot, v.signerAt);
+    const out: Record<string, unknown> = {
+      verdict: ev.verdict,
+      reasons: ev.reasons.map(reason),
+      message: VERDICT_MESSAGES[ev.verdict],
+      product: ev.product === undefined ? null : productAnswer(ev.product, v.keys, v.state),
+      pack: packAnswer(ev.pack, ev.lot, full),
+      journey: journey(events, v.keys, full),
+    };
+    if (full) {
+      const chain = v.proofs.chain(events);
+      out['checkpoint'] = chain.checkpoint.note;
+      out['chain'] = chain.events.map((e) => ({
+        index: e.index,
+        leafHash: e.leafHash,
+        kind: e.kind,
+        signer: e.signer,
+        signerName: v.keys.get(e.signer)?.name ?? null,
+        counterparty: e.counterparty,
+        counterpartyName: e.counterparty === null ? null : (v.keys.get(e.counterparty)?.name ?? null),
+        at: e.at,
+        proof: { size: chain.checkpoint.size, hashes: e.proof },
+      }));
+    }
+    res.json(out);
+  });
+
+  r.get('/epcis/events', (req, res) => {
+    const who = v.auth.authenticate(req);
+    const { gtin, serial } = queryPack(req);
+    const pack = v.state.pack(gtin, serial);
+    if (pack === undefined) throw new MedtrailError('PACK_UNKNOWN', `no pack ${serial} of ${gtin} is registered`);
+    const full = inChain(who, gtin, serial, v.engine.product(gtin)?.manufacturer);
+    if (who !== undefined && !full) throw new MedtrailError('AUTH_NOT_IN_CHAIN', `${who.gln} is not in the custody chain of this pack`);
+    const events = packTimeline(v.state, pack, v.state.lot(gtin, pack.lot), v.signerAt);
+    const chain = v.proofs.chain(events);
+    res.type('application/ld+json').send(JSON.stringify(epcisDocument(pack, chain.events, full, new Date())));
+  });
+
+  return r;
+}

@@ -1,0 +1,108 @@
+// Scans: every verification is remembered (outside the log: a scan is an observation, not a signed custody
+// fact), so that the same serial seen in two places within a short time, or a pack scanned again after it was
+// dispensed, raises an alert on the next scan.
+//
+// A write per verification must not cost a synchronous commit each (the ledger's connection runs
+// synchronous=FULL), so rows wait in a small in-memory queue and are flushed every few milliseconds in one
+// transaction. The contract is weaker than the ledger's on purpose: a crash loses at most the last few
+// milliseconds of scans, never a ledger entry. Reads see the queue too, so the very next scan of the same pack
+// is compared with this one even before the flush.
+import type Database from 'better-sqlite3';
+import type { Verdict } from '../../core/verdict.js';
+
+export interface Scan {
+  gtin: string;
+  serial: string;
+  /** Milliseconds since the epoch. */
+  at: number;
+  /** GLN of the participant who signed the scan request, or null for an anonymous scan. */
+  scanner: string | null;
+  /** Free text the scanner gave as its place (a counter, a town), or null. */
+  location: string | null;
+  verdict: Verdict;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS verify_scans (
+  id INTEGER PRIMARY KEY,
+  gtin TEXT NOT NULL,
+  serial TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  scanner TEXT,
+  location TEXT,
+  verdict TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS verify_scans_by_pack ON verify_scans (gtin, serial, at);
+`;
+
+export interface ScanStoreOptions {
+  /** Flush the queue this long after its first row (default 5 ms). */
+  flushMs?: number;
+  /** Flush at once when this many rows wait (default 1,000). */
+  maxQueue?: number;
+}
+
+export class ScanStore {
+  private queue: Scan[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly flushMs: number;
+  private readonly maxQueue: number;
+  private readonly insert: Database.Statement<[string, string, number, string | null, string | null, string]>;
+  private readonly since: Database.Statement<[string, string, number, number], Scan>;
+  private readonly flushTx: (rows: Scan[]) => void;
+  private closed = false;
+
+  constructor(db: Database.Database, opts: ScanStoreOptions = {}) {
+    db.exec(SCHEMA);
+    this.flushMs = opts.flushMs ?? 5;
+    this.maxQueue = opts.maxQueue ?? 1000;
+    this.insert = db.prepare('INSERT INTO verify_scans (gtin, serial, at, scanner, location, verdict) VALUES (?, ?, ?, ?, ?, ?)');
+    this.since = db.prepare(
+      'SELECT gtin, serial, at, scanner, location, verdict FROM verify_scans WHERE gtin = ? AND serial = ? AND at >= ? ORDER BY at DESC LIMIT ?',
+    );
+    this.flushTx = db.transaction((rows: Scan[]) => {
+      for (const r of rows) this.insert.run(r.gtin, r.serial, r.at, r.scanner, r.location, r.verdict);
+    });
+  }
+
+  /** Queues one scan; it is written within `flushMs`. */
+  record(scan: Scan): void {
+    if (this.closed) return;
+    this.queue.push(scan);
+    if (this.queue.length >= this.maxQueue) this.flush();
+    else if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.flush(), this.flushMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Scans of one pack at or after `sinceMs`, newest first (queued ones included), at most `limit`. */
+  recent(gtin: string, serial: string, sinceMs: number, limit = 32): Scan[] {
+    const queued = this.queue.filter((s) => s.serial === serial && s.gtin === gtin && s.at >= sinceMs).reverse();
+    if (queued.length >= limit) return queued.slice(0, limit);
+    return queued.concat(this.since.all(gtin, serial, sinceMs, limit - queued.length));
+  }
+
+  /** Writes every queued scan in one transaction. */
+  flush(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.queue.length === 0) return;
+    const rows = this.queue;
+    this.queue = [];
+    try {
+      this.flushTx(rows);
+    } catch (e) {
+      // A scan is not a ledger fact: losing a batch must not take the service down, but it must be seen.
+      process.stderr.write(`medtrail: ${rows.length} scans not recorded: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+  }
+
+  /** Flushes what is queued and stops accepting scans (before the database closes). */
+  close(): void {
+    this.flush();
+    this.closed = true;
+  }
+}

@@ -1,0 +1,55 @@
+// The verify services of one ledger: the engine, the proofs, the scans and request authentication, built on
+// the custody services (one KeyBook, one CustodyState per ledger). Memoized per Ledger like custodyServices,
+// so that every router and test sees the same scan queue.
+import type { Ledger } from '../context.js';
+import { custodyServices } from '../custody/services.js';
+import type { CustodyState } from '../custody/state.js';
+import type { KeyBook } from '../log/keybook.js';
+import { Proofs } from './answer.js';
+import { RequestAuth } from './auth.js';
+import { VerdictEngine } from './engine.js';
+import { ScanStore, type ScanStoreOptions } from './scans.js';
+import { TagSignatureChecker } from './tag-signature.js';
+
+export interface VerifyServices {
+  keys: KeyBook;
+  state: CustodyState;
+  engine: VerdictEngine;
+  proofs: Proofs;
+  scans: ScanStore;
+  auth: RequestAuth;
+  /** The signer of the leaf at `index` (for lot-level entries such as a recall). */
+  signerAt: (index: number) => string | undefined;
+  /** Flushes the scan queue (before the database closes). */
+  close(): void;
+}
+
+export interface VerifyOptions {
+  scans?: ScanStoreOptions;
+  /** Window for SEEN_FAR_APART (default 30 minutes). */
+  seenWindowMs?: number;
+}
+
+const cache = new WeakMap<Ledger, VerifyServices>();
+
+export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): VerifyServices {
+  const have = cache.get(ledger);
+  if (have !== undefined) return have;
+  const { keys, state } = custodyServices(ledger);
+  const scans = new ScanStore(ledger.store.db, opts.scans);
+  const tags = new TagSignatureChecker(keys, ledger.store);
+  const engine = new VerdictEngine({ state, keys, tags, scans, ...(opts.seenWindowMs !== undefined ? { seenWindowMs: opts.seenWindowMs } : {}) });
+  const signer = ledger.store.db.prepare<[number], string>('SELECT signer FROM leaves WHERE idx = ?').pluck();
+  const v: VerifyServices = {
+    keys,
+    state,
+    engine,
+    proofs: new Proofs(ledger.log),
+    scans,
+    auth: new RequestAuth(keys),
+    signerAt: (index) => signer.get(index),
+    close: () => scans.close(),
+  };
+  cache.set(ledger, v);
+  return v;
+}
