@@ -1,0 +1,108 @@
+// A running custody service on a temporary ledger, with an enrolled chain (manufacturer, distributor,
+// pharmacy, regulator), and helpers to post entries and to snapshot everything a refusal must leave alone.
+import { toHex } from '../../core/bytes.js';
+import { checkDigit } from '../../core/gs1.js';
+import type { Entry, EntryKind } from '../../core/entry.js';
+import type { KeyFile } from '../../core/keys.js';
+import { CUSTODY_TABLES } from '../../server/custody/schema.js';
+import { serviceModules } from '../../server/modules.js';
+import { startServer, type RunningServer } from '../../server/server.js';
+import { entry, makeLedger, participantKey, type TestLedger } from './ledger.js';
+
+export type Party = KeyFile & { gln: string };
+
+export const PREFIX = '4012345';
+
+/** A GTIN-14 under PREFIX (indicator 0), item reference `item`. */
+export function gtinOf(item: number): string {
+  const body = `0${PREFIX}${String(item).padStart(5, '0')}`;
+  return body + String(checkDigit(body));
+}
+
+/** An SSCC under PREFIX (extension 0), serial reference `n`. */
+export function ssccOf(n: number): string {
+  const body = `0${PREFIX}${String(n).padStart(9, '0')}`;
+  return body + String(checkDigit(body));
+}
+
+export interface Posted {
+  status: number;
+  json: Record<string, unknown>;
+}
+
+export interface Chain {
+  t: TestLedger;
+  srv: RunningServer;
+  authority: Party;
+  m: Party;
+  d: Party;
+  p: Party;
+  reg: Party;
+  post(body: unknown): Promise<Posted>;
+  get(path: string): Promise<Posted>;
+  /** Posts entries that must be accepted; returns their leaf hashes. */
+  ok(...es: Entry[]): Promise<string[]>;
+  participant(who: Party, role: string, prefixes?: string[]): Entry;
+  close(): Promise<void>;
+}
+
+export async function startChain(): Promise<Chain> {
+  const t = makeLedger();
+  const srv = await startServer({ db: t.db, port: 0, modules: serviceModules() });
+  const authority = t.authority as Party;
+  const post = async (body: unknown): Promise<Posted> => {
+    const r = await fetch(`${srv.url}/api/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+  };
+  const get = async (path: string): Promise<Posted> => {
+    const r = await fetch(`${srv.url}/api/v1${path}`);
+    return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+  };
+  const ok = async (...es: Entry[]): Promise<string[]> => {
+    const r = await post(es.length === 1 ? es[0] : { entries: es });
+    if (r.status !== 201) throw new Error(`expected 201, got ${r.status} ${JSON.stringify(r.json)}`);
+    const list = es.length === 1 ? [r.json] : (r.json['entries'] as Record<string, unknown>[]);
+    return list.map((x) => x['leafHash'] as string);
+  };
+  const participant = (who: Party, role: string, prefixes: string[] = []): Entry =>
+    entry('participant', authority, { action: 'admit', gln: who.gln, name: who.name, role, publicKey: who.publicKey, prefixes });
+  const m = participantKey(10);
+  const d = participantKey(20);
+  const p = participantKey(30);
+  const reg = participantKey(40);
+  await ok(participant(m, 'manufacturer', [PREFIX]), participant(d, 'distributor'), participant(p, 'pharmacy'), participant(reg, 'regulator'));
+  return {
+    t,
+    srv,
+    authority,
+    m,
+    d,
+    p,
+    reg,
+    post,
+    get,
+    ok,
+    participant,
+    close: async () => {
+      await srv.close();
+      t.cleanup();
+    },
+  };
+}
+
+/** Signs an entry of `kind` by `who` (test/support/ledger entry(), re-exported for one import). */
+export function sign(kind: EntryKind, who: Party, body: Record<string, unknown>, prev: string[] = []): Entry {
+  return entry(kind, who, body, prev);
+}
+
+/** Everything a refused entry must leave as it was: tree size and root, and every custody table's rows. */
+export function snapshot(srv: RunningServer): string {
+  const db = srv.ledger.store.db;
+  const head = srv.ledger.store.head();
+  const tables = CUSTODY_TABLES.map((t) => {
+    const rows = db.prepare(`SELECT * FROM ${t}`).raw().all() as unknown[][];
+    const text = rows.map((r) => JSON.stringify(r.map((v) => (Buffer.isBuffer(v) ? toHex(v) : v)))).sort();
+    return `${t}\n${text.join('\n')}`;
+  });
+  return `size ${head.size} root ${toHex(head.root)}\n${tables.join('\n')}`;
+}
