@@ -132,8 +132,9 @@ export function isReasonCode(s: unknown): s is ReasonCode {
 
 /** The wire form of a reason: code, its sentence, and its equivalents where they exist. */
 export function reason(code: ReasonCode): Reason {
+  // hasOwnProperty, not `REASONS[code] === undefined`: `__proto__` and friends are not reasons.
+  if (!isReasonCode(code)) throw new MedtrailError('BAD_INPUT', `unknown reason code ${String(code)}`);
   const r = REASONS[code];
-  if (r === undefined) throw new MedtrailError('BAD_INPUT', `unknown reason code ${String(code)}`);
   const out: Reason = { code, message: r.message };
   if (r.emvs !== undefined) out.emvs = r.emvs;
   if (r.lmv !== undefined) out.lmv = r.lmv;
@@ -151,8 +152,8 @@ const RANK: Readonly<Record<Verdict, number>> = Object.fromEntries(VERDICTS.map(
 export function decide(codes: readonly ReasonCode[]): Verdict {
   let best: Verdict = 'GENUINE';
   for (const c of codes) {
-    const v = REASONS[c]?.verdict;
-    if (v === undefined) throw new MedtrailError('BAD_INPUT', `unknown reason code ${String(c)}`);
+    if (!isReasonCode(c)) throw new MedtrailError('BAD_INPUT', `unknown reason code ${String(c)}`);
+    const v = REASONS[c].verdict;
     if (RANK[v] < RANK[best]) best = v;
   }
   return best;
