@@ -7,7 +7,7 @@ import { parseDigitalLink, type DigitalLink } from '../../core/digital-link.js';
 import { gs1DateToIso } from '../../core/gs1-date.js';
 import { isValidGln } from '../../core/gs1.js';
 import { codeToPath } from '../shared/code-entry.js';
-import { checkEvidence, type EvidenceResult } from '../shared/evidence.js';
+import { checkEvidence, openCheckpointCached, type EvidenceResult } from '../shared/evidence.js';
 import { getJson, obj, postJson, str } from './api.js';
 import { $, h, icon } from './dom.js';
 import { pickLang, WORDS, type VerdictKey } from './i18n.js';
@@ -39,20 +39,27 @@ function fmtExpiry(yymmdd: string | null): string {
   }
 }
 
-/** The manufacturer's key entry and its proof at the checkpoint's size (web/server/maker-evidence.ts); null when unavailable. */
-async function makerLeaf(gln: string, size: number): Promise<{ leaf: string; inclusion: { index: number; size: number; leafHash: string; proof: string[] } } | null> {
+type MakerEvidence = { gln: string; leaf: string; checkpoint: string; inclusion: { index: number; size: number; leafHash: string; proof: string[] } };
+
+/** The key entry of the GTIN's manufacturer with its proof and checkpoint (web/server/maker-evidence.ts); null when unavailable. */
+async function makerEvidence(gtin: string): Promise<MakerEvidence | null> {
   try {
-    const a = obj(await getJson(`/api/v1/participants/${gln}/key-entry?size=${size}`));
+    const a = obj(await getJson(`/api/v1/products/${gtin}/maker-key`));
     const leaf = str(a['leaf']);
-    if (leaf === null || !Array.isArray(a['proof'])) return null;
-    return { leaf, inclusion: { index: Number(a['index']), size: Number(a['size']), leafHash: String(a['leafHash']), proof: a['proof'].map(String) } };
+    const checkpoint = str(a['checkpoint']);
+    if (leaf === null || checkpoint === null || !Array.isArray(a['proof'])) return null;
+    return {
+      gln: String(a['gln']), leaf, checkpoint,
+      inclusion: { index: Number(a['index']), size: Number(a['size']), leafHash: String(a['leafHash']), proof: a['proof'].map(String) },
+    };
   } catch {
     return null;
   }
 }
 
 function decide(server: string, ev: EvidenceResult): { key: VerdictKey; noSig: boolean } {
-  if (ev.broken) return { key: 'NOT_GENUINE', noSig: false };
+  // The server already says so: keep its word. Otherwise the page's own failed check overrides the server.
+  if (ev.broken) return { key: server === 'COUNTERFEIT' ? 'COUNTERFEIT' : 'NOT_GENUINE', noSig: false };
   if (server === 'GENUINE') {
     if (ev.complete) return { key: 'GENUINE', noSig: false };
     const onlySigMissing = ev.checks.every((c) => c.status === 'ok' || (c.id === 'pack_signature' && c.code === 'NO_SIGNATURE'));
@@ -79,12 +86,25 @@ async function report(code: string, verdict: string, button: HTMLButtonElement, 
 async function checkCode(dl: DigitalLink, code: string): Promise<void> {
   const out = $('result');
   out.replaceChildren(h('p', { class: 'checking', role: 'status' }, t.checking));
+  // Both requests at once; the maker's checkpoint is opened (one Ed25519 verification) as soon as it arrives,
+  // while the verdict may still be on its way.
+  const makerP = makerEvidence(dl.gtin).then((m) => {
+    if (m !== null) {
+      try {
+        openCheckpointCached(m.checkpoint, vkey);
+      } catch {
+        // checkEvidence reports it
+      }
+    }
+    return m;
+  });
   let answer: Record<string, unknown>;
   try {
     answer = obj(await postJson('/api/v1/verify', { code }));
   } catch {
     answer = { verdict: 'ERROR' };
   }
+  performance.mark('medtrail:verify-answer');
   const server = str(answer['verdict']) ?? 'ERROR';
   const product = obj(answer['product']);
   const pack = obj(answer['pack']);
@@ -99,11 +119,13 @@ async function checkCode(dl: DigitalLink, code: string): Promise<void> {
     index: Number(proofRaw['index']), size: Number(proofRaw['size']), leafHash: String(proofRaw['leafHash']),
     proof: Array.isArray(proofRaw['proof']) ? proofRaw['proof'].map(String) : [], checkpoint: String(proofRaw['checkpoint']),
   };
-  const maker = packProof !== null && makerGln !== null ? await makerLeaf(makerGln, packProof.size) : null;
+  const maker = await makerP;
+  performance.mark('medtrail:maker-entry');
   const ev = checkEvidence({
     vkey, packProof, makerGln, makerLeaf: maker, sig: dl.sig ?? null,
     pack: dl.serial !== undefined && lot !== null && expiry !== null ? { gtin: dl.gtin, serial: dl.serial, lot, expiry } : null,
   });
+  performance.mark('medtrail:checked');
   const { key, noSig } = decide(server, ev);
   const tone = TONE[key];
   const v = t.verdict[key];
@@ -126,7 +148,9 @@ async function checkCode(dl: DigitalLink, code: string): Promise<void> {
     todo = h('section', { class: 'card todo', 'aria-labelledby': 'todo-head' }, h('h2', { id: 'todo-head' }, t.whatToDo), h('p', {}, t.doNotTake), button, status);
   }
 
-  const steps = Array.isArray(answer['journey']) ? answer['journey'].map(obj) : [];
+  // Broad strokes for the public: made, distributed, at the pharmacy, dispensed (and recalls); the legs in
+  // transit between them add nothing a patient needs.
+  const steps = (Array.isArray(answer['journey']) ? answer['journey'].map(obj) : []).filter((s) => s['step'] !== 'in_transit');
   const journey = steps.length === 0 ? null : h('section', { class: 'card', 'aria-labelledby': 'journey-head' },
     h('h2', { id: 'journey-head' }, t.journey),
     h('ol', { class: 'journey' }, ...steps.map((s) => {

@@ -1,0 +1,201 @@
+// The patient page in real Chromium against a real server: each verdict's statement and text in English and
+// Russian, the in-browser checks, a lying server caught, size and time to verdict, screenshots.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { participantKey } from '../support/ledger.js';
+import { buildAssets, launch, patientChain, SCREENSHOTS, tagUri, type PatientChain } from './browser.js';
+import { lyingProxy } from './lying-proxy.js';
+
+let chain: PatientChain;
+let browser: Browser;
+let closeBrowser: () => Promise<void>;
+const metrics: Record<string, unknown> = {};
+
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 800 };
+
+beforeAll(async () => {
+  await buildAssets();
+  chain = await patientChain();
+  ({ browser, close: closeBrowser } = await launch());
+});
+
+afterAll(async () => {
+  await closeBrowser?.();
+  await chain?.c.close();
+  writeFileSync(join(SCREENSHOTS, '..', 'patient-metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
+});
+
+// Records when the verdict element first appears, measured in the page from navigation start.
+const WATCH_VERDICT = `
+  new MutationObserver((_, obs) => {
+    if (document.querySelector('[data-verdict]')) { window.__verdictAt = performance.now(); obs.disconnect(); }
+  }).observe(document, { childList: true, subtree: true });
+`;
+
+async function open(locale: string, viewport = PHONE): Promise<{ ctx: BrowserContext; page: Page }> {
+  const ctx = await browser.newContext({ locale, viewport, deviceScaleFactor: 1 });
+  await ctx.addInitScript(WATCH_VERDICT);
+  return { ctx, page: await ctx.newPage() };
+}
+
+async function verdictOf(page: Page, uri: string): Promise<{ key: string; head: string; text: string }> {
+  await page.goto(uri);
+  const v = page.locator('#verdict');
+  await v.waitFor({ state: 'visible', timeout: 10_000 });
+  return { key: (await v.getAttribute('data-verdict'))!, head: (await v.locator('h2').innerText()).trim(), text: await page.locator('#result').innerText() };
+}
+
+async function checks(page: Page): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const li of await page.locator('[data-check]').all()) out[(await li.getAttribute('data-check'))!] = (await li.getAttribute('data-status'))!;
+  return out;
+}
+
+const CASES = [
+  { name: 'GENUINE', pack: 'genuine', en: 'Genuine', ru: 'Подлинное', enText: 'registered supply chain', ruText: 'цепочке поставок' },
+  { name: 'DISPENSED', pack: 'dispensed', en: 'Already handed out', ru: 'Уже выдано', enText: 'do not take it', ruText: 'не принимайте' },
+  { name: 'RECALLED', pack: 'recalled', en: 'Recalled — do not take', ru: 'Отозвано — не принимайте', enText: 'recalled this batch', ruText: 'отозвал эту серию' },
+  { name: 'COUNTERFEIT', pack: 'forged', en: 'NOT GENUINE — do not take', ru: 'НЕ ПОДЛИННОЕ — не принимайте', enText: 'likely fake', ruText: 'подделка' },
+] as const;
+
+function uriFor(name: (typeof CASES)[number]['name']): string {
+  const c = CASES.find((x) => x.name === name)!;
+  const pack = chain[c.pack];
+  // The forged pack's tag is signed by someone who is not its maker.
+  return tagUri(chain.c.srv.url, pack, name === 'COUNTERFEIT' ? participantKey(99) : chain.c.m);
+}
+
+describe('patient page verdicts', () => {
+  for (const c of CASES) {
+    it(`${c.name}: statement, facts and screenshots (English)`, async () => {
+      for (const [label, viewport] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
+        const { ctx, page } = await open('en-GB', viewport);
+        const v = await verdictOf(page, uriFor(c.name));
+        expect(v.key).toBe(c.name);
+        expect(v.head).toBe(c.en);
+        expect(v.text).toContain(c.enText);
+        expect(v.text).toContain('Amoxicillin 500 mg');
+        expect(v.text).toContain(chain[c.pack].lot);
+        if (c.name !== 'GENUINE') {
+          await expect(page.getByRole('button', { name: 'Report this pack to the regulator' }).count()).resolves.toBe(1);
+          expect(v.text).toContain('Do not take this medicine');
+        } else {
+          expect(v.text).toContain('At the pharmacy');
+          expect(await checks(page)).toEqual({ checkpoint: 'ok', maker_key: 'ok', pack_in_log: 'ok', pack_signature: 'ok' });
+        }
+        await page.screenshot({ path: join(SCREENSHOTS, `patient-${c.name.toLowerCase()}-en-${label}.png`), fullPage: true });
+        await ctx.close();
+      }
+    });
+
+    it(`${c.name}: Russian`, async () => {
+      const { ctx, page } = await open('ru-RU');
+      const v = await verdictOf(page, uriFor(c.name));
+      expect(v.key).toBe(c.name);
+      expect(v.head).toBe(c.ru);
+      expect(v.text).toContain(c.ruText);
+      expect(await page.locator('html').getAttribute('lang')).toBe('ru');
+      await page.screenshot({ path: join(SCREENSHOTS, `patient-${c.name.toLowerCase()}-ru-phone.png`), fullPage: true });
+      await ctx.close();
+    });
+  }
+
+  it('the forged tag fails the signature check in the browser too', async () => {
+    const { ctx, page } = await open('en-US');
+    await verdictOf(page, uriFor('COUNTERFEIT'));
+    expect((await checks(page))['pack_signature']).toBe('failed');
+    await ctx.close();
+  });
+
+  it('the report button records a report the regulator can read', async () => {
+    const { ctx, page } = await open('en-US');
+    await verdictOf(page, uriFor('RECALLED'));
+    const sentBodies: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith('/api/v1/reports')) sentBodies.push(r.postData() ?? '');
+    });
+    await page.getByRole('button', { name: 'Report this pack to the regulator' }).click();
+    await expect.poll(() => page.locator('.report-status').innerText()).toContain('Your report was recorded');
+    expect(JSON.parse(sentBodies[0]!)).toMatchObject({ verdict: 'RECALLED' });
+    const rows = chain.c.srv.ledger.store.db.prepare('SELECT gtin, serial, verdict FROM reports').all();
+    expect(rows).toContainEqual({ gtin: chain.gtin, serial: 'RCL0001', verdict: 'RECALLED' });
+    await ctx.close();
+  });
+});
+
+describe('a lying server', () => {
+  it('an altered signature is caught in the browser though the server answers GENUINE', async () => {
+    const proxy = await lyingProxy(chain.c.srv.url);
+    try {
+      const good = tagUri(proxy.url, chain.genuine, chain.c.m);
+      // Change one character of the signature (a valid base64url character, so the URI still parses).
+      const at = good.indexOf('s=') + 10;
+      const altered = good.slice(0, at) + (good[at] === 'A' ? 'B' : 'A') + good.slice(at + 1);
+      const { ctx, page } = await open('en-US');
+      const v = await verdictOf(page, altered);
+      expect(proxy.lied()).toBeGreaterThan(0);
+      expect(await page.locator('#verdict').getAttribute('data-server-verdict')).toBe('GENUINE');
+      expect(v.key).toBe('NOT_GENUINE');
+      expect(v.head).toBe('NOT GENUINE — do not take');
+      expect((await checks(page))['pack_signature']).toBe('failed');
+      await page.screenshot({ path: join(SCREENSHOTS, 'patient-lying-server-en-phone.png'), fullPage: true });
+      // The same proxy, with the untouched URI, does not alarm anyone: the lie then happens to be the truth.
+      const v2 = await verdictOf(page, good);
+      expect(v2.key).toBe('GENUINE');
+      await ctx.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a checkpoint not signed by the pinned log key is refused', async () => {
+    const proxy = await lyingProxy(chain.c.srv.url, { forgeCheckpoint: true });
+    try {
+      const { ctx, page } = await open('en-US');
+      const v = await verdictOf(page, tagUri(proxy.url, chain.genuine, chain.c.m));
+      expect(v.key).toBe('NOT_GENUINE');
+      expect((await checks(page))['checkpoint']).toBe('failed');
+      await ctx.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('budget', () => {
+  it('is under 100 KB transferred and shows the verdict within 300 ms on loopback', async () => {
+    const { ctx, page } = await open('en-US');
+    const uri = uriFor('GENUINE');
+    await verdictOf(page, uri); // warm the server's caches, as a second visitor would find them
+    const ctx2 = await browser.newContext({ locale: 'en-US', viewport: PHONE });
+    await ctx2.addInitScript(WATCH_VERDICT);
+    const fresh = await ctx2.newPage();
+    const v = await verdictOf(fresh, uri);
+    expect(v.key).toBe('GENUINE');
+    // Run in the page (a string, so this file needs no DOM types).
+    const m = (await fresh.evaluate(`(() => {
+      const nav = performance.getEntriesByType('navigation')[0];
+      const res = performance.getEntriesByType('resource');
+      return {
+        verdictMs: window.__verdictAt,
+        encodedBytes: nav.encodedBodySize + res.reduce((s, r) => s + r.encodedBodySize, 0),
+        transferBytes: nav.transferSize + res.reduce((s, r) => s + r.transferSize, 0),
+        resources: [nav, ...res].map((r) => ({ name: r.name.replace(/^https?:\\/\\/[^/]+/, ''), encoded: r.encodedBodySize, decoded: r.decodedBodySize, start: Math.round(r.startTime), req: Math.round(r.requestStart), first: Math.round(r.responseStart), end: Math.round(r.responseEnd) })),
+        marks: performance.getEntriesByType('mark').map((m) => ({ name: m.name, at: Math.round(m.startTime) })),
+      };
+    })()`)) as { verdictMs: number; encodedBytes: number; transferBytes: number; resources: { name: string; encoded: number; decoded: number }[]; marks: unknown[] };
+    Object.assign(metrics, m);
+    process.stdout.write(`patient page: verdict visible at ${m.verdictMs.toFixed(1)} ms; ${m.encodedBytes} bytes encoded bodies (${m.transferBytes} with headers)\n`);
+    process.stdout.write(`${JSON.stringify({ resources: m.resources, marks: m.marks })}\n`);
+    expect(m.encodedBytes).toBeLessThan(100 * 1024);
+    expect(m.verdictMs).toBeLessThan(300);
+    // The script and style came gzip-compressed.
+    const js = m.resources.find((r) => r.name.startsWith('/assets/patient-'))!;
+    expect(js.encoded).toBeLessThan(js.decoded);
+    await ctx2.close();
+    await ctx.close();
+  });
+});
