@@ -36,6 +36,7 @@ export interface ChainEvent extends PackEvent {
 }
 
 const MAX_PROOF_CACHE = 10_000;
+const CHECKPOINT_REUSE_MS = 500;
 
 /** Every ledger event of a pack in order, the lot's recall included where it falls. */
 export function packTimeline(state: CustodyState, pack: PackRow, lot: LotRow | undefined, signerAt: (index: number) => string | undefined): PackEvent[] {
@@ -123,19 +124,30 @@ export function packAnswer(pack: PackRow, lot: LotRow | undefined, full: boolean
  */
 export class Proofs {
   private readonly cache = new Map<string, { leafHash: string; proof: string[] }>();
+  // The newest checkpoint, reused for CHECKPOINT_REUSE_MS when it covers the leaf asked for: any signed
+  // checkpoint that covers a leaf proves it, and this saves two queries per verification.
+  private cp: { size: number; note: string; until: number } | undefined;
 
   constructor(private readonly log: LogService) {}
 
+  private checkpoint(mustCover: number): { size: number; note: string } {
+    const now = Date.now();
+    if (this.cp !== undefined && this.cp.size >= mustCover && now < this.cp.until) return this.cp;
+    const c = this.log.checkpoint(mustCover);
+    this.cp = { size: c.size, note: c.note, until: now + CHECKPOINT_REUSE_MS };
+    return this.cp;
+  }
+
   /** A checkpoint covering `index`, and the proof of `index` against it. */
   inclusion(index: number): InclusionAnswer {
-    const cp = this.log.checkpoint(index + 1);
+    const cp = this.checkpoint(index + 1);
     return { index, size: cp.size, ...this.at(index, cp.size), checkpoint: cp.note };
   }
 
   /** Proofs of several leaves against one checkpoint covering them all. */
   chain(events: readonly PackEvent[]): { checkpoint: { size: number; note: string }; events: ChainEvent[] } {
     const max = events.reduce((m, e) => Math.max(m, e.index), -1);
-    const cp = this.log.checkpoint(max + 1);
+    const cp = this.checkpoint(max + 1);
     return { checkpoint: { size: cp.size, note: cp.note }, events: events.map((e) => ({ ...e, ...this.at(e.index, cp.size) })) };
   }
 

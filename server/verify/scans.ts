@@ -2,12 +2,13 @@
 // fact), so that the same serial seen in two places within a short time, or a pack scanned again after it was
 // dispensed, raises an alert on the next scan.
 //
-// A write per verification must not cost a synchronous commit each (the ledger's connection runs
-// synchronous=FULL), so rows wait in a small in-memory queue and are flushed every few milliseconds in one
-// transaction. The contract is weaker than the ledger's on purpose: a crash loses at most the last few
-// milliseconds of scans, never a ledger entry. Reads see the queue too, so the very next scan of the same pack
+// A write per verification must not cost a synchronous commit each, so rows wait in a small in-memory queue
+// and are flushed every few milliseconds in one transaction, on a connection of their own with
+// synchronous=NORMAL: in WAL mode that commit does not wait for fsync (the ledger's connection keeps FULL, and
+// its next commit makes these frames durable too). The contract is weaker than the ledger's on purpose: a crash
+// loses at most the last few milliseconds of scans, never a ledger entry. Reads see the queue too, so the very next scan of the same pack
 // is compared with this one even before the flush.
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import type { Verdict } from '../../core/verdict.js';
 
 export interface Scan {
@@ -51,8 +52,15 @@ export class ScanStore {
   private readonly since: Database.Statement<[string, string, number, number], Scan>;
   private readonly flushTx: (rows: Scan[]) => void;
   private closed = false;
+  private readonly db: Database.Database;
 
-  constructor(db: Database.Database, opts: ScanStoreOptions = {}) {
+  /** Opens its own connection to the ledger's database file `path`. */
+  constructor(path: string, opts: ScanStoreOptions = {}) {
+    const db = new Database(path, { fileMustExist: true });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    this.db = db;
     db.exec(SCHEMA);
     this.flushMs = opts.flushMs ?? 5;
     this.maxQueue = opts.maxQueue ?? 1000;
@@ -102,7 +110,9 @@ export class ScanStore {
 
   /** Flushes what is queued and stops accepting scans (before the database closes). */
   close(): void {
+    if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.db.close();
   }
 }

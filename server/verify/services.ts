@@ -36,7 +36,7 @@ export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): Verify
   const have = cache.get(ledger);
   if (have !== undefined) return have;
   const { keys, state } = custodyServices(ledger);
-  const scans = new ScanStore(ledger.store.db, opts.scans);
+  const scans = new ScanStore(ledger.store.db.name, opts.scans);
   const tags = new TagSignatureChecker(keys, ledger.store);
   const engine = new VerdictEngine({ state, keys, tags, scans, ...(opts.seenWindowMs !== undefined ? { seenWindowMs: opts.seenWindowMs } : {}) });
   const signer = ledger.store.db.prepare<[number], string>('SELECT signer FROM leaves WHERE idx = ?').pluck();
