@@ -4,7 +4,7 @@
 //
 //   node web/build.mjs            (or import { buildWeb } from './web/build.mjs')
 import { build } from 'esbuild';
-import { mkdirSync, renameSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync, constants } from 'node:zlib';
@@ -59,6 +59,10 @@ export async function buildWeb(outDir = DEFAULT_OUT) {
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const r = await buildWeb(process.argv[2] ?? DEFAULT_OUT);
+  // From the command line the folder starts empty, so stale hashed files do not pile up. (Tests call buildWeb()
+  // without this: another test's running server may still be serving the files.)
+  const out = process.argv[2] ?? DEFAULT_OUT;
+  rmSync(out, { recursive: true, force: true });
+  const r = await buildWeb(out);
   process.stdout.write(`web assets: ${JSON.stringify(r.manifest)}\n`);
 }

@@ -30,3 +30,29 @@ export function codeToPath(code: string, serial = ''): string {
 function pathOf(dl: Parameters<typeof formatDigitalLink>[0]): string {
   return formatDigitalLink(dl).slice('http://x'.length);
 }
+
+export interface ScannedPack {
+  gtin: string;
+  serial: string;
+  lot?: string;
+  expiry?: string;
+}
+
+/**
+ * One pack from a line a 2D scanner typed (it acts as a keyboard and ends with Enter) or a person typed: a
+ * Digital Link, an element string (raw with GS, or bracketed), or "<GTIN> <serial>".
+ */
+export function parsePackCode(line: string): ScannedPack {
+  const text = line.trim();
+  if (text === '') throw new MedtrailError('BAD_INPUT', 'empty code');
+  if (/^https?:\/\//i.test(text)) {
+    const dl = parseDigitalLink(text);
+    if (dl.serial === undefined) throw new MedtrailError('GS1_MISSING_AI', 'the link names no serial number');
+    return { gtin: dl.gtin, serial: dl.serial, ...(dl.lot !== undefined ? { lot: dl.lot } : {}), ...(dl.expiry !== undefined ? { expiry: dl.expiry } : {}) };
+  }
+  const pair = /^(\d{8,14})\s+(\S+)$/.exec(text);
+  if (pair !== null) return { gtin: normalizeGtin(pair[1]!), serial: validateSerial(pair[2]!) };
+  const { gtin, serial, lot, expiry } = parseElementString(text).ais;
+  if (gtin === undefined || serial === undefined) throw new MedtrailError('GS1_MISSING_AI', 'the code needs (01) GTIN and (21) serial');
+  return { gtin, serial, ...(lot !== undefined ? { lot } : {}), ...(expiry !== undefined ? { expiry } : {}) };
+}
