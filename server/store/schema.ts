@@ -35,11 +35,13 @@ CREATE TABLE IF NOT EXISTS head (
 CREATE TABLE IF NOT EXISTS leaves (
   idx    INTEGER PRIMARY KEY CHECK (idx >= 0),
   hash   BLOB NOT NULL CHECK (length(hash) = 32),
-  entry  BLOB NOT NULL,
   kind   TEXT NOT NULL,
   signer TEXT NOT NULL,
   nonce  TEXT NOT NULL,
-  at     TEXT NOT NULL
+  at     TEXT NOT NULL,
+  -- Last on purpose: a batch entry is megabytes of overflow pages, and SQLite reaches a column stored after
+  -- it only by walking that chain. Columns before it are read without touching the entry.
+  entry  BLOB NOT NULL
 ) STRICT;
 CREATE UNIQUE INDEX IF NOT EXISTS leaves_by_hash ON leaves (hash);
 CREATE UNIQUE INDEX IF NOT EXISTS leaves_by_nonce ON leaves (signer, nonce);
