@@ -30,15 +30,21 @@ export function makerEvidenceRouter(ledger: Ledger): Router {
     const product = custodyServices(ledger).state.product(gtin);
     if (product === undefined) throw new MedtrailError('PRODUCT_UNKNOWN', `GTIN ${gtin} is not registered`);
     const gln = product.manufacturer;
+    // Find the row first and leave the iteration: signing a checkpoint writes, which SQLite refuses on a
+    // connection with a statement still stepping.
+    let found: { idx: number; leaf: Uint8Array } | undefined;
     for (const row of rows.iterate(authority)) {
       const leaf = new Uint8Array(row.entry.buffer, row.entry.byteOffset, row.entry.byteLength);
       const body = decodeEntry(leaf).body as Record<string, unknown>;
       if (body['gln'] !== gln) continue;
-      if (body['action'] !== 'admit' && body['action'] !== 'rotate') break; // revoked: no key to prove
-      const cp = ledger.log.checkpoint(row.idx + 1);
-      const p = ledger.log.inclusion(row.idx, cp.size);
+      if (body['action'] === 'admit' || body['action'] === 'rotate') found = { idx: row.idx, leaf };
+      break; // the newest entry about this GLN decides; a revoke leaves no key to prove
+    }
+    if (found !== undefined) {
+      const cp = ledger.log.checkpoint(found.idx + 1);
+      const p = ledger.log.inclusion(found.idx, cp.size);
       res.setHeader('Cache-Control', 'no-store');
-      res.json({ gtin, gln, index: row.idx, leaf: toBase64(leaf), size: cp.size, leafHash: toHex(p.leafHash), proof: p.proof.map(toHex), checkpoint: cp.note });
+      res.json({ gtin, gln, index: found.idx, leaf: toBase64(found.leaf), size: cp.size, leafHash: toHex(p.leafHash), proof: p.proof.map(toHex), checkpoint: cp.note });
       return;
     }
     throw new MedtrailError('NOT_FOUND', `no current key entry for the manufacturer ${gln}`);
