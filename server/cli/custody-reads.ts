@@ -1,7 +1,7 @@
-// What the client commands ask the server before they sign (custody contract, CHANGES 3, 4 and 6): a pack's
+// What the client commands ask the server before they sign (custody routes and the verify helper's pack read): a pack's
 // newest entry (for dispense and undo), the entries that gave the sender the items of a ship, and the
 // product entry a batch continues. The CLI signs only what it has checked the shape of.
-import { MedtrailError, isMedtrailError } from '../../core/errors.js';
+import { MedtrailError } from '../../core/errors.js';
 import type { ApiClient } from './client.js';
 import type { PackRef } from './pack-refs.js';
 
@@ -36,34 +36,40 @@ export async function readPack(c: ApiClient, p: PackRef): Promise<PackView> {
 }
 
 /**
- * The `prev` of a ship: the leaf hashes of the entries that gave `gln` the items. Asks the server to compute
- * it with the ship rule's own code (POST /api/v1/held/prev); a server without that route is asked pack by pack.
+ * The `prev` of a ship: the leaf hashes of the entries that gave `gln` the items, from the server's index of
+ * what each party holds (GET /api/v1/held: a lot at once, single packs one by one, a few in flight). A pack
+ * the sender does not hold simply adds nothing: the ship entry is still signed and sent, so that the refusal
+ * the person sees is the server's own code (NOT_HOLDER, PACK_UNKNOWN, ALREADY_SHIPPED, ...).
  */
 export async function shipPrev(c: ApiClient, gln: string, items: ShipItem[]): Promise<{ prev: string[]; packs: number }> {
-  try {
-    const r = await c.json<{ prev?: unknown; packs?: unknown }>('POST', '/api/v1/held/prev', { gln, items }, c.signer !== undefined);
-    if (!Array.isArray(r.prev) || !r.prev.every((h) => typeof h === 'string' && HEX64.test(h)) || typeof r.packs !== 'number') {
-      throw new MedtrailError('INTERNAL', 'POST /api/v1/held/prev answered an unexpected shape');
-    }
-    return { prev: r.prev as string[], packs: r.packs };
-  } catch (e) {
-    if (!isMedtrailError(e, 'NOT_FOUND')) throw e;
-  }
-  const packs: PackRef[] = [];
+  const queries: string[] = [];
   for (const it of items) {
-    if (it.type === 'lot') throw new MedtrailError('NOT_FOUND', 'this server cannot name the packs of a lot (no /api/v1/held/prev)');
-    if (it.type === 'pack') packs.push({ gtin: it.gtin, serial: it.serial });
-    else packs.push(...it.packs);
+    if (it.type === 'lot') queries.push(`gtin=${it.gtin}&lot=${encodeURIComponent(it.lot)}`);
+    else for (const p of it.type === 'pack' ? [it] : it.packs) queries.push(`gtin=${p.gtin}&serial=${encodeURIComponent(p.serial)}`);
   }
   const prev = new Set<string>();
-  for (const p of packs) prev.add((await readPack(c, p)).lastHash);
-  return { prev: [...prev].sort(), packs: packs.length };
+  let packs = 0;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < queries.length) {
+      const q = queries[next++]!;
+      const r = await c.json<{ packs?: unknown[]; prev?: unknown[] }>('GET', `/api/v1/held?gln=${gln}&${q}`);
+      if (!Array.isArray(r.packs) || !Array.isArray(r.prev)) throw new MedtrailError('INTERNAL', 'GET /api/v1/held answered an unexpected shape');
+      packs += r.packs.length;
+      for (const h of r.prev) {
+        if (typeof h !== 'string' || !HEX64.test(h)) throw new MedtrailError('INTERNAL', 'GET /api/v1/held answered a malformed leaf hash');
+        prev.add(h);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, queries.length) }, worker));
+  return { prev: [...prev].sort(), packs };
 }
 
 /** The leaf hash of the product entry of `gtin` (its index from the server, the hash computed here). */
 export async function productEntryHash(c: ApiClient, gtin: string): Promise<string> {
-  const r = await c.json<{ product?: { index?: unknown } | null }>('GET', `/api/v1/products/${gtin}`);
-  const index = r.product?.index;
+  const r = await c.json<{ index?: unknown; product?: { index?: unknown } }>('GET', `/api/v1/products/${gtin}`);
+  const index = r.product?.index ?? r.index;
   if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) throw new MedtrailError('PRODUCT_UNKNOWN', `no product ${gtin} in the ledger`);
   const { entry, leafHash } = await c.entryAt(index);
   if (entry.kind !== 'product' || (entry.body as { gtin?: unknown }).gtin !== gtin) {

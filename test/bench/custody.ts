@@ -1,0 +1,171 @@
+// npm run bench:custody — figures for issue 3, each printed next to its baseline from the same run (absolute
+// times drift on shared machines; the ratios are what the targets are about). Load goes to 127.0.0.1 only,
+// bounded in count and time.
+//
+// 1. Packs registered per second for a 100,000-pack batch, as `medtrail batch` does it: sign every pack's tag
+//    (Ed25519 over core/pack.ts packIdentityBytes, Digital Link URI), then POST the batch entry to a real
+//    `medtrail serve` process, which checks it and applies it (100,000 pack rows) in the append's transaction.
+//    Baseline: raw Ed25519 signing of the same pack identities plus a SQLite insert of the same rows into a
+//    plain table (same pragmas), one transaction. Rounds alternate (bare, real, bare, real, ...).
+//    Target: real >= 50% of bare.
+// 2. POST /api/v1/verify over HTTP on loopback with 1,000,000 packs in the ledger: requests/s and p50/p99
+//    latency at a fixed concurrency over keep-alive connections, next to GET /healthz at the same
+//    concurrency, alternating. Targets: p99 < 5 ms, verify throughput >= 40% of healthz.
+import Database from 'better-sqlite3';
+import http from 'node:http';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
+import { sign } from '../../core/ed25519.js';
+import { installNodeCrypto } from '../../core/ed25519-node.js';
+import { checkDigit } from '../../core/gs1.js';
+import { generateKeyFile, keyFileSeed, parseKeyFile } from '../../core/keys.js';
+import { packIdentityBytes } from '../../core/pack.js';
+import { ApiClient, type SignerKey } from '../../server/cli/client.js';
+import { generateSerials, postBatch, signTag, signTags, type BatchSpec } from '../../server/cli/commands/batch.js';
+import { enroll } from '../../server/cli/commands/enroll.js';
+import { registerProductEntry } from '../../server/cli/commands/product.js';
+import { yymmdd } from '../../server/cli/demo-chain.js';
+import { openDatabase } from '../../server/store/ledger-store.js';
+import { cli } from '../support/cli.js';
+import { gln } from '../support/ledger.js';
+import { startServerProcess } from '../support/server-process.js';
+import { tempDir } from '../support/tmp.js';
+
+installNodeCrypto();
+const BATCH = Number(process.env.BENCH_BATCH ?? 100_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const LEDGER_PACKS = Number(process.env.BENCH_LEDGER_PACKS ?? 1_000_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
+const SAMPLE = 10_000;
+const MAX_PHASE_MS = 30_000;
+
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+const t = tempDir('medtrail-bench-custody-');
+const db = join(t.dir, 'medtrail.db');
+const init = cli(['init', '--db', db, '--json']);
+if (init.status !== 0) throw new Error(`init failed: ${init.stderr}`);
+const server = await startServerProcess(db);
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+
+try {
+  const url = new URL(server.url);
+  const authority = parseKeyFile(readFileSync(join(t.dir, 'authority.key.json'), 'utf8')) as SignerKey;
+  const maker = generateKeyFile('Bench Pharma', gln(2)) as SignerKey;
+  const prefix = '4099999';
+  const gtin = `0${prefix}00011${checkDigit(`0${prefix}00011`)}`;
+  const c = new ApiClient(server.url, maker);
+  await enroll(c, authority, { action: 'admit', gln: maker.gln, name: maker.name, role: 'manufacturer', publicKey: maker.publicKey, prefixes: [prefix] });
+  await registerProductEntry(c, maker, { gtin, name: 'Benchmarkol', form: 'tablet', strength: '1 mg', packSize: 10 });
+  const expiry = yymmdd(new Date(Date.now() + 700 * 86_400_000));
+  let lots = 0;
+  let packsInLedger = 0;
+
+  // ---- 1. batch registration ------------------------------------------------------------------------------
+  const bareDb: Database.Database = openDatabase(join(t.dir, 'bare.db'), { create: true });
+  bareDb.exec('CREATE TABLE packs (gtin TEXT NOT NULL, serial TEXT NOT NULL, lot TEXT NOT NULL, expiry TEXT NOT NULL, sig BLOB NOT NULL, PRIMARY KEY (gtin, serial)) STRICT, WITHOUT ROWID');
+  const ins = bareDb.prepare('INSERT INTO packs (gtin, serial, lot, expiry, sig) VALUES (?, ?, ?, ?, ?)');
+  const seed = keyFileSeed(maker);
+  const bare = (b: BatchSpec): void => {
+    bareDb.transaction(() => {
+      for (const serial of b.serials) ins.run(b.gtin, serial, b.lot, b.expiry, sign(packIdentityBytes({ gtin: b.gtin, lot: b.lot, expiry: b.expiry, serial }), seed));
+    }).immediate();
+  };
+  const real = async (b: BatchSpec): Promise<void> => {
+    signTags(maker, server.url, b);
+    await postBatch(c, maker, b);
+  };
+  const spec = (): BatchSpec => ({ gtin, lot: `B${++lots}`, expiry, serials: generateSerials(BATCH) });
+
+  console.log(`1. registering ${ROUNDS} batches of ${fmt(BATCH)} packs (tags signed, POSTed to a real server), alternating with the bare baseline`);
+  const bareRates: number[] = [];
+  const realRates: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const b1 = spec();
+    let t0 = performance.now();
+    bare(b1);
+    bareRates.push(BATCH / ((performance.now() - t0) / 1000));
+    const b2 = spec();
+    t0 = performance.now();
+    await real(b2);
+    realRates.push(BATCH / ((performance.now() - t0) / 1000));
+    packsInLedger += BATCH;
+    console.log(`   round ${r + 1}: bare ${fmt(bareRates[r]!)} packs/s, medtrail ${fmt(realRates[r]!)} packs/s`);
+  }
+  bareDb.close();
+  const med = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+  const ratio1 = med(realRates) / med(bareRates);
+  console.log(`   median: medtrail ${fmt(med(realRates))} packs/s vs bare Ed25519 + SQLite ${fmt(med(bareRates))} packs/s = ${(ratio1 * 100).toFixed(0)}% (target >= 50%) ${ratio1 >= 0.5 ? 'PASS' : 'FAIL'}`);
+
+  // ---- 2. verification over HTTP ----------------------------------------------------------------------------
+  console.log(`\n2. filling the ledger to ${fmt(LEDGER_PACKS)} packs (serials only; tags signed for a sample of ${fmt(SAMPLE)})`);
+  const sample: string[] = [];
+  const fillStart = performance.now();
+  while (packsInLedger < LEDGER_PACKS) {
+    const b = { ...spec(), serials: generateSerials(Math.min(BATCH, LEDGER_PACKS - packsInLedger)) };
+    await postBatch(c, maker, b);
+    packsInLedger += b.serials.length;
+    for (let i = 0; i < SAMPLE / 10 && sample.length < SAMPLE; i++) sample.push(signTag(seed, server.url, { gtin, lot: b.lot, expiry, serial: b.serials[i * 7]! }));
+  }
+  console.log(`   ${fmt(packsInLedger)} packs in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`);
+
+  const bodies = sample.map((code) => JSON.stringify({ code }));
+  const once = (method: 'GET' | 'POST', path: string, body?: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const req = http.request(
+        { host: url.hostname, port: url.port, method, path, agent, headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  const load = async (name: string, make: (i: number) => Promise<number>): Promise<{ rate: number; p50: number; p99: number }> => {
+    const lat: number[] = [];
+    let next = 0;
+    let failed = 0;
+    const start = performance.now();
+    const worker = async (): Promise<void> => {
+      while (next < REQUESTS && performance.now() - start < MAX_PHASE_MS) {
+        const i = next++;
+        const t0 = performance.now();
+        const status = await make(i);
+        lat.push(performance.now() - t0);
+        if (status !== 200) failed++;
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const secs = (performance.now() - start) / 1000;
+    lat.sort((a, b) => a - b);
+    if (failed > 0) throw new Error(`${name}: ${failed} requests did not answer 200`);
+    return { rate: lat.length / secs, p50: pct(lat, 50), p99: pct(lat, 99) };
+  };
+  const verify = (i: number): Promise<number> => once('POST', '/api/v1/verify', bodies[i % bodies.length]!);
+  const health = (): Promise<number> => once('GET', '/healthz');
+  // Warm both paths (JIT, SQLite page cache) before measuring.
+  await load('warm-up', (i) => (i % 2 === 0 ? verify(i) : health()));
+
+  console.log(`   ${fmt(REQUESTS)} requests per run, concurrency ${CONCURRENCY}, keep-alive, alternating healthz / verify`);
+  const hz: { rate: number; p50: number; p99: number }[] = [];
+  const vf: { rate: number; p50: number; p99: number }[] = [];
+  for (let r = 0; r < 2; r++) {
+    hz.push(await load('healthz', health));
+    vf.push(await load('verify', verify));
+    console.log(`   run ${r + 1}: GET /healthz ${fmt(hz[r]!.rate)}/s (p50 ${hz[r]!.p50.toFixed(2)} ms, p99 ${hz[r]!.p99.toFixed(2)} ms); POST /api/v1/verify ${fmt(vf[r]!.rate)}/s (p50 ${vf[r]!.p50.toFixed(2)} ms, p99 ${vf[r]!.p99.toFixed(2)} ms)`);
+  }
+  const best = <T extends { rate: number }>(a: T[]): T => a.reduce((x, y) => (y.rate > x.rate ? y : x));
+  const v = best(vf);
+  const h = best(hz);
+  const ratio2 = v.rate / h.rate;
+  console.log(`   verify p99 ${v.p99.toFixed(2)} ms (target < 5 ms) ${v.p99 < 5 ? 'PASS' : 'FAIL'}; p50 ${v.p50.toFixed(2)} ms`);
+  console.log(`   verify ${fmt(v.rate)}/s vs healthz ${fmt(h.rate)}/s = ${(ratio2 * 100).toFixed(0)}% (target >= 40%) ${ratio2 >= 0.4 ? 'PASS' : 'FAIL'}`);
+} finally {
+  agent.destroy();
+  await server.stop();
+  t.cleanup();
+}
