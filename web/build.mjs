@@ -50,9 +50,26 @@ export async function buildWeb(outDir = DEFAULT_OUT) {
   for (const [out, meta] of Object.entries(result.metafile.outputs)) {
     if (meta.entryPoint === undefined) continue;
     const name = Object.entries(entryPoints).find(([, p]) => relative(root, p) === meta.entryPoint)?.[0];
-    // The entry's static imports, so the page can preload them beside the entry (no extra round trip).
-    const preload = meta.imports.filter((i) => i.kind === 'import-statement').map((i) => basename(i.path));
-    if (name !== undefined) manifest[name] = { file: basename(out), preload };
+    // What the page should preload beside the entry (no extra round trip): its static imports, and the modules
+    // it imports dynamically at once (patient.ts -> patient-main) with their own static imports, transitively.
+    // Deeper dynamic imports (jsQR, only when the camera is used) are left to load on demand.
+    const preload = new Set();
+    const addStatic = (path) => {
+      for (const i of result.metafile.outputs[path]?.imports ?? []) {
+        if (i.kind === 'import-statement' && !preload.has(basename(i.path))) {
+          preload.add(basename(i.path));
+          addStatic(i.path);
+        }
+      }
+    };
+    addStatic(out);
+    for (const i of meta.imports) {
+      if (i.kind === 'dynamic-import') {
+        preload.add(basename(i.path));
+        addStatic(i.path);
+      }
+    }
+    if (name !== undefined) manifest[name] = { file: basename(out), preload: [...preload] };
   }
   writeAtomic(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return { outDir, manifest, files: readdirSync(outDir).length };

@@ -1,0 +1,238 @@
+// The patient's page (main module; patient.ts has already sent its requests). Opened by the pack's NFC tag or QR code (a GS1 Digital Link on this origin), it asks the
+// server for a verdict, then checks the evidence itself (web/shared/evidence.ts): the log's checkpoint against
+// the key pinned into the page, the manufacturer's key in the log, the pack in the log, the tag's signature.
+// If any of that fails it says NOT GENUINE whatever the server claimed. Without a code in the path it offers
+// the camera and a form to type the code.
+import { parseDigitalLink, type DigitalLink } from '../../core/digital-link.js';
+import { gs1DateToIso } from '../../core/gs1-date.js';
+import { isValidGln } from '../../core/gs1.js';
+import { codeToPath } from '../shared/code-entry.js';
+import { checkEvidence, openCheckpointCached, type EvidenceResult } from '../shared/evidence.js';
+import { getJson, obj, postJson, str } from './api.js';
+import { $, h, icon } from './dom.js';
+import { takeEarly } from './early.js';
+import { pickLang, WORDS, type VerdictKey } from './i18n.js';
+import { startScan } from './scan.js';
+
+const lang = pickLang(navigator.languages?.length ? navigator.languages : [navigator.language]);
+const t = WORDS[lang];
+document.documentElement.lang = lang;
+document.title = t.title;
+const vkey = document.querySelector<HTMLMetaElement>('meta[name="medtrail-log-key"]')?.content ?? '';
+
+const TONE: Record<VerdictKey, 'ok' | 'warn' | 'bad'> = {
+  GENUINE: 'ok', DISPENSED: 'warn', IN_TRANSIT: 'warn', SUSPICIOUS: 'warn', CANNOT_CONFIRM: 'warn', ERROR: 'warn',
+  RECALLED: 'bad', EXPIRED: 'bad', UNKNOWN: 'bad', COUNTERFEIT: 'bad', NOT_GENUINE: 'bad',
+};
+
+function fmtDate(iso: string | null): string {
+  if (iso === null) return '';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : new Intl.DateTimeFormat(lang, { dateStyle: 'medium' }).format(d);
+}
+
+function fmtExpiry(yymmdd: string | null): string {
+  if (yymmdd === null) return '';
+  try {
+    return fmtDate(gs1DateToIso(yymmdd));
+  } catch {
+    return yymmdd;
+  }
+}
+
+type MakerEvidence = { gln: string; leaf: string; checkpoint: string; inclusion: { index: number; size: number; leafHash: string; proof: string[] } };
+
+/** The key entry of the GTIN's manufacturer with its proof and checkpoint (web/server/maker-evidence.ts); null when unavailable. */
+async function makerEvidence(gtin: string): Promise<MakerEvidence | null> {
+  try {
+    const a = obj(await (takeEarly('maker') ?? getJson(`/api/v1/products/${gtin}/maker-key`)));
+    const leaf = str(a['leaf']);
+    const checkpoint = str(a['checkpoint']);
+    if (leaf === null || checkpoint === null || !Array.isArray(a['proof'])) return null;
+    return {
+      gln: String(a['gln']), leaf, checkpoint,
+      inclusion: { index: Number(a['index']), size: Number(a['size']), leafHash: String(a['leafHash']), proof: a['proof'].map(String) },
+    };
+  } catch {
+    return null;
+  }
+}
+
+function decide(server: string, ev: EvidenceResult): { key: VerdictKey; noSig: boolean } {
+  // The server already says so: keep its word. Otherwise the page's own failed check overrides the server.
+  if (ev.broken) return { key: server === 'COUNTERFEIT' ? 'COUNTERFEIT' : 'NOT_GENUINE', noSig: false };
+  if (server === 'GENUINE') {
+    if (ev.complete) return { key: 'GENUINE', noSig: false };
+    const onlySigMissing = ev.checks.every((c) => c.status === 'ok' || (c.id === 'pack_signature' && c.code === 'NO_SIGNATURE'));
+    return onlySigMissing ? { key: 'GENUINE', noSig: true } : { key: 'CANNOT_CONFIRM', noSig: false };
+  }
+  return { key: server in TONE && server !== 'ERROR' ? (server as VerdictKey) : 'ERROR', noSig: false };
+}
+
+function row(label: string, value: string): Node[] {
+  return value === '' ? [] : [h('dt', {}, label), h('dd', {}, value)];
+}
+
+async function report(code: string, verdict: string, button: HTMLButtonElement, status: HTMLElement): Promise<void> {
+  button.disabled = true;
+  try {
+    const r = obj(await postJson('/api/v1/reports', { code, verdict }));
+    status.textContent = t.reportSent(Number(r['id']));
+  } catch {
+    status.textContent = t.reportFailed;
+    button.disabled = false;
+  }
+}
+
+async function checkCode(dl: DigitalLink, code: string): Promise<void> {
+  const out = $('result');
+  out.replaceChildren(h('p', { class: 'checking', role: 'status' }, t.checking));
+  // Both requests at once; the maker's checkpoint is opened (one Ed25519 verification) as soon as it arrives,
+  // while the verdict may still be on its way.
+  const makerP = makerEvidence(dl.gtin).then((m) => {
+    if (m !== null) {
+      try {
+        openCheckpointCached(m.checkpoint, vkey);
+      } catch {
+        // checkEvidence reports it
+      }
+    }
+    return m;
+  });
+  let answer: Record<string, unknown>;
+  try {
+    answer = obj(await (takeEarly('verify') ?? postJson('/api/v1/verify', { code })));
+  } catch {
+    answer = { verdict: 'ERROR' };
+  }
+  performance.mark('medtrail:verify-answer');
+  const server = str(answer['verdict']) ?? 'ERROR';
+  const product = obj(answer['product']);
+  const pack = obj(answer['pack']);
+  const proofRaw = answer['proof'] === null || answer['proof'] === undefined ? null : obj(answer['proof']);
+  const makerRaw = product['manufacturer'];
+  const makerGln = typeof makerRaw === 'string' ? (isValidGln(makerRaw) ? makerRaw : null) : str(obj(makerRaw)['gln']);
+  const makerName = typeof makerRaw === 'string' ? makerRaw : (str(obj(makerRaw)['name']) ?? makerGln ?? '');
+  const lot = dl.lot ?? str(pack['lot']);
+  const expiry = dl.expiry ?? str(pack['expiry']);
+
+  const packProof = proofRaw === null ? null : {
+    index: Number(proofRaw['index']), size: Number(proofRaw['size']), leafHash: String(proofRaw['leafHash']),
+    proof: Array.isArray(proofRaw['proof']) ? proofRaw['proof'].map(String) : [], checkpoint: String(proofRaw['checkpoint']),
+  };
+  const maker = await makerP;
+  performance.mark('medtrail:maker-entry');
+  const ev = checkEvidence({
+    vkey, packProof, makerGln, makerLeaf: maker, sig: dl.sig ?? null,
+    pack: dl.serial !== undefined && lot !== null && expiry !== null ? { gtin: dl.gtin, serial: dl.serial, lot, expiry } : null,
+  });
+  performance.mark('medtrail:checked');
+  const { key, noSig } = decide(server, ev);
+  const tone = TONE[key];
+  const v = t.verdict[key];
+
+  const verdict = h('section', { id: 'verdict', class: `verdict tone-${tone}`, 'data-verdict': key, 'data-server-verdict': server, 'aria-labelledby': 'verdict-head' },
+    icon(tone, 56),
+    h('div', {}, h('h2', { id: 'verdict-head', tabindex: '-1' }, v.head), h('p', {}, v.text), noSig ? h('p', { class: 'note' }, t.noSignature) : null));
+
+  const name = [str(product['name']), str(product['strength'])].filter((x) => x !== null).join(' ');
+  const facts = h('section', { class: 'card', 'aria-labelledby': 'facts-head' },
+    h('h2', { id: 'facts-head' }, t.medicine),
+    name !== '' ? h('p', { class: 'medicine' }, name, str(product['form']) !== null ? h('span', { class: 'form' }, ` · ${str(product['form'])!}`) : null) : null,
+    h('dl', { class: 'facts' }, ...row(t.manufacturer, makerName), ...row(t.lot, lot ?? ''), ...row(t.expiry, fmtExpiry(expiry)), ...row(t.serial, dl.serial ?? '')));
+
+  let todo: HTMLElement | null = null;
+  if (key !== 'GENUINE') {
+    const status = h('p', { class: 'report-status', role: 'status' });
+    const button = h('button', { type: 'button', class: 'report' }, t.report);
+    button.addEventListener('click', () => void report(code, key, button, status));
+    todo = h('section', { class: 'card todo', 'aria-labelledby': 'todo-head' }, h('h2', { id: 'todo-head' }, t.whatToDo), h('p', {}, t.doNotTake), button, status);
+  }
+
+  // Broad strokes for the public: made, distributed, at the pharmacy, dispensed (and recalls); the legs in
+  // transit between them add nothing a patient needs.
+  const steps = (Array.isArray(answer['journey']) ? answer['journey'].map(obj) : []).filter((s) => s['step'] !== 'in_transit');
+  const journey = steps.length === 0 ? null : h('section', { class: 'card', 'aria-labelledby': 'journey-head' },
+    h('h2', { id: 'journey-head' }, t.journey),
+    h('ol', { class: 'journey' }, ...steps.map((s) => {
+      const step = str(s['step']) ?? '';
+      return h('li', {}, h('span', { class: 'step' }, t.steps[step] ?? step), h('time', { datetime: str(s['at']) ?? '' }, fmtDate(str(s['at']))));
+    })));
+
+  const reasons = Array.isArray(answer['reasons']) ? answer['reasons'].map(obj) : [];
+  const details = lang === 'en' && reasons.length > 0
+    ? h('details', { class: 'reasons' }, h('summary', {}, t.serverSaid), h('ul', {}, ...reasons.map((r) => h('li', {}, str(r['message']) ?? str(r['code']) ?? ''))))
+    : null;
+
+  const checks = h('section', { class: 'card checks', 'aria-labelledby': 'checks-head' },
+    h('h2', { id: 'checks-head' }, t.checksHead),
+    h('ul', {}, ...ev.checks.map((c) => h('li', { class: `check-${c.status}`, 'data-check': c.id, 'data-status': c.status },
+      h('span', { class: 'mark', 'aria-hidden': 'true' }, c.status === 'ok' ? '✓' : c.status === 'failed' ? '✗' : '–'),
+      h('span', {}, `${t.checks[c.id] ?? c.id}: `, h('strong', {}, t.checkStatus[c.status]))))),
+    details,
+    h('p', { class: 'vkey' }, `${t.logKey}: `, h('code', { id: 'log-key' }, vkey)));
+
+  out.replaceChildren(verdict, facts, ...(todo !== null ? [todo] : []), ...(journey !== null ? [journey] : []), checks);
+}
+
+function entryForm(): HTMLElement {
+  const err = h('p', { class: 'error', id: 'code-error', role: 'alert' });
+  const code = h('input', { id: 'code', name: 'code', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'code-hint code-error', inputmode: 'text' });
+  const serial = h('input', { id: 'serial', name: 'serial', autocomplete: 'off', spellcheck: 'false' });
+  const form = h('form', { class: 'entry', novalidate: true },
+    h('h3', {}, t.typeHead),
+    h('label', { for: 'code' }, t.gtinLabel), code, h('p', { class: 'hint', id: 'code-hint' }, t.gtinHint),
+    h('label', { for: 'serial' }, t.serialLabel), serial,
+    h('button', { type: 'submit' }, t.check), err);
+  const go = (text: string, sn = ''): void => {
+    try {
+      location.assign(codeToPath(text, sn));
+    } catch {
+      err.textContent = t.badCode;
+    }
+  };
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    go(code.value, serial.value);
+  });
+
+  const video = h('video', { class: 'camera', hidden: true, 'aria-label': t.scanHint });
+  const scanBtn = h('button', { type: 'button', class: 'scan' }, t.scan);
+  const scanMsg = h('p', { role: 'status', class: 'hint' });
+  let active: { stop: () => void } | null = null;
+  scanBtn.addEventListener('click', () => {
+    if (active !== null) {
+      active.stop();
+      active = null;
+      video.hidden = true;
+      scanBtn.textContent = t.scan;
+      return;
+    }
+    video.hidden = false;
+    scanMsg.textContent = t.scanHint;
+    scanBtn.textContent = t.scanStop;
+    startScan(video, (text) => go(text)).then((s) => (active = s), () => {
+      video.hidden = true;
+      scanBtn.textContent = t.scan;
+      scanMsg.textContent = t.noCamera;
+    });
+  });
+  return h('section', { class: 'card', id: 'entry', 'aria-labelledby': 'entry-head' }, h('h2', { id: 'entry-head' }, t.another), scanBtn, scanMsg, video, form);
+}
+
+function main(): void {
+  const app = $('app');
+  app.replaceChildren(h('h1', {}, t.title), h('div', { id: 'result' }), entryForm());
+  if (/^\/01\//.test(location.pathname)) {
+    let dl: DigitalLink;
+    try {
+      dl = parseDigitalLink(location.href);
+    } catch {
+      $('result').replaceChildren(h('section', { id: 'verdict', class: 'verdict tone-warn', 'data-verdict': 'ERROR' }, icon('warn', 56), h('div', {}, h('h2', {}, t.badCode))));
+      return;
+    }
+    void checkCode(dl, location.href);
+  }
+}
+
+main();
