@@ -128,6 +128,41 @@ describe('patient page verdicts', () => {
   });
 });
 
+describe('accessibility', () => {
+  // WCAG 2.1 relative luminance and contrast ratio, computed from the colours the browser actually painted.
+  const CONTRAST = `(() => {
+    const rgb = (c) => c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+    const lum = (c) => { const [r, g, b] = rgb(c).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+    const bgOf = (el) => { for (let e = el; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor; if (!c.startsWith('rgba(0, 0, 0, 0)')) return c; } return 'rgb(255, 255, 255)'; };
+    const els = [...document.querySelectorAll('#app h1, #app h2, #app p, #app dt, #app dd, #app li span, #app time, #app button, #app label, #app strong')].filter((e) => e.textContent.trim() !== '');
+    return Math.min(...els.map((e) => ratio(getComputedStyle(e).color, bgOf(e))));
+  })()`;
+
+  for (const name of ['GENUINE', 'DISPENSED', 'RECALLED'] as const) {
+    it(`${name}: every text meets WCAG AA contrast (4.5:1)`, async () => {
+      const { ctx, page } = await open('en-US');
+      await verdictOf(page, uriFor(name));
+      expect(Number(await page.evaluate(CONTRAST))).toBeGreaterThanOrEqual(4.5);
+      await ctx.close();
+    });
+  }
+
+  it('the report button is reached with Tab and pressed with Enter', async () => {
+    const { ctx, page } = await open('en-US');
+    await verdictOf(page, uriFor('RECALLED'));
+    let found = false;
+    for (let i = 0; i < 20 && !found; i++) {
+      await page.keyboard.press('Tab');
+      found = (await page.evaluate('document.activeElement && document.activeElement.className')) === 'report';
+    }
+    expect(found).toBe(true);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('.report-status').innerText()).toContain('Your report was recorded');
+    await ctx.close();
+  });
+});
+
 describe('a lying server', () => {
   it('an altered signature is caught in the browser though the server answers GENUINE', async () => {
     const proxy = await lyingProxy(chain.c.srv.url);
