@@ -156,9 +156,21 @@ describe('staff console', () => {
     await ctx.close();
   });
 
+  it('a regulator sees the reports patients sent', async () => {
+    const sent = await fetch(`${c.srv.url}/api/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: `(01)${gtin}(21)P4`, verdict: 'NOT_GENUINE' }) });
+    const { id } = (await sent.json()) as { id: number };
+    writeFileSync(join(keys.dir, `${c.reg.gln}.json`), JSON.stringify(c.reg));
+    const { ctx, page } = await consoleAs(c.reg);
+    const row = page.locator(`[data-report="${id}"]`);
+    await row.waitFor();
+    expect(await row.innerText()).toContain('NOT_GENUINE');
+    expect(await row.innerText()).toContain('P4');
+    await ctx.close();
+  });
+
   it('no request body or header ever carried a seed', () => {
     expect(requests.length).toBeGreaterThan(20);
-    for (const who of [c.m, c.d, c.p]) {
+    for (const who of [c.m, c.d, c.p, c.reg]) {
       const seed = fromBase64(who.seed);
       const forms = [who.seed, toBase64Url(seed), toHex(seed), encodeURIComponent(who.seed)];
       for (const r of requests) {

@@ -93,3 +93,19 @@ export async function participants(): Promise<{ gln: string; name: string; role:
   const list = obj(await getJson('/api/v1/participants'))['participants'];
   return Array.isArray(list) ? list.map(obj).filter((p) => p['revoked'] !== true).map((p) => ({ gln: String(p['gln']), name: String(p['name']), role: String(p['role']) })) : [];
 }
+
+export interface PatientReport {
+  id: number;
+  at: string;
+  code: string;
+  gtin: string | null;
+  serial: string | null;
+  verdict: string | null;
+  note: string | null;
+}
+
+/** Reports patients sent from the patient page (regulators only; a signed request). */
+export async function patientReports(s: Session): Promise<PatientReport[]> {
+  const list = obj(await getJson('/api/v1/reports', s))['reports'];
+  return Array.isArray(list) ? (list.map(obj) as unknown as PatientReport[]) : [];
+}

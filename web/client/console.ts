@@ -4,7 +4,7 @@
 // dispense (pharmacy), recall a lot (manufacturer). Entries are signed here; the seed never leaves the page.
 import { parsePackCode, type ScannedPack } from '../shared/code-entry.js';
 import { ApiError } from './api.js';
-import { buildEntry, held, heldPack, openSession, participants, shipmentsWaiting, shippedItems, submit, type Session, type Shipment } from './console-actions.js';
+import { buildEntry, held, heldPack, openSession, participants, patientReports, shipmentsWaiting, shippedItems, submit, type Session, type Shipment } from './console-actions.js';
 import { $, h } from './dom.js';
 import { forgetSealed, loadSealed, openSealedKey, sealKey, storeSealed } from './key-store.js';
 
@@ -70,10 +70,17 @@ async function showIncoming(s: Session): Promise<void> {
     }))));
 }
 
+async function showReports(s: Session): Promise<void> {
+  const list = await patientReports(s);
+  $('reports').replaceChildren(list.length === 0 ? h('p', {}, 'No reports.') : h('table', {},
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, '#'), h('th', { scope: 'col' }, 'Received'), h('th', { scope: 'col' }, 'GTIN'), h('th', { scope: 'col' }, 'Serial'), h('th', { scope: 'col' }, 'Page said'), h('th', { scope: 'col' }, 'Note'))),
+    h('tbody', {}, ...list.map((r) => h('tr', { 'data-report': String(r.id) }, h('td', {}, String(r.id)), h('td', {}, new Date(r.at).toLocaleString()), h('td', {}, r.gtin ?? '–'), h('td', {}, r.serial ?? '–'), h('td', {}, r.verdict ?? '–'), h('td', {}, r.note ?? ''))))));
+}
+
 async function refresh(): Promise<void> {
   if (session === null) return;
   try {
-    await Promise.all([showHeld(session), showIncoming(session)]);
+    await Promise.all([showHeld(session), showIncoming(session), ...(session.role === 'regulator' ? [showReports(session)] : [])]);
   } catch (e) {
     say(`Could not load: ${why(e)}`, false);
   }
@@ -202,6 +209,7 @@ function startWork(s: Session): void {
     h('section', { class: 'card', 'aria-labelledby': 'held-head' }, h('h2', { id: 'held-head' }, 'Packs held'), h('div', { id: 'held' })),
     h('section', { class: 'card', 'aria-labelledby': 'incoming-head' }, h('h2', { id: 'incoming-head' }, 'Shipments waiting'), h('div', { id: 'incoming' }), h('div', { id: 'receive' })),
   ];
+  if (s.role === 'regulator') cards.push(h('section', { class: 'card', 'aria-labelledby': 'reports-head' }, h('h2', { id: 'reports-head' }, 'Reports from patients'), h('div', { id: 'reports' })));
   if (s.role !== 'regulator') cards.push(shipCard(s));
   if (s.role === 'pharmacy') cards.push(dispenseCard(s));
   if (s.role === 'manufacturer' || s.role === 'regulator') cards.push(recallCard(s));
