@@ -39,8 +39,8 @@ afterAll(async () => {
 
 const state = () => custodyServices(c.srv.ledger).state;
 
-async function consoleAs(who: Party): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
+async function consoleAs(who: Party, locale = 'en-US'): Promise<{ ctx: BrowserContext; page: Page }> {
+  const ctx = await browser.newContext({ locale, viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
   page.on('request', (r: Request) => {
     requests.push({ url: r.url(), headers: r.headers(), body: r.postData() ?? '' });
@@ -165,6 +165,16 @@ describe('staff console', () => {
     await row.waitFor();
     expect(await row.innerText()).toContain('NOT_GENUINE');
     expect(await row.innerText()).toContain('P4');
+    await ctx.close();
+  });
+
+  it('speaks Russian to a Russian browser', async () => {
+    const { ctx, page } = await consoleAs(c.d, 'ru-RU');
+    expect(await page.locator('html').getAttribute('lang')).toBe('ru');
+    await page.getByRole('heading', { name: 'Упаковки на складе' }).waitFor();
+    await page.getByRole('button', { name: 'Подписать и отправить поставку' }).click();
+    await message(page, /выберите получателя/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'console-distributor-ru.png'), fullPage: true });
     await ctx.close();
   });
 
