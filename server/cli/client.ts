@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { concatBytes, fromBase64, toHex, utf8 } from '../../core/bytes.js';
 import { installNodeCrypto } from '../../core/ed25519-node.js';
+import { validateBody, type BodyOf } from '../../core/bodies.js';
 import { decodeEntry, newNonce, signEntry, type Entry, type EntryKind } from '../../core/entry.js';
 import { MedtrailError, type ErrorCode, type FieldError } from '../../core/errors.js';
 import { sha256 } from '../../core/hash.js';
@@ -46,9 +47,13 @@ export function loadKey(path: string | undefined, what = '--key'): SignerKey {
   return k as SignerKey;
 }
 
-/** Signs an entry of `kind` now, with a fresh nonce. */
-export function makeEntry<B extends Record<string, unknown>>(kind: EntryKind, key: SignerKey, body: B, prev: string[] = []): Entry<B> {
-  return signEntry({ v: 1, kind, signer: key.gln, at: new Date().toISOString(), nonce: newNonce(), prev, body }, keyFileSeed(key));
+/**
+ * Signs an entry of `kind` now, with a fresh nonce. The body is checked first with the server's own
+ * validator (core/bodies.ts), so a malformed body is reported here, every bad field at once, and never signed.
+ */
+export function makeEntry<K extends EntryKind>(kind: K, key: SignerKey, body: BodyOf[K], prev: string[] = []): Entry {
+  validateBody(kind, body);
+  return signEntry({ v: 1, kind, signer: key.gln, at: new Date().toISOString(), nonce: newNonce(), prev, body: body as unknown as Record<string, unknown> }, keyFileSeed(key));
 }
 
 export interface Appended {

@@ -3,7 +3,7 @@
 // product entry a batch continues. The CLI signs only what it has checked the shape of.
 import { MedtrailError } from '../../core/errors.js';
 import type { ApiClient } from './client.js';
-import type { PackRef } from './pack-refs.js';
+import type { PackRef, ShipItem } from '../../core/bodies.js';
 
 /** The part of the server's PackRow the CLI relies on. */
 export interface PackView {
@@ -17,10 +17,7 @@ export interface PackView {
   lastHash: string;
 }
 
-export type ShipItem =
-  | { type: 'pack'; gtin: string; serial: string }
-  | { type: 'lot'; gtin: string; lot: string }
-  | { type: 'case'; sscc: string; packs: PackRef[] };
+export type { ShipItem };
 
 const HEX64 = /^[0-9a-f]{64}$/;
 

@@ -2,13 +2,11 @@
 // Link URI (so the tags file written by `medtrail batch` can be fed straight to `ship --packs-file`).
 import { readFileSync } from 'node:fs';
 import { parseDigitalLink } from '../../core/digital-link.js';
+import type { PackRef } from '../../core/bodies.js';
 import { MedtrailError } from '../../core/errors.js';
 import { normalizeGtin, validateLot, validateSerial } from '../../core/gs1.js';
 
-export interface PackRef {
-  gtin: string;
-  serial: string;
-}
+export type { PackRef };
 
 function usage(what: string, got: string, cause?: unknown): never {
   throw new MedtrailError('CLI_USAGE', `expected ${what}, got ${JSON.stringify(got.slice(0, 80))}`, cause === undefined ? undefined : { cause });

@@ -8,5 +8,7 @@ export function tempDir(prefix = 'medtrail-test-'): { dir: string; cleanup: () =
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export const REPO_ROOT = new URL('../../', import.meta.url).pathname;
+// From dist/test/support (benchmarks run compiled) the repository is one level further up.
+const HERE = new URL('../../', import.meta.url).pathname;
+export const REPO_ROOT = HERE.endsWith('/dist/') ? HERE.slice(0, -'dist/'.length) : HERE;
 export const CLI = join(REPO_ROOT, 'bin/medtrail.js');

@@ -9,6 +9,7 @@ import { rmSync } from 'node:fs';
 import { toBase64Url } from '../../../core/bytes.js';
 import { formatDigitalLink } from '../../../core/digital-link.js';
 import { sign } from '../../../core/ed25519.js';
+import { MAX_BATCH_SERIALS } from '../../../core/bodies.js';
 import { MedtrailError } from '../../../core/errors.js';
 import { normalizeGtin, validateLot, validateSerial } from '../../../core/gs1.js';
 import { parseGs1Date } from '../../../core/gs1-date.js';
@@ -20,8 +21,6 @@ import { productEntryHash } from '../custody-reads.js';
 import { action, emit, writeNewFile } from '../io.js';
 import { readLines } from '../pack-refs.js';
 import { progress, type Progress } from '../progress.js';
-
-export const MAX_BATCH = 200_000;
 
 export interface BatchSpec {
   gtin: string;
@@ -44,7 +43,7 @@ export function checkBatch(b: BatchSpec): BatchSpec {
   const gtin = normalizeGtin(b.gtin);
   const lot = validateLot(b.lot);
   parseGs1Date(b.expiry);
-  if (b.serials.length < 1 || b.serials.length > MAX_BATCH) throw new MedtrailError('CLI_USAGE', `a batch holds 1 to ${MAX_BATCH} packs, got ${b.serials.length}`);
+  if (b.serials.length < 1 || b.serials.length > MAX_BATCH_SERIALS) throw new MedtrailError('CLI_USAGE', `a batch holds 1 to ${MAX_BATCH_SERIALS} packs, got ${b.serials.length}`);
   const seen = new Set<string>();
   for (const s of b.serials) {
     validateSerial(s);

@@ -2,24 +2,13 @@
 // authority's key file here; the participant's own seed is never needed, only its public key.
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { ROLES, type ParticipantBody, type Role } from '../../../core/bodies.js';
 import { MedtrailError } from '../../../core/errors.js';
 import { isValidGln } from '../../../core/gs1.js';
 import { parsePublicKeyFile } from '../../../core/keys.js';
 import { ApiClient, clientOptions, loadKey, makeEntry, type Appended, type SignerKey } from '../client.js';
 import { action, emit } from '../io.js';
 import { collect } from '../pack-refs.js';
-
-export const ROLES = ['manufacturer', 'distributor', 'pharmacy', 'regulator'] as const;
-export type Role = (typeof ROLES)[number];
-
-export interface ParticipantBody extends Record<string, unknown> {
-  action: 'admit' | 'rotate' | 'revoke';
-  gln: string;
-  name?: string;
-  role?: Role;
-  publicKey?: string;
-  prefixes?: string[];
-}
 
 /** Signs and posts a participant entry as the authority. */
 export function enroll(c: ApiClient, authority: SignerKey, body: ParticipantBody): Promise<Appended> {

@@ -1,17 +1,10 @@
 // `medtrail product`: a manufacturer registers a product (GTIN master data) under one of its company prefixes.
 import type { Command } from 'commander';
+import type { ProductBody } from '../../../core/bodies.js';
 import { MedtrailError } from '../../../core/errors.js';
 import { normalizeGtin } from '../../../core/gs1.js';
 import { ApiClient, clientOptions, loadKey, makeEntry, type Appended, type SignerKey } from '../client.js';
 import { action, emit } from '../io.js';
-
-export interface ProductBody extends Record<string, unknown> {
-  gtin: string;
-  name: string;
-  form: string;
-  strength: string;
-  packSize: number;
-}
 
 export function registerProductEntry(c: ApiClient, key: SignerKey, body: ProductBody): Promise<Appended> {
   return c.submit(makeEntry('product', key, { ...body, gtin: normalizeGtin(body.gtin) }));
