@@ -1,0 +1,124 @@
+// Watches every PC/SC reader through nfc-pcsc and turns each tap into one typed event: the tag's UID and
+// URI, or a coded error. Order of a read: UID (FF CA), then pages 3-6 in one APDU (CC + the first 12 data
+// bytes, enough for the NDEF TLV header on a tag as NXP formats it), then exactly the pages that hold the rest
+// of the NDEF TLV (16-byte APDUs). A removed card, a reader unplugged or any malformed content ends in a
+// 'tag-error' event; nothing thrown here escapes to the process.
+import { NFC, TAG_ISO_14443_4, type Reader } from 'nfc-pcsc';
+import { concatBytes } from '../core/bytes.js';
+import { MedtrailError, isMedtrailError, type ErrorCode } from '../core/errors.js';
+import { uriFromNdefMessage } from '../core/ndef.js';
+import { CC_PAGE, DATA_PAGE, extractNdefMessage, parseCapabilityContainer, scanForNdefTlv, type NtagType } from '../core/ntag.js';
+import { getUid, readBytes, type TagReader } from './tag-io.js';
+
+export type NfcEvent =
+  | { kind: 'tag'; reader: string; uid: string; uri: string; tagType: NtagType | 'unknown'; readMs: number }
+  | { kind: 'tag-error'; reader: string; uid?: string; code: ErrorCode; message: string }
+  | { kind: 'card-off'; reader: string }
+  | { kind: 'reader'; reader: string; attached: boolean }
+  | { kind: 'pcsc-error'; message: string };
+
+export interface TagContent {
+  readonly uri: string;
+  readonly tagType: NtagType | 'unknown';
+}
+
+/** Reads and decodes the NDEF URI of the NTAG on `r` (UID not included). Throws only MedtrailError. */
+export async function readTagUri(r: TagReader): Promise<TagContent> {
+  const head = await readBytes(r, CC_PAGE, 16);
+  const cc = parseCapabilityContainer(head.subarray(0, 4));
+  let area = head.subarray(4);
+  for (;;) {
+    const scan = scanForNdefTlv(area, cc.dataAreaBytes);
+    const want = scan.kind === 'need' ? scan.bytes : scan.valueOffset + scan.length;
+    if (want > area.length) {
+      // area.length stays a multiple of 4: it starts at 12 and grows by whole pages.
+      const more = Math.ceil((want - area.length) / 4) * 4;
+      area = concatBytes(area, await readBytes(r, DATA_PAGE + area.length / 4, more));
+      if (scan.kind === 'need') continue;
+    }
+    const uri = uriFromNdefMessage(extractNdefMessage(area, cc.dataAreaBytes));
+    return { uri, tagType: cc.tagType ?? 'unknown' };
+  }
+}
+
+export interface NfcWatchOptions {
+  /** Only readers whose name passes are watched (default: every reader). */
+  readonly readers?: (name: string) => boolean;
+}
+
+export interface NfcWatch {
+  /** Names of the readers currently watched. */
+  readonly readers: () => string[];
+  close(): void;
+}
+
+function errorEvent(reader: string, e: unknown, uid?: string): NfcEvent {
+  const err = isMedtrailError(e) ? e : new MedtrailError('NFC_READ_FAILED', String((e as Error)?.message ?? e), { cause: e });
+  return { kind: 'tag-error', reader, ...(uid === undefined ? {} : { uid }), code: err.code, message: err.message };
+}
+
+/**
+ * Starts watching. `onEvent` gets every event together with the nfc-pcsc reader it came from (still
+ * connected to the card for a tag event, e.g. for LED feedback); an exception in `onEvent` is caught.
+ */
+export function watchNfc(onEvent: (e: NfcEvent, reader: Reader | undefined) => void, options: NfcWatchOptions = {}): NfcWatch {
+  let closed = false;
+  const emit = (e: NfcEvent, r?: Reader) => {
+    if (closed) return; // pcsclite reports the cancelled status wait and the readers' end after close()
+    try {
+      onEvent(e, r);
+    } catch {
+      /* a listener's failure must not stop the reader loop */
+    }
+  };
+  const nfc = new NFC();
+  const watched = new Map<string, Reader>();
+
+  nfc.on('reader', (r: Reader) => {
+    const name = r.name;
+    if (options.readers && !options.readers(name)) return;
+    // Our own processing: nfc-pcsc's would demand an AID for ISO 14443-4 cards and hide read errors.
+    r.autoProcessing = false;
+    watched.set(name, r);
+    emit({ kind: 'reader', reader: name, attached: true }, r);
+    r.on('card', (card: { standard?: string }) => void onCard(r, card.standard));
+    r.on('card.off', () => emit({ kind: 'card-off', reader: name }, r));
+    r.on('error', (e: unknown) => emit(errorEvent(name, e), r));
+    r.on('end', () => {
+      watched.delete(name);
+      emit({ kind: 'reader', reader: name, attached: false });
+    });
+  });
+  nfc.on('error', (e: unknown) => emit({ kind: 'pcsc-error', message: String((e as Error)?.message ?? e) }));
+
+  async function onCard(r: Reader, standard: string | undefined): Promise<void> {
+    const t0 = performance.now();
+    let uid: string | undefined;
+    try {
+      uid = await getUid(r);
+      if (standard === TAG_ISO_14443_4) {
+        throw new MedtrailError('NFC_NOT_NTAG', 'this card is an ISO 14443-4 smart card, not an NTAG with an NDEF URI');
+      }
+      const { uri, tagType } = await readTagUri(r);
+      emit({ kind: 'tag', reader: r.name, uid, uri, tagType, readMs: performance.now() - t0 }, r);
+    } catch (e) {
+      emit(errorEvent(r.name, e, uid), r);
+    }
+  }
+
+  return {
+    readers: () => [...watched.keys()],
+    close: () => {
+      closed = true;
+      // Not reader.close(): @pokusew/pcsclite 0.6 blocks the event loop for good in it (joins a status thread
+      // that SCardCancel did not wake) once a card has left that reader. Detaching nfc-pcsc from the readers'
+      // status events stops it from connecting to later cards; the threads end with the process.
+      for (const r of watched.values()) {
+        (r as unknown as { reader?: { removeAllListeners(e: string): void } }).reader?.removeAllListeners('status');
+        r.removeAllListeners('card');
+      }
+      watched.clear();
+      nfc.close();
+    },
+  };
+}
