@@ -3,6 +3,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex } from '../../core/bytes.js';
 import { ntagImage } from '../../core/ntag.js';
+import { signal } from '../../reader/feedback.js';
+import { writeUriTag } from '../../reader/tag-write.js';
 import { NfcHarness } from '../support/nfc-harness.js';
 import { VirtualNtag } from '../support/virtual-ntag.js';
 
@@ -55,9 +57,78 @@ describe('reading taps', () => {
     const card = new VirtualNtag({ kind: 'NTAG216' }).programUri(URI).removeAfterApdus(3);
     const { result } = await h.tap(card);
     expect(result).toMatchObject({ kind: 'tag-error', code: 'NFC_TAG_REMOVED' });
-    await h.next((e) => e.kind === 'card-off');
     const again = new VirtualNtag({ kind: 'NTAG216' }).programUri(URI);
     expect((await h.tap(again)).result).toMatchObject({ kind: 'tag', uri: URI });
     await h.lift(again);
+  });
+});
+
+describe('writing tags', () => {
+  /** Taps `card`, expects the tap event, and answers the connected reader handle. */
+  async function tapForWrite(card: VirtualNtag) {
+    const { reader } = await h.tap(card);
+    if (!reader) throw new Error('no reader handle with the tap event');
+    return reader;
+  }
+
+  it('writes a URI to a blank NTAG215 and reads it back on the next tap', async () => {
+    const card = new VirtualNtag({ kind: 'NTAG215' });
+    const res = await writeUriTag(await tapForWrite(card), URI);
+    expect(res).toEqual({ tagType: 'NTAG215', bytes: ntagImage(URI, 'NTAG215').length, locked: false });
+    await h.lift(card);
+    expect((await h.tap(card)).result).toMatchObject({ kind: 'tag', uri: URI, tagType: 'NTAG215' });
+  });
+
+  it('formats an unformatted tag, telling its type with GET_VERSION', async () => {
+    const card = new VirtualNtag({ kind: 'NTAG216' }).unformat();
+    expect(await writeUriTag(await tapForWrite(card), URI)).toMatchObject({ tagType: 'NTAG216' });
+    expect(Buffer.from(card.page(3)).toString('hex')).toBe('e1106d00');
+    expect(card.apdus).toContain('ff00000003d44260');
+  });
+
+  it('refuses a URI too big for an NTAG213 before writing anything', async () => {
+    const card = new VirtualNtag({ kind: 'NTAG213' });
+    const before = card.memory.slice();
+    await expect(writeUriTag(await tapForWrite(card), URI)).rejects.toMatchObject({ code: 'NFC_TAG_TOO_SMALL' });
+    expect(card.apdus.some((a) => a.startsWith('ffd6'))).toBe(false);
+    expect(card.memory).toEqual(before);
+  });
+
+  it('locks the tag: CC read-only, static and dynamic lock bits set, a rewrite refused, reads still fine', async () => {
+    const card = new VirtualNtag({ kind: 'NTAG213' });
+    const r = await tapForWrite(card);
+    expect(await writeUriTag(r, SHORT_URI, { lock: true })).toMatchObject({ locked: true });
+    expect(card.page(3)[3]).toBe(0x0f);
+    for (const p of [3, 4, 15, 16, 39]) expect(card.locked(p)).toBe(true);
+    expect(card.locked(41)).toBe(false); // configuration pages stay as they were
+    await expect(writeUriTag(r, 'https://other.example/')).rejects.toMatchObject({ code: 'NFC_TAG_LOCKED' });
+    await h.lift(card);
+    expect((await h.tap(card)).result).toMatchObject({ kind: 'tag', uri: SHORT_URI });
+  });
+
+  it('a tag pulled away mid-write is left with an empty NDEF message, never a cut URI', async () => {
+    const card = new VirtualNtag({ kind: 'NTAG216' }).removeAfterApdus(2 + 10); // UID and pages 3-6 of the tap, header, then 9 page writes
+    const r = await tapForWrite(card);
+    await expect(writeUriTag(r, URI)).rejects.toMatchObject({ code: 'NFC_TAG_REMOVED' });
+    expect(card.apdus.filter((a) => a.startsWith('ffd6')).length).toBeGreaterThan(3);
+    expect((await h.tap(card)).result).toMatchObject({ kind: 'tag-error', code: 'NFC_BLANK_TAG' });
+  });
+});
+
+describe('LED and buzzer feedback', () => {
+  it('does nothing, without throwing, on a reader that has no LED', async () => {
+    const card = new VirtualNtag().programUri(SHORT_URI);
+    const { reader } = await h.tap(card);
+    expect(await signal(reader!, 'ok')).toBe(false);
+    await h.lift(card);
+    expect(await signal(reader!, 'alert')).toBe(false); // no card: escape control, refused by vpcd
+  });
+
+  it('sends green/one beep and red/three beeps to an ACR122U-like reader', async () => {
+    const card = new VirtualNtag({ led: true }).programUri(SHORT_URI);
+    const { reader } = await h.tap(card);
+    expect(await signal(reader!, 'ok')).toBe(true);
+    expect(await signal(reader!, 'alert')).toBe(true);
+    expect(card.ledCommands).toEqual(['ff0040a804050101' + '01', 'ff00405404020203' + '01']);
   });
 });

@@ -6,7 +6,12 @@ import { ensurePcscd, type PcscdHandle } from './pcscd.js';
 let handle: PcscdHandle | undefined;
 
 export async function setup(): Promise<void> {
-  handle = await ensurePcscd();
+  try {
+    handle = await ensurePcscd();
+  } catch (e) {
+    // No pcscd on this machine: the non-NFC tests still run; the NFC files fail in their own beforeAll.
+    console.warn(`pcscd not started: ${(e as Error).message}`);
+  }
 }
 
 export async function teardown(): Promise<void> {

@@ -15,6 +15,7 @@ export class NfcHarness {
   private watch: NfcWatch | undefined;
   private release: (() => void) | undefined;
   private readonly onField = new Set<VirtualNtag>();
+  private cardOnReader = false;
 
   private constructor(readonly index: 0 | 1) {
     this.readerName = VIRTUAL_READERS[index];
@@ -26,6 +27,8 @@ export class NfcHarness {
     h.release = await acquireVirtualReader(index);
     h.watch = watchNfc(
       (e, r) => {
+        if (e.kind === 'card-off') h.cardOnReader = false;
+        if (e.kind === 'tag' || e.kind === 'tag-error') h.cardOnReader = true;
         h.events.push({ e, r });
         for (const w of h.waiters.splice(0)) w();
       },
@@ -55,6 +58,8 @@ export class NfcHarness {
 
   /** Taps `card`, waits for its tag / tag-error event (and the reader handle, still connected). */
   async tap(card: VirtualNtag): Promise<{ result: TagResult; reader: Reader | undefined; tapMs: number }> {
+    // pcscd must have seen the previous card go, or this one would not be a new card to it.
+    await this.until(() => !this.cardOnReader);
     this.events.splice(0);
     this.onField.add(card);
     const t0 = performance.now();
@@ -66,9 +71,24 @@ export class NfcHarness {
   /** Takes the card away and waits until the reader has noticed, so the next tap is a new card. */
   async lift(card: VirtualNtag): Promise<void> {
     this.onField.delete(card);
-    if (!card.present) return;
     await card.remove();
-    await this.next((e) => e.kind === 'card-off');
+    await this.until(() => !this.cardOnReader);
+  }
+
+  /** Waits until `cond` holds, re-checked on every event. */
+  private async until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!cond()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('the virtual reader still reports a card');
+      await new Promise<void>((res) => {
+        const t = setTimeout(res, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          res();
+        });
+      });
+    }
   }
 
   /** Lifts every card still on the reader (afterEach: a failed test must not leave its card there). */

@@ -175,7 +175,10 @@ export class VirtualNtag {
       return undefined; // power on / off / reset: nothing to answer, memory survives like EEPROM
     }
     this.apdus.push(msg.toString('hex'));
-    if (this.apdus.length > this.removeAfter) return 'remove';
+    if (this.apdus.length > this.removeAfter) {
+      this.removeAfter = Infinity; // one removal: the next tap works
+      return 'remove';
+    }
     return this.apdu(msg);
   }
 
