@@ -171,6 +171,39 @@ describe('custody end to end through the CLI', () => {
     expect(verdict(tags[1]!, 'pharmacy')).toBe('GENUINE');
   });
 
+  it('receive records discrepancies: a shipped pack missing turns SUSPICIOUS, the rest pass to the recipient', () => {
+    const out = join(t.dir, 'dis-tags.txt');
+    ok(['batch', '--key', keyPath('manufacturer'), '--gtin', gtin, '--lot', 'LDIS', '--expiry', yymmdd(new Date(Date.now() + 700 * DAY)), '--count', '3', '--tags-out', out]);
+    const uris = readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { uri: string }).uri);
+    const s = ok<{ leafHash: string; packs: number }>(['ship', '--key', keyPath('manufacturer'), '--to', glns.distributor, '--packs-file', out]);
+    expect(s.packs).toBe(3);
+    ok(['receive', '--key', keyPath('distributor'), '--shipment', s.leafHash, '--missing', uris[0]!, '--extra', pack(5)]);
+    expect(verdict(uris[0]!)).toBe('SUSPICIOUS');
+    expect(verdict(uris[1]!)).toBe('GENUINE');
+    // Custody of the others passed: the distributor can ship one on; the manufacturer no longer can.
+    refused(['ship', '--key', keyPath('manufacturer'), '--to', glns.pharmacy, '--pack', uris[1]!], 'NOT_HOLDER');
+    ok(['ship', '--key', keyPath('distributor'), '--to', glns.pharmacy, '--pack', uris[1]!]);
+    // A receive of a closed shipment is refused.
+    refused(['receive', '--key', keyPath('distributor'), '--shipment', s.leafHash], 'SHIPMENT_CLOSED');
+  });
+
+  it('enroll --rotate replaces a key and --revoke ends it', () => {
+    const g = gln(14);
+    expect(cli(['keygen', '--out', keyPath('old'), '--name', 'E2E second pharmacy', '--gln', g]).status).toBe(0);
+    expect(cli(['keygen', '--out', keyPath('new'), '--name', 'E2E second pharmacy', '--gln', g]).status).toBe(0);
+    ok(['enroll', '--authority-key', authority, '--participant-key', keyPath('old'), '--role', 'pharmacy']);
+    // A signed scan by a pharmacy that does not hold the pack: answered, and flagged.
+    expect(verdict(tags[3]!, 'old')).toBe('SUSPICIOUS');
+    expect(ok<{ reasons: { code: string }[] }>(['verify', tags[3]!, '--key', keyPath('old')]).reasons.map((r) => r.code)).toContain('SCANNED_OUTSIDE_CUSTODY');
+    ok(['enroll', '--authority-key', authority, '--rotate', '--participant-key', keyPath('new')]);
+    refused(['verify', tags[3]!, '--key', keyPath('old')], 'AUTH_BAD_SIGNATURE');
+    expect(verdict(tags[3]!, 'new')).toBe('SUSPICIOUS');
+    ok(['enroll', '--authority-key', authority, '--revoke', '--gln', g]);
+    refused(['verify', tags[3]!, '--key', keyPath('new')], 'AUTH_KEY_REVOKED');
+    // Only the authority admits: a participant's key is refused as the signer of an enrollment.
+    refused(['enroll', '--authority-key', keyPath('pharmacy'), '--participant-key', keyPath('old'), '--role', 'pharmacy'], 'ROLE_NOT_ALLOWED');
+  });
+
   it('demo --json prints exactly one URI per verdict, each showing that verdict', () => {
     const r = run(['demo', '--authority-key', authority, '--dir', join(t.dir, 'demo'), '--json']);
     expect(r.status, r.stderr).toBe(0);
