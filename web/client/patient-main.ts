@@ -222,7 +222,8 @@ function entryForm(): HTMLElement {
 
 function main(): void {
   const app = $('app');
-  app.replaceChildren(h('h1', {}, t.title), h('div', { id: 'result' }), entryForm());
+  // Polite live region: a screen reader announces the verdict when it replaces "Checking this pack…".
+  app.replaceChildren(h('h1', {}, t.title), h('div', { id: 'result', 'aria-live': 'polite' }), entryForm());
   if (/^\/01\//.test(location.pathname)) {
     let dl: DigitalLink;
     try {
