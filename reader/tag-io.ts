@@ -93,3 +93,18 @@ export async function directTransmit(r: TagReader, cmd: Uint8Array, maxLen: numb
   }
   return res.subarray(3);
 }
+
+/** Pages per FAST_READ: 60 pages = 240 bytes keeps the PN53x frame (at most 262 bytes) whole. */
+export const FAST_READ_PAGES = 60;
+
+/**
+ * NTAG21x FAST_READ (3A <start> <end>) through direct transmit: pages start..end in one exchange instead of
+ * one APDU per 4 pages. Readers without direct transmit refuse it with NFC_READ_FAILED.
+ */
+export async function fastRead(r: TagReader, start: number, end: number): Promise<Uint8Array> {
+  if (end < start || end - start + 1 > FAST_READ_PAGES || end > 0xff) throw new MedtrailError('BAD_INPUT', 'FAST_READ range out of bounds');
+  const want = (end - start + 1) * 4;
+  const data = await directTransmit(r, Uint8Array.of(0x3a, start, end), want);
+  if (data.length !== want) throw new MedtrailError('NFC_READ_FAILED', `FAST_READ answered ${data.length} bytes, expected ${want}`);
+  return data;
+}

@@ -2,6 +2,7 @@
 // virtual NTAG as the card. No part of the PC/SC layer is mocked.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex } from '../../core/bytes.js';
+import { encodeUriNdef } from '../../core/ndef.js';
 import { ntagImage } from '../../core/ntag.js';
 import { signal } from '../../reader/feedback.js';
 import { writeUriTag } from '../../reader/tag-write.js';
@@ -28,11 +29,19 @@ describe('reading taps', () => {
       const { result } = await h.tap(card);
       expect(result).toMatchObject({ kind: 'tag', reader: h.readerName, uid: '046b2f1a9c5d80', uri, tagType: kind });
       if (result.kind === 'tag') expect(result.readMs).toBeLessThan(1000);
-      // Pages 3-6, then the rest of the TLV in 16-byte reads: no page read twice, none past the TLV.
-      const tlv = ntagImage(uri, kind).length;
-      expect(card.apdus.filter((a) => a.startsWith('ffb0'))).toHaveLength(1 + Math.ceil((tlv - 1 - 12) / 16));
+      // UID, pages 3-6, then the rest of the TLV in one FAST_READ: no page read twice, none past the TLV.
+      const tlv = 2 + encodeUriNdef(uri).length; // NDEF TLV with its one-byte length, no terminator
+      const lastPage = 4 + Math.ceil(tlv / 4) - 1;
+      expect(card.apdus).toEqual(['ffca000000', 'ffb0000310', 'ff00000005d4423a07' + lastPage.toString(16).padStart(2, '0')]);
       await h.lift(card);
     }
+  });
+
+  it('falls back to 16-byte READ BINARY where FAST_READ is refused', async () => {
+    const card = new VirtualNtag({ kind: 'NTAG215', fastRead: false }).programUri(URI);
+    expect((await h.tap(card)).result).toMatchObject({ kind: 'tag', uri: URI });
+    const tlv = 2 + encodeUriNdef(URI).length;
+    expect(card.apdus.filter((a) => a.startsWith('ffb0'))).toHaveLength(1 + Math.ceil((tlv - 12) / 16));
   });
 
   const failures: [string, () => VirtualNtag, string][] = [

@@ -9,7 +9,8 @@
 //   FF B0 00 <page> <n<=16>      read binary from a page       -> n bytes (rolls over past the last page)
 //   FF D6 00 <page> 04 <4 bytes> update binary, one page       -> 90 00, or 63 00 if locked / read-only
 //   FF 00 00 00 <n> D4 42 <cmd>  direct transmit (PN533 InCommunicateThru) of an NTAG command:
-//        3C 00 READ_SIG -> D5 43 00 <32-byte signature> 90 00;  60 GET_VERSION -> D5 43 00 <8 bytes> 90 00
+//        3C 00 READ_SIG -> D5 43 00 <32-byte signature> 90 00;  60 GET_VERSION -> D5 43 00 <8 bytes> 90 00;
+//        3A <start> <end> FAST_READ -> D5 43 00 <pages start..end> 90 00 (unless created with fastRead: false)
 //   FF 00 40 <led> 04 <t1> <t2> <reps> <buzzer>  LED/buzzer: 6A 81 unless created with { led: true }
 // Lock bits are honoured as the NTAG21x datasheet defines them (static: page 2 bytes 2-3 for pages 3-15;
 // dynamic: bytes 0-1 of the dynamic lock page, 2 pages per bit on NTAG213, 16 on NTAG215/216); block-lock
@@ -39,6 +40,8 @@ export interface VirtualNtagOptions {
   readonly signature?: Uint8Array;
   /** Answer the ACR122U LED/buzzer command as a real ACR122U does (90 <led>) and record it. */
   readonly led?: boolean;
+  /** Answer FAST_READ (default true); false plays a reader that only offers READ BINARY. */
+  readonly fastRead?: boolean;
 }
 
 export class VirtualNtag {
@@ -51,6 +54,7 @@ export class VirtualNtag {
   /** LED/buzzer commands received (hex), when created with { led: true }. */
   readonly ledCommands: string[] = [];
   private readonly led: boolean;
+  private readonly fastRead: boolean;
   private socket: net.Socket | undefined;
   private removeAfter = Infinity;
 
@@ -59,6 +63,7 @@ export class VirtualNtag {
     this.uid = options.uid ?? Uint8Array.from([0x04, 0x6b, 0x2f, 0x1a, 0x9c, 0x5d, 0x80]);
     this.signature = options.signature ?? new Uint8Array(32);
     this.led = options.led ?? false;
+    this.fastRead = options.fastRead ?? true;
     const pages = this.kind === 'ISO14443-4' ? 0 : NTAG_LAYOUT[this.kind].pages;
     this.memory = new Uint8Array(pages * 4);
     if (this.kind !== 'ISO14443-4') this.factoryFormat(this.kind);
@@ -199,8 +204,8 @@ export class VirtualNtag {
     return NOT_SUPPORTED;
   }
 
-  private read(page: number, n: number): number[] {
-    if (n === 0 || n > 16) return WRONG_LENGTH;
+  private read(page: number, n: number, fast = false): number[] {
+    if (n === 0 || (n > 16 && !fast)) return WRONG_LENGTH;
     if (page >= this.pages) return FAIL; // the tag NAKs a READ beyond its last page
     const out: number[] = [];
     const pwdPage = this.pages - 2; // PWD and PACK always read as zero
@@ -250,6 +255,11 @@ export class VirtualNtag {
   private direct(cmd: Buffer): number[] {
     const ok = (data: ArrayLike<number>) => [0xd5, 0x43, 0x00, ...Array.from(data), ...OK];
     if (cmd[0] === 0x3c && cmd[1] === 0x00) return ok(this.signature);
+    if (cmd[0] === 0x3a && this.fastRead) {
+      const [start, end] = [cmd[1] ?? 0, cmd[2] ?? 0];
+      if (start > end || end >= this.pages) return [0xd5, 0x43, 0x01, ...OK];
+      return ok(this.read(start, (end - start + 1) * 4, true).slice(0, -2));
+    }
     if (cmd[0] === 0x60) return ok([0x00, 0x04, 0x04, 0x02, 0x01, 0x00, VERSION_SIZE[this.ntag()], 0x03]);
     return [0xd5, 0x43, 0x01, ...OK]; // PN533 status 01: timeout, as when the tag does not answer
   }
