@@ -7,7 +7,8 @@ import { keyFileSeed } from '../../core/keys.js';
 import { signRequest } from '../../core/request-auth.js';
 import { DEFAULT_OUT } from '../../web/build.mjs';
 import { REPORTS_PER_MINUTE } from '../../web/server/reports.js';
-import { gtinOf, sign, startChain, type Chain, type Party } from '../support/custody.js';
+import { gtinOf, PREFIX, sign, startChain, type Chain, type Party } from '../support/custody.js';
+import { participantKey } from '../support/ledger.js';
 import { buildAssets } from './browser.js';
 
 let c: Chain;
@@ -86,6 +87,22 @@ async function readReports(as?: Party, query = ''): Promise<{ status: number; js
   const r = await fetch(`${c.srv.url}${path}`, { headers });
   return { status: r.status, json: (await r.json()) as Record<string, unknown> };
 }
+
+describe('maker key after a rotation', () => {
+  it('answers the key valid when the pack was registered for its serial, and the current key without one', async () => {
+    const [product] = await c.ok(sign('product', c.m, { gtin: gtinOf(6), name: 'Losartan', form: 'tablets', strength: '50 mg', packSize: 30 }));
+    await c.ok(sign('batch', c.m, { gtin: gtinOf(6), lot: 'K-1', expiry: '301231', serials: ['K1'] }, [product!]));
+    const admitted = (await c.get(`/products/${gtinOf(6)}/maker-key`)).json['index'];
+    const next = participantKey(10);
+    const [rotated] = await c.ok(sign('participant', c.authority, { action: 'rotate', gln: c.m.gln, name: c.m.name, role: 'manufacturer', publicKey: next.publicKey, prefixes: [PREFIX] }));
+    expect(rotated).toBeDefined();
+    const now = await c.get(`/products/${gtinOf(6)}/maker-key`);
+    const then = await c.get(`/products/${gtinOf(6)}/maker-key?serial=K1`);
+    expect(now.json['index']).not.toBe(admitted);
+    expect(then.json['index']).toBe(admitted);
+    expect((await c.get(`/products/${gtinOf(6)}/maker-key?serial=${'x'.repeat(30)}`)).status).toBe(400);
+  });
+});
 
 describe('reports', () => {
   it('records a report, which a regulator reads and nobody else does', async () => {

@@ -43,9 +43,10 @@ function fmtExpiry(yymmdd: string | null): string {
 type MakerEvidence = { gln: string; leaf: string; checkpoint: string; inclusion: { index: number; size: number; leafHash: string; proof: string[] } };
 
 /** The key entry of the GTIN's manufacturer with its proof and checkpoint (web/server/maker-evidence.ts); null when unavailable. */
-async function makerEvidence(gtin: string): Promise<MakerEvidence | null> {
+async function makerEvidence(gtin: string, serial: string | undefined): Promise<MakerEvidence | null> {
   try {
-    const a = obj(await (takeEarly('maker') ?? getJson(`/api/v1/products/${gtin}/maker-key`)));
+    const q = serial === undefined ? '' : `?serial=${encodeURIComponent(serial)}`;
+    const a = obj(await (takeEarly('maker') ?? getJson(`/api/v1/products/${gtin}/maker-key${q}`)));
     const leaf = str(a['leaf']);
     const checkpoint = str(a['checkpoint']);
     if (leaf === null || checkpoint === null || !Array.isArray(a['proof'])) return null;
@@ -89,7 +90,7 @@ async function checkCode(dl: DigitalLink, code: string): Promise<void> {
   out.replaceChildren(h('p', { class: 'checking', role: 'status' }, t.checking));
   // Both requests at once; the maker's checkpoint is opened (one Ed25519 verification) as soon as it arrives,
   // while the verdict may still be on its way.
-  const makerP = makerEvidence(dl.gtin).then((m) => {
+  const makerP = makerEvidence(dl.gtin, dl.serial).then((m) => {
     if (m !== null) {
       try {
         openCheckpointCached(m.checkpoint, vkey);

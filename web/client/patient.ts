@@ -4,12 +4,18 @@
 import type { EarlyRequests } from './early.js';
 
 function early(): EarlyRequests | null {
-  const m = /^\/01\/(\d{14})\//.exec(location.pathname);
+  const m = /^\/01\/(\d{14})\/.*?\b21\/([^/]+)$/.exec(location.pathname);
   if (m === null) return null;
+  let serial: string;
+  try {
+    serial = encodeURIComponent(decodeURIComponent(m[2]!)); // a path segment's `+` is a plus; in a query it would be a space
+  } catch {
+    return null; // malformed: the main module says so
+  }
   const json = (r: Response): Promise<unknown> => r.text().then((t) => ({ ok: r.ok, status: r.status, text: t }));
   return {
     verify: fetch('/api/v1/verify', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ code: location.href }), credentials: 'omit', cache: 'no-store' }).then(json),
-    maker: fetch(`/api/v1/products/${m[1]!}/maker-key`, { headers: { accept: 'application/json' }, credentials: 'omit', cache: 'no-store' }).then(json),
+    maker: fetch(`/api/v1/products/${m[1]!}/maker-key?serial=${serial}`, { headers: { accept: 'application/json' }, credentials: 'omit', cache: 'no-store' }).then(json),
   };
 }
 

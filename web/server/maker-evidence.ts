@@ -1,10 +1,12 @@
 // The evidence a patient's page needs to trust a manufacturer's key without trusting this server:
 //
-//   GET /api/v1/products/:gtin/maker-key
+//   GET /api/v1/products/:gtin/maker-key[?serial=<serial>]
 //   -> {gtin, gln, index, leaf: base64 leaf bytes, size, leafHash: hex, proof: hex[], checkpoint: note}
 //
-// the newest participant entry that admitted or rotated the key of the GTIN's manufacturer, with its RFC 9162
-// inclusion proof against a signed checkpoint. The page decodes the leaf and checks everything itself
+// the participant entry that admitted or rotated the key of the GTIN's manufacturer, with its RFC 9162
+// inclusion proof against a signed checkpoint. With a serial of a registered pack it is the key that was valid
+// when the pack's batch was registered (the newest entry below the batch's index): a pack tagged before the
+// manufacturer rotated its key still verifies with the key that signed it. Without one, the current key. The page decodes the leaf and checks everything itself
 // (web/shared/evidence.ts: signature of the checkpoint with the pinned log key, the proof, the role, and that
 // the entry's prefixes cover the GTIN); this route only finds the leaf. It is keyed by GTIN, which the page
 // reads from its own URI, so the page asks for it at the same time as the verdict (one round trip, not two).
@@ -13,7 +15,7 @@ import { Router } from 'express';
 import { toBase64, toHex } from '../../core/bytes.js';
 import { decodeEntry } from '../../core/entry.js';
 import { MedtrailError } from '../../core/errors.js';
-import { normalizeGtin } from '../../core/gs1.js';
+import { normalizeGtin, validateSerial } from '../../core/gs1.js';
 import type { Ledger } from '../../server/context.js';
 import { custodyServices } from '../../server/custody/services.js';
 
@@ -21,24 +23,29 @@ export function makerEvidenceRouter(ledger: Ledger): Router {
   const r = Router();
   const db = ledger.store.db;
   const authority = ledger.store.getMeta('authority_gln') ?? '';
-  const rows = db.prepare<[string], { idx: number; entry: Buffer }>(
-    "SELECT idx, entry FROM leaves WHERE signer = ? AND kind = 'participant' ORDER BY idx DESC",
+  const rows = db.prepare<[string, number], { idx: number; entry: Buffer }>(
+    "SELECT idx, entry FROM leaves WHERE signer = ? AND kind = 'participant' AND idx < ? ORDER BY idx DESC",
   );
 
   r.get('/products/:gtin/maker-key', (req, res) => {
     const gtin = normalizeGtin(req.params.gtin, 'gtin');
-    const product = custodyServices(ledger).state.product(gtin);
+    const { state } = custodyServices(ledger);
+    const product = state.product(gtin);
     if (product === undefined) throw new MedtrailError('PRODUCT_UNKNOWN', `GTIN ${gtin} is not registered`);
     const gln = product.manufacturer;
+    const serial = req.query['serial'];
+    if (serial !== undefined && typeof serial !== 'string') throw new MedtrailError('BAD_INPUT', 'serial must be given once', { fields: [{ path: 'serial', code: 'BAD_INPUT', message: 'given once' }] });
+    const pack = serial === undefined ? undefined : state.pack(gtin, validateSerial(serial, 'serial'));
+    const below = pack?.batchIndex ?? Number.MAX_SAFE_INTEGER;
     // Find the row first and leave the iteration: signing a checkpoint writes, which SQLite refuses on a
     // connection with a statement still stepping.
     let found: { idx: number; leaf: Uint8Array } | undefined;
-    for (const row of rows.iterate(authority)) {
+    for (const row of rows.iterate(authority, below)) {
       const leaf = new Uint8Array(row.entry.buffer, row.entry.byteOffset, row.entry.byteLength);
       const body = decodeEntry(leaf).body as Record<string, unknown>;
       if (body['gln'] !== gln) continue;
       if (body['action'] === 'admit' || body['action'] === 'rotate') found = { idx: row.idx, leaf };
-      break; // the newest entry about this GLN decides; a revoke leaves no key to prove
+      break; // the newest entry about this GLN (below the batch) decides; a revoke leaves no key to prove
     }
     if (found !== undefined) {
       const cp = ledger.log.checkpoint(found.idx + 1);
