@@ -117,6 +117,8 @@ export const ERROR_CODES = {
   NFC_READ_FAILED: 'the reader or tag answered an error status',
   NFC_WRITE_FAILED: 'a page write was refused (locked page or reader error)',
   NFC_TAG_LOCKED: 'the tag is write-protected',
+  SUN_BAD_PICC: 'NTAG 424 DNA PICC data does not decrypt to a 7-byte UID with a read counter (tag 0xC7)',
+  SUN_BAD_MAC: 'NTAG 424 DNA SUN message authentication code does not verify',
   // CLI
   CLI_USAGE: 'bad command-line usage',
   CLI_IO: 'a file could not be read or written',
