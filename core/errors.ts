@@ -76,6 +76,8 @@ export const ERROR_CODES = {
   AUTH_REPLAYED: 'this request signature was already used',
   AUTH_NOT_IN_CHAIN: "the signer is not, and never was, in this pack's custody chain (nor a regulator)",
   AUTH_SCANNER_MISMATCH: 'scanner.gln names someone other than the request signer',
+  AUTH_REQUIRED: 'this read is only answered to a signed request (X-Medtrail-* headers)',
+  AUTH_NOT_PARTY: 'the signer is neither the party this read is about nor a regulator',
   // Merkle proofs and checkpoints
   PROOF_BAD_INDEX: 'leaf index is not below the tree size',
   PROOF_BAD_SIZE: 'tree sizes are out of order or out of range',

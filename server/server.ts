@@ -4,7 +4,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
 import { openLedger, type Ledger } from './context.js';
+import { MedtrailError } from '../core/errors.js';
 import { createApp } from './http/app.js';
+import { rateLimitFromEnv, type RateLimitOptions } from './http/rate-limit.js';
 
 /** Parts of the service beyond the log (custody, verify, pages) plug in here with their routers. */
 export interface ServiceModule {
@@ -19,7 +21,17 @@ export interface ServeOptions {
   host?: string;
   logKey?: string;
   modules?: ServiceModule[];
+  /** Requests in flight beyond which new ones get 503 (default: MEDTRAIL_MAX_IN_FLIGHT, else 256). */
   maxInFlight?: number;
+  /** Per-client limit on public routes (default: MEDTRAIL_RATE_LIMIT, else DEFAULT_RATE_LIMIT); false: off. */
+  rateLimit?: RateLimitOptions | false;
+}
+
+/** MEDTRAIL_MAX_IN_FLIGHT: a positive integer, or undefined for the default. */
+function maxInFlightFromEnv(v: string | undefined): number | undefined {
+  if (v === undefined || v.trim() === '') return undefined;
+  if (!/^[1-9][0-9]{0,6}$/.test(v.trim())) throw new MedtrailError('CLI_USAGE', `MEDTRAIL_MAX_IN_FLIGHT must be a positive integer, got ${v}`);
+  return Number(v);
 }
 
 export interface RunningServer {
@@ -31,13 +43,17 @@ export interface RunningServer {
 }
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
+  // Deployment knobs also come from the environment, so `medtrail serve` needs no flag for them.
+  const maxInFlight = o.maxInFlight ?? maxInFlightFromEnv(process.env['MEDTRAIL_MAX_IN_FLIGHT']);
+  const rl = o.rateLimit ?? rateLimitFromEnv(process.env['MEDTRAIL_RATE_LIMIT']);
   const ledger = openLedger({ db: o.db, ...(o.logKey !== undefined ? { logKey: o.logKey } : {}) });
   const modules = o.modules ?? [];
   const app = createApp({
     log: ledger.log,
     apiRouters: modules.flatMap((m) => m.api?.(ledger) ?? []),
     rootRouters: modules.flatMap((m) => m.root?.(ledger) ?? []),
-    ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),
+    ...(maxInFlight !== undefined ? { maxInFlight } : {}),
+    ...(rl !== undefined ? { rateLimit: rl } : {}),
   });
   // Sign a checkpoint at start so that GET checkpoint never has to, and keep signing while appends come in.
   ledger.log.signNow();

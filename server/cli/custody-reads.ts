@@ -50,7 +50,7 @@ export async function shipPrev(c: ApiClient, gln: string, items: ShipItem[]): Pr
   const worker = async (): Promise<void> => {
     while (next < queries.length) {
       const q = queries[next++]!;
-      const r = await c.json<{ packs?: unknown[]; prev?: unknown[] }>('GET', `/api/v1/held?gln=${gln}&${q}`);
+      const r = await c.json<{ packs?: unknown[]; prev?: unknown[] }>('GET', `/api/v1/held?gln=${gln}&${q}`, undefined, true);
       if (!Array.isArray(r.packs) || !Array.isArray(r.prev)) throw new MedtrailError('INTERNAL', 'GET /api/v1/held answered an unexpected shape');
       packs += r.packs.length;
       for (const h of r.prev) {

@@ -6,6 +6,7 @@ import { MedtrailError } from '../../core/errors.js';
 import type { LogService } from '../log/log-service.js';
 import { errorHandler, sendError } from './errors.js';
 import { logRoutes } from './log-routes.js';
+import { DEFAULT_RATE_LIMIT, rateLimit, type RateLimitOptions } from './rate-limit.js';
 
 export interface AppOptions {
   log: LogService;
@@ -13,6 +14,8 @@ export interface AppOptions {
   jsonLimit?: string;
   /** Requests in flight beyond which new ones get 503 (default 256). */
   maxInFlight?: number;
+  /** Per-client limit on the public routes (rate-limit.ts; default DEFAULT_RATE_LIMIT); false turns it off. */
+  rateLimit?: RateLimitOptions | false;
   /** Extra routers under /api/v1 (custody, verify, ...). */
   apiRouters?: Router[];
   /** Extra routers at the root (pages, Digital Link resolver). */
@@ -59,6 +62,8 @@ export function createApp(opts: AppOptions): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+  // Before the shedder: a client over its limit must not take an in-flight slot from the others.
+  if (opts.rateLimit !== false) app.use(rateLimit(opts.rateLimit ?? DEFAULT_RATE_LIMIT));
   app.use(loadShedder(opts.maxInFlight ?? 256));
   // The exact body bytes are kept for signed requests (core/request-auth.ts signs their SHA-256).
   app.use(

@@ -37,6 +37,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   AUTH_REPLAYED: 401,
   AUTH_NOT_IN_CHAIN: 403,
   AUTH_SCANNER_MISMATCH: 403,
+  AUTH_REQUIRED: 401,
+  AUTH_NOT_PARTY: 403,
   STORE_CONFLICT: 503,
   STORE_CORRUPT: 500,
   STORE_EXISTS: 409,
@@ -59,7 +61,9 @@ export function statusOf(code: ErrorCode): number {
 
 export function sendError(res: Response, err: MedtrailError): void {
   const status = statusOf(err.code);
-  if (status === 503) res.setHeader('Retry-After', '1');
+  // 503 (overloaded, busy) and 429 (rate limited) tell the client when to come back; a limiter that knows
+  // better sets its own value first.
+  if ((status === 503 || status === 429) && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', '1');
   res.status(status).json({
     error: { code: err.code, message: err.message, ...(err.fields !== undefined ? { fields: err.fields } : {}) },
   });

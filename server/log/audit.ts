@@ -28,7 +28,10 @@ export type FindingCode =
   | 'CHECKPOINT_ROOT_MISMATCH'
   | 'CHECKPOINT_BEYOND_HEAD'
   | 'HEAD_ROOT_MISMATCH'
-  | 'META_MISSING';
+  | 'META_MISSING'
+  | 'TRUSTED_CHECKPOINT_BAD'
+  | 'TRUSTED_CHECKPOINT_MISMATCH'
+  | 'TREE_SHRANK';
 
 export interface Finding {
   code: FindingCode;
@@ -54,6 +57,12 @@ export interface AuditOptions {
   /** Stop collecting after this many findings (a wholesale rewrite would otherwise list every leaf). */
   maxFindings?: number;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Checkpoint notes the auditor holds from elsewhere (its own copy, a client's, the server's witness file):
+   * each must carry the log's signature and be a prefix of this ledger. An older copy of the database is
+   * self-consistent; only a checkpoint kept outside it shows that the tree shrank.
+   */
+  trusted?: string[];
 }
 
 export function auditLedger(store: SqliteLedgerStore, opts: AuditOptions = {}): AuditReport {
@@ -102,6 +111,28 @@ export function auditLedger(store: SqliteLedgerStore, opts: AuditOptions = {}): 
     }
   };
 
+  // Checkpoints held outside the database, by size; each is checked when the pass reaches its size.
+  const trusted: { size: number; root: Uint8Array }[] = [];
+  for (const note of opts.trusted ?? []) {
+    try {
+      const cp = openCheckpoint(note, logVkey);
+      if (cp.origin !== origin) throw new Error('origin');
+      trusted.push({ size: cp.size, root: cp.root });
+    } catch (e) {
+      add({ code: 'TRUSTED_CHECKPOINT_BAD', message: `a checkpoint given to audit is not signed by this log's key (${isMedtrailError(e) ? e.code : 'other origin'})` });
+    }
+  }
+  trusted.sort((a, b) => a.size - b.size);
+  let trustedAt = 0;
+  const checkTrustedAt = (size: number): void => {
+    for (; trustedAt < trusted.length && trusted[trustedAt]!.size === size; trustedAt++) {
+      const root = size === 0 ? emptyRoot() : rootAt(size, read);
+      if (!equalBytes(root, trusted[trustedAt]!.root)) {
+        add({ code: 'TRUSTED_CHECKPOINT_MISMATCH', message: `the leaves no longer produce the root of the checkpoint held at size ${size}: the ledger was rewritten before index ${size}` });
+      }
+    }
+  };
+  checkTrustedAt(0);
   checkCheckpointsAt(0);
   for (const leaf of store.iterateLeaves()) {
     if (leaf.index !== expected) {
@@ -152,12 +183,16 @@ export function auditLedger(store: SqliteLedgerStore, opts: AuditOptions = {}): 
       }
     }
     checkCheckpointsAt(expected);
+    checkTrustedAt(expected);
     if (opts.onProgress !== undefined && expected % 10000 === 0) opts.onProgress(expected, head.size);
   }
   if (expected < head.size) add({ code: 'LEAF_MISSING', index: expected, message: `the head says ${head.size} leaves but only ${expected} are present` });
   const root = expected === 0 ? emptyRoot() : rootAt(expected, read);
   if (!equalBytes(root, head.root) || expected !== head.size) {
     add({ code: 'HEAD_ROOT_MISMATCH', message: `the head (size ${head.size}) does not commit to the leaves' root` });
+  }
+  for (; trustedAt < trusted.length; trustedAt++) {
+    add({ code: 'TREE_SHRANK', message: `a checkpoint held outside the database is at size ${trusted[trustedAt]!.size}, beyond the ${expected} leaves present: an older copy of the database was restored, or leaves were removed` });
   }
   for (; cpAt < cps.length; cpAt++) {
     add({ code: 'CHECKPOINT_BEYOND_HEAD', message: `a checkpoint was signed at size ${cps[cpAt]!.size}, beyond the ${expected} leaves present: leaves were removed or an older copy of the database was restored` });

@@ -113,6 +113,9 @@ export function verifyRoutes(v: VerifyServices): Router {
     // Only a signed request speaks for a participant; an unsigned scanner.gln is not proof of anything.
     const scanner: Scanner = { gln: who?.gln ?? null, location: body.scanner.location };
     const ev = v.engine.evaluate(code, scanner, new Date(), true);
+    // Never a verdict from a ledger that fails its own checks (server/log/integrity.ts).
+    if (ev.pack !== undefined) v.integrity.assertLeaf(ev.pack.lastIndex, ev.pack.lastHash);
+    else v.integrity.assertHead();
     const full = ev.pack !== undefined && inChain(who, ev.pack.gtin, ev.pack.serial, ev.product?.manufacturer);
     const events = ev.pack === undefined ? [] : packTimeline(v.state, ev.pack, ev.lot, v.signerAt);
     res.json({
@@ -131,6 +134,7 @@ export function verifyRoutes(v: VerifyServices): Router {
     const { gtin, serial } = packParams(req);
     const ev = v.engine.evaluate({ source: 'element-string', gtin, serial }, { gln: who?.gln ?? null, location: null }, new Date(), false);
     if (ev.pack === undefined) throw new MedtrailError('PACK_UNKNOWN', `no pack ${serial} of ${gtin} is registered`);
+    v.integrity.assertLeaf(ev.pack.lastIndex, ev.pack.lastHash);
     const full = inChain(who, gtin, serial, ev.product?.manufacturer);
     if (who !== undefined && !full) throw new MedtrailError('AUTH_NOT_IN_CHAIN', `${who.gln} is not in the custody chain of this pack`);
     const events = packTimeline(v.state, ev.pack, ev.lot, v.signerAt);

@@ -4,6 +4,7 @@
 import type { Ledger } from '../context.js';
 import { custodyServices } from '../custody/services.js';
 import type { CustodyState } from '../custody/state.js';
+import { IntegrityGuard, type IntegrityOptions } from '../log/integrity.js';
 import type { KeyBook } from '../log/keybook.js';
 import { Proofs } from './answer.js';
 import { RequestAuth } from './auth.js';
@@ -18,6 +19,8 @@ export interface VerifyServices {
   proofs: Proofs;
   scans: ScanStore;
   auth: RequestAuth;
+  /** The ledger's own integrity checks (server/log/integrity.ts): LOG_INTEGRITY instead of a verdict. */
+  integrity: IntegrityGuard;
   /** The signer of the leaf at `index` (for lot-level entries such as a recall). */
   signerAt: (index: number) => string | undefined;
   /** Flushes the scan queue (before the database closes). */
@@ -28,6 +31,7 @@ export interface VerifyOptions {
   scans?: ScanStoreOptions;
   /** Window for SEEN_FAR_APART (default 30 minutes). */
   seenWindowMs?: number;
+  integrity?: IntegrityOptions;
 }
 
 const cache = new WeakMap<Ledger, VerifyServices>();
@@ -40,6 +44,10 @@ export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): Verify
   const tags = new TagSignatureChecker(keys, ledger.store);
   const engine = new VerdictEngine({ state, keys, tags, scans, ...(opts.seenWindowMs !== undefined ? { seenWindowMs: opts.seenWindowMs } : {}) });
   const signer = ledger.store.db.prepare<[number], string>('SELECT signer FROM leaves WHERE idx = ?').pluck();
+  // Checked once at start (a failure is kept and answered on every verification), then every second.
+  const integrity = new IntegrityGuard(ledger.store, ledger.log, { db: ledger.store.db.name, ...opts.integrity });
+  integrity.checkNow();
+  integrity.start();
   const v: VerifyServices = {
     keys,
     state,
@@ -47,8 +55,12 @@ export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): Verify
     proofs: new Proofs(ledger.log),
     scans,
     auth: new RequestAuth(keys),
+    integrity,
     signerAt: (index) => signer.get(index),
-    close: () => scans.close(),
+    close: () => {
+      integrity.stop();
+      scans.close();
+    },
   };
   cache.set(ledger, v);
   return v;

@@ -66,12 +66,12 @@ describe('custody happy path: 10,000 packs from manufacturer to patient', () => 
     expect(await pack(c, serials[0]!)).toMatchObject({ state: 'active', holder: c.m.gln, lot: LOT, expiry: EXPIRY, lastHash: batchHash });
 
     // The whole lot to the distributor: prev is what /held says the manufacturer got the packs from.
-    const held = await c.get(`/held?gln=${c.m.gln}&gtin=${GTIN}&lot=${LOT}`);
+    const held = await c.get(`/held?gln=${c.m.gln}&gtin=${GTIN}&lot=${LOT}`, c.m);
     expect((held.json['packs'] as unknown[]).length).toBe(10_000);
     expect(held.json['prev']).toEqual([batchHash]);
     const [ship1] = await c.ok(sign('ship', c.m, { to: c.d.gln, items: [{ type: 'lot', gtin: GTIN, lot: LOT }] }, held.json['prev'] as string[]));
     expect(await pack(c, serials[5]!)).toMatchObject({ state: 'in_transit', holder: c.m.gln, inTransitTo: c.d.gln, lastHash: ship1 });
-    const open = await c.get(`/shipments?to=${c.d.gln}&open=1`);
+    const open = await c.get(`/shipments?to=${c.d.gln}&open=1`, c.d);
     expect(open.json['shipments']).toEqual([expect.objectContaining({ hash: ship1, from: c.m.gln, count: 10_000 })]);
 
     // One pack shipped but not there, one there but not shipped.
@@ -79,7 +79,7 @@ describe('custody happy path: 10,000 packs from manufacturer to patient', () => 
     const [recv1] = await c.ok(sign('receive', c.d, { ship: ship1, missing: [{ gtin: GTIN, serial: serials[0] }], extra: [extra] }, [ship1!]));
     expect(await pack(c, serials[0]!)).toMatchObject({ state: 'missing', holder: c.m.gln, inTransitTo: null });
     expect(await pack(c, serials[1]!)).toMatchObject({ state: 'active', holder: c.d.gln, lastHash: recv1 });
-    expect((await c.get(`/shipments?to=${c.d.gln}&open=1`)).json['shipments']).toEqual([]);
+    expect((await c.get(`/shipments?to=${c.d.gln}&open=1`, c.d)).json['shipments']).toEqual([]);
     const disc = c.srv.ledger.store.db.prepare('SELECT gtin, serial, kind FROM custody_discrepancies').all();
     expect(disc).toEqual([{ ...extra, kind: 'extra' }]);
 
@@ -97,8 +97,8 @@ describe('custody happy path: 10,000 packs from manufacturer to patient', () => 
       ),
     );
     const [recv2] = await c.ok(sign('receive', c.p, { ship: ship2, missing: [], extra: [] }, [ship2!]));
-    expect((await c.get(`/held?gln=${c.p.gln}`)).json['packs']).toHaveLength(7);
-    expect((await c.get(`/held?gln=${c.d.gln}&gtin=${GTIN}&lot=${LOT}`)).json['packs']).toHaveLength(10_000 - 8);
+    expect((await c.get(`/held?gln=${c.p.gln}`, c.p)).json['packs']).toHaveLength(7);
+    expect((await c.get(`/held?gln=${c.d.gln}&gtin=${GTIN}&lot=${LOT}`, c.d)).json['packs']).toHaveLength(10_000 - 8);
 
     const [disp] = await c.ok(sign('dispense', c.p, { gtin: GTIN, serial: serials[6] }, [recv2!]));
     expect(await pack(c, serials[6]!)).toMatchObject({ state: 'dispensed', dispensedBy: c.p.gln });

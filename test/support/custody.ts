@@ -3,7 +3,8 @@
 import { toHex } from '../../core/bytes.js';
 import { checkDigit } from '../../core/gs1.js';
 import type { Entry, EntryKind } from '../../core/entry.js';
-import type { KeyFile } from '../../core/keys.js';
+import { keyFileSeed, type KeyFile } from '../../core/keys.js';
+import { signRequest } from '../../core/request-auth.js';
 import { CUSTODY_TABLES } from '../../server/custody/schema.js';
 import { serviceModules } from '../../server/modules.js';
 import { startServer, type RunningServer } from '../../server/server.js';
@@ -39,7 +40,8 @@ export interface Chain {
   p: Party;
   reg: Party;
   post(body: unknown): Promise<Posted>;
-  get(path: string): Promise<Posted>;
+  /** GET under /api/v1; with `as`, a request signed by that party (core/request-auth.ts). */
+  get(path: string, as?: Party): Promise<Posted>;
   /** Posts entries that must be accepted; returns their leaf hashes. */
   ok(...es: Entry[]): Promise<string[]>;
   participant(who: Party, role: string, prefixes?: string[]): Entry;
@@ -54,8 +56,9 @@ export async function startChain(): Promise<Chain> {
     const r = await fetch(`${srv.url}/api/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return { status: r.status, json: (await r.json()) as Record<string, unknown> };
   };
-  const get = async (path: string): Promise<Posted> => {
-    const r = await fetch(`${srv.url}/api/v1${path}`);
+  const get = async (path: string, as?: Party): Promise<Posted> => {
+    const headers = as === undefined ? {} : { ...signRequest({ method: 'GET', path: `/api/v1${path}` }, as.gln, keyFileSeed(as)) };
+    const r = await fetch(`${srv.url}/api/v1${path}`, { headers });
     return { status: r.status, json: (await r.json()) as Record<string, unknown> };
   };
   const ok = async (...es: Entry[]): Promise<string[]> => {

@@ -3,6 +3,8 @@
 import type { Command } from 'commander';
 import { installNodeCrypto } from '../../../core/ed25519-node.js';
 import { auditLedger } from '../../log/audit.js';
+import { readWitness, witnessPath } from '../../log/integrity.js';
+import { readFileSync } from 'node:fs';
 import { DEFAULT_DB } from '../../context.js';
 import { openDatabase, SqliteLedgerStore } from '../../store/ledger-store.js';
 import { action, emit } from '../io.js';
@@ -13,14 +15,18 @@ export function registerAudit(program: Command): void {
     .description('recompute every hash from the leaves, check every signature and checkpoint; say where the ledger was altered')
     .option('--db <path>', 'database file', DEFAULT_DB)
     .option('--max-findings <n>', 'stop listing after this many findings', '100')
+    .option('--checkpoint <file>', 'a checkpoint note you kept (repeatable): the ledger must still contain it', (v: string, acc: string[] = []) => [...acc, v])
     .option('--json', 'print JSON')
     .action(
-      action((opts: { db: string; maxFindings: string; json?: boolean }) => {
+      action((opts: { db: string; maxFindings: string; checkpoint?: string[]; json?: boolean }) => {
         installNodeCrypto();
         const store = new SqliteLedgerStore(openDatabase(opts.db, { readonly: true }));
         let report;
         try {
-          report = auditLedger(store, { maxFindings: Math.max(1, Number(opts.maxFindings) || 100) });
+          // The server's witness (the newest checkpoint it verified) is read when present: it shows a rollback.
+          const witness = readWitness(witnessPath(opts.db));
+          const trusted = [...(opts.checkpoint ?? []).map((f) => readFileSync(f, 'utf8')), ...(witness !== undefined ? [witness] : [])];
+          report = auditLedger(store, { maxFindings: Math.max(1, Number(opts.maxFindings) || 100), trusted });
         } finally {
           store.close();
         }
