@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Integration tests start real servers, pcscd and Chromium; two cores only.
     maxWorkers: 2,
+    // One pcscd (with the vpcd virtual readers) for the whole run; NFC test files share it.
+    globalSetup: ['test/support/global-setup.ts'],
   },
 });
