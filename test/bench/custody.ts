@@ -50,6 +50,9 @@ const t = tempDir('medtrail-bench-custody-');
 const db = join(t.dir, 'medtrail.db');
 const init = cli(['init', '--db', db, '--json']);
 if (init.status !== 0) throw new Error(`init failed: ${init.stderr}`);
+// One client at full speed is exactly what the public routes' per-client limit is there to stop; the bench
+// measures the service, so the limit is off unless the caller sets MEDTRAIL_RATE_LIMIT.
+process.env['MEDTRAIL_RATE_LIMIT'] ??= 'off';
 const server = await startServerProcess(db);
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
