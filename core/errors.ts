@@ -121,6 +121,11 @@ export const ERROR_CODES = {
   NFC_TAG_LOCKED: 'the tag is write-protected',
   SUN_BAD_PICC: 'NTAG 424 DNA PICC data does not decrypt to a 7-byte UID with a read counter (tag 0xC7)',
   SUN_BAD_MAC: 'NTAG 424 DNA SUN message authentication code does not verify',
+  SUN_KEY_EXISTS: 'SDM keys are already registered for this tag',
+  // reader daemon (2D scanner lines, QR images, offline queue)
+  SCANNER_UNREADABLE: 'a scanner line is neither a Digital Link URI nor a GS1 element string, even after repairs',
+  SCANNER_AMBIGUOUS: 'a scanner line can be repaired in more than one way; it is not guessed',
+  IMAGE_UNREADABLE: 'an image file could not be decoded or holds no QR code',
   // CLI
   CLI_USAGE: 'bad command-line usage',
   CLI_IO: 'a file could not be read or written',
