@@ -5,6 +5,7 @@ import express, { type Express, type RequestHandler, type Router } from 'express
 import { MedtrailError } from '../../core/errors.js';
 import type { LogService } from '../log/log-service.js';
 import { errorHandler, sendError } from './errors.js';
+import { assertJsonDepth } from './json-depth.js';
 import { logRoutes } from './log-routes.js';
 import { DEFAULT_RATE_LIMIT, rateLimit, type RateLimitOptions } from './rate-limit.js';
 
@@ -72,6 +73,7 @@ export function createApp(opts: AppOptions): Express {
       limit: opts.jsonLimit ?? '16mb',
       strict: true,
       verify: (req, _res, buf) => {
+        assertJsonDepth(buf);
         (req as { rawBody?: Buffer }).rawBody = buf;
       },
     }),

@@ -84,6 +84,8 @@ export const errorHandler: ErrorRequestHandler = (err: unknown, _req, res, next)
     sendError(res, err);
     return;
   }
+  // The router decodes path parameters itself; a malformed %-escape there is the client's error, not ours.
+  if (err instanceof URIError) return sendError(res, new MedtrailError('BAD_INPUT', 'malformed percent-encoding in the request path'));
   const bp = err as BodyParserError;
   if (bp !== null && typeof bp === 'object') {
     if (bp.type === 'entity.too.large') return sendError(res, new MedtrailError('BODY_TOO_LARGE', 'request body larger than the limit'));
