@@ -1,0 +1,204 @@
+// The reader's local picture of the ledger, for verdicts while the server is unreachable: what a "sync" copies.
+//
+// A sync (at start, then every --sync-interval, and after the queue drains) is three reads:
+//   1. GET participants: every participant's current key, role and company prefixes (manufacturer keys are
+//      what the tag signatures are checked against);
+//   2. the log's new leaves since the last sync (GET log/entries, 1,000 at a time, public like any mirror's
+//      copy): product entries (names, maker), recall entries (recalled lots), dispense and undo entries
+//      (dispensed serials, whoever dispensed them);
+//   3. GET held?gln=<this pharmacy> signed, paged: the packs this pharmacy holds (lot, expiry, and the leaf
+//      hash a dispense of each must name as prev).
+// Modest on purpose: no custody replay; a pack this pharmacy does not hold is judged by its signature alone.
+// Stored in <state dir>/cache.db (SQLite, WAL); a sync replaces the held set and the participants in one
+// transaction, so a verdict never sees half a sync.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { decodeEntry } from '../core/entry.js';
+import { MedtrailError } from '../core/errors.js';
+import type { ReaderHttp } from './http.js';
+
+export interface CachedParticipant {
+  gln: string;
+  name: string;
+  role: string;
+  publicKey: string;
+  prefixes: string[];
+  revoked: boolean;
+}
+
+export interface CachedPack {
+  gtin: string;
+  serial: string;
+  lot: string;
+  expiry: string;
+  lastHash: string;
+}
+
+export interface CachedProduct {
+  gtin: string;
+  name: string;
+  strength: string;
+  form: string;
+  manufacturer: string;
+}
+
+export interface SyncResult {
+  participants: number;
+  leaves: number;
+  held: number;
+  logSize: number;
+}
+
+const PAGE = 1000;
+
+export class ReaderCache {
+  readonly db: Database.Database;
+  private readonly q;
+
+  constructor(path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS participants (gln TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, public_key TEXT NOT NULL,
+        prefixes TEXT NOT NULL, revoked INTEGER NOT NULL) STRICT;
+      CREATE TABLE IF NOT EXISTS products (gtin TEXT PRIMARY KEY, name TEXT NOT NULL, strength TEXT NOT NULL, form TEXT NOT NULL, manufacturer TEXT NOT NULL) STRICT;
+      CREATE TABLE IF NOT EXISTS held (gtin TEXT NOT NULL, serial TEXT NOT NULL, lot TEXT NOT NULL, expiry TEXT NOT NULL, last_hash TEXT NOT NULL,
+        PRIMARY KEY (gtin, serial)) STRICT, WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS recalled (gtin TEXT NOT NULL, lot TEXT NOT NULL, PRIMARY KEY (gtin, lot)) STRICT, WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS dispensed (gtin TEXT NOT NULL, serial TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL,
+        PRIMARY KEY (gtin, serial)) STRICT, WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;`);
+    this.q = {
+      participant: this.db.prepare<[string], { gln: string; name: string; role: string; public_key: string; prefixes: string; revoked: number }>('SELECT * FROM participants WHERE gln = ?'),
+      manufacturers: this.db.prepare<[], { gln: string; name: string; role: string; public_key: string; prefixes: string; revoked: number }>("SELECT * FROM participants WHERE role = 'manufacturer'"),
+      product: this.db.prepare<[string], CachedProduct>('SELECT * FROM products WHERE gtin = ?'),
+      held: this.db.prepare<[string, string], { gtin: string; serial: string; lot: string; expiry: string; last_hash: string }>('SELECT * FROM held WHERE gtin = ? AND serial = ?'),
+      recalled: this.db.prepare<[string, string], { gtin: string }>('SELECT gtin FROM recalled WHERE gtin = ? AND lot = ?'),
+      dispensed: this.db.prepare<[string, string], { by: string; at: string }>('SELECT by, at FROM dispensed WHERE gtin = ? AND serial = ?'),
+      meta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      markDispensed: this.db.prepare('INSERT INTO dispensed (gtin, serial, by, at) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET by = excluded.by, at = excluded.at'),
+      unheld: this.db.prepare('DELETE FROM held WHERE gtin = ? AND serial = ?'),
+    };
+  }
+
+  participant(gln: string): CachedParticipant | undefined {
+    const r = this.q.participant.get(gln);
+    return r === undefined ? undefined : participantRow(r);
+  }
+
+  manufacturers(): CachedParticipant[] {
+    return this.q.manufacturers.all().map(participantRow);
+  }
+
+  product(gtin: string): CachedProduct | undefined {
+    return this.q.product.get(gtin);
+  }
+
+  held(gtin: string, serial: string): CachedPack | undefined {
+    const r = this.q.held.get(gtin, serial);
+    return r === undefined ? undefined : { gtin: r.gtin, serial: r.serial, lot: r.lot, expiry: r.expiry, lastHash: r.last_hash };
+  }
+
+  recalled(gtin: string, lot: string): boolean {
+    return this.q.recalled.get(gtin, lot) !== undefined;
+  }
+
+  dispensed(gtin: string, serial: string): { by: string; at: string } | undefined {
+    return this.q.dispensed.get(gtin, serial);
+  }
+
+  /** Records a dispense made here (before the next sync would bring it). */
+  markDispensed(gtin: string, serial: string, by: string, at: string): void {
+    this.db.transaction(() => {
+      this.q.markDispensed.run(gtin, serial, by, at);
+      this.q.unheld.run(gtin, serial);
+    })();
+  }
+
+  /** When the last sync finished (RFC 3339), or undefined before the first. */
+  get syncedAt(): string | undefined {
+    return this.q.meta.get('synced_at')?.value;
+  }
+
+  /** One sync (see the top of this file); `gln` is this pharmacy's (the held packs are read signed). */
+  async sync(http: ReaderHttp, gln: string | undefined): Promise<SyncResult> {
+    const { participants } = await http.json<{ participants: CachedParticipant[] }>('GET', '/api/v1/participants');
+    const note = await fetchCheckpointSize(http);
+    let from = Number(this.q.meta.get('log_index')?.value ?? '0');
+    if (from > note) from = 0; // a different (or rebuilt) ledger: read it again from the start
+    let leaves = 0;
+    while (from < note) {
+      const page = await http.leaves(from, Math.min(note, from + PAGE));
+      if (page.length === 0) break;
+      this.db.transaction(() => {
+        for (const l of page) this.applyLeaf(l.bytes);
+        this.q.setMeta.run('log_index', String(from + page.length));
+      })();
+      from += page.length;
+      leaves += page.length;
+    }
+    const held: CachedPack[] = [];
+    if (gln !== undefined) {
+      for (let offset = 0; ; offset += PAGE) {
+        const r = await http.json<{ packs: CachedPack[] }>('GET', `/api/v1/held?gln=${gln}&limit=${PAGE}&offset=${offset}`, undefined, true);
+        held.push(...r.packs);
+        if (r.packs.length < PAGE) break;
+      }
+    }
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM participants').run();
+      const ins = this.db.prepare('INSERT INTO participants VALUES (?, ?, ?, ?, ?, ?)');
+      for (const p of participants) ins.run(p.gln, p.name, p.role, p.publicKey, JSON.stringify(p.prefixes ?? []), p.revoked ? 1 : 0);
+      if (gln !== undefined) {
+        this.db.prepare('DELETE FROM held').run();
+        const h = this.db.prepare('INSERT OR REPLACE INTO held VALUES (?, ?, ?, ?, ?)');
+        for (const p of held) h.run(p.gtin, p.serial, p.lot, p.expiry, p.lastHash);
+      }
+      this.q.setMeta.run('synced_at', new Date().toISOString());
+    })();
+    return { participants: participants.length, leaves, held: held.length, logSize: note };
+  }
+
+  private applyLeaf(bytes: Uint8Array): void {
+    let e;
+    try {
+      e = decodeEntry(bytes);
+    } catch {
+      return; // not an entry this build reads: nothing to learn from it
+    }
+    const b = e.body as Record<string, unknown>;
+    const s = (k: string) => (typeof b[k] === 'string' ? (b[k] as string) : '');
+    if (e.kind === 'product') {
+      this.db.prepare('INSERT OR REPLACE INTO products VALUES (?, ?, ?, ?, ?)').run(s('gtin'), s('name'), s('strength'), s('form'), e.signer);
+    } else if (e.kind === 'recall') {
+      this.db.prepare('INSERT OR IGNORE INTO recalled VALUES (?, ?)').run(s('gtin'), s('lot'));
+    } else if (e.kind === 'dispense') {
+      this.q.markDispensed.run(s('gtin'), s('serial'), e.signer, e.at);
+    } else if (e.kind === 'undo') {
+      this.db.prepare('DELETE FROM dispensed WHERE gtin = ? AND serial = ?').run(s('gtin'), s('serial'));
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function participantRow(r: { gln: string; name: string; role: string; public_key: string; prefixes: string; revoked: number }): CachedParticipant {
+  return { gln: r.gln, name: r.name, role: r.role, publicKey: r.public_key, prefixes: JSON.parse(r.prefixes) as string[], revoked: r.revoked === 1 };
+}
+
+/** The tree size of the server's current checkpoint (its second line). */
+async function fetchCheckpointSize(http: ReaderHttp): Promise<number> {
+  let res: Response;
+  try {
+    res = await fetch(`${http.base}/api/v1/checkpoint`, { signal: AbortSignal.timeout(5000) });
+  } catch (e) {
+    throw new MedtrailError('SERVER_UNREACHABLE', `cannot reach ${http.base}`, { cause: e });
+  }
+  const size = Number((await res.text()).split('\n')[1]);
+  return Number.isSafeInteger(size) && size >= 0 ? size : 0;
+}

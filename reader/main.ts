@@ -1,0 +1,230 @@
+// `medtrail-reader`: the counter daemon (DESIGN.md "Interfaces"). Watches every PC/SC reader (reader/nfc.ts),
+// reads 2D-scanner lines from stdin (reader/scanner.ts) and QR images given as files (reader/image.ts), and
+// prints a verdict per pack (reader/output.ts), verified offline at once and online as the pharmacy
+// (reader/verifier.ts), with a durable queue for when the server is down (reader/queue.ts).
+//
+// Exit codes: 0 normal end (and with --once: the verdict was GENUINE); 1 with --once: any other verdict, or the
+// tap/line/image could not be read; 2 usage error (bad option, unreadable key file).
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Reader } from 'nfc-pcsc';
+import { fromHex } from '../core/bytes.js';
+import { installNodeCrypto } from '../core/ed25519-node.js';
+import { isMedtrailError, MedtrailError } from '../core/errors.js';
+import { parseKeyFile } from '../core/keys.js';
+import { verifyOriginality } from '../core/originality.js';
+import { ReaderCache } from './cache.js';
+import { signal } from './feedback.js';
+import { ReaderHttp, type ReaderKey } from './http.js';
+import { decodeQrFile } from './image.js';
+import { watchNfc, type NfcWatch } from './nfc.js';
+import { Printer, type VerdictLine } from './output.js';
+import { OfflineQueue } from './queue.js';
+import { readScannerLines } from './scanner.js';
+import { directTransmit } from './tag-io.js';
+import { Verifier } from './verifier.js';
+
+interface Options {
+  server: string;
+  key?: string;
+  json?: boolean;
+  once?: boolean;
+  dispense?: boolean;
+  image?: string[];
+  nfc: boolean;
+  reader?: string;
+  state: string;
+  slowMs: string;
+  retryMs: string;
+  syncInterval: string;
+}
+
+const program = new Command()
+  .name('medtrail-reader')
+  .description('the counter daemon: verify packs tapped on PC/SC NFC readers, typed by a 2D scanner on stdin, or in QR images')
+  .option('--server <url>', 'ledger server', 'http://127.0.0.1:8080')
+  .option('--key <file>', "the pharmacy's key file: signs its verifications and dispenses (the seed stays here)")
+  .option('--json', 'one JSON object per line (verdict, source, uri, reasons, layer, offline, timings, ...)')
+  .option('--once', 'exit after the first verdict: exit code 0 for GENUINE, 1 for anything else')
+  .option('--dispense', 'dispense a GENUINE pack in the same tap (signed dispense entry); a second tap reads DISPENSED')
+  .option('--image <file...>', 'verify the QR code in these PNG files (JPEG is not decoded)')
+  .option('--no-nfc', 'do not watch PC/SC readers (2D scanner on stdin and images only)')
+  .option('--reader <name>', 'only watch readers whose name contains this text')
+  .option('--state <dir>', 'where the offline cache and queue live', './data/reader')
+  .option('--slow-ms <ms>', 'print the offline verdict first when the server takes longer than this', '300')
+  .option('--retry-ms <ms>', 'first delay before resending the offline queue (doubles up to 30 s)', '1000')
+  .option('--sync-interval <s>', 'seconds between syncs of the offline cache', '300')
+  .addHelpText('after', '\nExit codes: 0 done (with --once: GENUINE); 1 with --once: another verdict or an unreadable code; 2 usage error.')
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+program.parse(process.argv);
+const o = program.opts<Options>();
+
+function usage(message: string): never {
+  process.stderr.write(`medtrail-reader: ${message}\n`);
+  process.exit(2);
+}
+
+function num(v: string, name: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) usage(`${name} must be a number >= ${min}`);
+  return n;
+}
+
+function loadKey(path: string | undefined): ReaderKey | undefined {
+  if (path === undefined) return undefined;
+  try {
+    const k = parseKeyFile(readFileSync(path, 'utf8'));
+    if (k.gln === undefined) usage(`${path} names no GLN: the pharmacy's key must`);
+    return k as ReaderKey;
+  } catch (e) {
+    usage(isMedtrailError(e) ? `${e.code}: ${e.message}` : `cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+installNodeCrypto();
+const key = loadKey(o.key);
+let http: ReaderHttp;
+try {
+  http = new ReaderHttp(o.server, key);
+} catch (e) {
+  usage((e as Error).message);
+}
+const printer = new Printer(o.json === true, process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined);
+const cache = new ReaderCache(join(o.state, 'cache.db'));
+const queue = new OfflineQueue(join(o.state, 'queue.db'));
+let nfc: NfcWatch | undefined;
+let exiting = false;
+
+function shutdown(code: number): void {
+  if (exiting) return;
+  exiting = true;
+  verifier.close();
+  nfc?.close();
+  try {
+    queue.close();
+    cache.close();
+  } catch {
+    /* closing twice is harmless */
+  }
+  // pcsclite's status threads do not end on close (reader/nfc.ts): leave without waiting for them.
+  process.exit(code);
+}
+
+function onFinal(v: VerdictLine): void {
+  if (o.once && !v.provisional) shutdown(v.verdict === 'GENUINE' ? 0 : 1);
+}
+
+const verifier = new Verifier({
+  http,
+  cache,
+  queue,
+  key,
+  dispense: o.dispense === true,
+  slowMs: num(o.slowMs, '--slow-ms', 0),
+  onVerdict: (v) => {
+    printer.verdict(v);
+    if (!v.provisional) onFinal(v);
+  },
+  onError: (e) => {
+    printer.error(e);
+    if (o.once) shutdown(1);
+  },
+  onAlert: (a) => printer.alert(a),
+});
+verifier.retryMinMs = num(o.retryMs, '--retry-ms', 10);
+
+process.on('SIGINT', () => shutdown(0));
+process.on('SIGTERM', () => shutdown(0));
+
+async function sync(): Promise<boolean> {
+  try {
+    await cache.sync(http, key?.gln);
+    return true;
+  } catch (e) {
+    if (!o.json) process.stderr.write(`medtrail-reader: sync failed (${isMedtrailError(e) ? e.code : String(e)}); verdicts use the last sync\n`);
+    return false;
+  }
+}
+
+/** The originality signal of an NTAG21x (READ_SIG through the reader), never the verdict. */
+async function originality(r: Reader, uid: string): Promise<'nxp' | 'not-nxp' | 'unknown'> {
+  try {
+    const sig = await directTransmit(r, Uint8Array.of(0x3c, 0x00), 32);
+    if (sig.length !== 32) return 'unknown';
+    return verifyOriginality(fromHex(uid), sig) ? 'nxp' : 'not-nxp';
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<void> {
+  const synced = await sync();
+  const interval = setInterval(() => void sync(), num(o.syncInterval, '--sync-interval', 1) * 1000);
+  interval.unref();
+  if (queue.size() > 0) void verifier.drain();
+
+  const readers: string[] = [];
+  if (o.nfc) {
+    let attached: () => void = () => {};
+    const first = new Promise<void>((r) => (attached = r));
+    nfc = watchNfc(
+      (e, r) => {
+        if (e.kind === 'reader') {
+          if (e.attached) readers.push(e.reader);
+          attached();
+          return;
+        }
+        if (e.kind === 'tag') {
+          const t0 = performance.now() - e.readMs;
+          const orig = r !== undefined && e.tagType !== 'unknown' ? originality(r, e.uid) : undefined;
+          void verifier
+            .scan({ code: e.uri, source: 'nfc', t0, readMs: e.readMs, uid: e.uid, reader: e.reader, ...(orig ? { originality: orig } : {}) })
+            .then((v) => {
+              if (r !== undefined) void signal(r, v?.verdict === 'GENUINE' ? 'ok' : 'alert');
+            });
+        } else if (e.kind === 'tag-error') {
+          printer.error({ error: { code: e.code, message: e.message }, source: 'nfc', reader: e.reader, ...(e.uid ? { uid: e.uid } : {}) });
+          if (r !== undefined) void signal(r, 'alert');
+          if (o.once) shutdown(1);
+        } else if (e.kind === 'pcsc-error' && !o.json) {
+          process.stderr.write(`medtrail-reader: PC/SC: ${e.message}\n`);
+        }
+      },
+      o.reader === undefined ? {} : { readers: (n) => n.includes(o.reader!) },
+    );
+    // Readers already plugged in announce themselves at once; wait briefly so `ready` can name them.
+    await Promise.race([first, new Promise((r) => setTimeout(r, 3000).unref())]);
+  }
+  if (o.json) process.stdout.write(JSON.stringify({ info: 'ready', readers, synced, queued: queue.size() }) + '\n');
+  else process.stderr.write(`medtrail-reader: ready (${readers.length ? readers.join(', ') : 'no NFC reader'}${synced ? '' : ', server not reached'})\n`);
+
+  for (const file of o.image ?? []) {
+    const t0 = performance.now();
+    try {
+      await verifier.scan({ code: decodeQrFile(file), source: 'image', t0 });
+    } catch (e) {
+      const err = isMedtrailError(e) ? e : new MedtrailError('IMAGE_UNREADABLE', String(e));
+      printer.error({ error: { code: err.code, message: err.message }, source: 'image', input: file });
+      if (o.once) shutdown(1);
+    }
+  }
+  if (!o.nfc && (o.image?.length ?? 0) > 0 && process.stdin.isTTY) shutdown(0);
+
+  await readScannerLines(process.stdin, (s) => verifier.scan(s), (e) => {
+    printer.error(e);
+    if (o.once) shutdown(1);
+  });
+  // stdin ended: without NFC there is nothing more to wait for (queued items stay on disk for next time).
+  if (!o.nfc) {
+    if (queue.size() > 0) await Promise.race([verifier.drain(), new Promise((r) => setTimeout(r, 2000).unref())]);
+    shutdown(0);
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`medtrail-reader: ${isMedtrailError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
+  shutdown(2);
+});

@@ -1,0 +1,121 @@
+// The offline layer of a verdict: what the reader can say at once, from the code itself and its cache
+// (reader/cache.ts), without the server. The manufacturer's signature in the URI is checked against the
+// manufacturer keys of the last sync; the pack's state is the one of the last sync plus the dispenses made
+// here since. Reason codes and the verdict precedence are the ledger's own (core/verdict.ts), so the two
+// layers speak the same language; the online answer wins whenever there is one.
+import { fromBase64, fromBase64Url } from '../core/bytes.js';
+import { parseDigitalLink } from '../core/digital-link.js';
+import { verify } from '../core/ed25519.js';
+import { parseElementString } from '../core/element-string.js';
+import { MedtrailError } from '../core/errors.js';
+import { gtinHasCompanyPrefix } from '../core/gs1.js';
+import { isExpired } from '../core/gs1-date.js';
+import { packIdentityBytes } from '../core/pack.js';
+import { decide, sortReasons, type ReasonCode, type Verdict } from '../core/verdict.js';
+import type { CachedPack, CachedParticipant, CachedProduct, ReaderCache } from './cache.js';
+
+export interface ParsedCode {
+  gtin: string;
+  serial: string;
+  lot?: string;
+  expiry?: string;
+  sig?: string;
+  sun?: { picc: string; cmac: string };
+}
+
+/** A Digital Link URI or a GS1 element string (any AIM prefix), as the server reads it. Coded errors only. */
+export function parseCode(code: string): ParsedCode {
+  const text = code.replace(/[\r\n]+$/, '');
+  if (/^https?:\/\//i.test(text)) {
+    const dl = parseDigitalLink(text);
+    if (dl.serial === undefined) throw new MedtrailError('GS1_MISSING_AI', 'the URI names no serial (21)');
+    return { gtin: dl.gtin, serial: dl.serial, ...pick(dl, ['lot', 'expiry', 'sig', 'sun']) };
+  }
+  const { ais } = parseElementString(text);
+  if (ais.gtin === undefined || ais.serial === undefined) throw new MedtrailError('GS1_MISSING_AI', 'a pack code needs a GTIN (01) and a serial (21)');
+  return { gtin: ais.gtin, serial: ais.serial, ...pick(ais, ['lot', 'expiry']) };
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
+export interface OfflineEvaluation {
+  verdict: Verdict;
+  reasons: ReasonCode[];
+  code: ParsedCode;
+  product: CachedProduct | undefined;
+  /** The pack as this pharmacy holds it (last sync), if it does. */
+  held: CachedPack | undefined;
+  lot: string | undefined;
+  expiry: string | undefined;
+}
+
+/** The manufacturer whose key should have signed a GTIN: the product's maker, else the owner of its prefix. */
+function makerOf(cache: ReaderCache, gtin: string, product: CachedProduct | undefined): CachedParticipant | undefined {
+  if (product !== undefined) return cache.participant(product.manufacturer);
+  return cache.manufacturers().find((m) => m.prefixes.some((p) => gtinHasCompanyPrefix(gtin, p)));
+}
+
+function signatureReason(cache: ReaderCache, code: ParsedCode, lot: string | undefined, expiry: string | undefined, maker: CachedParticipant | undefined): ReasonCode | undefined {
+  if (code.sig === undefined) return 'TAG_SIGNATURE_ABSENT';
+  if (lot === undefined || expiry === undefined) return 'TAG_SIGNATURE_INVALID';
+  let msg: Uint8Array;
+  let sig: Uint8Array;
+  try {
+    msg = packIdentityBytes({ gtin: code.gtin, serial: code.serial, lot, expiry });
+    sig = fromBase64Url(code.sig);
+  } catch {
+    return 'TAG_SIGNATURE_INVALID';
+  }
+  if (sig.length !== 64) return 'TAG_SIGNATURE_INVALID';
+  const ok = (p: CachedParticipant) => {
+    try {
+      return verify(msg, sig, fromBase64(p.publicKey));
+    } catch {
+      return false;
+    }
+  };
+  if (maker !== undefined && ok(maker)) return undefined;
+  // Only the current keys are cached: a tag signed before a key rotation reads as invalid offline until the
+  // server (which keeps every past key) answers.
+  if (cache.manufacturers().some((m) => m.gln !== maker?.gln && ok(m))) return 'TAG_SIGNATURE_WRONG_KEY';
+  return 'TAG_SIGNATURE_INVALID';
+}
+
+/** The offline verdict on a scanned code (which must already parse: see parseCode). */
+export function evaluateOffline(cache: ReaderCache, code: ParsedCode, now: Date): OfflineEvaluation {
+  const reasons: ReasonCode[] = [];
+  const product = cache.product(code.gtin);
+  const maker = makerOf(cache, code.gtin, product);
+  const held = cache.held(code.gtin, code.serial);
+  const lot = code.lot ?? held?.lot;
+  const expiry = code.expiry ?? held?.expiry;
+  if (product === undefined && maker === undefined) reasons.push('PRODUCT_UNKNOWN');
+  const sr = signatureReason(cache, code, lot, expiry, maker);
+  if (sr !== undefined) reasons.push(sr);
+  if (code.sun !== undefined) reasons.push('TAG_SUN_NOT_CHECKED');
+  if (held !== undefined) {
+    const lotBad = code.lot !== undefined && code.lot !== held.lot;
+    const expBad = code.expiry !== undefined && code.expiry !== held.expiry;
+    if (lotBad && expBad) reasons.push('DATA_MISMATCH_LOT_EXPIRY');
+    else if (lotBad) reasons.push('DATA_MISMATCH_LOT');
+    else if (expBad) reasons.push('DATA_MISMATCH_EXPIRY');
+  }
+  if (lot !== undefined && cache.recalled(code.gtin, lot)) reasons.push('LOT_RECALLED');
+  const dispensed = cache.dispensed(code.gtin, code.serial);
+  if (dispensed !== undefined) reasons.push('ALREADY_DISPENSED');
+  else if (held === undefined && product !== undefined) reasons.push('SCANNED_OUTSIDE_CUSTODY'); // not in this pharmacy's stock
+  if (expiry !== undefined) {
+    try {
+      if (isExpired(expiry, now)) reasons.push('PACK_EXPIRED');
+    } catch {
+      /* a malformed date was refused by the parser already */
+    }
+  }
+  const sorted = sortReasons(reasons);
+  if (decide(sorted) === 'GENUINE' && held !== undefined) sorted.unshift('PACK_ACTIVE');
+  return { verdict: decide(sorted), reasons: sorted, code, product, held, lot, expiry };
+}
