@@ -23,14 +23,16 @@ export interface ServeOptions {
   modules?: ServiceModule[];
   /** Requests in flight beyond which new ones get 503 (default: MEDTRAIL_MAX_IN_FLIGHT, else 256). */
   maxInFlight?: number;
+  /** Event-loop lag (ms) beyond which new requests get 503 (default: MEDTRAIL_MAX_LAG_MS, else 100; 0: off). */
+  maxLagMs?: number;
   /** Per-client limit on public routes (default: MEDTRAIL_RATE_LIMIT, else DEFAULT_RATE_LIMIT); false: off. */
   rateLimit?: RateLimitOptions | false;
 }
 
-/** MEDTRAIL_MAX_IN_FLIGHT: a positive integer, or undefined for the default. */
-function maxInFlightFromEnv(v: string | undefined): number | undefined {
+/** A whole-number setting from the environment, or undefined for the default. */
+function intFromEnv(name: string, v: string | undefined): number | undefined {
   if (v === undefined || v.trim() === '') return undefined;
-  if (!/^[1-9][0-9]{0,6}$/.test(v.trim())) throw new MedtrailError('CLI_USAGE', `MEDTRAIL_MAX_IN_FLIGHT must be a positive integer, got ${v}`);
+  if (!/^[0-9]{1,7}$/.test(v.trim())) throw new MedtrailError('CLI_USAGE', `${name} must be a non-negative integer, got ${v}`);
   return Number(v);
 }
 
@@ -44,7 +46,8 @@ export interface RunningServer {
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   // Deployment knobs also come from the environment, so `medtrail serve` needs no flag for them.
-  const maxInFlight = o.maxInFlight ?? maxInFlightFromEnv(process.env['MEDTRAIL_MAX_IN_FLIGHT']);
+  const maxInFlight = o.maxInFlight ?? intFromEnv('MEDTRAIL_MAX_IN_FLIGHT', process.env['MEDTRAIL_MAX_IN_FLIGHT']);
+  const maxLagMs = o.maxLagMs ?? intFromEnv('MEDTRAIL_MAX_LAG_MS', process.env['MEDTRAIL_MAX_LAG_MS']);
   const rl = o.rateLimit ?? rateLimitFromEnv(process.env['MEDTRAIL_RATE_LIMIT']);
   const ledger = openLedger({ db: o.db, ...(o.logKey !== undefined ? { logKey: o.logKey } : {}) });
   const modules = o.modules ?? [];
@@ -53,6 +56,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     apiRouters: modules.flatMap((m) => m.api?.(ledger) ?? []),
     rootRouters: modules.flatMap((m) => m.root?.(ledger) ?? []),
     ...(maxInFlight !== undefined ? { maxInFlight } : {}),
+    ...(maxLagMs !== undefined ? { maxLagMs } : {}),
     ...(rl !== undefined ? { rateLimit: rl } : {}),
   });
   // Sign a checkpoint at start so that GET checkpoint never has to, and keep signing while appends come in.
@@ -70,6 +74,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
       clearInterval(timer);
+      (app.locals['stopShedder'] as (() => void) | undefined)?.();
       server.close(() => {
         for (const m of modules) m.close?.();
         ledger.close();

@@ -1,12 +1,13 @@
 // The HTTP application: a thin layer (STYLE.md 11). Handlers parse, call a service, map the result. Bodies have
-// a size limit; when more requests are in flight than the server can answer promptly it sheds load with 503
-// and Retry-After rather than slowing every request down.
+// a size limit; when the server cannot answer promptly (too many requests in flight, or its event loop running
+// late) it sheds load with 503 and Retry-After rather than slowing every request down (shedder.ts).
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import { MedtrailError } from '../../core/errors.js';
 import type { LogService } from '../log/log-service.js';
 import { errorHandler, sendError } from './errors.js';
 import { assertJsonDepth } from './json-depth.js';
 import { logRoutes } from './log-routes.js';
+import { loadShedder } from './shedder.js';
 import { DEFAULT_RATE_LIMIT, rateLimit, type RateLimitOptions } from './rate-limit.js';
 
 export interface AppOptions {
@@ -15,6 +16,8 @@ export interface AppOptions {
   jsonLimit?: string;
   /** Requests in flight beyond which new ones get 503 (default 256). */
   maxInFlight?: number;
+  /** Event-loop lag (ms) beyond which new requests get 503 (shedder.ts; default 100, 0: off). */
+  maxLagMs?: number;
   /** Per-client limit on the public routes (rate-limit.ts; default DEFAULT_RATE_LIMIT); false turns it off. */
   rateLimit?: RateLimitOptions | false;
   /** Extra routers under /api/v1 (custody, verify, ...). */
@@ -33,27 +36,6 @@ function securityHeaders(): RequestHandler {
   };
 }
 
-function loadShedder(maxInFlight: number): RequestHandler {
-  let inFlight = 0;
-  return (_req, res, next) => {
-    if (inFlight >= maxInFlight) {
-      sendError(res, new MedtrailError('OVERLOADED', `more than ${maxInFlight} requests in flight; retry shortly`));
-      return;
-    }
-    inFlight++;
-    let done = false;
-    const release = (): void => {
-      if (!done) {
-        done = true;
-        inFlight--;
-      }
-    };
-    res.on('finish', release);
-    res.on('close', release);
-    next();
-  };
-}
-
 export function createApp(opts: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -65,7 +47,9 @@ export function createApp(opts: AppOptions): Express {
   });
   // Before the shedder: a client over its limit must not take an in-flight slot from the others.
   if (opts.rateLimit !== false) app.use(rateLimit(opts.rateLimit ?? DEFAULT_RATE_LIMIT));
-  app.use(loadShedder(opts.maxInFlight ?? 256));
+  const shed = loadShedder({ ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}), ...(opts.maxLagMs !== undefined ? { maxLagMs: opts.maxLagMs } : {}) });
+  app.use(shed.handler);
+  app.locals['stopShedder'] = shed.stop;
   // The exact body bytes are kept for signed requests (core/request-auth.ts signs their SHA-256).
   app.use(
     '/api/v1',

@@ -1,0 +1,71 @@
+// Load shedding (STYLE.md 11): when the server cannot answer promptly, new requests get 503 OVERLOADED with
+// Retry-After at once, instead of every request waiting longer and longer.
+//
+// Two signals, either one sheds:
+// - requests in flight (received, not yet answered) beyond `maxInFlight`: work that waits on I/O piles up;
+// - event-loop lag beyond `maxLagMs`: handlers here are mostly synchronous (SQLite, Ed25519), so under
+//   overload requests do not overlap inside the process at all; they queue in the kernel's socket buffers
+//   and show up only as a late event loop. A timer measures how late it fires; while the loop keeps running
+//   late (SUSTAINED probes in a row),
+//   answering 503 costs almost nothing, so the backlog drains and the requests that are taken stay fast.
+import type { RequestHandler } from 'express';
+import { MedtrailError } from '../../core/errors.js';
+import { sendError } from './errors.js';
+
+export interface ShedOptions {
+  /** Requests in flight beyond which new ones get 503 (default 256). */
+  maxInFlight?: number;
+  /** Event-loop lag (ms) beyond which new requests get 503 (default 100; 0 turns the lag signal off). */
+  maxLagMs?: number;
+}
+
+const PROBE_MS = 10;
+/** Late probes in a row that count as overload. */
+const SUSTAINED = 3;
+
+export interface Shedder {
+  handler: RequestHandler;
+  /** Stops the lag probe (the server closes). */
+  stop(): void;
+}
+
+export function loadShedder(o: ShedOptions = {}): Shedder {
+  const maxInFlight = o.maxInFlight ?? 256;
+  const maxLag = o.maxLagMs ?? 100;
+  let inFlight = 0;
+  // Consecutive probes that fired more than maxLag late. One long task (a 100,000-pack batch holds the loop
+  // for a second or two) makes one late probe and is not overload; a loop that keeps running late is.
+  let lateRuns = 0;
+  let expected = performance.now() + PROBE_MS;
+  const probe =
+    maxLag > 0
+      ? setInterval(() => {
+          const now = performance.now();
+          lateRuns = now - expected > maxLag ? lateRuns + 1 : 0;
+          expected = now + PROBE_MS;
+        }, PROBE_MS)
+      : undefined;
+  probe?.unref();
+  const handler: RequestHandler = (_req, res, next) => {
+    if (inFlight >= maxInFlight) {
+      sendError(res, new MedtrailError('OVERLOADED', `more than ${maxInFlight} requests in flight; retry shortly`));
+      return;
+    }
+    if (lateRuns >= SUSTAINED) {
+      sendError(res, new MedtrailError('OVERLOADED', `the server has been running more than ${maxLag} ms behind; retry shortly`));
+      return;
+    }
+    inFlight++;
+    let done = false;
+    const release = (): void => {
+      if (!done) {
+        done = true;
+        inFlight--;
+      }
+    };
+    res.on('finish', release);
+    res.on('close', release);
+    next();
+  };
+  return { handler, stop: () => clearInterval(probe) };
+}

@@ -1,0 +1,101 @@
+// Load shedding: with far more requests at once than the server takes (maxInFlight), the excess is answered
+// at once with 503 OVERLOADED and Retry-After, while the requests it took are answered in full; nothing
+// hangs, nothing crashes, and the server answers normally once the burst is over.
+import { describe, expect, it } from 'vitest';
+import http from 'node:http';
+import { gtinOf } from '../support/custody.js';
+import { makeLedger } from '../support/ledger.js';
+import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+
+function verify(url: string, agent: http.Agent, code: string): Promise<{ status: number; retryAfter: string | undefined; code: string | undefined; ms: number }> {
+  const u = new URL(url);
+  const body = JSON.stringify({ code });
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: '/api/v1/verify', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        let c: string | undefined;
+        try {
+          c = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
+        } catch {
+          c = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, code: c, ms: performance.now() - t0 });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function phase(url: string, lanes: number, ms: number, code: string): Promise<{ ok: number[]; shed: { retryAfter: string | undefined; code: string | undefined }[]; other: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: lanes });
+  const ok: number[] = [];
+  const shed: { retryAfter: string | undefined; code: string | undefined }[] = [];
+  let other = 0;
+  const end = performance.now() + ms;
+  const lane = async (): Promise<void> => {
+    while (performance.now() < end) {
+      const r = await verify(url, agent, code);
+      if (r.status === 200) ok.push(r.ms);
+      else if (r.status === 503) {
+        shed.push(r);
+        // A well-behaved client waits as told before it tries again.
+        await new Promise((res) => setTimeout(res, Number(r.retryAfter ?? 1) * 1000));
+      }
+      else other++;
+    }
+  };
+  await Promise.all(Array.from({ length: lanes }, lane));
+  agent.destroy();
+  ok.sort((a, b) => a - b);
+  return { ok, shed, other };
+}
+
+const pct = (a: number[], p: number): number => a[Math.min(a.length - 1, Math.floor((a.length * p) / 100))] ?? NaN;
+
+describe('overload', () => {
+  it('sheds the excess with 503 OVERLOADED + Retry-After, and the requests it takes stay fast', async () => {
+    const l = makeLedger();
+    const code = `https://id.medtrail.test/01/${gtinOf(1)}/21/NOPE`;
+    const run = async (lagMs: string): Promise<Awaited<ReturnType<typeof phase>>> => {
+      process.env['MEDTRAIL_MAX_LAG_MS'] = lagMs;
+      process.env['MEDTRAIL_RATE_LIMIT'] = 'off';
+      let s: ServerProcess;
+      try {
+        s = await startServerProcess(l.db);
+      } finally {
+        delete process.env['MEDTRAIL_MAX_LAG_MS'];
+        delete process.env['MEDTRAIL_RATE_LIMIT'];
+      }
+      try {
+        await phase(s.url, 8, 300, code); // warm-up
+        const r = await phase(s.url, 256, 2000, code);
+        // Once the burst is over every request is answered again.
+        const after = await phase(s.url, 2, 200, code);
+        expect(after.shed.length + after.other).toBe(0);
+        expect(s.child.exitCode).toBe(null);
+        return r;
+      } finally {
+        await s.stop();
+      }
+    };
+    try {
+      const off = await run('0');
+      const on = await run('20');
+      expect(off.other + on.other).toBe(0);
+      expect(on.shed.length).toBeGreaterThan(0);
+      for (const r of on.shed) {
+        expect(r.code).toBe('OVERLOADED');
+        expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
+      }
+      // Without shedding every request waits behind the 255 others; with it, the ones taken do not.
+      expect(pct(on.ok, 50)).toBeLessThan(pct(off.ok, 50));
+      console.log(`overload: 256 clients for 2 s against one server: shedding off: ${off.ok.length} answered, p50 ${pct(off.ok, 50).toFixed(1)} ms, p99 ${pct(off.ok, 99).toFixed(1)} ms; shedding at 20 ms lag: ${on.ok.length} answered, p50 ${pct(on.ok, 50).toFixed(1)} ms, p99 ${pct(on.ok, 99).toFixed(1)} ms, ${on.shed.length} shed with 503 + Retry-After`);
+    } finally {
+      l.cleanup();
+    }
+  });
+});
