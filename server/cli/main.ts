@@ -16,6 +16,7 @@ import { registerShip } from './commands/ship.js';
 import { registerUndo } from './commands/undo.js';
 import { registerVerify } from './commands/verify.js';
 import { registerDemo } from './commands/demo.js';
+import { registerTag } from './commands/tag.js';
 import { serviceModules } from '../modules.js';
 
 const program = new Command();
@@ -44,5 +45,6 @@ registerUndo(program);
 registerRecall(program);
 registerVerify(program);
 registerDemo(program);
+registerTag(program);
 
 await program.parseAsync(process.argv);
