@@ -10,6 +10,7 @@ import type { CustodyState, LotRow, PackRow, ProductRow } from '../custody/state
 import type { KeyBook } from '../log/keybook.js';
 import type { ScannedCode } from './input.js';
 import type { Scan, ScanStore } from './scans.js';
+import type { SunChecker } from './sun.js';
 import type { TagSignatureChecker } from './tag-signature.js';
 
 /** Two scans of one serial in different places within this window raise SEEN_FAR_APART (default 30 min). */
@@ -26,6 +27,8 @@ export interface EngineDeps {
   state: CustodyState;
   keys: KeyBook;
   tags: TagSignatureChecker;
+  /** NTAG 424 DNA SUN checks (server/verify/sun.ts); without it SUN parameters are TAG_SUN_NOT_CHECKED. */
+  sun?: SunChecker;
   scans: ScanStore;
   seenWindowMs?: number;
 }
@@ -90,7 +93,7 @@ export class VerdictEngine {
         if (r === 'invalid') reasons.push('TAG_SIGNATURE_INVALID');
         else if (r === 'wrong_key') reasons.push('TAG_SIGNATURE_WRONG_KEY');
       }
-      if (code.sun !== undefined) reasons.push('TAG_SUN_NOT_CHECKED');
+      if (code.sun !== undefined) reasons.push(...(this.d.sun?.check(code, true) ?? ['TAG_SUN_NOT_CHECKED' as const]));
     }
 
     if (pack !== undefined) {

@@ -1,6 +1,7 @@
 // The verification module as the server mounts it: POST /verify, the pack reads and EPCIS under /api/v1.
 import type { ServiceModule } from '../server.js';
 import { verifyRoutes } from './routes.js';
+import { tagKeyRoutes } from './tag-keys.js';
 import { verifyServices, type VerifyOptions, type VerifyServices } from './services.js';
 
 export function verifyModule(opts: VerifyOptions = {}): ServiceModule {
@@ -8,7 +9,7 @@ export function verifyModule(opts: VerifyOptions = {}): ServiceModule {
   return {
     api: (ledger) => {
       services = verifyServices(ledger, opts);
-      return [verifyRoutes(services)];
+      return [verifyRoutes(services), tagKeyRoutes(services)];
     },
     close: () => services?.close(),
   };

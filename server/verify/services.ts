@@ -10,12 +10,15 @@ import { Proofs } from './answer.js';
 import { RequestAuth } from './auth.js';
 import { VerdictEngine } from './engine.js';
 import { ScanStore, type ScanStoreOptions } from './scans.js';
+import { SunChecker, tagKeySecret } from './sun.js';
 import { TagSignatureChecker } from './tag-signature.js';
 
 export interface VerifyServices {
   keys: KeyBook;
   state: CustodyState;
   engine: VerdictEngine;
+  /** NTAG 424 DNA SUN keys and read counters (server/verify/sun.ts). */
+  sun: SunChecker;
   proofs: Proofs;
   scans: ScanStore;
   auth: RequestAuth;
@@ -42,7 +45,8 @@ export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): Verify
   const { keys, state } = custodyServices(ledger);
   const scans = new ScanStore(ledger.store.db.name, opts.scans);
   const tags = new TagSignatureChecker(keys, ledger.store);
-  const engine = new VerdictEngine({ state, keys, tags, scans, ...(opts.seenWindowMs !== undefined ? { seenWindowMs: opts.seenWindowMs } : {}) });
+  const sun = new SunChecker(ledger.store.db, tagKeySecret(ledger.store.db.name));
+  const engine = new VerdictEngine({ state, keys, tags, scans, sun, ...(opts.seenWindowMs !== undefined ? { seenWindowMs: opts.seenWindowMs } : {}) });
   const signer = ledger.store.db.prepare<[number], string>('SELECT signer FROM leaves WHERE idx = ?').pluck();
   // Checked once at start (a failure is kept and answered on every verification), then every second.
   const integrity = new IntegrityGuard(ledger.store, ledger.log, { db: ledger.store.db.name, ...opts.integrity });
@@ -52,6 +56,7 @@ export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): Verify
     keys,
     state,
     engine,
+    sun,
     proofs: new Proofs(ledger.log),
     scans,
     auth: new RequestAuth(keys),

@@ -4,11 +4,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import QRCode from 'qrcode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromHex } from '../../core/bytes.js';
+import { fromHex, utf8 } from '../../core/bytes.js';
+import { keyFileSeed } from '../../core/keys.js';
+import { signRequest } from '../../core/request-auth.js';
 import { formatElementString } from '../../core/element-string.js';
 import { typeOnGermanLayout } from '../../core/scanner-repair.js';
 import { VIRTUAL_READERS, acquireVirtualReader, ensurePcscd } from '../support/pcscd.js';
 import { readerWorld, spawnReader, type ReaderProcess, type ReaderWorld } from '../support/reader-world.js';
+import { withSun } from '../support/sun-tag.js';
 import { tempDir } from '../support/tmp.js';
 import { VirtualNtag } from '../support/virtual-ntag.js';
 
@@ -77,6 +80,21 @@ describe('taps give verdict lines', () => {
     const forged = await tap(r, tag(w.forgedUri(w.genuine[2]!)));
     expect(forged).toMatchObject({ verdict: 'COUNTERFEIT' });
     expect((forged['reasons'] as { code: string }[])[0]!.code).toBe('TAG_SIGNATURE_INVALID');
+  });
+
+  it('an NTAG 424 DNA SUN reading verifies once; a copied tag replaying it is COUNTERFEIT', async () => {
+    const p = w.genuine[10]!;
+    const key = fromHex('0f1e2d3c4b5a69788796a5b4c3d2e1f0');
+    const uid = fromHex('04112233445566');
+    const raw = JSON.stringify({ gtin: p.gtin, serial: p.serial, uid: '04112233445566', key: '0f1e2d3c4b5a69788796a5b4c3d2e1f0' });
+    const headers = { 'content-type': 'application/json', ...signRequest({ method: 'POST', path: '/api/v1/tags/keys', body: utf8(raw) }, w.c.m.gln, keyFileSeed(w.c.m)) };
+    expect((await fetch(`${w.url}/api/v1/tags/keys`, { method: 'POST', headers, body: raw })).status).toBe(201);
+    const reading = withSun(w.uri(p), key, uid, 7);
+    expect(await tap(r, tag(reading, { uid }))).toMatchObject({ verdict: 'GENUINE', layer: 'online' });
+    const copy = await tap(r, tag(reading, { uid }));
+    expect(copy).toMatchObject({ verdict: 'COUNTERFEIT' });
+    expect((copy['reasons'] as { code: string }[]).map((x) => x.code)).toContain('TAG_COUNTER_REPLAYED');
+    expect(await tap(r, tag(withSun(w.uri(p), key, uid, 8), { uid }))).toMatchObject({ verdict: 'GENUINE' });
   });
 
   it('malformed tags are error lines with their code, and the daemon goes on', async () => {

@@ -1,0 +1,118 @@
+// NTAG 424 DNA Secure Unique NFC (SUN) on the server: per-tag SDM keys, the check of the `picc`/`cmac`
+// Digital Link parameters (core/sun.ts, NXP AN12196), and the last read counter per tag, which is what
+// catches a copied tag (a copy can only replay readings already seen).
+//
+// Keys: one AES-128 key per tag, used as both K_SDMMetaRead and K_SDMFileRead (the tag is personalised so;
+// the SDMMAC input is empty, i.e. SDMMACInputOffset = SDMMACOffset, as in AN12196's example). Registered by
+// the GTIN's manufacturer with a signed request (POST /api/v1/tags/keys {gtin, serial, uid, key}). The keys
+// are a table beside the log, not in it: a log entry is public and permanent, a tag key is a secret.
+// At rest each key is sealed with AES-256-GCM under a server secret: MEDTRAIL_TAG_KEY_SECRET (64 hex) if set,
+// else a random one kept in `tag-keys.secret` (mode 0600) beside the database, so a copy of the database
+// alone does not give the keys away. Keys never appear in logs, errors or answers.
+//
+// Counter: a verification (POST /verify) whose SUN verifies moves `last_counter` up by compare-and-swap
+// (`UPDATE ... WHERE last_counter < ?`); a counter not above it is TAG_COUNTER_REPLAYED (COUNTERFEIT).
+import type Database from 'better-sqlite3';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fromHex } from '../../core/bytes.js';
+import { MedtrailError } from '../../core/errors.js';
+import { verifySun, type Aes128 } from '../../core/sun.js';
+import type { ReasonCode } from '../../core/verdict.js';
+
+const aes128: Aes128 = {
+  encryptBlock: (key, block) => ecb(true, key, block),
+  decryptBlock: (key, block) => ecb(false, key, block),
+};
+
+function ecb(encrypt: boolean, key: Uint8Array, block: Uint8Array): Uint8Array {
+  const c = encrypt ? createCipheriv('aes-128-ecb', key, null) : createDecipheriv('aes-128-ecb', key, null);
+  c.setAutoPadding(false);
+  return new Uint8Array(Buffer.concat([c.update(block), c.final()]));
+}
+
+/** The sealing secret: MEDTRAIL_TAG_KEY_SECRET, else the file beside `dbPath` (created on first use). */
+export function tagKeySecret(dbPath: string): Buffer {
+  const env = process.env['MEDTRAIL_TAG_KEY_SECRET'];
+  if (env !== undefined && env !== '') {
+    if (!/^[0-9a-fA-F]{64}$/.test(env)) throw new MedtrailError('CLI_USAGE', 'MEDTRAIL_TAG_KEY_SECRET must be 64 hex digits');
+    return Buffer.from(env, 'hex');
+  }
+  const file = join(dirname(dbPath), 'tag-keys.secret');
+  if (!existsSync(file)) {
+    try {
+      writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+}
+
+export interface SunCode {
+  gtin: string;
+  serial: string;
+  sun?: { picc: string; cmac: string };
+}
+
+export class SunChecker {
+  private readonly q;
+
+  constructor(
+    db: Database.Database,
+    private readonly secret: Buffer,
+  ) {
+    db.exec(`CREATE TABLE IF NOT EXISTS tag_keys (gtin TEXT NOT NULL, serial TEXT NOT NULL, uid TEXT NOT NULL, key_sealed BLOB NOT NULL,
+      registered_by TEXT NOT NULL, at TEXT NOT NULL, last_counter INTEGER NOT NULL DEFAULT -1, PRIMARY KEY (gtin, serial)) STRICT, WITHOUT ROWID`);
+    this.q = {
+      get: db.prepare<[string, string], { uid: string; key_sealed: Buffer; last_counter: number }>('SELECT uid, key_sealed, last_counter FROM tag_keys WHERE gtin = ? AND serial = ?'),
+      insert: db.prepare('INSERT INTO tag_keys (gtin, serial, uid, key_sealed, registered_by, at) VALUES (?, ?, ?, ?, ?, ?)'),
+      advance: db.prepare('UPDATE tag_keys SET last_counter = ? WHERE gtin = ? AND serial = ? AND last_counter < ?'),
+    };
+  }
+
+  private seal(key: Uint8Array, aad: string): Buffer {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.secret, iv);
+    c.setAAD(Buffer.from(aad));
+    const ct = Buffer.concat([c.update(key), c.final()]);
+    return Buffer.concat([iv, c.getAuthTag(), ct]);
+  }
+
+  private open(sealed: Buffer, aad: string): Uint8Array {
+    const d = createDecipheriv('aes-256-gcm', this.secret, sealed.subarray(0, 12));
+    d.setAAD(Buffer.from(aad));
+    d.setAuthTag(sealed.subarray(12, 28));
+    return new Uint8Array(Buffer.concat([d.update(sealed.subarray(28)), d.final()]));
+  }
+
+  /** Registers a tag's key; SUN_KEY_EXISTS if the pack already has one (keys are never replaced silently). */
+  register(gtin: string, serial: string, uid: string, key: Uint8Array, by: string): void {
+    if (this.q.get.get(gtin, serial) !== undefined) throw new MedtrailError('SUN_KEY_EXISTS', `pack ${serial} of ${gtin} already has SDM keys`);
+    this.q.insert.run(gtin, serial, uid, this.seal(key, `${gtin}/${serial}`), by, new Date().toISOString());
+  }
+
+  /** Reasons from the SUN parameters of a scan; `record` moves the tag's counter (a verification). */
+  check(code: SunCode, record: boolean): ReasonCode[] {
+    if (code.sun === undefined) return [];
+    const row = this.q.get.get(code.gtin, code.serial);
+    if (row === undefined) return ['TAG_SUN_NOT_CHECKED'];
+    let key: Uint8Array;
+    try {
+      key = this.open(row.key_sealed, `${code.gtin}/${code.serial}`);
+    } catch {
+      return ['TAG_SUN_NOT_CHECKED']; // sealed under another secret: the server cannot tell, and says so
+    }
+    let picc;
+    try {
+      picc = verifySun(aes128, { metaRead: key, fileRead: key }, fromHex(code.sun.picc.toLowerCase()), fromHex(code.sun.cmac.toLowerCase()));
+    } catch {
+      return ['TAG_SIGNATURE_INVALID'];
+    }
+    if (picc.uid !== row.uid) return ['TAG_SIGNATURE_INVALID']; // a genuine tag's reading pasted onto another pack
+    if (picc.readCounter <= row.last_counter) return ['TAG_COUNTER_REPLAYED'];
+    if (record && this.q.advance.run(picc.readCounter, code.gtin, code.serial, picc.readCounter).changes !== 1) return ['TAG_COUNTER_REPLAYED'];
+    return [];
+  }
+}
