@@ -102,7 +102,14 @@ export function watchNfc(onEvent: (e: NfcEvent, reader: Reader | undefined) => v
 
   nfc.on('reader', (r: Reader) => {
     const name = r.name;
-    if (options.readers && !options.readers(name)) return;
+    if (options.readers && !options.readers(name)) {
+      // Not ours: nfc-pcsc would still connect to its cards and process them itself (and throw an unhandled
+      // 'error' for an ISO 14443-4 card). Detach it from the reader's status events and swallow its errors.
+      r.autoProcessing = false;
+      (r as unknown as { reader?: { removeAllListeners(e: string): void } }).reader?.removeAllListeners('status');
+      r.on('error', () => {});
+      return;
+    }
     // Our own processing: nfc-pcsc's would demand an AID for ISO 14443-4 cards and hide read errors.
     r.autoProcessing = false;
     watched.set(name, r);

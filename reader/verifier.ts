@@ -52,7 +52,7 @@ export interface VerifierOptions {
   onAlert(a: AlertLine): void;
 }
 
-/** Refusals of a queued dispense that mean the pack's state moved on meanwhile: alerts, never retried. */
+/** What POST /verify answers (the members the reader uses). */
 interface VerifyAnswer {
   verdict: Verdict;
   reasons: Reason[];
@@ -108,11 +108,9 @@ export class Verifier {
     });
 
     const online = this.online(input.code, input.alternatives);
-    let slow = false;
     const timer = new Promise<'slow'>((r) => setTimeout(() => r('slow'), this.slowMs).unref());
     const first = await Promise.race([online, timer]);
     if (first === 'slow') {
-      slow = true;
       this.o.onVerdict(offlineLine(true, false));
     }
     const got = await online;
@@ -138,7 +136,6 @@ export class Verifier {
       this.o.onAlert({ alert: got.code, message: `the server refused the verification: ${got.message}` });
       line = offlineLine(false, false);
     }
-    void slow;
     if (this.o.dispense && line.verdict === 'GENUINE') line.dispense = await this.dispense(ev, line, got.kind === 'answer' ? got.answer.pack?.lastHash : undefined);
     this.o.onVerdict(line);
     return line;

@@ -7,8 +7,7 @@ import type { Command } from 'commander';
 import type { Reader } from 'nfc-pcsc';
 import { parseDigitalLink } from '../../../core/digital-link.js';
 import { MedtrailError } from '../../../core/errors.js';
-import { readTagUri, watchNfc, type NfcEvent } from '../../../reader/nfc.js';
-import { writeUriTag } from '../../../reader/tag-write.js';
+import type { NfcEvent } from '../../../reader/nfc.js';
 import { action, emit } from '../io.js';
 import { readTags } from './labels.js';
 
@@ -41,7 +40,9 @@ function uriOf(o: TagWriteOptions): string {
 }
 
 /** The first tap on a matching reader: its event and the connected reader handle. */
-function nextTap(filter: string | undefined, timeoutMs: number): Promise<{ e: Extract<NfcEvent, { kind: 'tag' | 'tag-error' }>; r: Reader; close: () => void }> {
+async function nextTap(filter: string | undefined, timeoutMs: number): Promise<{ e: Extract<NfcEvent, { kind: 'tag' | 'tag-error' }>; r: Reader; close: () => void }> {
+  // Loaded here, not at the top: every other command must start without the PC/SC native module.
+  const { watchNfc } = await import('../../../reader/nfc.js');
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       w.close();
@@ -78,6 +79,8 @@ export function registerTag(program: Command): void {
         if (!Number.isFinite(timeout) || timeout <= 0) throw new MedtrailError('CLI_USAGE', '--timeout must be a positive number of seconds');
         if (!o.json) process.stderr.write(`medtrail: waiting for a tag${o.reader ? ` on ${o.reader}` : ''}...\n`);
         const { e, r, close } = await nextTap(o.reader, timeout * 1000);
+        const { readTagUri } = await import('../../../reader/nfc.js');
+        const { writeUriTag } = await import('../../../reader/tag-write.js');
         try {
           if (e.kind === 'tag-error' && NOT_WRITABLE.has(e.code)) throw new MedtrailError(e.code, e.message);
           const res = await writeUriTag(r, uri, { ...(o.lock ? { lock: true } : {}) });
