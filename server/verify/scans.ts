@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS verify_scans (
 CREATE INDEX IF NOT EXISTS verify_scans_by_pack ON verify_scans (gtin, serial, at);
 `;
 
+/** `data/medtrail.db` -> `data/medtrail.scans.db`; an in-memory ledger keeps its scans in memory too. */
+export function scansPathFor(ledgerPath: string): string {
+  if (ledgerPath === ':memory:' || ledgerPath === '') return ':memory:';
+  return ledgerPath.replace(/(\.db)?$/, '.scans.db');
+}
+
 export interface ScanStoreOptions {
   /** Flush the queue this long after its first row (default 5 ms). */
   flushMs?: number;
@@ -54,9 +60,14 @@ export class ScanStore {
   private closed = false;
   private readonly db: Database.Database;
 
-  /** Opens its own connection to the ledger's database file `path`. */
-  constructor(path: string, opts: ScanStoreOptions = {}) {
-    const db = new Database(path, { fileMustExist: true });
+  /**
+   * Opens (creating it if needed) the scans database beside the ledger's file `ledgerPath` (scansPathFor).
+   * A file of its own, not a table in the ledger's file: every commit to a SQLite file makes every other
+   * connection to it drop its page cache, so scan writes every few milliseconds in the ledger's file would
+   * send each custody lookup of the verify path back to disk.
+   */
+  constructor(ledgerPath: string, opts: ScanStoreOptions = {}) {
+    const db = new Database(scansPathFor(ledgerPath));
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
