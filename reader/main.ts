@@ -136,6 +136,11 @@ const verifier = new Verifier({
 });
 verifier.retryMinMs = num(o.retryMs, '--retry-ms', 10);
 
+// An exception nobody caught would otherwise leave the process hanging on pcsclite's threads: say it and go.
+process.on('uncaughtException', (e) => {
+  process.stderr.write(`medtrail-reader: internal error: ${e.stack ?? e.message}\n`);
+  shutdown(70);
+});
 process.on('SIGINT', () => shutdown(0));
 process.on('SIGTERM', () => shutdown(0));
 
