@@ -23,7 +23,7 @@ export interface ServeOptions {
   modules?: ServiceModule[];
   /** Requests in flight beyond which new ones get 503 (default: MEDTRAIL_MAX_IN_FLIGHT, else 256). */
   maxInFlight?: number;
-  /** Event-loop lag (ms) beyond which new requests get 503 (default: MEDTRAIL_MAX_LAG_MS, else 100; 0: off). */
+  /** Event-loop lag (ms) beyond which new requests get 503 (MEDTRAIL_MAX_LAG_MS wins; default 0: off). */
   maxLagMs?: number;
   /** Per-client limit on public routes (default: MEDTRAIL_RATE_LIMIT, else DEFAULT_RATE_LIMIT); false: off. */
   rateLimit?: RateLimitOptions | false;
@@ -47,7 +47,8 @@ export interface RunningServer {
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   // Deployment knobs also come from the environment, so `medtrail serve` needs no flag for them.
   const maxInFlight = o.maxInFlight ?? intFromEnv('MEDTRAIL_MAX_IN_FLIGHT', process.env['MEDTRAIL_MAX_IN_FLIGHT']);
-  const maxLagMs = o.maxLagMs ?? intFromEnv('MEDTRAIL_MAX_LAG_MS', process.env['MEDTRAIL_MAX_LAG_MS']);
+  // The environment wins here: the operator of a running deployment tunes it without a new build.
+  const maxLagMs = intFromEnv('MEDTRAIL_MAX_LAG_MS', process.env['MEDTRAIL_MAX_LAG_MS']) ?? o.maxLagMs;
   const rl = o.rateLimit ?? rateLimitFromEnv(process.env['MEDTRAIL_RATE_LIMIT']);
   const ledger = openLedger({ db: o.db, ...(o.logKey !== undefined ? { logKey: o.logKey } : {}) });
   const modules = o.modules ?? [];

@@ -16,7 +16,7 @@ export interface AppOptions {
   jsonLimit?: string;
   /** Requests in flight beyond which new ones get 503 (default 256). */
   maxInFlight?: number;
-  /** Event-loop lag (ms) beyond which new requests get 503 (shedder.ts; default 100, 0: off). */
+  /** Event-loop lag (ms) beyond which new requests get 503 (shedder.ts; default 0: off). */
   maxLagMs?: number;
   /** Per-client limit on the public routes (rate-limit.ts; default DEFAULT_RATE_LIMIT); false turns it off. */
   rateLimit?: RateLimitOptions | false;

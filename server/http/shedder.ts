@@ -15,11 +15,16 @@ import { sendError } from './errors.js';
 export interface ShedOptions {
   /** Requests in flight beyond which new ones get 503 (default 256). */
   maxInFlight?: number;
-  /** Event-loop lag (ms) beyond which new requests get 503 (default 100; 0 turns the lag signal off). */
+  /** Event-loop lag (ms) beyond which new requests get 503 (default 0: off; `medtrail serve` uses DEFAULT_MAX_LAG_MS). */
   maxLagMs?: number;
 }
 
 const PROBE_MS = 10;
+/**
+ * What `medtrail serve` sheds at. Off by default elsewhere: a server inside a test process shares its event
+ * loop with the test's own work, whose lateness is not the server's overload.
+ */
+export const DEFAULT_MAX_LAG_MS = 50;
 /** Late probes in a row that count as overload. */
 const SUSTAINED = 3;
 
@@ -31,7 +36,7 @@ export interface Shedder {
 
 export function loadShedder(o: ShedOptions = {}): Shedder {
   const maxInFlight = o.maxInFlight ?? 256;
-  const maxLag = o.maxLagMs ?? 100;
+  const maxLag = o.maxLagMs ?? 0;
   let inFlight = 0;
   // Consecutive probes that fired more than maxLag late. One long task (a 100,000-pack batch holds the loop
   // for a second or two) makes one late probe and is not overload; a loop that keeps running late is.

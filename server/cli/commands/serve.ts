@@ -1,6 +1,7 @@
 // `medtrail serve`: runs the ledger service until SIGINT/SIGTERM.
 import type { Command } from 'commander';
 import { DEFAULT_DB } from '../../context.js';
+import { DEFAULT_MAX_LAG_MS } from '../../http/shedder.js';
 import { startServer, type RunningServer, type ServiceModule } from '../../server.js';
 import { action, emit, parsePort } from '../io.js';
 
@@ -19,6 +20,7 @@ export async function serveForever(opts: ServeCliOptions, modules: ServiceModule
     port: parsePort(opts.port),
     host: opts.host,
     modules,
+    maxLagMs: DEFAULT_MAX_LAG_MS,
     ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}),
   });
   emit(opts, { url: s.url, port: s.port, db: opts.db }, `medtrail serving ${opts.db} at ${s.url} (Ctrl-C to stop)`);
