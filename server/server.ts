@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
 import { openLedger, type Ledger } from './context.js';
-import { MedtrailError } from '../core/errors.js';
+import { isMedtrailError, MedtrailError } from '../core/errors.js';
 import { createApp } from './http/app.js';
 import { rateLimitFromEnv, type RateLimitOptions } from './http/rate-limit.js';
 
@@ -61,8 +61,17 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     ...(rl !== undefined ? { rateLimit: rl } : {}),
   });
   // Sign a checkpoint at start so that GET checkpoint never has to, and keep signing while appends come in.
-  ledger.log.signNow();
-  const timer = setInterval(() => ledger.log.checkpoint(), 1000);
+  // The modules' integrity guard ran above (while the routers were built): a ledger that failed it is frozen,
+  // and then nothing is signed (LOG_INTEGRITY); the server still starts, to answer that on every route.
+  const signQuietly = (sign: () => unknown): void => {
+    try {
+      sign();
+    } catch (e) {
+      if (!isMedtrailError(e, 'LOG_INTEGRITY')) throw e;
+    }
+  };
+  signQuietly(() => ledger.log.signNow());
+  const timer = setInterval(() => signQuietly(() => ledger.log.checkpoint()), 1000);
   timer.unref();
   const host = o.host ?? '127.0.0.1';
   const server = await new Promise<Server>((resolve, reject) => {

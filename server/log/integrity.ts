@@ -77,7 +77,7 @@ export class IntegrityGuard {
           this.highNote = note;
         } catch (e) {
           if (!isMedtrailError(e)) throw e;
-          this.failed = `the witness ${this.witness} holds no checkpoint signed by this log's key (${e.code})`;
+          this.markFailed(`the witness ${this.witness} holds no checkpoint signed by this log's key (${e.code})`);
         }
       }
     }
@@ -197,15 +197,21 @@ export class IntegrityGuard {
     try {
       fn();
     } catch (e) {
-      if (isMedtrailError(e) && e.code === 'STORE_CORRUPT' && this.failed === undefined) this.failed = `the stored tree is incomplete: ${e.message}`;
+      if (isMedtrailError(e) && e.code === 'STORE_CORRUPT' && this.failed === undefined) this.markFailed(`the stored tree is incomplete: ${e.message}`);
       if (this.failed !== undefined) throw this.error();
       throw e;
     }
   }
 
   private fail(reason: string): never {
-    this.failed ??= reason;
+    this.markFailed(reason);
     throw this.error();
+  }
+
+  /** Sticky: the first reason is kept, and the log is frozen so nothing is appended or signed over it. */
+  private markFailed(reason: string): void {
+    this.failed ??= reason;
+    this.log.freeze(this.failed);
   }
 
   private error(): MedtrailError {

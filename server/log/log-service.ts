@@ -52,6 +52,7 @@ export class LogService {
   private readonly seed: Uint8Array;
   private readonly intervalMs: number;
   private lastSignedAt = 0;
+  private frozenReason: string | undefined;
 
   constructor(
     readonly store: LedgerStore,
@@ -69,6 +70,7 @@ export class LogService {
    * leaves commit together); otherwise in its own. Refuses a replayed (signer, nonce) with ENTRY_REPLAYED.
    */
   append(inputs: readonly AppendInput[]): Appended[] {
+    this.assertNotFrozen();
     return this.store.transaction(() => {
       const head = this.store.head();
       const overlay = new Map<string, Uint8Array>();
@@ -97,6 +99,24 @@ export class LogService {
     });
   }
 
+  /**
+   * Freezes the log after a failed integrity check (server/log/integrity.ts): from then on nothing is appended
+   * and no checkpoint is signed, since a signature would vouch for a tree that was altered under us.
+   */
+  freeze(reason: string): void {
+    this.frozenReason ??= reason;
+  }
+
+  frozen(): string | undefined {
+    return this.frozenReason;
+  }
+
+  private assertNotFrozen(): void {
+    if (this.frozenReason !== undefined) {
+      throw new MedtrailError('LOG_INTEGRITY', `the ledger failed an integrity check; nothing is appended or signed: ${this.frozenReason}`);
+    }
+  }
+
   size(): number {
     return this.store.head().size;
   }
@@ -106,6 +126,7 @@ export class LogService {
    * than the interval, or when `mustCover` (a tree size) is beyond the newest checkpoint.
    */
   checkpoint(mustCover = 0): StoredCheckpoint {
+    this.assertNotFrozen();
     const latest = this.store.latestCheckpoint();
     const head = this.store.head();
     const stale = latest === undefined || latest.size < head.size;
@@ -116,6 +137,7 @@ export class LogService {
 
   /** Signs a checkpoint over the committed head. Never inside a write transaction: only committed leaves. */
   signNow(): StoredCheckpoint {
+    this.assertNotFrozen();
     const head = this.store.head();
     const latest = this.store.latestCheckpoint();
     if (latest !== undefined && latest.size === head.size) return latest;

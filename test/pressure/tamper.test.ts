@@ -255,6 +255,15 @@ describe('tampering with the SQLite file', () => {
       const a = audit(db);
       expect(a.status).toBe(1);
       expect(a.codes).toContain(c.finding);
+      const checkpointRows = (): number => {
+        const d = new Database(db, { readonly: true });
+        try {
+          return d.prepare<[], number>('SELECT count(*) FROM checkpoints').pluck().get()!;
+        } finally {
+          d.close();
+        }
+      };
+      const rowsBefore = checkpointRows();
       await withServer(db, async (s) => {
         const seen = [await clientCheck(s.url, vkey, cp1, c.probes()), await clientCheck(s.url, vkey, cp2, c.probes().filter((i) => i < cp2.size))];
         expect(seen.some((x) => x !== 'ok'), `client saw ${seen.join(', ')}`).toBe(true);
@@ -265,7 +274,12 @@ describe('tampering with the SQLite file', () => {
         // The pack read refuses too, and the failure stays (sticky) on the next request.
         const again = await call(s.url, 'GET', `/api/v1/packs/${GTIN}/${w.serials[c.serial]!}`);
         expect((again.json['error'] as Record<string, unknown> | undefined)?.['code']).toBe('LOG_INTEGRITY');
+        // Once caught, the log is frozen: no checkpoint is signed over the altered tree.
+        const cp = await call(s.url, 'GET', '/api/v1/checkpoint');
+        expect(cp.status).toBe(500);
+        expect((cp.json['error'] as Record<string, unknown> | undefined)?.['code']).toBe('LOG_INTEGRITY');
       });
+      expect(checkpointRows()).toBe(rowsBefore);
       detected++;
     });
   }
