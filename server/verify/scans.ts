@@ -47,7 +47,13 @@ export interface ScanStoreOptions {
   flushMs?: number;
   /** Flush at once when this many rows wait (default 1,000). */
   maxQueue?: number;
+  /** How far back recent scans are also kept in memory (default 30 min: the engine's window). */
+  memoryWindowMs?: number;
+  /** At most this many scans in memory (default 500,000, ~75 MB); past it the memory starts afresh. */
+  maxMemory?: number;
 }
+
+const packKey = (gtin: string, serial: string): string => `${gtin}\u001d${serial}`;
 
 export class ScanStore {
   private queue: Scan[] = [];
@@ -59,6 +65,14 @@ export class ScanStore {
   private readonly flushTx: (rows: Scan[]) => void;
   private closed = false;
   private readonly db: Database.Database;
+  // Recent scans in memory, per pack, so that the verify hot path needs no SQLite read (a read of a table that
+  // another statement writes every few milliseconds costs ~50 us under load, a map lookup ~1 us). It holds
+  // every scan at or after `memSince`; a query reaching further back reads the table instead.
+  private mem = new Map<string, Scan[]>();
+  private memCount = 0;
+  private memSince: number;
+  private readonly memWindow: number;
+  private readonly maxMemory: number;
 
   /**
    * Opens (creating it if needed) the scans database beside the ledger's file `ledgerPath` (scansPathFor).
@@ -82,12 +96,37 @@ export class ScanStore {
     this.flushTx = db.transaction((rows: Scan[]) => {
       for (const r of rows) this.insert.run(r.gtin, r.serial, r.at, r.scanner, r.location, r.verdict);
     });
+    this.memWindow = opts.memoryWindowMs ?? 30 * 60_000;
+    this.maxMemory = opts.maxMemory ?? 500_000;
+    // Start with the window's scans from the table (newest first, at most maxMemory of them).
+    const now = Date.now();
+    this.memSince = now - this.memWindow;
+    const rows = db
+      .prepare<[number, number], Scan>('SELECT gtin, serial, at, scanner, location, verdict FROM verify_scans WHERE at >= ? ORDER BY at DESC LIMIT ?')
+      .all(this.memSince, this.maxMemory);
+    if (rows.length === this.maxMemory) this.memSince = rows[rows.length - 1]!.at + 1;
+    for (let i = rows.length - 1; i >= 0; i--) if (rows[i]!.at >= this.memSince) this.remember(rows[i]!);
+  }
+
+  private remember(scan: Scan): void {
+    if (this.memCount >= this.maxMemory) {
+      // Start afresh rather than evict one by one: what is older than now is still in the table (or queue).
+      this.mem = new Map();
+      this.memCount = 0;
+      this.memSince = scan.at;
+    }
+    const k = packKey(scan.gtin, scan.serial);
+    const list = this.mem.get(k);
+    if (list === undefined) this.mem.set(k, [scan]);
+    else list.push(scan);
+    this.memCount++;
   }
 
   /** Queues one scan; it is written within `flushMs`. */
   record(scan: Scan): void {
     if (this.closed) return;
     this.queue.push(scan);
+    this.remember(scan);
     if (this.queue.length >= this.maxQueue) this.flush();
     else if (this.timer === undefined) {
       this.timer = setTimeout(() => this.flush(), this.flushMs);
@@ -97,6 +136,12 @@ export class ScanStore {
 
   /** Scans of one pack at or after `sinceMs`, newest first (queued ones included), at most `limit`. */
   recent(gtin: string, serial: string, sinceMs: number, limit = 32): Scan[] {
+    if (sinceMs >= this.memSince) {
+      const list = this.mem.get(packKey(gtin, serial));
+      const out: Scan[] = [];
+      if (list !== undefined) for (let i = list.length - 1; i >= 0 && out.length < limit; i--) if (list[i]!.at >= sinceMs) out.push(list[i]!);
+      return out;
+    }
     const queued = this.queue.filter((s) => s.serial === serial && s.gtin === gtin && s.at >= sinceMs).reverse();
     if (queued.length >= limit) return queued.slice(0, limit);
     return queued.concat(this.since.all(gtin, serial, sinceMs, limit - queued.length));

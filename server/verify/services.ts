@@ -43,7 +43,7 @@ export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): Verify
   const have = cache.get(ledger);
   if (have !== undefined) return have;
   const { keys, state } = custodyServices(ledger);
-  const scans = new ScanStore(ledger.store.db.name, opts.scans);
+  const scans = new ScanStore(ledger.store.db.name, { ...(opts.seenWindowMs !== undefined ? { memoryWindowMs: opts.seenWindowMs } : {}), ...opts.scans });
   const tags = new TagSignatureChecker(keys, ledger.store);
   const sun = new SunChecker(ledger.store.db, tagKeySecret(ledger.store.db.name));
   const engine = new VerdictEngine({ state, keys, tags, scans, sun, ...(opts.seenWindowMs !== undefined ? { seenWindowMs: opts.seenWindowMs } : {}) });
