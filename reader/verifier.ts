@@ -237,6 +237,8 @@ export class Verifier {
     }
     // Everything delivered: refresh the picture of the ledger.
     await this.o.cache.sync(this.o.http, this.o.key?.gln).catch(() => undefined);
+    // An item queued during that sync found this drain still running and was not picked up: go round again.
+    if (this.o.queue.size() > 0) this.scheduleDrain();
   }
 
   /** True when the item is settled (acknowledged or turned into an alert); false to retry later. */
