@@ -4,42 +4,20 @@
 // here since. Reason codes and the verdict precedence are the ledger's own (core/verdict.ts), so the two
 // layers speak the same language; the online answer wins whenever there is one.
 import { fromBase64, fromBase64Url } from '../core/bytes.js';
-import { parseDigitalLink } from '../core/digital-link.js';
 import { verify } from '../core/ed25519.js';
-import { parseElementString } from '../core/element-string.js';
-import { MedtrailError } from '../core/errors.js';
 import { gtinHasCompanyPrefix } from '../core/gs1.js';
 import { isExpired } from '../core/gs1-date.js';
 import { packIdentityBytes } from '../core/pack.js';
+import { parseScannedCode, type ScannedCode } from '../core/scanned-code.js';
 import { decide, sortReasons, type ReasonCode, type Verdict } from '../core/verdict.js';
 import type { CachedPack, CachedParticipant, CachedProduct, ReaderCache } from './cache.js';
 
-export interface ParsedCode {
-  gtin: string;
-  serial: string;
-  lot?: string;
-  expiry?: string;
-  sig?: string;
-  sun?: { picc: string; cmac: string };
-}
+/** What a scanned code says (core/scanned-code.ts: the server reads codes with the same function). */
+export type ParsedCode = ScannedCode;
 
-/** A Digital Link URI or a GS1 element string (any AIM prefix), as the server reads it. Coded errors only. */
+/** A Digital Link URI or a GS1 element string (any AIM prefix), exactly as the server reads it. Coded errors only. */
 export function parseCode(code: string): ParsedCode {
-  const text = code.replace(/[\r\n]+$/, '');
-  if (/^https?:\/\//i.test(text)) {
-    const dl = parseDigitalLink(text);
-    if (dl.serial === undefined) throw new MedtrailError('GS1_MISSING_AI', 'the URI names no serial (21)');
-    return { gtin: dl.gtin, serial: dl.serial, ...pick(dl, ['lot', 'expiry', 'sig', 'sun']) };
-  }
-  const { ais } = parseElementString(text);
-  if (ais.gtin === undefined || ais.serial === undefined) throw new MedtrailError('GS1_MISSING_AI', 'a pack code needs a GTIN (01) and a serial (21)');
-  return { gtin: ais.gtin, serial: ais.serial, ...pick(ais, ['lot', 'expiry']) };
-}
-
-function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pick<T, K>> {
-  const out: Partial<Pick<T, K>> = {};
-  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
-  return out;
+  return parseScannedCode(code);
 }
 
 export interface OfflineEvaluation {

@@ -8,7 +8,7 @@ import { isExpired } from '../../core/gs1.js';
 import { decide, decommissionedReason, sortReasons, type ReasonCode, type Verdict } from '../../core/verdict.js';
 import type { CustodyState, LotRow, PackRow, ProductRow } from '../custody/state.js';
 import type { KeyBook } from '../log/keybook.js';
-import type { ScannedCode } from './input.js';
+import type { ScannedCode } from '../../core/scanned-code.js';
 import type { Scan, ScanStore } from './scans.js';
 import type { SunChecker } from './sun.js';
 import type { TagSignatureChecker } from './tag-signature.js';

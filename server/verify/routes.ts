@@ -15,7 +15,7 @@ import type { KeyRecord } from '../log/keybook.js';
 import { journey, packAnswer, packTimeline, productAnswer } from './answer.js';
 import { epcisDocument } from './epcis.js';
 import type { Scanner } from './engine.js';
-import { parseScannedCode, type ScannedCode } from './input.js';
+import { parseScannedCode, type ScannedCode } from '../../core/scanned-code.js';
 import type { VerifyServices } from './services.js';
 
 const MAX_LOCATION = 200;

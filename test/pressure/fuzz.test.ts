@@ -25,7 +25,7 @@ import { parseNdefMessage } from '../../core/ndef.js';
 import { decodeNtagUri, parseCapabilityContainer } from '../../core/ntag.js';
 import { parseAuthHeaders, parseRequestTime } from '../../core/request-auth.js';
 import { CUSTODY_TABLES } from '../../server/custody/schema.js';
-import { parseScannedCode } from '../../server/verify/input.js';
+import { parseScannedCode } from '../../core/scanned-code.js';
 import type { Party } from '../support/custody.js';
 import { makeLedger, type TestLedger } from '../support/ledger.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';

@@ -2,9 +2,9 @@
 // GS1 element string from a 2D scanner (raw with GS separators and any `]xN` symbology prefix, or the
 // bracketed human-readable form). Only a URI can carry the manufacturer's signature (`s=`); a plain element
 // string is checked against the ledger alone, and the verdict says so (TAG_SIGNATURE_ABSENT).
-import { parseDigitalLink } from '../../core/digital-link.js';
-import { parseElementString } from '../../core/element-string.js';
-import { MedtrailError } from '../../core/errors.js';
+import { parseDigitalLink } from './digital-link.js';
+import { parseElementString } from './element-string.js';
+import { MedtrailError } from './errors.js';
 
 export interface ScannedCode {
   source: 'digital-link' | 'element-string';
