@@ -1,81 +1,16 @@
-// Debian's Chromium through playwright-core, with a fresh profile per launch, and the patient-page chain: a
-// real server (startServer with serviceModules()) on a temporary SQLite file, filled through POST /entries.
+// What the web tests share: the web build and the screenshots folder, Debian's Chromium (chromium.ts) and the
+// patient-page chain (patient-chain.ts), re-exported here so that the tests import one module.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { toBase64Url } from '../../core/bytes.js';
-import { formatDigitalLink } from '../../core/digital-link.js';
-import { sign as ed25519Sign } from '../../core/ed25519.js';
-import { keyFileSeed, type KeyFile } from '../../core/keys.js';
-import { packIdentityBytes } from '../../core/pack.js';
 import { buildWeb } from '../../web/build.mjs';
-import { gtinOf, sign, startChain, type Chain } from '../support/custody.js';
 import { REPO_ROOT } from '../support/tmp.js';
 
-export const SCREENSHOTS = join(REPO_ROOT, 'artifacts/screenshots');
+export { launch } from './chromium.js';
+export { patientChain, tagUri, type PackId, type PatientChain } from './patient-chain.js';
 
-// playwright's launch() gives the browser a fresh temporary profile of its own (and refuses --user-data-dir);
-// each test context is a fresh incognito-like context on top of it.
-export async function launch(): Promise<{ browser: Browser; close: () => Promise<void> }> {
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  return { browser, close: () => browser.close() };
-}
+export const SCREENSHOTS = join(REPO_ROOT, 'artifacts/screenshots');
 
 export async function buildAssets(): Promise<void> {
   await buildWeb();
   mkdirSync(SCREENSHOTS, { recursive: true });
-}
-
-export interface PackId {
-  gtin: string;
-  lot: string;
-  serial: string;
-  expiry: string;
-}
-
-/** The pack's Digital Link on this server, signed by `signer` (its maker unless a test forges it). */
-export function tagUri(resolver: string, p: PackId, signer: KeyFile): string {
-  const sig = toBase64Url(ed25519Sign(packIdentityBytes(p), keyFileSeed(signer)));
-  return formatDigitalLink({ resolver, gtin: p.gtin, lot: p.lot, serial: p.serial, expiry: p.expiry, sig, query: {} });
-}
-
-export interface PatientChain {
-  c: Chain;
-  gtin: string;
-  genuine: PackId;
-  dispensed: PackId;
-  recalled: PackId;
-  forged: PackId;
-}
-
-/**
- * Made -> distributor -> pharmacy for two packs of lot L-2401, one of them dispensed; lot R-2402 recalled;
- * one more pack of L-2401 left at the maker, whose tag the tests forge.
- */
-export async function patientChain(): Promise<PatientChain> {
-  const c = await startChain();
-  const gtin = gtinOf(1);
-  const [product] = await c.ok(sign('product', c.m, { gtin, name: 'Amoxicillin', form: 'capsules', strength: '500 mg', packSize: 21 }));
-  const lot = 'L-2401';
-  const expiry = '291231';
-  const [batch] = await c.ok(sign('batch', c.m, { gtin, lot, expiry, serials: ['GEN0001', 'DSP0001', 'FRG0001'] }, [product!]));
-  const items = ['GEN0001', 'DSP0001'].map((serial) => ({ type: 'pack', gtin, serial }));
-  const [ship1] = await c.ok(sign('ship', c.m, { to: c.d.gln, items }, [batch!]));
-  const [recv1] = await c.ok(sign('receive', c.d, { ship: ship1!, missing: [], extra: [] }, [ship1!]));
-  const [ship2] = await c.ok(sign('ship', c.d, { to: c.p.gln, items }, [recv1!]));
-  const [recv2] = await c.ok(sign('receive', c.p, { ship: ship2!, missing: [], extra: [] }, [ship2!]));
-  await c.ok(sign('dispense', c.p, { gtin, serial: 'DSP0001' }, [recv2!]));
-  await c.ok(sign('batch', c.m, { gtin, lot: 'R-2402', expiry, serials: ['RCL0001'] }, [product!]));
-  await c.ok(sign('recall', c.m, { gtin, lot: 'R-2402', reason: 'contamination found in testing' }));
-  return {
-    c,
-    gtin,
-    genuine: { gtin, lot, serial: 'GEN0001', expiry },
-    dispensed: { gtin, lot, serial: 'DSP0001', expiry },
-    recalled: { gtin, lot: 'R-2402', serial: 'RCL0001', expiry },
-    forged: { gtin, lot, serial: 'FRG0001', expiry },
-  };
 }

@@ -9,6 +9,7 @@ import { participantKey } from '../support/ledger.js';
 import { startServerProcess } from '../support/server-process.js';
 import { buildAssets, launch, patientChain, SCREENSHOTS, tagUri, type PatientChain } from './browser.js';
 import { lyingProxy } from './lying-proxy.js';
+import { checks, openPage, pageMetrics, verdictOf, type PageMetrics } from './patient-visit.js';
 
 let chain: PatientChain;
 let browser: Browser;
@@ -30,30 +31,8 @@ afterAll(async () => {
   writeFileSync(join(SCREENSHOTS, '..', 'patient-metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
 });
 
-// Records when the verdict element first appears, measured in the page from navigation start.
-const WATCH_VERDICT = `
-  new MutationObserver((_, obs) => {
-    if (document.querySelector('[data-verdict]')) { window.__verdictAt = performance.now(); obs.disconnect(); }
-  }).observe(document, { childList: true, subtree: true });
-`;
-
-async function open(locale: string, viewport = PHONE): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({ locale, viewport, deviceScaleFactor: 1 });
-  await ctx.addInitScript(WATCH_VERDICT);
-  return { ctx, page: await ctx.newPage() };
-}
-
-async function verdictOf(page: Page, uri: string): Promise<{ key: string; head: string; text: string }> {
-  await page.goto(uri);
-  const v = page.locator('#verdict');
-  await v.waitFor({ state: 'visible', timeout: 10_000 });
-  return { key: (await v.getAttribute('data-verdict'))!, head: (await v.locator('h2').innerText()).trim(), text: await page.locator('#result').innerText() };
-}
-
-async function checks(page: Page): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const li of await page.locator('[data-check]').all()) out[(await li.getAttribute('data-check'))!] = (await li.getAttribute('data-status'))!;
-  return out;
+function open(locale: string, viewport = PHONE): Promise<{ ctx: BrowserContext; page: Page }> {
+  return openPage(browser, locale, viewport);
 }
 
 const CASES = [
@@ -221,24 +200,12 @@ async function measure(url: string): Promise<void> {
   const warm = await open('en-US');
   await verdictOf(warm.page, uri); // warm the server's caches, as earlier visitors would have
   await warm.ctx.close();
-  type Measure = { verdictMs: number; encodedBytes: number; transferBytes: number; resources: { name: string; encoded: number; decoded: number }[]; marks: unknown[] };
-  const runs: Measure[] = [];
+  const runs: PageMetrics[] = [];
   for (let i = 0; i < 5; i++) {
     const { ctx, page } = await open('en-US'); // a fresh context: empty cache, new connections
     const v = await verdictOf(page, uri);
     expect(v.key).toBe('GENUINE');
-    // Run in the page (a string, so this file needs no DOM types).
-    runs.push((await page.evaluate(`(() => {
-      const nav = performance.getEntriesByType('navigation')[0];
-      const res = performance.getEntriesByType('resource');
-      return {
-        verdictMs: window.__verdictAt,
-        encodedBytes: nav.encodedBodySize + res.reduce((s, r) => s + r.encodedBodySize, 0),
-        transferBytes: nav.transferSize + res.reduce((s, r) => s + r.transferSize, 0),
-        resources: [nav, ...res].map((r) => ({ name: r.name.replace(/^https?:\\/\\/[^/]+/, ''), encoded: r.encodedBodySize, decoded: r.decodedBodySize, start: Math.round(r.startTime), end: Math.round(r.responseEnd) })),
-        marks: performance.getEntriesByType('mark').map((m) => ({ name: m.name, at: Math.round(m.startTime) })),
-      };
-    })()`)) as Measure);
+    runs.push(await pageMetrics(page));
     await ctx.close();
   }
   const times = runs.map((r) => r.verdictMs).sort((a, b) => a - b);
