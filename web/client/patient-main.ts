@@ -28,7 +28,7 @@ const TONE: Record<VerdictKey, 'ok' | 'warn' | 'bad'> = {
 function fmtDate(iso: string | null): string {
   if (iso === null) return '';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : new Intl.DateTimeFormat(lang, { dateStyle: 'medium' }).format(d);
+  return Number.isNaN(d.getTime()) ? iso : t.date(d.getDate(), d.getMonth(), d.getFullYear());
 }
 
 function fmtExpiry(yymmdd: string | null): string {
@@ -224,17 +224,24 @@ function entryForm(): HTMLElement {
 function main(): void {
   const app = $('app');
   // Polite live region: a screen reader announces the verdict when it replaces "Checking this pack…".
-  app.replaceChildren(h('h1', {}, t.title), h('div', { id: 'result', 'aria-live': 'polite' }), entryForm());
-  if (/^\/01\//.test(location.pathname)) {
-    let dl: DigitalLink;
-    try {
-      dl = parseDigitalLink(location.href);
-    } catch {
-      $('result').replaceChildren(h('section', { id: 'verdict', class: 'verdict tone-warn', 'data-verdict': 'ERROR' }, icon('warn', 56), h('div', {}, h('h2', {}, t.badCode))));
-      return;
-    }
-    void checkCode(dl, location.href);
+  app.replaceChildren(h('h1', {}, t.title), h('div', { id: 'result', 'aria-live': 'polite' }));
+  // The form for another pack is laid out after this pack's verdict is shown (its first layout cost 20-40 ms
+  // on the verdict's path), or after two seconds if the verdict is slow to come.
+  let formShown = false;
+  const showForm = (): void => {
+    if (!formShown) app.append(entryForm());
+    formShown = true;
+  };
+  if (!/^\/01\//.test(location.pathname)) return showForm();
+  let dl: DigitalLink;
+  try {
+    dl = parseDigitalLink(location.href);
+  } catch {
+    $('result').replaceChildren(h('section', { id: 'verdict', class: 'verdict tone-warn', 'data-verdict': 'ERROR' }, icon('warn', 56), h('div', {}, h('h2', {}, t.badCode))));
+    return showForm();
   }
+  setTimeout(showForm, 2000);
+  void checkCode(dl, location.href).finally(showForm);
 }
 
 main();
