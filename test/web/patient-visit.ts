@@ -3,13 +3,17 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 
 // Records when the verdict element first appears, measured in the page from navigation start
-// (window.__verdictAt), and when the frame after that one starts, by which time the verdict has been painted
-// (window.__verdictPaintedAt).
+// (window.__verdictAt), and when the task after the next frame runs (a message posted from that frame's
+// animation callback), by which time the frame with the verdict has been rendered (window.__verdictPaintedAt).
 const WATCH_VERDICT = `
   new MutationObserver((_, obs) => {
     if (document.querySelector('[data-verdict]')) {
       window.__verdictAt = performance.now(); obs.disconnect();
-      requestAnimationFrame(() => requestAnimationFrame(() => { window.__verdictPaintedAt = performance.now(); }));
+      requestAnimationFrame(() => {
+        const ch = new MessageChannel();
+        ch.port1.onmessage = () => { window.__verdictPaintedAt = performance.now(); };
+        ch.port2.postMessage(0);
+      });
     }
   }).observe(document, { childList: true, subtree: true });
 `;
@@ -43,7 +47,7 @@ export async function checks(page: Page): Promise<Record<string, string>> {
 export interface PageMetrics {
   /** ms from navigation start to the verdict element in the DOM. */
   verdictMs: number;
-  /** ms from navigation start to the frame after the verdict appeared (painted). */
+  /** ms from navigation start to the task after the frame that rendered the verdict. */
   paintedMs: number | null;
   encodedBytes: number;
   transferBytes: number;
@@ -53,7 +57,7 @@ export interface PageMetrics {
 
 /** What the page measured, once the verdict is there (Resource Timing, the page's performance marks). */
 export async function pageMetrics(page: Page): Promise<PageMetrics> {
-  // The painted time comes one or two frames later than the verdict.
+  // The painted time comes a frame later than the verdict.
   await page.waitForFunction('window.__verdictPaintedAt !== undefined', undefined, { timeout: 5_000 }).catch(() => undefined);
   // Run in the page (a string, so this file needs no DOM types).
   return (await page.evaluate(`(() => {
