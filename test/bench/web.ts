@@ -6,9 +6,9 @@
 //
 // One warm-up visit, then BENCH_VISITS (default 30) fresh visits of a GENUINE pack's page per profile (desktop
 // 1280x800; phone 390x844, CPU throttling off: no CDP Emulation.setCPUThrottlingRate), the profiles taking
-// turns, each visit in a new browser context (empty cache, new connections). Printed: median, p90 and max of the time to the verdict
-// (in the DOM, and painted), of the page's own marks (medtrail:checked = the four evidence checks done), of
-// a few phases read from Resource Timing, and the bytes transferred. Bounded: stops visiting after
+// turns, each visit in a new browser context (empty cache, new connections). Printed: median, p90 and max of
+// the time to the verdict (in the DOM, and painted), of the page's own marks (medtrail:checked = the four
+// evidence checks done), of a few phases read from Resource Timing, and the bytes transferred. Bounded: stops visiting after
 // BENCH_MAX_SECONDS (default 100) and says so. Needs `npx tsc -p tsconfig.json` and `node web/build.mjs` first.
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
