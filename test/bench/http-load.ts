@@ -1,5 +1,5 @@
 // A worker thread that loads an HTTP server over keep-alive connections and reports latencies: the load
-// generator of test/bench/verify.ts, on its own thread so that it does not share the server's event loop.
+// generator of test/bench/profile-verify.ts, on its own thread so that it does not share the server's event loop.
 import { Agent, request } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 

@@ -1,5 +1,5 @@
 // Profiling aid (not a benchmark): CPU profile of the server's main thread during the verify phase only,
-// written to $PROFILE_OUT (default /tmp/verify.cpuprofile). Same setup as test/bench/verify.ts.
+// written to $PROFILE_OUT (default /tmp/verify.cpuprofile). `npm run bench:custody` has the verify figures.
 import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
