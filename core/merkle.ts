@@ -189,8 +189,11 @@ export function consistencyProof(size1: number, size2: number, read: PerfectHash
 
 /** Proof length RFC 9162 2.1.3.2 consumes for (index, size): the loop of step 4 run without hashing. */
 function inclusionLength(index: number, size: number): number {
-  let fn = index;
-  let sn = size - 1;
+  return pathSteps(index, size - 1);
+}
+
+/** Steps of the RFC 9162 verification loop (2.1.3.2 step 4, 2.1.4.2 step 6) from (fn, sn) until sn = 0. */
+function pathSteps(fn: number, sn: number): number {
   let count = 0;
   while (sn !== 0) {
     if (fn % 2 === 1 || fn === sn) {
@@ -246,19 +249,7 @@ function consistencyLength(size1: number, size2: number): number {
     sn = Math.floor(sn / 2);
   }
   // The first hash seeds both roots (it is root1 itself, left out of the proof, when size1 is a power of two).
-  let count = isPowerOfTwo(size1) ? 0 : 1;
-  while (sn !== 0) {
-    if (fn % 2 === 1 || fn === sn) {
-      while (fn % 2 === 0 && fn !== 0) {
-        fn /= 2;
-        sn = Math.floor(sn / 2);
-      }
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-    count++;
-  }
-  return count;
+  return (isPowerOfTwo(size1) ? 0 : 1) + pathSteps(fn, sn);
 }
 
 /**
