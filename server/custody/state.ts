@@ -112,6 +112,7 @@ export function packRow(r: RawPack): PackRow {
 }
 
 export class CustodyState {
+  private readonly batchEvents = new Map<number, { at: string; signer: string }>();
   private readonly st;
 
   constructor(readonly db: Database.Database) {
@@ -177,7 +178,15 @@ export class CustodyState {
   packEvents(gtin: string, serial: string): PackEvent[] {
     const p = this.st.pack.get(gtin, serial);
     if (p === undefined) return [];
-    const b = this.st.batchEvent.get(p.batch_idx);
+    // A batch leaf never changes, and many packs share one: its time and signer are read once.
+    let b = this.batchEvents.get(p.batch_idx);
+    if (b === undefined) {
+      b = this.st.batchEvent.get(p.batch_idx);
+      if (b !== undefined) {
+        if (this.batchEvents.size >= 10_000) this.batchEvents.clear();
+        this.batchEvents.set(p.batch_idx, b);
+      }
+    }
     const first: PackEvent[] = b === undefined ? [] : [{ index: p.batch_idx, kind: 'batch', at: b.at, signer: b.signer, counterparty: null }];
     return first.concat(this.st.events.all(gtin, serial));
   }
