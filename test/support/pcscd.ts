@@ -100,13 +100,17 @@ export interface PcscdHandle {
  * is serialised by a lock file and re-checked under it. A pcscd started here runs with --auto-exit, so one
  * started by a test worker (no globalSetup) still goes away 60 s after its last client.
  */
-export async function ensurePcscd(timeoutMs = 15_000): Promise<PcscdHandle> {
+export async function ensurePcscd(timeoutMs = 15_000, opts: { autoExit?: boolean } = {}): Promise<PcscdHandle> {
   const reuse: PcscdHandle = { started: false, pid: undefined, stop: async () => {} };
   if (await virtualReadersListed()) return reuse;
   return withLock(START_LOCK, timeoutMs, async () => {
     if (await virtualReadersListed()) return reuse;
     const log = openSync(LOG_FILE, 'a');
-    const child = spawn('pcscd', ['--foreground', '--auto-exit'], { detached: true, stdio: ['ignore', log, log] });
+    // The run's globalSetup starts it without --auto-exit and stops it at the end: with auto-exit, a pause of a
+    // minute between NFC test files let pcscd quit just as the next file had found it alive (a client then
+    // got "Access denied" from a daemon on its way out).
+    const args = opts.autoExit === false ? ['--foreground'] : ['--foreground', '--auto-exit'];
+    const child = spawn('pcscd', args, { detached: true, stdio: ['ignore', log, log] });
     closeSync(log);
     child.unref();
     const exited = new Promise<number | null>((r) => child.once('exit', r));
