@@ -177,18 +177,22 @@ export class CustodyState {
   /** The pack's history: its batch first, then every ship, receive, dispense, undo and decommission in order. */
   packEvents(gtin: string, serial: string): PackEvent[] {
     const p = this.st.pack.get(gtin, serial);
-    if (p === undefined) return [];
+    return p === undefined ? [] : this.eventsOf({ gtin, serial, batchIndex: p.batch_idx });
+  }
+
+  /** packEvents for a pack row the caller already holds (the verify path): no second lookup of the pack. */
+  eventsOf(p: Pick<PackRow, 'gtin' | 'serial' | 'batchIndex'>): PackEvent[] {
     // A batch leaf never changes, and many packs share one: its time and signer are read once.
-    let b = this.batchEvents.get(p.batch_idx);
+    let b = this.batchEvents.get(p.batchIndex);
     if (b === undefined) {
-      b = this.st.batchEvent.get(p.batch_idx);
+      b = this.st.batchEvent.get(p.batchIndex);
       if (b !== undefined) {
         if (this.batchEvents.size >= 10_000) this.batchEvents.clear();
-        this.batchEvents.set(p.batch_idx, b);
+        this.batchEvents.set(p.batchIndex, b);
       }
     }
-    const first: PackEvent[] = b === undefined ? [] : [{ index: p.batch_idx, kind: 'batch', at: b.at, signer: b.signer, counterparty: null }];
-    return first.concat(this.st.events.all(gtin, serial));
+    const first: PackEvent[] = b === undefined ? [] : [{ index: p.batchIndex, kind: 'batch', at: b.at, signer: b.signer, counterparty: null }];
+    return first.concat(this.st.events.all(p.gtin, p.serial));
   }
 
   /** Active packs (on the shelf, not in transit) held by `gln`, ordered by GTIN, lot, serial. */

@@ -40,7 +40,7 @@ const CHECKPOINT_REUSE_MS = 500;
 
 /** Every ledger event of a pack in order, the lot's recall included where it falls. */
 export function packTimeline(state: CustodyState, pack: PackRow, lot: LotRow | undefined, signerAt: (index: number) => string | undefined): PackEvent[] {
-  const events = state.packEvents(pack.gtin, pack.serial);
+  const events = state.eventsOf(pack);
   if (lot?.recalledIndex !== null && lot?.recalledIndex !== undefined) {
     const r: PackEvent = { index: lot.recalledIndex, kind: 'recall', at: lot.recalledAt ?? '', signer: signerAt(lot.recalledIndex) ?? '', counterparty: null };
     const at = events.findIndex((e) => e.index > r.index);

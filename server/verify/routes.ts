@@ -12,6 +12,7 @@ import { FieldErrors, MedtrailError } from '../../core/errors.js';
 import { isValidGln, normalizeGtin, validateSerial } from '../../core/gs1.js';
 import { reason, VERDICT_MESSAGES } from '../../core/verdict.js';
 import type { KeyRecord } from '../log/keybook.js';
+import type { PackEvent } from '../custody/state.js';
 import { journey, packAnswer, packTimeline, productAnswer } from './answer.js';
 import { epcisDocument } from './epcis.js';
 import type { Scanner } from './engine.js';
@@ -97,10 +98,12 @@ export function verifyRoutes(v: VerifyServices): Router {
   const r = Router();
 
   /** Whether `who` may see the pack's parties: a regulator, or anyone who signed or was named in its chain. */
-  const inChain = (who: KeyRecord | undefined, gtin: string, serial: string, manufacturer: string | undefined): boolean => {
+  // `events` is the pack's timeline (packTimeline), read once per request; a recall in it is signed by the
+  // manufacturer or a regulator, who are in the chain anyway.
+  const inChain = (who: KeyRecord | undefined, events: readonly PackEvent[], manufacturer: string | undefined): boolean => {
     if (who === undefined) return false;
     if (who.role === 'regulator' || who.gln === manufacturer) return true;
-    return v.state.packEvents(gtin, serial).some((e) => e.signer === who.gln || e.counterparty === who.gln);
+    return events.some((e) => e.signer === who.gln || e.counterparty === who.gln);
   };
 
   r.post('/verify', (req, res) => {
@@ -116,8 +119,8 @@ export function verifyRoutes(v: VerifyServices): Router {
     // Never a verdict from a ledger that fails its own checks (server/log/integrity.ts).
     if (ev.pack !== undefined) v.integrity.assertLeaf(ev.pack.lastIndex, ev.pack.lastHash);
     else v.integrity.assertHead();
-    const full = ev.pack !== undefined && inChain(who, ev.pack.gtin, ev.pack.serial, ev.product?.manufacturer);
     const events = ev.pack === undefined ? [] : packTimeline(v.state, ev.pack, ev.lot, v.signerAt);
+    const full = ev.pack !== undefined && inChain(who, events, ev.product?.manufacturer);
     res.json({
       verdict: ev.verdict,
       reasons: ev.reasons.map(reason),
@@ -135,9 +138,9 @@ export function verifyRoutes(v: VerifyServices): Router {
     const ev = v.engine.evaluate({ source: 'element-string', gtin, serial }, { gln: who?.gln ?? null, location: null }, new Date(), false);
     if (ev.pack === undefined) throw new MedtrailError('PACK_UNKNOWN', `no pack ${serial} of ${gtin} is registered`);
     v.integrity.assertLeaf(ev.pack.lastIndex, ev.pack.lastHash);
-    const full = inChain(who, gtin, serial, ev.product?.manufacturer);
-    if (who !== undefined && !full) throw new MedtrailError('AUTH_NOT_IN_CHAIN', `${who.gln} is not in the custody chain of this pack`);
     const events = packTimeline(v.state, ev.pack, ev.lot, v.signerAt);
+    const full = inChain(who, events, ev.product?.manufacturer);
+    if (who !== undefined && !full) throw new MedtrailError('AUTH_NOT_IN_CHAIN', `${who.gln} is not in the custody chain of this pack`);
     const out: Record<string, unknown> = {
       verdict: ev.verdict,
       reasons: ev.reasons.map(reason),
@@ -169,9 +172,9 @@ export function verifyRoutes(v: VerifyServices): Router {
     const { gtin, serial } = queryPack(req);
     const pack = v.state.pack(gtin, serial);
     if (pack === undefined) throw new MedtrailError('PACK_UNKNOWN', `no pack ${serial} of ${gtin} is registered`);
-    const full = inChain(who, gtin, serial, v.engine.product(gtin)?.manufacturer);
-    if (who !== undefined && !full) throw new MedtrailError('AUTH_NOT_IN_CHAIN', `${who.gln} is not in the custody chain of this pack`);
     const events = packTimeline(v.state, pack, v.state.lot(gtin, pack.lot), v.signerAt);
+    const full = inChain(who, events, v.engine.product(gtin)?.manufacturer);
+    if (who !== undefined && !full) throw new MedtrailError('AUTH_NOT_IN_CHAIN', `${who.gln} is not in the custody chain of this pack`);
     const chain = v.proofs.chain(events);
     res.type('application/ld+json').send(JSON.stringify(epcisDocument(pack, chain.events, full, new Date())));
   });
