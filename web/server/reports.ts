@@ -5,6 +5,7 @@
 //   GET  /api/v1/reports?after=<id>   signed by a regulator (X-Medtrail-* headers) -> {reports: [...]}
 //
 // The client's address is used only in memory for the rate limit and is never stored.
+import type { PatientReport } from '../shared/report.js';
 import type Database from 'better-sqlite3';
 import { Router, type Request } from 'express';
 import { parseDigitalLink } from '../../core/digital-link.js';
@@ -31,15 +32,7 @@ const PAGE = 500;
 // Control characters other than tab/newline have no place in a note shown to a regulator.
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
-export interface Report {
-  id: number;
-  at: string;
-  code: string;
-  gtin: string | null;
-  serial: string | null;
-  verdict: string | null;
-  note: string | null;
-}
+export type Report = PatientReport;
 
 /** Sliding one-minute window per client; the map is pruned so a flood of addresses cannot grow it without end. */
 export class RateLimiter {
