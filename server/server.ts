@@ -11,6 +11,8 @@ import { rateLimitFromEnv, type RateLimitOptions } from './http/rate-limit.js';
 /** Parts of the service beyond the log (custody, verify, pages) plug in here with their routers. */
 export interface ServiceModule {
   api?: (ledger: Ledger) => Router[];
+  /** Routers on the hot path under /api/v1 (POST /verify): mounted ahead of the JSON parser and the other routers; they read their own bodies. */
+  hot?: (ledger: Ledger) => Router[];
   root?: (ledger: Ledger) => Router[];
   close?: () => void;
 }
@@ -55,6 +57,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const app = createApp({
     log: ledger.log,
     apiRouters: modules.flatMap((m) => m.api?.(ledger) ?? []),
+    hotRouters: modules.flatMap((m) => m.hot?.(ledger) ?? []),
     rootRouters: modules.flatMap((m) => m.root?.(ledger) ?? []),
     ...(maxInFlight !== undefined ? { maxInFlight } : {}),
     ...(maxLagMs !== undefined ? { maxLagMs } : {}),

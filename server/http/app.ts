@@ -20,6 +20,12 @@ export interface AppOptions {
   maxLagMs?: number;
   /** Per-client limit on the public routes (rate-limit.ts; default DEFAULT_RATE_LIMIT); false turns it off. */
   rateLimit?: RateLimitOptions | false;
+  /**
+   * Routers on the hot path under /api/v1 (POST /verify), mounted right after the guards (rate limit,
+   * shedder) and ahead of the JSON parser and every other router: a verification passes through two layers
+   * instead of some thirty. Their routes read their own bodies (json-body.ts).
+   */
+  hotRouters?: Router[];
   /** Extra routers under /api/v1 (custody, verify, ...). */
   apiRouters?: Router[];
   /** Extra routers at the root (pages, Digital Link resolver). */
@@ -50,6 +56,7 @@ export function createApp(opts: AppOptions): Express {
   const shed = loadShedder({ ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}), ...(opts.maxLagMs !== undefined ? { maxLagMs: opts.maxLagMs } : {}) });
   app.use(shed.handler);
   app.locals['stopShedder'] = shed.stop;
+  for (const r of opts.hotRouters ?? []) app.use('/api/v1', r);
   // The exact body bytes are kept for signed requests (core/request-auth.ts signs their SHA-256).
   app.use(
     '/api/v1',

@@ -1,7 +1,7 @@
 // HTTP routes for verification and reads (DESIGN.md "Interfaces"): thin handlers that parse, call the engine
 // and the answer builders, and map the result (STYLE.md 11).
 //
-//   POST /verify                    { code, scanner?: { gln?, location? } } → verdict, reasons, product, pack,
+//   POST /verify (verifyHotRoutes)  { code, scanner?: { gln?, location? } } → verdict, reasons, product, pack,
 //                                   journey, proof. Signed (X-Medtrail-* headers): the scan counts as the
 //                                   signer's; anonymous: the patient's.
 //   GET  /packs/:gtin/:serial       public: verdict and coarse journey; signed by a participant in the chain or a
@@ -18,6 +18,7 @@ import { epcisDocument } from './epcis.js';
 import type { Scanner } from './engine.js';
 import { parseScannedCode, type ScannedCode } from '../../core/scanned-code.js';
 import type { VerifyServices } from './services.js';
+import { jsonBody, sendJson } from '../http/json-body.js';
 
 const MAX_LOCATION = 200;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -94,19 +95,25 @@ function queryPack(req: Request): { gtin: string; serial: string } {
   return packParams({ params: { gtin: g, serial: s } } as unknown as Request);
 }
 
-export function verifyRoutes(v: VerifyServices): Router {
+/** Largest verify body accepted: a scanned code is at most a few hundred characters. */
+export const VERIFY_BODY_LIMIT = 64 * 1024;
+
+/** Whether `who` may see the pack's parties: a regulator, or anyone who signed or was named in its chain. */
+// `events` is the pack's timeline (packTimeline), read once per request; a recall in it is signed by the
+// manufacturer or a regulator, who are in the chain anyway.
+function inChain(who: KeyRecord | undefined, events: readonly PackEvent[], manufacturer: string | undefined): boolean {
+  if (who === undefined) return false;
+  if (who.role === 'regulator' || who.gln === manufacturer) return true;
+  return events.some((e) => e.signer === who.gln || e.counterparty === who.gln);
+}
+
+/**
+ * POST /verify, the hot path: mounted ahead of the app's JSON parser and other routers (server/http/app.ts
+ * hotRouters), with its own lean body reader and a direct JSON write (server/http/json-body.ts).
+ */
+export function verifyHotRoutes(v: VerifyServices): Router {
   const r = Router();
-
-  /** Whether `who` may see the pack's parties: a regulator, or anyone who signed or was named in its chain. */
-  // `events` is the pack's timeline (packTimeline), read once per request; a recall in it is signed by the
-  // manufacturer or a regulator, who are in the chain anyway.
-  const inChain = (who: KeyRecord | undefined, events: readonly PackEvent[], manufacturer: string | undefined): boolean => {
-    if (who === undefined) return false;
-    if (who.role === 'regulator' || who.gln === manufacturer) return true;
-    return events.some((e) => e.signer === who.gln || e.counterparty === who.gln);
-  };
-
-  r.post('/verify', (req, res) => {
+  r.post('/verify', jsonBody(VERIFY_BODY_LIMIT), (req, res) => {
     const who = v.auth.authenticate(req);
     const body = parseVerifyBody(req.body);
     if (who !== undefined && body.scanner.gln !== null && body.scanner.gln !== who.gln) {
@@ -121,7 +128,7 @@ export function verifyRoutes(v: VerifyServices): Router {
     else v.integrity.assertHead();
     const events = ev.pack === undefined ? [] : packTimeline(v.state, ev.pack, ev.lot, v.signerAt);
     const full = ev.pack !== undefined && inChain(who, events, ev.product?.manufacturer);
-    res.json({
+    sendJson(res, 200, {
       verdict: ev.verdict,
       reasons: ev.reasons.map(reason),
       message: VERDICT_MESSAGES[ev.verdict],
@@ -131,6 +138,11 @@ export function verifyRoutes(v: VerifyServices): Router {
       proof: ev.pack === undefined ? null : v.proofs.inclusion(ev.pack.lastIndex),
     });
   });
+  return r;
+}
+
+export function verifyRoutes(v: VerifyServices): Router {
+  const r = Router();
 
   r.get('/packs/:gtin/:serial', (req, res) => {
     const who = v.auth.authenticate(req);
