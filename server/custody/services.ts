@@ -55,6 +55,7 @@ export function custodyServices(ledger: Ledger): CustodyServices {
   const writer = new CustodyWriter(db);
   const base = { state, writer, store: ledger.store, authority: keys.authority.gln };
   catchUp(base, ledger.log);
+  state.invalidate();
 
   const submit = (entries: Entry[], now = Date.now()): Appended[] => {
     if (entries.length === 0) throw new MedtrailError('BAD_INPUT', 'no entries');
@@ -71,9 +72,14 @@ export function custodyServices(ledger: Ledger): CustodyServices {
       }),
     );
     const c: ApplyContext = { ...base, now };
-    return appendSigned(ledger.log, keys, entries, (appended) => {
-      for (let i = 0; i < entries.length; i++) within(i, many, () => applyAppended(c, [entries[i]!], [appended[i]!]));
-    });
+    try {
+      return appendSigned(ledger.log, keys, entries, (appended) => {
+        for (let i = 0; i < entries.length; i++) within(i, many, () => applyAppended(c, [entries[i]!], [appended[i]!]));
+      });
+    } finally {
+      // Committed or rolled back, the state's cached rows may be out of date (custody/state.ts).
+      state.invalidate();
+    }
   };
 
   const services: CustodyServices = { keys, state, submit };

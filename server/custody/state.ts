@@ -111,8 +111,17 @@ export function packRow(r: RawPack): PackRow {
   };
 }
 
+/** Most lots and participants kept in memory (a bound against unbounded growth; cleared when reached). */
+const MAX_CACHED_ROWS = 10_000;
+
 export class CustodyState {
   private readonly batchEvents = new Map<number, { at: string; signer: string }>();
+  // Lots and participants are read on every verification and change rarely (a recall, an admission): they
+  // are kept in memory. Exact, not time-bound: submit() calls invalidate() after every append, committed or
+  // rolled back; inside a write transaction (the rules' checks) they are always read from the tables, which
+  // hold what the entries before them changed, and what is read there is never kept (it may roll back). Packs are not cached: there are millions and each verification wants a different one.
+  private readonly lots = new Map<string, LotRow>();
+  private readonly parts = new Map<string, ParticipantRow>();
   private readonly st;
 
   constructor(readonly db: Database.Database) {
@@ -158,7 +167,26 @@ export class CustodyState {
   }
 
   lot(gtin: string, lot: string): LotRow | undefined {
-    return this.st.lot.get(gtin, lot);
+    const key = `${gtin}/${lot}`;
+    // Inside a write transaction the rules must see what the entries before them changed: always read.
+    const hit = this.db.inTransaction ? undefined : this.lots.get(key);
+    if (hit !== undefined) return hit;
+    const r = this.st.lot.get(gtin, lot);
+    if (r !== undefined) this.keep(this.lots, key, Object.freeze(r));
+    return r;
+  }
+
+  /** Forgets the cached lots and participants: after every append (committed or not) and every replay. */
+  invalidate(): void {
+    this.lots.clear();
+    this.parts.clear();
+  }
+
+  private keep<T>(m: Map<string, T>, key: string, row: T): void {
+    // Inside a write transaction the row may be one that is about to be rolled back.
+    if (this.db.inTransaction) return;
+    if (m.size >= MAX_CACHED_ROWS) m.clear();
+    m.set(key, row);
   }
 
   product(gtin: string): ProductRow | undefined {
@@ -166,8 +194,14 @@ export class CustodyState {
   }
 
   participant(gln: string): ParticipantRow | undefined {
+    const hit = this.db.inTransaction ? undefined : this.parts.get(gln);
+    if (hit !== undefined) return hit;
     const r = this.st.participant.get(gln);
-    return r === undefined ? undefined : participantRow(r);
+    if (r === undefined) return undefined;
+    const row = participantRow(r);
+    Object.freeze(row.prefixes);
+    this.keep(this.parts, gln, Object.freeze(row));
+    return row;
   }
 
   participants(): ParticipantRow[] {
@@ -177,11 +211,11 @@ export class CustodyState {
   /** The pack's history: its batch first, then every ship, receive, dispense, undo and decommission in order. */
   packEvents(gtin: string, serial: string): PackEvent[] {
     const p = this.st.pack.get(gtin, serial);
-    return p === undefined ? [] : this.eventsOf({ gtin, serial, batchIndex: p.batch_idx });
+    return p === undefined ? [] : this.eventsOf({ gtin, serial, batchIndex: p.batch_idx, lastIndex: p.last_idx });
   }
 
   /** packEvents for a pack row the caller already holds (the verify path): no second lookup of the pack. */
-  eventsOf(p: Pick<PackRow, 'gtin' | 'serial' | 'batchIndex'>): PackEvent[] {
+  eventsOf(p: Pick<PackRow, 'gtin' | 'serial' | 'batchIndex' | 'lastIndex'>): PackEvent[] {
     // A batch leaf never changes, and many packs share one: its time and signer are read once.
     let b = this.batchEvents.get(p.batchIndex);
     if (b === undefined) {
@@ -192,6 +226,9 @@ export class CustodyState {
       }
     }
     const first: PackEvent[] = b === undefined ? [] : [{ index: p.batchIndex, kind: 'batch', at: b.at, signer: b.signer, counterparty: null }];
+    // Every event row moves the pack's newest link (writer.ts 'move'): a pack whose newest link is still its
+    // batch has none, and the range read is skipped.
+    if (p.lastIndex === p.batchIndex) return first;
     return first.concat(this.st.events.all(p.gtin, p.serial));
   }
 
