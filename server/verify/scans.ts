@@ -3,12 +3,17 @@
 // dispensed, raises an alert on the next scan.
 //
 // A write per verification must not cost a synchronous commit each, so rows wait in a small in-memory queue
-// and are flushed every few milliseconds in one transaction, on a connection of their own with
-// synchronous=NORMAL: in WAL mode that commit does not wait for fsync (the ledger's connection keeps FULL, and
-// its next commit makes these frames durable too). The contract is weaker than the ledger's on purpose: a crash
-// loses at most the last few milliseconds of scans, never a ledger entry. Reads see the queue too, so the very next scan of the same pack
-// is compared with this one even before the flush.
+// and every few milliseconds go, as one transaction, to a worker thread that owns the write connection
+// (scan-writer.ts), with synchronous=NORMAL: in WAL mode that commit does not wait for fsync. Neither the
+// inserts nor SQLite's WAL checkpoints (which do fsync) run on the server's event loop. The contract is weaker
+// than the ledger's on purpose: a crash loses at most the last few milliseconds of scans, never a ledger
+// entry. Reads see the queue and the rows handed to the writer too, so the very next scan of the same pack is
+// compared with this one before it is written.
 import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ScanWriterInit, ScanWriterReply, ScanWriterRequest } from './scan-writer.js';
 import type { Verdict } from '../../core/verdict.js';
 
 export interface Scan {
@@ -55,16 +60,31 @@ export interface ScanStoreOptions {
 
 const packKey = (gtin: string, serial: string): string => `${gtin}\u001d${serial}`;
 
+/** How long close() waits for the writer to finish what it was handed. */
+const CLOSE_WAIT_MS = 5_000;
+
+/** The built scan-writer.js: beside this file, or (running from the TypeScript sources, as the tests do) in dist. */
+function writerUrl(): URL {
+  const here = new URL('./scan-writer.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  return new URL('../../dist/server/verify/scan-writer.js', import.meta.url);
+}
+
 export class ScanStore {
   private queue: Scan[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly flushMs: number;
   private readonly maxQueue: number;
-  private readonly insert: Database.Statement<[string, string, number, string | null, string | null, string]>;
   private readonly since: Database.Statement<[string, string, number, number], Scan>;
-  private readonly flushTx: (rows: Scan[]) => void;
   private closed = false;
   private readonly db: Database.Database;
+  // In memory (':memory:') there is no file for a writer thread to open: rows are written here.
+  private readonly insertHere: ((rows: Scan[]) => void) | undefined;
+  private readonly writer: Worker | undefined;
+  private readonly writerDone = new Int32Array(new SharedArrayBuffer(4));
+  // Batches handed to the writer and not yet confirmed written, by batch id.
+  private readonly inflight = new Map<number, Scan[]>();
+  private nextBatch = 0;
   // Recent scans in memory, per pack, so that the verify hot path needs no SQLite read (a read of a table that
   // another statement writes every few milliseconds costs ~50 us under load, a map lookup ~1 us). It holds
   // every scan at or after `memSince`; a query reaching further back reads the table instead.
@@ -89,13 +109,31 @@ export class ScanStore {
     db.exec(SCHEMA);
     this.flushMs = opts.flushMs ?? 5;
     this.maxQueue = opts.maxQueue ?? 1000;
-    this.insert = db.prepare('INSERT INTO verify_scans (gtin, serial, at, scanner, location, verdict) VALUES (?, ?, ?, ?, ?, ?)');
     this.since = db.prepare(
       'SELECT gtin, serial, at, scanner, location, verdict FROM verify_scans WHERE gtin = ? AND serial = ? AND at >= ? ORDER BY at DESC LIMIT ?',
     );
-    this.flushTx = db.transaction((rows: Scan[]) => {
-      for (const r of rows) this.insert.run(r.gtin, r.serial, r.at, r.scanner, r.location, r.verdict);
-    });
+    if (db.memory) {
+      const insert = db.prepare<[string, string, number, string | null, string | null, string]>(
+        'INSERT INTO verify_scans (gtin, serial, at, scanner, location, verdict) VALUES (?, ?, ?, ?, ?, ?)',
+      );
+      this.insertHere = db.transaction((rows: Scan[]) => {
+        for (const r of rows) insert.run(r.gtin, r.serial, r.at, r.scanner, r.location, r.verdict);
+      });
+    } else {
+      const init: ScanWriterInit = { path: db.name, done: this.writerDone.buffer as SharedArrayBuffer };
+      const w = new Worker(writerUrl(), { workerData: init });
+      w.on('message', (r: ScanWriterReply) => {
+        const rows = this.inflight.get(r.id);
+        this.inflight.delete(r.id);
+        // A scan is not a ledger fact: losing a batch must not take the service down, but it must be seen.
+        if (r.error !== undefined) process.stderr.write(`medtrail: ${rows?.length ?? 0} scans not recorded: ${r.error}\n`);
+      });
+      w.on('error', (e) => {
+        process.stderr.write(`medtrail: the scans writer stopped: ${e.message}; scans are kept in memory only\n`);
+      });
+      w.unref();
+      this.writer = w;
+    }
     this.memWindow = opts.memoryWindowMs ?? 30 * 60_000;
     this.maxMemory = opts.maxMemory ?? 500_000;
     // Start with the window's scans from the table (newest first, at most maxMemory of them).
@@ -142,12 +180,15 @@ export class ScanStore {
       if (list !== undefined) for (let i = list.length - 1; i >= 0 && out.length < limit; i--) if (list[i]!.at >= sinceMs) out.push(list[i]!);
       return out;
     }
-    const queued = this.queue.filter((s) => s.serial === serial && s.gtin === gtin && s.at >= sinceMs).reverse();
-    if (queued.length >= limit) return queued.slice(0, limit);
-    return queued.concat(this.since.all(gtin, serial, sinceMs, limit - queued.length));
+    // Not yet in the table: the queue, and what the writer holds (a row it has just committed may be counted
+    // twice here, which the engine's checks, "any scan elsewhere / since the dispense", do not mind).
+    const mine = (s: Scan): boolean => s.serial === serial && s.gtin === gtin && s.at >= sinceMs;
+    const pending = [...[...this.inflight.values()].flatMap((b) => b.filter(mine)), ...this.queue.filter(mine)].reverse();
+    if (pending.length >= limit) return pending.slice(0, limit);
+    return pending.concat(this.since.all(gtin, serial, sinceMs, limit - pending.length));
   }
 
-  /** Writes every queued scan in one transaction. */
+  /** Hands every queued scan to the writer, to be written in one transaction. */
   flush(): void {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
@@ -156,19 +197,34 @@ export class ScanStore {
     if (this.queue.length === 0) return;
     const rows = this.queue;
     this.queue = [];
-    try {
-      this.flushTx(rows);
-    } catch (e) {
-      // A scan is not a ledger fact: losing a batch must not take the service down, but it must be seen.
-      process.stderr.write(`medtrail: ${rows.length} scans not recorded: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (this.writer === undefined) {
+      try {
+        this.insertHere?.(rows);
+      } catch (e) {
+        process.stderr.write(`medtrail: ${rows.length} scans not recorded: ${e instanceof Error ? e.message : String(e)}\n`);
+      }
+      return;
     }
+    const id = this.nextBatch++;
+    this.inflight.set(id, rows);
+    this.writer.postMessage({ id, rows } satisfies ScanWriterRequest);
   }
 
-  /** Flushes what is queued and stops accepting scans (before the database closes). */
+  /**
+   * Hands over what is queued, waits (blocking, at most CLOSE_WAIT_MS) until the writer has written it all
+   * and closed, and stops accepting scans (before the ledger's database closes).
+   */
   close(): void {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    if (this.writer !== undefined) {
+      this.writer.postMessage({ close: true } satisfies ScanWriterRequest);
+      if (Atomics.wait(this.writerDone, 0, 0, CLOSE_WAIT_MS) === 'timed-out') {
+        process.stderr.write(`medtrail: the scans writer did not finish within ${CLOSE_WAIT_MS} ms; the last scans may be lost\n`);
+      }
+      void this.writer.terminate();
+    }
     this.db.close();
   }
 }
