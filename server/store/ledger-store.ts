@@ -60,6 +60,11 @@ export interface LedgerStore {
   checkpoints(): StoredCheckpoint[];
   saveCheckpoint(cp: StoredCheckpoint): void;
   getMeta(key: string): string | undefined;
+  /**
+   * SQLite's data_version: changes whenever another connection (another process) commits to the file, never
+   * for this connection's own commits. The integrity guard re-checks everything it trusted when it moves.
+   */
+  dataVersion(): number;
   setMeta(key: string, value: string): void;
   /** Runs fn in one write transaction (IMMEDIATE): everything or nothing. Nested calls join the outer one. */
   transaction<T>(fn: () => T): T;
@@ -103,6 +108,7 @@ export class SqliteLedgerStore implements LedgerStore {
     }
     this.st = {
       head: db.prepare<[], { size: number; root: Buffer }>('SELECT size, root FROM head WHERE id = 0'),
+      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
       leafHash: db.prepare<[number], Buffer>('SELECT hash FROM leaves WHERE idx = ?').pluck(),
       node: db.prepare<[number, number], Buffer>('SELECT hash FROM nodes WHERE level = ? AND idx = ?').pluck(),
       leaf: db.prepare<[number], { idx: number; hash: Buffer; entry: Buffer }>('SELECT idx, hash, entry FROM leaves WHERE idx = ?'),
@@ -191,6 +197,10 @@ export class SqliteLedgerStore implements LedgerStore {
 
   getMeta(key: string): string | undefined {
     return this.st.getMeta.get(key);
+  }
+
+  dataVersion(): number {
+    return this.st.dataVersion.get() as number;
   }
 
   setMeta(key: string, value: string): void {
