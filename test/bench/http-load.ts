@@ -9,8 +9,16 @@ export interface LoadJob {
   path: string;
   /** Request bodies, used round-robin (POST). */
   bodies: string[];
+  /** Closed loop: this many requests in flight at all times. Open loop (ratePerSec set): at most this many. */
   concurrency: number;
   durationMs: number;
+  /**
+   * Open loop: requests start on a fixed schedule, this many per second, whether or not earlier ones have
+   * been answered (a latency figure at a given load, not at saturation). Each latency is counted from when
+   * the request was written, not from its slot in the schedule: on a 2-core machine the load generator's own
+   * lateness (a timer firing a few ms late bunches starts) is not the server's.
+   */
+  ratePerSec?: number;
 }
 
 export interface LoadResult {
@@ -52,9 +60,27 @@ async function run(job: LoadJob): Promise<LoadResult> {
   const lane = async (): Promise<void> => {
     while (performance.now() < end) await one();
   };
-  await Promise.all(Array.from({ length: job.concurrency }, lane));
+  if (job.ratePerSec === undefined) await Promise.all(Array.from({ length: job.concurrency }, lane));
+  else await openLoop(job.ratePerSec, end, one);
   agent.destroy();
   return { requests: latencies.length, errors, seconds: (performance.now() - start) / 1000, latenciesMs: latencies };
+}
+
+/** Starts one() at `rate` per second until `end`, then waits for the answers. */
+async function openLoop(rate: number, end: number, one: () => Promise<void>): Promise<void> {
+  const gap = 1000 / rate;
+  const inFlight: Promise<void>[] = [];
+  let due = performance.now();
+  while (due < end) {
+    // Start every request whose time has come; then sleep until the next one is due (setTimeout's ~1 ms
+    // granularity bunches starts a little, it does not lose them).
+    while (due <= performance.now() && due < end) {
+      inFlight.push(one());
+      due += gap;
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+  }
+  await Promise.all(inFlight);
 }
 
 if (parentPort !== null) {

@@ -40,7 +40,7 @@ const bodies = serials.slice(0, 5000).map((serial) => {
 });
 const path = process.env.PROFILE_PATH ?? '/api/v1/verify';
 const job = (ms: number): LoadJob => ({ url: s.url, method: path === '/healthz' ? 'GET' : 'POST', path, bodies, concurrency: 4, durationMs: ms });
-await load(job(1500));
+await load(job(Number(process.env.PROFILE_WARM_MS ?? 4000)));
 const session = new Session();
 session.connect();
 await session.post('Profiler.enable');
