@@ -1,18 +1,19 @@
 // Starts the ledger service on a port: opens the ledger, builds the app, listens, and closes cleanly on
 // SIGINT/SIGTERM (in-flight requests finish; the database is closed after the last one).
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
 import { openLedger, type Ledger } from './context.js';
 import { isMedtrailError, MedtrailError } from '../core/errors.js';
 import { createApp } from './http/app.js';
+import type { FastRoute } from './http/fast-path.js';
 import { rateLimitFromEnv, type RateLimitOptions } from './http/rate-limit.js';
 
 /** Parts of the service beyond the log (custody, verify, pages) plug in here with their routers. */
 export interface ServiceModule {
   api?: (ledger: Ledger) => Router[];
-  /** Routers on the hot path under /api/v1 (POST /verify): mounted ahead of the JSON parser and the other routers; they read their own bodies. */
-  hot?: (ledger: Ledger) => Router[];
+  /** Routes answered ahead of express with the same guards (http/fast-path.ts): POST /api/v1/verify. */
+  fast?: (ledger: Ledger) => FastRoute[];
   root?: (ledger: Ledger) => Router[];
   close?: () => void;
 }
@@ -57,7 +58,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const app = createApp({
     log: ledger.log,
     apiRouters: modules.flatMap((m) => m.api?.(ledger) ?? []),
-    hotRouters: modules.flatMap((m) => m.hot?.(ledger) ?? []),
+    fastRoutes: modules.flatMap((m) => m.fast?.(ledger) ?? []),
     rootRouters: modules.flatMap((m) => m.root?.(ledger) ?? []),
     ...(maxInFlight !== undefined ? { maxInFlight } : {}),
     ...(maxLagMs !== undefined ? { maxLagMs } : {}),
@@ -78,7 +79,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   timer.unref();
   const host = o.host ?? '127.0.0.1';
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(o.port, host, () => resolve(s));
+    const s = createServer(app.listener).listen(o.port, host, () => resolve(s));
     s.once('error', reject);
   });
   server.keepAliveTimeout = 65_000;
@@ -87,7 +88,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
       clearInterval(timer);
-      (app.locals['stopShedder'] as (() => void) | undefined)?.();
+      app.stop();
       server.close(() => {
         for (const m of modules) m.close?.();
         ledger.close();

@@ -1,14 +1,16 @@
 // The HTTP application: a thin layer (STYLE.md 11). Handlers parse, call a service, map the result. Bodies have
 // a size limit; when the server cannot answer promptly (too many requests in flight, or its event loop running
 // late) it sheds load with 503 and Retry-After rather than slowing every request down (shedder.ts).
+import type { RequestListener, ServerResponse } from 'node:http';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import { MedtrailError } from '../../core/errors.js';
 import type { LogService } from '../log/log-service.js';
 import { errorHandler, sendError } from './errors.js';
 import { assertJsonDepth } from './json-depth.js';
 import { logRoutes } from './log-routes.js';
+import { fastPath, type FastRoute } from './fast-path.js';
 import { loadShedder } from './shedder.js';
-import { DEFAULT_RATE_LIMIT, rateLimit, type RateLimitOptions } from './rate-limit.js';
+import { allowed, DEFAULT_RATE_LIMIT, rateLimit, TokenBuckets, type RateLimitOptions } from './rate-limit.js';
 
 export interface AppOptions {
   log: LogService;
@@ -20,29 +22,38 @@ export interface AppOptions {
   maxLagMs?: number;
   /** Per-client limit on the public routes (rate-limit.ts; default DEFAULT_RATE_LIMIT); false turns it off. */
   rateLimit?: RateLimitOptions | false;
-  /**
-   * Routers on the hot path under /api/v1 (POST /verify), mounted right after the guards (rate limit,
-   * shedder) and ahead of the JSON parser and every other router: a verification passes through two layers
-   * instead of some thirty. Their routes read their own bodies (json-body.ts).
-   */
-  hotRouters?: Router[];
+  /** Routes answered ahead of express, with the same guards (fast-path.ts): POST /api/v1/verify. */
+  fastRoutes?: FastRoute[];
   /** Extra routers under /api/v1 (custody, verify, ...). */
   apiRouters?: Router[];
   /** Extra routers at the root (pages, Digital Link resolver). */
   rootRouters?: Router[];
 }
 
+function setSecurityHeaders(res: ServerResponse): void {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+}
+
 function securityHeaders(): RequestHandler {
   return (_req, res, next) => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    res.setHeader('X-Frame-Options', 'DENY');
-    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+    setSecurityHeaders(res);
     next();
   };
 }
 
-export function createApp(opts: AppOptions): Express {
+export interface App {
+  /** The express application (every route but the fast ones). */
+  app: Express;
+  /** What the HTTP server calls: the fast routes, then express. */
+  listener: RequestListener;
+  /** Stops the shedder's lag probe (the server closes). */
+  stop(): void;
+}
+
+export function createApp(opts: AppOptions): App {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -51,12 +62,12 @@ export function createApp(opts: AppOptions): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
-  // Before the shedder: a client over its limit must not take an in-flight slot from the others.
-  if (opts.rateLimit !== false) app.use(rateLimit(opts.rateLimit ?? DEFAULT_RATE_LIMIT));
+  // Before the shedder: a client over its limit must not take an in-flight slot from the others. One set of
+  // buckets and one shedder for express and the fast path: a client's budget and the in-flight count are shared.
+  const buckets = opts.rateLimit === false ? undefined : new TokenBuckets(opts.rateLimit ?? DEFAULT_RATE_LIMIT);
+  if (buckets !== undefined) app.use(rateLimit(buckets));
   const shed = loadShedder({ ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}), ...(opts.maxLagMs !== undefined ? { maxLagMs: opts.maxLagMs } : {}) });
   app.use(shed.handler);
-  app.locals['stopShedder'] = shed.stop;
-  for (const r of opts.hotRouters ?? []) app.use('/api/v1', r);
   // The exact body bytes are kept for signed requests (core/request-auth.ts signs their SHA-256).
   app.use(
     '/api/v1',
@@ -76,5 +87,10 @@ export function createApp(opts: AppOptions): Express {
     sendError(res, new MedtrailError('NOT_FOUND', `no route for ${req.method} ${req.path}`));
   });
   app.use(errorHandler);
-  return app;
+  const listener = fastPath(
+    opts.fastRoutes ?? [],
+    { headers: setSecurityHeaders, rateLimit: buckets === undefined ? undefined : (req, res) => allowed(buckets, req, res), admit: shed.admit },
+    app,
+  );
+  return { app, listener, stop: shed.stop };
 }

@@ -1,6 +1,8 @@
 // One table from error code to HTTP status (STYLE.md 2). Every error leaves as {"error":{"code","message","fields"?}}.
-import type { ErrorRequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { ErrorRequestHandler } from 'express';
 import { ERROR_CODES, MedtrailError, type ErrorCode } from '../../core/errors.js';
+import { sendJson } from './json-body.js';
 
 // Every code not listed here is an input error: 400.
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -60,12 +62,13 @@ export function statusOf(code: ErrorCode): number {
   return STATUS[code] ?? 400;
 }
 
-export function sendError(res: Response, err: MedtrailError): void {
+/** Sends `err` as {"error":{...}} with its status; on express's routes and on the fast path alike. */
+export function sendError(res: ServerResponse, err: MedtrailError): void {
   const status = statusOf(err.code);
   // 503 (overloaded, busy) and 429 (rate limited) tell the client when to come back; a limiter that knows
   // better sets its own value first.
   if ((status === 503 || status === 429) && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', '1');
-  res.status(status).json({
+  sendJson(res, status, {
     error: { code: err.code, message: err.message, ...(err.fields !== undefined ? { fields: err.fields } : {}) },
   });
 }
@@ -75,26 +78,28 @@ interface BodyParserError {
   status?: unknown;
 }
 
-/** Maps anything thrown to a coded JSON error; an unexpected one becomes INTERNAL without leaking details. */
+/** Anything thrown, as a coded error; an unexpected one becomes INTERNAL (logged, details not leaked). */
+export function asMedtrailError(err: unknown): MedtrailError {
+  if (err instanceof MedtrailError) return err;
+  // The router decodes path parameters itself; a malformed %-escape there is the client's error, not ours.
+  if (err instanceof URIError) return new MedtrailError('BAD_INPUT', 'malformed percent-encoding in the request path');
+  const bp = err as BodyParserError;
+  if (bp !== null && typeof bp === 'object') {
+    if (bp.type === 'entity.too.large') return new MedtrailError('BODY_TOO_LARGE', 'request body larger than the limit');
+    if (bp.type === 'entity.parse.failed') return new MedtrailError('BAD_JSON', 'request body is not valid JSON');
+    if (typeof bp.type === 'string' && typeof bp.status === 'number' && bp.status < 500) {
+      return new MedtrailError('BAD_INPUT', `request body refused (${bp.type})`);
+    }
+  }
+  process.stderr.write(`medtrail: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return new MedtrailError('INTERNAL', ERROR_CODES.INTERNAL);
+}
+
+/** Maps anything thrown to a coded JSON error (asMedtrailError). */
 export const errorHandler: ErrorRequestHandler = (err: unknown, _req, res, next) => {
   if (res.headersSent) {
     next(err);
     return;
   }
-  if (err instanceof MedtrailError) {
-    sendError(res, err);
-    return;
-  }
-  // The router decodes path parameters itself; a malformed %-escape there is the client's error, not ours.
-  if (err instanceof URIError) return sendError(res, new MedtrailError('BAD_INPUT', 'malformed percent-encoding in the request path'));
-  const bp = err as BodyParserError;
-  if (bp !== null && typeof bp === 'object') {
-    if (bp.type === 'entity.too.large') return sendError(res, new MedtrailError('BODY_TOO_LARGE', 'request body larger than the limit'));
-    if (bp.type === 'entity.parse.failed') return sendError(res, new MedtrailError('BAD_JSON', 'request body is not valid JSON'));
-    if (typeof bp.type === 'string' && typeof bp.status === 'number' && bp.status < 500) {
-      return sendError(res, new MedtrailError('BAD_INPUT', `request body refused (${bp.type})`));
-    }
-  }
-  process.stderr.write(`medtrail: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  sendError(res, new MedtrailError('INTERNAL', ERROR_CODES.INTERNAL));
+  sendError(res, asMedtrailError(err));
 };

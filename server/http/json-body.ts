@@ -1,4 +1,4 @@
-// A lean JSON body reader for the hot routes (POST /api/v1/verify): the same contract as the app's
+// A lean JSON body reader for the fast path (fast-path.ts: POST /api/v1/verify): the same contract as the app's
 // express.json() (body-parser) for what medtrail's clients send, in a fraction of its per-request work
 // (body-parser matches the type with type-is and mime-types, decodes through iconv-lite, and wraps the read
 // in raw-body and async hooks; on a route that answers in well under a millisecond that was ~5% of the time).
@@ -11,7 +11,7 @@
 // - a charset other than UTF-8, or a Content-Encoding (gzip, ...): BAD_INPUT (body-parser's 415s, which the
 //   app's error handler also answers as BAD_INPUT);
 // - the exact bytes are kept as req.rawBody (signed requests sign their SHA-256, core/request-auth.ts).
-import type { RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MedtrailError } from '../../core/errors.js';
 import { assertJsonDepth } from './json-depth.js';
 
@@ -31,74 +31,75 @@ function parse(buf: Buffer): unknown {
   }
 }
 
-/** Reads and parses a JSON request body of at most `limit` bytes into req.body (and req.rawBody). */
-export function jsonBody(limit: number): RequestHandler {
-  return (req, _res, next) => {
-    const type = req.headers['content-type'];
-    if (type === undefined || !JSON_TYPE.test(type)) {
-      next();
-      return;
+/** A JSON body as read: `body` undefined when the request was not `application/json`. */
+export interface JsonBody {
+  body: unknown;
+  raw: Buffer | undefined;
+}
+
+/** Reads and parses a JSON request body of at most `limit` bytes; `done` gets a coded error or the body. */
+export function readJsonBody(req: IncomingMessage, limit: number, done: (err: MedtrailError | undefined, got?: JsonBody) => void): void {
+  const type = req.headers['content-type'];
+  if (type === undefined || !JSON_TYPE.test(type)) {
+    // Not read at all (as express.json leaves it): node's server drops what is left once the answer is sent.
+    done(undefined, { body: undefined, raw: undefined });
+    return;
+  }
+  const charset = CHARSET.exec(type)?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    done(new MedtrailError('BAD_INPUT', `request body refused (charset ${charset} is not supported; send UTF-8)`));
+    return;
+  }
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+    done(new MedtrailError('BAD_INPUT', `request body refused (content-encoding ${encoding} is not supported)`));
+    return;
+  }
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limit) {
+    done(new MedtrailError('BODY_TOO_LARGE', `request body larger than the limit (${limit} bytes)`));
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  const finish = (err?: MedtrailError): void => {
+    if (finished) return;
+    finished = true;
+    req.removeListener('data', onData);
+    req.removeListener('end', onEnd);
+    req.removeListener('error', onError);
+    // What is left of an oversized body is read and dropped by node's server once the answer is sent.
+    if (err !== undefined) return done(err);
+    const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    let body: unknown;
+    try {
+      body = parse(buf);
+    } catch (e) {
+      return done(e instanceof MedtrailError ? e : new MedtrailError('BAD_JSON', 'request body is not valid JSON'));
     }
-    const charset = CHARSET.exec(type)?.[1]?.toLowerCase();
-    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-      next(new MedtrailError('BAD_INPUT', `request body refused (charset ${charset} is not supported; send UTF-8)`));
-      return;
-    }
-    const encoding = req.headers['content-encoding'];
-    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
-      next(new MedtrailError('BAD_INPUT', `request body refused (content-encoding ${encoding} is not supported)`));
-      return;
-    }
-    const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > limit) {
-      next(new MedtrailError('BODY_TOO_LARGE', `request body larger than the limit (${limit} bytes)`));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (err?: unknown): void => {
-      if (done) return;
-      done = true;
-      req.removeListener('data', onData);
-      req.removeListener('end', onEnd);
-      req.removeListener('error', onError);
-      if (err !== undefined) {
-        // What is left of an oversized body is read and dropped by node's server once the answer is sent.
-        next(err);
-        return;
-      }
-      const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      try {
-        req.body = parse(buf);
-      } catch (e) {
-        next(e);
-        return;
-      }
-      (req as { rawBody?: Buffer }).rawBody = buf;
-      next();
-    };
-    const onData = (c: Buffer): void => {
-      size += c.length;
-      if (size > limit) finish(new MedtrailError('BODY_TOO_LARGE', `request body larger than the limit (${limit} bytes)`));
-      else chunks.push(c);
-    };
-    const onEnd = (): void => finish();
-    // A client that goes away mid-body gets no answer; the request simply ends here.
-    const onError = (): void => {
-      done = true;
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
+    done(undefined, { body, raw: buf });
   };
+  const onData = (c: Buffer): void => {
+    size += c.length;
+    if (size > limit) finish(new MedtrailError('BODY_TOO_LARGE', `request body larger than the limit (${limit} bytes)`));
+    else chunks.push(c);
+  };
+  const onEnd = (): void => finish();
+  // A client that goes away mid-body gets no answer; the request simply ends here.
+  const onError = (): void => {
+    finished = true;
+  };
+  req.on('data', onData);
+  req.on('end', onEnd);
+  req.on('error', onError);
 }
 
 /**
  * Sends `value` as a JSON answer straight through node's response (what express's res.json does, without its
  * content negotiation and freshness checks, which a JSON API answer does not use: ETags are off).
  */
-export function sendJson(res: Response, status: number, value: unknown): void {
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');

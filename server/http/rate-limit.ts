@@ -7,6 +7,7 @@
 // Memory is bounded: at most `maxClients` buckets; when full, buckets that have refilled completely (an idle
 // client, indistinguishable from a new one) are dropped first, and if none has, the oldest is. A flood of
 // spoofed addresses therefore costs a fixed amount of memory, never more.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { MedtrailError } from '../../core/errors.js';
 import { sendError } from './errors.js';
@@ -92,14 +93,18 @@ export function rateLimitFromEnv(v: string | undefined): RateLimitOptions | fals
   return { perSecond: Number(m[1]), ...(m[2] !== undefined ? { burst: Number(m[2]) } : {}) };
 }
 
+/** Takes a token for the request's client: true when allowed, else it answered 429 with Retry-After. */
+export function allowed(buckets: TokenBuckets, req: IncomingMessage, res: ServerResponse): boolean {
+  const wait = buckets.take(req.socket.remoteAddress ?? 'unknown');
+  if (wait === 0) return true;
+  res.setHeader('Retry-After', String(wait));
+  sendError(res, new MedtrailError('RATE_LIMITED', `more than ${buckets.perSecond} requests a second from this client; retry in ${wait} s`));
+  return false;
+}
+
 /** Express middleware: 429 RATE_LIMITED with Retry-After for a client over its limit on a public route. */
-export function rateLimit(o: RateLimitOptions): RequestHandler {
-  const buckets = new TokenBuckets(o);
+export function rateLimit(buckets: TokenBuckets): RequestHandler {
   return (req, res, next) => {
-    if (!isPublicRoute(req.method, req.path)) return next();
-    const wait = buckets.take(req.socket.remoteAddress ?? 'unknown');
-    if (wait === 0) return next();
-    res.setHeader('Retry-After', String(wait));
-    sendError(res, new MedtrailError('RATE_LIMITED', `more than ${buckets.perSecond} requests a second from this client; retry in ${wait} s`));
+    if (!isPublicRoute(req.method, req.path) || allowed(buckets, req, res)) next();
   };
 }

@@ -8,6 +8,7 @@
 //   and show up only as a late event loop. A timer measures how late it fires; while the loop keeps running
 //   late (SUSTAINED probes in a row),
 //   answering 503 costs almost nothing, so the backlog drains and the requests that are taken stay fast.
+import type { ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { MedtrailError } from '../../core/errors.js';
 import { sendError } from './errors.js';
@@ -33,6 +34,8 @@ const SUSTAINED = 3;
 
 export interface Shedder {
   handler: RequestHandler;
+  /** The same check outside express (fast-path.ts): false when it answered 503 itself. */
+  admit(res: ServerResponse): boolean;
   /** Stops the lag probe (the server closes). */
   stop(): void;
 }
@@ -54,14 +57,14 @@ export function loadShedder(o: ShedOptions = {}): Shedder {
         }, PROBE_MS)
       : undefined;
   probe?.unref();
-  const handler: RequestHandler = (_req, res, next) => {
+  const admit = (res: ServerResponse): boolean => {
     if (inFlight >= maxInFlight) {
       sendError(res, new MedtrailError('OVERLOADED', `more than ${maxInFlight} requests in flight; retry shortly`));
-      return;
+      return false;
     }
     if (lateRuns >= SUSTAINED) {
       sendError(res, new MedtrailError('OVERLOADED', `the server has been running more than ${maxLag} ms behind; retry shortly`));
-      return;
+      return false;
     }
     inFlight++;
     let done = false;
@@ -73,7 +76,10 @@ export function loadShedder(o: ShedOptions = {}): Shedder {
     };
     res.on('finish', release);
     res.on('close', release);
-    next();
+    return true;
   };
-  return { handler, stop: () => clearInterval(probe) };
+  const handler: RequestHandler = (_req, res, next) => {
+    if (admit(res)) next();
+  };
+  return { handler, admit, stop: () => clearInterval(probe) };
 }

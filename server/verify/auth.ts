@@ -2,12 +2,22 @@
 // headers is anonymous (the patient); one with them must be complete, fresh (within 5 minutes), signed by an
 // enrolled participant whose key is not revoked, and not seen before (a captured request cannot be replayed
 // within its window, e.g. to scan "as the pharmacy" twice).
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import { MedtrailError } from '../../core/errors.js';
 import { checkRequestTime, MAX_REQUEST_SKEW_MS, parseAuthHeaders, verifyRequest } from '../../core/request-auth.js';
 import type { KeyBook, KeyRecord } from '../log/keybook.js';
 
 const MAX_SEEN = 100_000;
+
+/** What authentication reads of a request: an express Request or a fast-path request (http/fast-path.ts). */
+export interface AuthRequest {
+  method: string;
+  /** The path and query as sent. */
+  originalUrl: string;
+  headers: IncomingHttpHeaders;
+  /** The exact body bytes (kept by the JSON readers). */
+  rawBody?: Buffer | undefined;
+}
 
 export class RequestAuth {
   // Signatures accepted within the last window, with when they stop mattering (insertion order = time order).
@@ -19,7 +29,7 @@ export class RequestAuth {
   ) {}
 
   /** The signer's key record, or undefined for an anonymous request; coded AUTH_* errors otherwise. */
-  authenticate(req: Request): KeyRecord | undefined {
+  authenticate(req: AuthRequest): KeyRecord | undefined {
     const auth = parseAuthHeaders((name) => {
       const v = req.headers[name];
       return Array.isArray(v) ? v.join(',') : v;
@@ -30,7 +40,7 @@ export class RequestAuth {
     const rec = this.keys.get(auth.signer);
     if (rec === undefined || rec.role === 'authority') throw new MedtrailError('AUTH_SIGNER_UNKNOWN', `${auth.signer} is not an enrolled participant`);
     if (rec.revoked) throw new MedtrailError('AUTH_KEY_REVOKED', `the key of ${auth.signer} is revoked`);
-    const raw = (req as { rawBody?: Buffer }).rawBody;
+    const raw = req.rawBody;
     const body = raw === undefined ? new Uint8Array(0) : new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
     if (!verifyRequest({ method: req.method, path: req.originalUrl, body }, auth, rec.publicKey)) {
       throw new MedtrailError('AUTH_BAD_SIGNATURE', `the request signature does not verify with the key of ${auth.signer}`);

@@ -1,6 +1,6 @@
 // The verification module as the server mounts it: POST /verify, the pack reads and EPCIS under /api/v1.
 import type { ServiceModule } from '../server.js';
-import { verifyHotRoutes, verifyRoutes } from './routes.js';
+import { verifyFastRoute, verifyRoutes } from './routes.js';
 import { tagKeyRoutes } from './tag-keys.js';
 import { verifyServices, type VerifyOptions, type VerifyServices } from './services.js';
 
@@ -11,7 +11,7 @@ export function verifyModule(opts: VerifyOptions = {}): ServiceModule {
       services = verifyServices(ledger, opts);
       return [verifyRoutes(services), tagKeyRoutes(services)];
     },
-    hot: (ledger) => [verifyHotRoutes(verifyServices(ledger, opts))],
+    fast: (ledger) => [verifyFastRoute(verifyServices(ledger, opts))],
     close: () => services?.close(),
   };
 }

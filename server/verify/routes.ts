@@ -1,7 +1,7 @@
 // HTTP routes for verification and reads (DESIGN.md "Interfaces"): thin handlers that parse, call the engine
 // and the answer builders, and map the result (STYLE.md 11).
 //
-//   POST /verify (verifyHotRoutes)  { code, scanner?: { gln?, location? } } → verdict, reasons, product, pack,
+//   POST /verify (verifyFastRoute)  { code, scanner?: { gln?, location? } } → verdict, reasons, product, pack,
 //                                   journey, proof. Signed (X-Medtrail-* headers): the scan counts as the
 //                                   signer's; anonymous: the patient's.
 //   GET  /packs/:gtin/:serial       public: verdict and coarse journey; signed by a participant in the chain or a
@@ -18,7 +18,9 @@ import { epcisDocument } from './epcis.js';
 import type { Scanner } from './engine.js';
 import { parseScannedCode, type ScannedCode } from '../../core/scanned-code.js';
 import type { VerifyServices } from './services.js';
-import { jsonBody, sendJson } from '../http/json-body.js';
+import type { ServerResponse } from 'node:http';
+import type { FastRequest, FastRoute } from '../http/fast-path.js';
+import { sendJson } from '../http/json-body.js';
 
 const MAX_LOCATION = 200;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -108,12 +110,11 @@ function inChain(who: KeyRecord | undefined, events: readonly PackEvent[], manuf
 }
 
 /**
- * POST /verify, the hot path: mounted ahead of the app's JSON parser and other routers (server/http/app.ts
- * hotRouters), with its own lean body reader and a direct JSON write (server/http/json-body.ts).
+ * POST /verify on the fast path (server/http/fast-path.ts): answered ahead of express, with the same guards
+ * (headers, rate limit, shedder), a lean body reader and a direct JSON write (server/http/json-body.ts).
  */
-export function verifyHotRoutes(v: VerifyServices): Router {
-  const r = Router();
-  r.post('/verify', jsonBody(VERIFY_BODY_LIMIT), (req, res) => {
+export function verifyFastRoute(v: VerifyServices): FastRoute {
+  const handle = (req: FastRequest, res: ServerResponse): void => {
     const who = v.auth.authenticate(req);
     const body = parseVerifyBody(req.body);
     if (who !== undefined && body.scanner.gln !== null && body.scanner.gln !== who.gln) {
@@ -137,8 +138,8 @@ export function verifyHotRoutes(v: VerifyServices): Router {
       journey: journey(events, v.keys, full),
       proof: ev.pack === undefined ? null : v.proofs.inclusion(ev.pack.lastIndex),
     });
-  });
-  return r;
+  };
+  return { method: 'POST', path: '/api/v1/verify', bodyLimit: VERIFY_BODY_LIMIT, handle };
 }
 
 export function verifyRoutes(v: VerifyServices): Router {
