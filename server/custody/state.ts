@@ -104,7 +104,7 @@ export function packRow(r: RawPack): PackRow {
     holder: r.holder,
     inTransitTo: r.in_transit_to,
     lastIndex: r.last_idx,
-    lastHash: toHex(r.last_hash),
+    lastHash: r.last_hash.toString('hex'),
     batchIndex: r.batch_idx,
     dispensedBy: r.dispensed_by,
     dispensedAt: r.dispensed_at,
