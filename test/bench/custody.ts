@@ -17,6 +17,7 @@ import Database from 'better-sqlite3';
 import http from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { LoadJob, LoadResult } from './http-load.js';
@@ -43,6 +44,7 @@ const LEDGER_PACKS = Number(process.env.BENCH_LEDGER_PACKS ?? 1_000_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 const OPEN_RATE = Number(process.env.BENCH_OPEN_RATE ?? 1000);
+const BARE_SERVER = `require('http').createServer((q, s) => { q.resume(); q.on('end', () => { s.setHeader('content-type', 'application/json'); s.end('{"ok":true}'); }); }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });`;
 const SAMPLE = 10_000;
 const MAX_PHASE_MS = 30_000;
 
@@ -121,10 +123,10 @@ try {
   console.log(`   ${fmt(packsInLedger)} packs in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`);
 
   const bodies = sample.map((code) => JSON.stringify({ code }));
-  const once = (method: 'GET' | 'POST', path: string, body?: string): Promise<number> =>
+  const once = (method: 'GET' | 'POST', path: string, body?: string, port = url.port, via = agent): Promise<number> =>
     new Promise((resolve, reject) => {
       const req = http.request(
-        { host: url.hostname, port: url.port, method, path, agent, headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        { host: url.hostname, port, method, path, agent: via, headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));
@@ -153,9 +155,8 @@ try {
     if (failed > 0) throw new Error(`${name}: ${failed} requests did not answer 200`);
     return { rate: lat.length / secs, p50: pct(lat, 50), p99: pct(lat, 99), n: lat.length };
   };
-  const pid = server.child.pid!;
-  /** User + system CPU time of the server process so far, in microseconds (/proc, 10 ms clock ticks). */
-  const serverCpuUs = (): number => {
+  /** User + system CPU time of a process so far, in microseconds (/proc, 10 ms clock ticks). */
+  const serverCpuUs = (pid = server.child.pid!): number => {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(f[11]) + Number(f[12])) * 10_000;
   };
@@ -210,6 +211,24 @@ try {
       `healthz p50 ${ho.p50.toFixed(2)} ms, p99 ${ho.p99.toFixed(2)} ms (this machine's floor)`,
   );
   console.log(`   server CPU per request: verify ${fmt(median(vf, 'cpu'))} µs vs healthz ${fmt(median(hz, 'cpu'))} µs = ${(cpuRatio * 100).toFixed(0)}%`);
+  // For scale, not a target: POST /verify runs on medtrail's fast path (ahead of express: server/http/
+  // fast-path.ts) while GET /healthz goes through express like every other route. A bare node:http server in
+  // its own process, answering {"ok":true} with no framework and no work, loaded the same way, shows what
+  // the HTTP exchange alone costs on this machine.
+  const bareServer = spawn(process.execPath, ['-e', BARE_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<string>((resolve) => bareServer.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+    const bareAgent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+    const get = (): Promise<number> => once('GET', '/', undefined, port, bareAgent);
+    await load('bare warm-up', get, CONCURRENCY, 5000);
+    const c0 = serverCpuUs(bareServer.pid!);
+    const b = await load('bare', get);
+    const bareCpu = (serverCpuUs(bareServer.pid!) - c0) / b.n;
+    bareAgent.destroy();
+    console.log(`   for scale: bare node:http ${fmt(b.rate)}/s, ${fmt(bareCpu)} µs CPU/request; verify costs ${(median(vf, 'cpu') / bareCpu).toFixed(1)}x a bare request, ${fmt(median(vf, 'cpu') - bareCpu)} µs more`);
+  } finally {
+    bareServer.kill();
+  }
   console.log(`   verify ${fmt(median(vf, 'rate'))}/s vs healthz ${fmt(median(hz, 'rate'))}/s (medians of 3 runs) = ${(ratio2 * 100).toFixed(0)}% (target >= 40%) ${ratio2 >= 0.4 ? 'PASS' : 'FAIL'}`);
 } finally {
   agent.destroy();

@@ -83,17 +83,23 @@ describe('overload', () => {
       }
     };
     try {
-      const off = await run('0');
-      const on = await run('20');
-      expect(off.other + on.other).toBe(0);
-      expect(on.shed.length).toBeGreaterThan(0);
-      for (const r of on.shed) {
+      // Each setting twice, alternating, and the better run of each compared: the other test file running
+      // beside this one on two cores can slow either single run.
+      const off1 = await run('0');
+      const on1 = await run('20');
+      const off2 = await run('0');
+      const on2 = await run('20');
+      const off = pct(off1.ok, 50) <= pct(off2.ok, 50) ? off1 : off2;
+      const on = pct(on1.ok, 50) <= pct(on2.ok, 50) ? on1 : on2;
+      expect(off1.other + off2.other + on1.other + on2.other).toBe(0);
+      expect(on1.shed.length + on2.shed.length).toBeGreaterThan(0);
+      for (const r of [...on1.shed, ...on2.shed]) {
         expect(r.code).toBe('OVERLOADED');
         expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
       }
       // Without shedding every request waits behind the 255 others; with it, the ones taken do not.
       expect(pct(on.ok, 50)).toBeLessThan(pct(off.ok, 50));
-      console.log(`overload: 256 clients for 2 s against one server: shedding off: ${off.ok.length} answered, p50 ${pct(off.ok, 50).toFixed(1)} ms, p99 ${pct(off.ok, 99).toFixed(1)} ms; shedding at 20 ms lag: ${on.ok.length} answered, p50 ${pct(on.ok, 50).toFixed(1)} ms, p99 ${pct(on.ok, 99).toFixed(1)} ms, ${on.shed.length} shed with 503 + Retry-After`);
+      console.log(`overload: 256 clients for 2 s against one server (better of two runs each): shedding off: ${off.ok.length} answered, p50 ${pct(off.ok, 50).toFixed(1)} ms, p99 ${pct(off.ok, 99).toFixed(1)} ms; shedding at 20 ms lag: ${on.ok.length} answered, p50 ${pct(on.ok, 50).toFixed(1)} ms, p99 ${pct(on.ok, 99).toFixed(1)} ms, ${on.shed.length} shed with 503 + Retry-After`);
     } finally {
       l.cleanup();
     }

@@ -1,4 +1,6 @@
 // The verify hot path (issue 3's speed work) keeps every contract of the slower path it replaced:
+// - answered ahead of express (server/http/fast-path.ts), it carries the same security headers, and it shares
+//   one rate-limit budget per client with the express routes;
 // - its own JSON body reader (server/http/json-body.ts) refuses what express.json() refused, with the same
 //   codes, and leaves the ledger as it was;
 // - the in-memory lots and participants (server/custody/state.ts) are exact: a recall, a key rotation or an
@@ -10,8 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import { generateKeyFile } from '../../core/keys.js';
 import { custodyServices } from '../../server/custody/services.js';
+import { serviceModules } from '../../server/modules.js';
+import { startServer } from '../../server/server.js';
 import { scansPathFor } from '../../server/verify/scans.js';
-import { entry } from '../support/ledger.js';
+import { entry, makeLedger } from '../support/ledger.js';
 import { expectCode } from '../support/expect-code.js';
 import { batch, receive, shipLot, startChain, tagUri, verify, type Chain, type Key } from './fixture.js';
 
@@ -34,6 +38,43 @@ async function raw(body: string | Buffer, headers: Record<string, string>): Prom
   const j = (await r.json()) as { error?: { code: string } };
   return { status: r.status, code: j.error?.code };
 }
+
+describe('POST /verify ahead of express', () => {
+  it('carries the security headers of every answer, refusals included', async () => {
+    for (const body of [JSON.stringify({ code: tagUri({ gtin: c.gtin, lot: 'HOT1', serial: serials[0]!, expiry: '301231' }, c.maker) }), '{bad']) {
+      const r = await fetch(`${c.s.url}/api/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(r.headers.get('x-frame-options')).toBe('DENY');
+      expect(r.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(r.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    }
+  });
+
+  it('leaves other methods and paths to express (404/405 as before), a query string does not matter', async () => {
+    const code = tagUri({ gtin: c.gtin, lot: 'HOT1', serial: serials[0]!, expiry: '301231' }, c.maker);
+    const q = await fetch(`${c.s.url}/api/v1/verify?x=1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
+    expect(q.status).toBe(200);
+    const g = await fetch(`${c.s.url}/api/v1/verify`);
+    expect(g.status).toBe(404);
+    expect(((await g.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+  });
+
+  it('shares one rate-limit budget per client with the express routes', async () => {
+    const l = makeLedger();
+    const s = await startServer({ db: l.db, port: 0, modules: serviceModules(), rateLimit: { perSecond: 1, burst: 4 } });
+    try {
+      const v = (): Promise<number> =>
+        fetch(`${s.url}/api/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: `https://id.medtrail.test/01/${c.gtin}/21/NOPE` }) }).then((r) => r.status);
+      const p = (): Promise<number> => fetch(`${s.url}/api/v1/packs/${c.gtin}/NOPE`).then((r) => r.status);
+      // Two on the fast path and two through express use up the burst of 4: both are refused next.
+      expect([await v(), await v(), await p(), await p()]).toEqual([200, 200, 404, 404]);
+      expect([await v(), await p()]).toEqual([429, 429]);
+    } finally {
+      await s.close();
+      l.cleanup();
+    }
+  });
+});
 
 describe('POST /verify body reader', () => {
   const code = (): string => tagUri({ gtin: c.gtin, lot: 'HOT1', serial: serials[0]!, expiry: '301231' }, c.maker);
