@@ -2,53 +2,22 @@
 // a worker thread, alternating GET /healthz and POST /api/v1/verify rounds. Prints each round's rate, p99 and
 // the server process's CPU time per request (from /proc: far steadier than rates on a shared machine), and the
 // ratios of the medians. `npm run bench:custody` has the figures of record (1,000,000 packs).
-import { readFileSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
-import { toBase64Url } from '../../core/bytes.js';
-import { formatDigitalLink } from '../../core/digital-link.js';
-import { sign } from '../../core/ed25519.js';
 import { installNodeCrypto } from '../../core/ed25519-node.js';
-import { checkDigit, randomSerial } from '../../core/gs1.js';
-import { keyFileSeed, type KeyFile } from '../../core/keys.js';
-import { packIdentityBytes } from '../../core/pack.js';
-import { toHex } from '../../core/bytes.js';
-import { custodyServices } from '../../server/custody/services.js';
 import { openLedger } from '../../server/context.js';
 import { startServerProcess } from '../support/server-process.js';
-import { entry, makeLedger, participantKey } from '../support/ledger.js';
+import { makeLedger } from '../support/ledger.js';
 import type { LoadJob, LoadResult } from './http-load.js';
+import { fillVerifyLedger, processCpuUs, runLoad } from './verify-ledger.js';
 
 installNodeCrypto();
-const load = (job: LoadJob): Promise<LoadResult> =>
-  new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./http-load.js', import.meta.url), { workerData: job });
-    w.once('message', (r: LoadResult) => void w.terminate().then(() => resolve(r)));
-    w.once('error', reject);
-  });
+const load = (job: LoadJob): Promise<LoadResult> => runLoad(job);
 const t = makeLedger();
 const ledger = openLedger({ db: t.db });
-const svc = custodyServices(ledger);
-const submit = (e: Parameters<typeof svc.submit>[0][number]): string => toHex(svc.submit([e])[0]!.leafHash);
-const auth = t.authority as KeyFile & { gln: string };
-const maker = participantKey(10);
-submit(entry('participant', auth, { action: 'admit', gln: maker.gln, name: maker.name, role: 'manufacturer', publicKey: maker.publicKey, prefixes: ['4000001'] }));
-const gtin = '0400000100001' + String(checkDigit('0400000100001'));
-const product = submit(entry('product', maker, { gtin, name: 'Bench', form: 'tablet', strength: '1 mg', packSize: 10 }));
-const serials = [...new Set(Array.from({ length: 100_000 }, () => randomSerial(12)))];
-submit(entry('batch', maker, { gtin, lot: 'B0', expiry: '301231', serials }, [product]));
-const bodies = serials.slice(0, 2000).map((serial) => {
-  const sig = toBase64Url(sign(packIdentityBytes({ gtin, lot: 'B0', serial, expiry: '301231' }), keyFileSeed(maker)));
-  return JSON.stringify({ code: formatDigitalLink({ resolver: 'https://id.medtrail.test', gtin, lot: 'B0', serial, expiry: '301231', sig, query: {} }) });
-});
+const bodies = fillVerifyLedger(ledger, t.authority);
 ledger.close();
 process.env['MEDTRAIL_RATE_LIMIT'] ??= 'off';
 const s = await startServerProcess(t.db);
-const pid = s.child.pid!;
-/** User + system CPU of the server process so far, in microseconds (clock ticks of 10 ms). */
-const cpuUs = (): number => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10_000;
-};
+const cpuUs = (): number => processCpuUs(s.child.pid!);
 const conc = Number(process.env.AB_CONCURRENCY ?? 16);
 const ms = Number(process.env.AB_MS ?? 3000);
 const job = (path: string): LoadJob => ({ url: s.url, method: path === '/healthz' ? 'GET' : 'POST', path, bodies, concurrency: conc, durationMs: ms });

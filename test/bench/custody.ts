@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
-import type { LoadJob, LoadResult } from './http-load.js';
+import type { LoadJob } from './http-load.js';
+import { processCpuUs, runLoad } from './verify-ledger.js';
 import { sign } from '../../core/ed25519.js';
 import { installNodeCrypto } from '../../core/ed25519-node.js';
 import { checkDigit } from '../../core/gs1.js';
@@ -155,11 +155,7 @@ try {
     if (failed > 0) throw new Error(`${name}: ${failed} requests did not answer 200`);
     return { rate: lat.length / secs, p50: pct(lat, 50), p99: pct(lat, 99), n: lat.length };
   };
-  /** User + system CPU time of a process so far, in microseconds (/proc, 10 ms clock ticks). */
-  const serverCpuUs = (pid = server.child.pid!): number => {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10_000;
-  };
+  const serverCpuUs = (pid = server.child.pid!): number => processCpuUs(pid);
   const verify = (i: number): Promise<number> => once('POST', '/api/v1/verify', bodies[i % bodies.length]!);
   const health = (): Promise<number> => once('GET', '/healthz');
   // Warm both paths (JIT, SQLite page cache) before measuring.
@@ -195,11 +191,7 @@ try {
   // or not earlier ones were answered (test/bench/http-load.ts, from a worker thread).
   const open = async (path: string): Promise<{ p50: number; p99: number; errors: number; n: number }> => {
     const job: LoadJob = { url: server.url, method: path === '/healthz' ? 'GET' : 'POST', path, bodies, concurrency: 64, durationMs: 5000, ratePerSec: OPEN_RATE };
-    const r = await new Promise<LoadResult>((resolve, reject) => {
-      const w = new Worker(new URL('./http-load.js', import.meta.url), { workerData: job });
-      w.once('message', (m: LoadResult) => void w.terminate().then(() => resolve(m)));
-      w.once('error', reject);
-    });
+    const r = await runLoad(job);
     const lat = [...r.latenciesMs].sort((a, b) => a - b);
     return { p50: pct(lat, 50), p99: pct(lat, 99), errors: r.errors, n: lat.length };
   };
