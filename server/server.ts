@@ -39,6 +39,9 @@ function intFromEnv(name: string, v: string | undefined): number | undefined {
   return Number(v);
 }
 
+/** Pending connections the kernel may queue before accept (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
+
 export interface RunningServer {
   url: string;
   port: number;
@@ -79,7 +82,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   timer.unref();
   const host = o.host ?? '127.0.0.1';
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = createServer(app.listener).listen(o.port, host, () => resolve(s));
+    // A backlog above node's default of 511: a burst of more clients than that connecting at once (a chain's
+    // pharmacies opening at 9:00) would overflow the accept queue, and a dropped SYN is retried after 1-3 s.
+    const s = createServer(app.listener).listen({ port: o.port, host, backlog: LISTEN_BACKLOG }, () => resolve(s));
     s.once('error', reject);
   });
   server.keepAliveTimeout = 65_000;
