@@ -100,9 +100,11 @@ export function readJsonBody(req: IncomingMessage, limit: number, done: (err: Me
  * content negotiation and freshness checks, which a JSON API answer does not use: ETags are off).
  */
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
+  // Encoded once: Buffer.byteLength of the string and then the socket's own encoding of it would walk (and,
+  // for a string with any non-Latin-1 character, such as the checkpoint note's em dash, copy) it twice.
+  const body = Buffer.from(JSON.stringify(value), 'utf8');
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.setHeader('Content-Length', body.length);
   res.end(body);
 }
