@@ -172,6 +172,7 @@ async function main(): Promise<void> {
   if (queue.size() > 0) void verifier.drain();
 
   const readers: string[] = [];
+  let started = false;
   if (o.nfc) {
     let attached: () => void = () => {};
     const first = new Promise<void>((r) => (attached = r));
@@ -180,6 +181,11 @@ async function main(): Promise<void> {
         if (e.kind === 'reader') {
           if (e.attached) readers.push(e.reader);
           attached();
+          // After start-up, a reader coming or going is news at the counter (plugged out, pcscd restarted).
+          if (started) {
+            if (o.json) process.stdout.write(JSON.stringify({ info: 'reader', reader: e.reader, attached: e.attached }) + '\n');
+            else process.stderr.write(`medtrail-reader: NFC reader ${e.attached ? 'connected' : 'gone'}: ${e.reader}\n`);
+          }
           return;
         }
         if (e.kind === 'tag') {
@@ -194,8 +200,14 @@ async function main(): Promise<void> {
           printer.error({ error: { code: e.code, message: e.message }, source: 'nfc', reader: e.reader, ...(e.uid ? { uid: e.uid } : {}) });
           if (r !== undefined) void signal(r, 'alert');
           if (o.once) shutdown(1);
-        } else if (e.kind === 'pcsc-error' && !o.json) {
-          process.stderr.write(`medtrail-reader: PC/SC: ${e.message}\n`);
+        } else if (e.kind === 'pcsc-error') {
+          // pcscd went away: NFC stops until it answers again (nfc.ts reconnects by itself); scanner lines and
+          // images go on being verified meanwhile.
+          if (o.json) process.stdout.write(JSON.stringify({ info: 'pcsc', state: 'lost', message: e.message }) + '\n');
+          else process.stderr.write(`medtrail-reader: PC/SC: ${e.message}; NFC paused, reconnecting when pcscd is back\n`);
+        } else if (e.kind === 'pcsc-restored') {
+          if (o.json) process.stdout.write(JSON.stringify({ info: 'pcsc', state: 'restored' }) + '\n');
+          else process.stderr.write('medtrail-reader: PC/SC: connected to pcscd again\n');
         }
       },
       o.reader === undefined ? {} : { readers: (n) => n.includes(o.reader!) },
@@ -203,6 +215,7 @@ async function main(): Promise<void> {
     // Readers already plugged in announce themselves at once; wait briefly so `ready` can name them.
     await Promise.race([first, new Promise((r) => setTimeout(r, 3000).unref())]);
   }
+  started = true;
   if (o.json) process.stdout.write(JSON.stringify({ info: 'ready', readers, synced, queued: queue.size() }) + '\n');
   else process.stderr.write(`medtrail-reader: ready (${readers.length ? readers.join(', ') : 'no NFC reader'}${synced ? '' : ', server not reached'})\n`);
 

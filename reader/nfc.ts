@@ -3,6 +3,13 @@
 // bytes, enough for the NDEF TLV header on a tag as NXP formats it), then exactly the pages that hold the rest
 // of the NDEF TLV (FAST_READ, or 16-byte READ BINARY APDUs). A removed card, a reader unplugged or any malformed content ends in a
 // 'tag-error' event; nothing thrown here escapes to the process.
+//
+// pcscd going away (restarted by an update, a crash, a USB hiccup) ends pcsclite's monitoring for good: its
+// status thread stops at the first failed SCardGetStatusChange. The watch then reports 'pcsc-error', drops
+// the readers, and reconnects once pcscd answers on its socket again (checked without blocking: pcsclite's
+// own connect loops on the event loop's thread while there is no service), so a counter's reader comes
+// back by itself.
+import { createConnection } from 'node:net';
 import { NFC, TAG_ISO_14443_4, type Reader } from 'nfc-pcsc';
 import { concatBytes } from '../core/bytes.js';
 import { MedtrailError, isMedtrailError, type ErrorCode } from '../core/errors.js';
@@ -15,7 +22,9 @@ export type NfcEvent =
   | { kind: 'tag-error'; reader: string; uid?: string; code: ErrorCode; message: string }
   | { kind: 'card-off'; reader: string }
   | { kind: 'reader'; reader: string; attached: boolean }
-  | { kind: 'pcsc-error'; message: string };
+  | { kind: 'pcsc-error'; message: string }
+  /** The watch is connected to pcscd again after a 'pcsc-error'. */
+  | { kind: 'pcsc-restored' };
 
 export interface TagContent {
   readonly uri: string;
@@ -70,6 +79,27 @@ export async function readTagUri(r: TagReader): Promise<TagContent> {
 export interface NfcWatchOptions {
   /** Only readers whose name passes are watched (default: every reader). */
   readonly readers?: (name: string) => boolean;
+  /** How often to look for pcscd again after it went away (default 1,000 ms). */
+  readonly retryMs?: number;
+}
+
+/** pcsc-lite's client socket: PCSCLITE_CSOCK_NAME when set (as libpcsclite reads it), else Debian's path. */
+function pcscdSocket(): string {
+  return process.env['PCSCLITE_CSOCK_NAME'] ?? '/run/pcscd/pcscd.comm';
+}
+
+/** Whether pcscd accepts a connection on its socket now (never blocks the event loop). */
+function pcscdAnswers(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection(pcscdSocket());
+    const done = (ok: boolean): void => {
+      c.destroy();
+      resolve(ok);
+    };
+    c.once('connect', () => done(true));
+    c.once('error', () => done(false));
+    c.setTimeout(1000, () => done(false));
+  });
 }
 
 export interface NfcWatch {
@@ -97,32 +127,88 @@ export function watchNfc(onEvent: (e: NfcEvent, reader: Reader | undefined) => v
       /* a listener's failure must not stop the reader loop */
     }
   };
-  const nfc = new NFC();
   const watched = new Map<string, Reader>();
+  const retryMs = options.retryMs ?? 1000;
+  let nfc: NFC;
+  let retry: NodeJS.Timeout | undefined;
 
-  nfc.on('reader', (r: Reader) => {
-    const name = r.name;
-    if (options.readers && !options.readers(name)) {
-      // Not ours: nfc-pcsc would still connect to its cards and process them itself (and throw an unhandled
-      // 'error' for an ISO 14443-4 card). Detach it from the reader's status events and swallow its errors.
+  const connect = (): NFC => {
+    const n = new NFC();
+    let down = false;
+    // The first failure of this connection (pcsclite's or a reader's status thread, whichever says so first).
+    const fail = (e: unknown): void => {
+      if (down || closed) return;
+      down = true;
+      emit({ kind: 'pcsc-error', message: String((e as Error)?.message ?? e) });
+      lost();
+    };
+    n.on('reader', (r: Reader) => {
+      const name = r.name;
+      if (options.readers && !options.readers(name)) {
+        // Not ours: nfc-pcsc would still connect to its cards and process them itself (and throw an unhandled
+        // 'error' for an ISO 14443-4 card). Detach it from the reader's status events and swallow its errors.
+        r.autoProcessing = false;
+        (r as unknown as { reader?: { removeAllListeners(e: string): void } }).reader?.removeAllListeners('status');
+        r.on('error', () => {});
+        return;
+      }
+      // Our own processing: nfc-pcsc's would demand an AID for ISO 14443-4 cards and hide read errors.
       r.autoProcessing = false;
+      watched.set(name, r);
+      emit({ kind: 'reader', reader: name, attached: true }, r);
+      r.on('card', (card: { standard?: string }) => void onCard(r, card.standard));
+      r.on('card.off', () => emit({ kind: 'card-off', reader: name }, r));
+      // A reader whose status watch failed (pcscd went away: "SCardGetStatusChange error: RPC transport
+      // error") has lost PC/SC, not read a bad tag.
+      r.on('error', (e: unknown) => {
+        if (/SCardGetStatusChange/.test(String((e as Error)?.message ?? e))) fail(e);
+        else if (watched.get(name) === r && !down) emit(errorEvent(name, e), r);
+      });
+      r.on('end', () => detach(name, r));
+    });
+    n.on('error', fail);
+    return n;
+  };
+
+  const detach = (name: string, r: Reader): void => {
+    if (watched.get(name) !== r) return;
+    watched.delete(name);
+    emit({ kind: 'reader', reader: name, attached: false });
+  };
+
+  /** pcsclite stopped monitoring: drop its readers and come back when pcscd answers again. */
+  const lost = (): void => {
+    for (const [name, r] of [...watched]) {
+      r.removeAllListeners('card');
       (r as unknown as { reader?: { removeAllListeners(e: string): void } }).reader?.removeAllListeners('status');
-      r.on('error', () => {});
+      detach(name, r);
+    }
+    // Its status thread has ended (that is what the error says), so close() only joins it.
+    try {
+      nfc.close();
+    } catch {
+      /* already closed */
+    }
+    if (retry === undefined && !closed) retry = setTimeout(() => void reconnect(), retryMs);
+  };
+
+  const reconnect = async (): Promise<void> => {
+    retry = undefined;
+    if (closed) return;
+    if (!(await pcscdAnswers()) || closed) {
+      retry = setTimeout(() => void reconnect(), retryMs);
       return;
     }
-    // Our own processing: nfc-pcsc's would demand an AID for ISO 14443-4 cards and hide read errors.
-    r.autoProcessing = false;
-    watched.set(name, r);
-    emit({ kind: 'reader', reader: name, attached: true }, r);
-    r.on('card', (card: { standard?: string }) => void onCard(r, card.standard));
-    r.on('card.off', () => emit({ kind: 'card-off', reader: name }, r));
-    r.on('error', (e: unknown) => emit(errorEvent(name, e), r));
-    r.on('end', () => {
-      watched.delete(name);
-      emit({ kind: 'reader', reader: name, attached: false });
-    });
-  });
-  nfc.on('error', (e: unknown) => emit({ kind: 'pcsc-error', message: String((e as Error)?.message ?? e) }));
+    try {
+      nfc = connect();
+      emit({ kind: 'pcsc-restored' });
+    } catch (e) {
+      emit({ kind: 'pcsc-error', message: String((e as Error)?.message ?? e) });
+      retry = setTimeout(() => void reconnect(), retryMs);
+    }
+  };
+
+  nfc = connect();
 
   async function onCard(r: Reader, standard: string | undefined): Promise<void> {
     const t0 = performance.now();
@@ -143,6 +229,7 @@ export function watchNfc(onEvent: (e: NfcEvent, reader: Reader | undefined) => v
     readers: () => [...watched.keys()],
     close: () => {
       closed = true;
+      if (retry !== undefined) clearTimeout(retry);
       // Not reader.close(): @pokusew/pcsclite 0.6 blocks the event loop for good in it (joins a status thread
       // that SCardCancel did not wake) once a card has left that reader. Detaching nfc-pcsc from the readers'
       // status events stops it from connecting to later cards; the threads end with the process.

@@ -5,7 +5,9 @@
 //    "reader"?,"dispense"?,"timings":{"readMs"?,"verifyMs","totalMs"?}}
 //   {"error":{code,message},"source",...}    a tap or line that could not be read (no verdict)
 //   {"alert":code,"message",...}               a queued item the server refused (e.g. dispensed elsewhere)
-//   {"info":...}                               sync and queue notes (only with --verbose)
+//   {"info":...}                               sync and queue notes (only with --verbose); always: "ready", and
+//                                              {"info":"pcsc","state":"lost"|"restored"} and
+//                                              {"info":"reader","reader","attached"} after start-up
 import type { Reason, Verdict } from '../core/verdict.js';
 
 export type Source = 'nfc' | 'scanner' | 'image';
