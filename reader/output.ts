@@ -31,7 +31,8 @@ export interface VerdictLine {
   uid?: string;
   reader?: string;
   syncedAt?: string;
-  dispense?: { index: number; leafHash: string } | { queued: true } | { refused: string };
+  /** `since`: the dispense was already queued by an earlier scan of this pack (its scan time); none added. */
+  dispense?: { index: number; leafHash: string } | { queued: true; since?: string } | { refused: string };
   timings: { readMs?: number; verifyMs: number; totalMs?: number };
 }
 
@@ -88,7 +89,9 @@ export class Printer {
     if (v.originality === 'nxp') notes.push('chip: genuine NXP');
     else if (v.originality === 'not-nxp') notes.push('chip: NOT an NXP-signed chip');
     if (v.dispense && 'index' in v.dispense) notes.push(`dispensed (entry ${v.dispense.index})`);
-    else if (v.dispense && 'queued' in v.dispense) notes.push('dispense queued until the server is back');
+    else if (v.dispense && 'queued' in v.dispense) {
+      notes.push(v.dispense.since !== undefined ? `dispense already queued (scanned ${v.dispense.since}), not repeated` : 'dispense queued until the server is back');
+    }
     else if (v.dispense && 'refused' in v.dispense) notes.push(`dispense refused: ${v.dispense.refused}`);
     if (v.offline) notes.push(v.provisional ? 'offline check, server answer pending' : `OFFLINE: as of the last sync${v.syncedAt ? ` (${v.syncedAt})` : ''}${v.queued ? ', scan queued' : ''}`);
     else if (v.queued) notes.push('delivered from the offline queue');

@@ -97,6 +97,16 @@ export class OfflineQueue {
     })();
   }
 
+  /** When a dispense of this pack is waiting in the queue: the time it was scanned (else undefined). */
+  pendingDispense(gtin: string, serial: string): string | undefined {
+    const r = this.db
+      .prepare<[string, string], { at: string | null }>(
+        "SELECT json_extract(payload, '$.scannedAt') AS at FROM queue WHERE kind = 'dispense' AND json_extract(payload, '$.gtin') = ? AND json_extract(payload, '$.serial') = ? ORDER BY id LIMIT 1",
+      )
+      .get(gtin, serial);
+    return r === undefined ? undefined : (r.at ?? '');
+  }
+
   size(): number {
     return this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM queue').get()!.n;
   }

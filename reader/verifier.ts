@@ -170,6 +170,10 @@ export class Verifier {
   private async dispense(ev: OfflineEvaluation, line: VerdictLine, onlinePrev: string | undefined): Promise<VerdictLine['dispense']> {
     const key = this.o.key;
     if (key === undefined) return { refused: 'no --key: a dispense must be signed by the pharmacy' };
+    // Scanned again while its dispense still waits in the queue (the server, not told yet, still says GENUINE):
+    // that dispense stands; a second one would only come back as a conflict.
+    const pending = this.o.queue.pendingDispense(ev.code.gtin, ev.code.serial);
+    if (pending !== undefined) return { queued: true, since: pending };
     const prev = onlinePrev ?? ev.held?.lastHash;
     if (prev === undefined) return { refused: 'this pharmacy does not hold the pack (as of the last sync)' };
     const body = { gtin: ev.code.gtin, serial: ev.code.serial };

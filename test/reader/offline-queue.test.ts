@@ -1,7 +1,7 @@
 // The offline-first path of the daemon: the server goes away, scans and dispenses are verified offline and
 // queued durably, the server comes back on the same port, the queue is delivered in order, and a pack
-// dispensed elsewhere meanwhile becomes an alert (never a silent loss). Also the idempotent resend of a
-// dispense whose acknowledgement was lost.
+// dispensed elsewhere meanwhile becomes an alert (never a silent loss). Also: a pack re-scanned while its
+// dispense waits is not dispensed twice, and the idempotent resend of a dispense whose acknowledgement was lost.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../core/bytes.js';
@@ -76,6 +76,30 @@ describe('across a server outage', () => {
       expect(after.size()).toBe(0);
       expect(after.alerts().map((x) => x.code)).toEqual([alert['alert']]);
       after.close();
+    } finally {
+      await r.stop();
+    }
+  });
+
+  it('a pack scanned again while its dispense still waits in the queue is not dispensed twice', async () => {
+    const state = join(w.dir, 'rescan');
+    // A long retry delay: the queue is still waiting when the server is back and the pack is scanned again.
+    const r = await spawnReader(['--server', w.url, '--key', w.keyFile, '--state', state, '--no-nfc', '--dispense', '--retry-ms', '60000']);
+    try {
+      const p = w.genuine[4]!;
+      await w.stop();
+      r.write(w.uri(p));
+      const first = await r.next(verdictOf);
+      expect(first).toMatchObject({ verdict: 'GENUINE', offline: true, dispense: { queued: true } });
+      await w.restart();
+      r.write(w.uri(p));
+      // The server has not been told yet and says GENUINE; the queued dispense stands, no second one is made.
+      const again = await r.next(verdictOf, 15_000);
+      expect(again).toMatchObject({ verdict: 'GENUINE', layer: 'online', dispense: { queued: true } });
+      expect((again['dispense'] as { since?: string }).since).toEqual(expect.any(String));
+      const q = new OfflineQueue(join(state, 'queue.db'));
+      expect(q.items().filter((i) => i.kind === 'dispense').map((i) => i.payload['serial'])).toEqual([p.serial]);
+      q.close();
     } finally {
       await r.stop();
     }
