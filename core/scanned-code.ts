@@ -21,6 +21,14 @@ export interface ScannedCode {
 
 const MAX_CODE = 4096;
 
+/**
+ * How far back a participant may date a scan it delivers late (POST /verify `scannedAt`: a counter's offline
+ * queue). Older scans are still verified, as of their delivery.
+ */
+export const MAX_SCAN_BACKDATE_MS = 30 * 24 * 3600 * 1000;
+/** How far ahead of the server's clock a `scannedAt` may be. */
+export const MAX_SCAN_AHEAD_MS = 5 * 60 * 1000;
+
 /** Parses a scanned code; coded 400 errors for anything that is not a GTIN + serial of a pack. */
 export function parseScannedCode(code: unknown): ScannedCode {
   if (typeof code !== 'string') throw new MedtrailError('BAD_INPUT', 'code must be a string', { fields: [{ path: 'code', code: 'BAD_INPUT', message: 'required string' }] });

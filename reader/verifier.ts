@@ -16,6 +16,7 @@ import { validateBody } from '../core/bodies.js';
 import { entryLeafHash, newNonce, signEntry, type Entry } from '../core/entry.js';
 import { isMedtrailError } from '../core/errors.js';
 import { keyFileSeed } from '../core/keys.js';
+import { MAX_SCAN_BACKDATE_MS } from '../core/scanned-code.js';
 import type { ScanRepair } from '../core/scanner-repair.js';
 import { isReasonCode, reason, type Reason, type Verdict } from '../core/verdict.js';
 import type { ReaderCache } from './cache.js';
@@ -253,7 +254,11 @@ export class Verifier {
       const t1 = performance.now();
       let answer: VerifyAnswer;
       try {
-        answer = sanitize(await this.o.http.json<VerifyAnswer>('POST', '/api/v1/verify', { code }, this.o.key !== undefined));
+        // Signed, the scan keeps its own time (the server records it then, for the alerts that compare scans);
+        // one older than the server takes is verified as of now.
+        const at = typeof p['scannedAt'] === 'string' ? Date.parse(p['scannedAt']) : NaN;
+        const dated = this.o.key !== undefined && Date.now() - at < MAX_SCAN_BACKDATE_MS - 3600_000 ? { scannedAt: p['scannedAt'] } : {};
+        answer = sanitize(await this.o.http.json<VerifyAnswer>('POST', '/api/v1/verify', { code, ...dated }, this.o.key !== undefined));
       } catch (e) {
         if (isTransient(e)) return false;
         const err = errorOf(e);

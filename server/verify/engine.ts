@@ -63,9 +63,11 @@ export class VerdictEngine {
 
   /**
    * The verdict on a scanned code. With `record`, the scan is remembered (a verification); without it (a read
-   * of the pack's page) nothing is written and no signature is expected.
+   * of the pack's page) nothing is written and no signature is expected. `scannedAt` (a participant's scan
+   * delivered late) is when the scan happened: it is recorded and compared with other scans at that time; the
+   * pack's state and expiry are judged as of `now`.
    */
-  evaluate(code: ScannedCode, scanner: Scanner, now: Date, record: boolean): Evaluation {
+  evaluate(code: ScannedCode, scanner: Scanner, now: Date, record: boolean, scannedAt: Date = now): Evaluation {
     const reasons: ReasonCode[] = [];
     const product = this.product(code.gtin);
     const pack = product === undefined ? undefined : this.d.state.pack(code.gtin, code.serial);
@@ -110,7 +112,7 @@ export class VerdictEngine {
         reasons.push('SCANNED_OUTSIDE_CUSTODY');
       }
       if (isExpired(pack.expiry, now)) reasons.push('PACK_EXPIRED');
-      if (record) this.scanHistory(pack, scanner, now, reasons);
+      if (record) this.scanHistory(pack, scanner, scannedAt, reasons);
     }
 
     const sorted = sortReasons(reasons);
@@ -118,7 +120,7 @@ export class VerdictEngine {
     if (verdict === 'GENUINE' && pack !== undefined) sorted.unshift('PACK_ACTIVE');
     verdict = decide(sorted);
     if (record && pack !== undefined) {
-      this.d.scans.record({ gtin: pack.gtin, serial: pack.serial, at: now.getTime(), scanner: scanner.gln, location: scanner.location, verdict });
+      this.d.scans.record({ gtin: pack.gtin, serial: pack.serial, at: scannedAt.getTime(), scanner: scanner.gln, location: scanner.location, verdict });
     }
     return { verdict, reasons: sorted, product, pack, lot };
   }

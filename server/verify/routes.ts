@@ -1,9 +1,10 @@
 // HTTP routes for verification and reads (DESIGN.md "Interfaces"): thin handlers that parse, call the engine
 // and the answer builders, and map the result (STYLE.md 11).
 //
-//   POST /verify (verifyFastRoute)  { code, scanner?: { gln?, location? } } → verdict, reasons, product, pack,
-//                                   journey, proof. Signed (X-Medtrail-* headers): the scan counts as the
-//                                   signer's; anonymous: the patient's.
+//   POST /verify (verifyFastRoute)  { code, scanner?: { gln?, location? }, scannedAt? } → verdict, reasons,
+//                                   product, pack, journey, proof. Signed (X-Medtrail-* headers): the scan counts
+//                                   as the signer's, and may be dated (scannedAt: a scan made offline, delivered
+//                                   late); anonymous: the patient's, now.
 //   GET  /packs/:gtin/:serial       public: verdict and coarse journey; signed by a participant in the chain or a
 //                                   regulator: the full custody chain with inclusion proofs.
 //   GET  /epcis/events?gtin&serial  the pack's history as an EPCIS 2.0 document (coarse or full, as above).
@@ -16,7 +17,7 @@ import type { PackEvent } from '../custody/state.js';
 import { journey, packAnswer, packTimeline, productAnswer } from './answer.js';
 import { epcisDocument } from './epcis.js';
 import type { Scanner } from './engine.js';
-import { parseScannedCode, type ScannedCode } from '../../core/scanned-code.js';
+import { MAX_SCAN_AHEAD_MS, MAX_SCAN_BACKDATE_MS, parseScannedCode, type ScannedCode } from '../../core/scanned-code.js';
 import type { VerifyServices } from './services.js';
 import type { ServerResponse } from 'node:http';
 import type { FastRequest, FastRoute } from '../http/fast-path.js';
@@ -24,12 +25,15 @@ import { sendJson } from '../http/json-body.js';
 
 const MAX_LOCATION = 200;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const BODY_KEYS = new Set(['code', 'scanner']);
+const BODY_KEYS = new Set(['code', 'scanner', 'scannedAt']);
+const ISO_TIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2})$/;
 const SCANNER_KEYS = new Set(['gln', 'location']);
 
 interface VerifyBody {
   code: string;
   scanner: { gln: string | null; location: string | null };
+  /** When the scan happened (ms since the epoch), for a scan delivered late; null: now. */
+  scannedAt: number | null;
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {
@@ -63,8 +67,14 @@ export function parseVerifyBody(body: unknown): VerifyBody {
       }
     }
   }
+  let scannedAt: number | null = null;
+  const at = body['scannedAt'];
+  if (at !== undefined && at !== null) {
+    if (typeof at !== 'string' || !ISO_TIME.test(at) || !Number.isFinite(Date.parse(at))) errs.add('scannedAt', 'BAD_INPUT', 'must be an ISO 8601 date-time with a zone');
+    else scannedAt = Date.parse(at);
+  }
   errs.throwIfAny(errs.list[0]?.code ?? 'BAD_INPUT', 'invalid verify request');
-  return { code: code as string, scanner: { gln, location } };
+  return { code: code as string, scanner: { gln, location }, scannedAt };
 }
 
 function packParams(req: Request): { gtin: string; serial: string } {
@@ -120,10 +130,20 @@ export function verifyFastRoute(v: VerifyServices): FastRoute {
     if (who !== undefined && body.scanner.gln !== null && body.scanner.gln !== who.gln) {
       throw new MedtrailError('AUTH_SCANNER_MISMATCH', 'scanner.gln must be the signer of the request (or left out)');
     }
+    const now = new Date();
+    let scannedAt = now;
+    if (body.scannedAt !== null) {
+      // A counter delivering its offline queue says when each scan happened; only a participant may date one.
+      if (who === undefined) throw new MedtrailError('AUTH_REQUIRED', 'scannedAt is taken from a signed request only (a participant delivering scans made offline)');
+      if (body.scannedAt > now.getTime() + MAX_SCAN_AHEAD_MS || body.scannedAt < now.getTime() - MAX_SCAN_BACKDATE_MS) {
+        throw new MedtrailError('DATE_INVALID', 'scannedAt must be within the last 30 days and not ahead of the server', { fields: [{ path: 'scannedAt', code: 'DATE_INVALID', message: 'out of range' }] });
+      }
+      scannedAt = new Date(body.scannedAt);
+    }
     const code: ScannedCode = parseScannedCode(body.code);
     // Only a signed request speaks for a participant; an unsigned scanner.gln is not proof of anything.
     const scanner: Scanner = { gln: who?.gln ?? null, location: body.scanner.location };
-    const ev = v.engine.evaluate(code, scanner, new Date(), true);
+    const ev = v.engine.evaluate(code, scanner, now, true, scannedAt);
     // Never a verdict from a ledger that fails its own checks (server/log/integrity.ts).
     if (ev.pack !== undefined) v.integrity.assertLeaf(ev.pack.lastIndex, ev.pack.lastHash);
     else v.integrity.assertHead();

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../core/bytes.js';
 import { entryLeafHash } from '../../core/entry.js';
+import Database from 'better-sqlite3';
 import { OfflineQueue } from '../../reader/queue.js';
+import { scansPathFor } from '../../server/verify/scans.js';
 import { sign } from '../support/custody.js';
 import { readerWorld, spawnReader, type ReaderWorld } from '../support/reader-world.js';
 
@@ -49,6 +51,7 @@ describe('across a server outage', () => {
       ]);
       q.close();
 
+      const restartedAt = Date.now();
       await w.restart();
       // Meanwhile another counter of the same pharmacy dispenses C directly: the queued dispense conflicts.
       await w.dispenseDirect(c);
@@ -76,6 +79,13 @@ describe('across a server outage', () => {
       expect(after.size()).toBe(0);
       expect(after.alerts().map((x) => x.code)).toEqual([alert['alert']]);
       after.close();
+      // The server recorded the queued scans at the time they were made (offline, before it came back), not at
+      // their delivery: the alerts that compare scans (seen far apart, scanned after dispense) need that.
+      const scans = new Database(scansPathFor(w.c.t.db), { readonly: true });
+      const times = scans.prepare<[string], number>('SELECT at FROM verify_scans WHERE serial = ? ORDER BY at').pluck().all(b.serial);
+      scans.close();
+      expect(times.length).toBeGreaterThan(0);
+      expect(times[0]!).toBeLessThan(restartedAt);
     } finally {
       await r.stop();
     }

@@ -100,11 +100,11 @@ export interface VerifyAnswer {
 }
 
 /** POST /api/v1/verify, anonymous or signed by `as`. */
-export async function verify(c: Chain, code: string, opts: { as?: Key; location?: string; gln?: string } = {}): Promise<{ status: number; body: VerifyAnswer & { error?: { code: string } } }> {
+export async function verify(c: Chain, code: string, opts: { as?: Key; location?: string; gln?: string; scannedAt?: string } = {}): Promise<{ status: number; body: VerifyAnswer & { error?: { code: string } } }> {
   const scanner: Record<string, string> = {};
   if (opts.location !== undefined) scanner['location'] = opts.location;
   if (opts.gln !== undefined) scanner['gln'] = opts.gln;
-  const raw = JSON.stringify(Object.keys(scanner).length > 0 ? { code, scanner } : { code });
+  const raw = JSON.stringify({ code, ...(Object.keys(scanner).length > 0 ? { scanner } : {}), ...(opts.scannedAt !== undefined ? { scannedAt: opts.scannedAt } : {}) });
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (opts.as !== undefined) Object.assign(headers, signRequest({ method: 'POST', path: '/api/v1/verify', body: new TextEncoder().encode(raw) }, opts.as.gln, keyFileSeed(opts.as)));
   const res = await fetch(`${c.s.url}/api/v1/verify`, { method: 'POST', headers, body: raw });

@@ -106,6 +106,39 @@ describe('POST /verify body reader', () => {
   });
 });
 
+describe('a scan delivered late keeps its own time (scannedAt, signed requests only)', () => {
+  const ago = (min: number): string => new Date(Date.now() - min * 60_000).toISOString();
+  const codes = (b: { reasons: { code: string }[] }): string[] => b.reasons.map((r) => r.code);
+
+  it('is compared with other scans at the time it happened', async () => {
+    batch(c, 'HOTD', '301231', ['HD0001', 'HD0002']);
+    const near = tagUri({ gtin: c.gtin, lot: 'HOTD', serial: 'HD0001', expiry: '301231' }, c.maker);
+    const far = tagUri({ gtin: c.gtin, lot: 'HOTD', serial: 'HD0002', expiry: '301231' }, c.maker);
+    // Offline 20 minutes ago at one pharmacy, now at another: within the 30-minute window.
+    expect((await verify(c, near, { as: c.pharmacy, scannedAt: ago(20) })).status).toBe(200);
+    expect(codes((await verify(c, near, { as: c.pharmacy2 })).body)).toContain('SEEN_FAR_APART');
+    // 45 minutes ago: outside it, although it reached the server just now.
+    expect((await verify(c, far, { as: c.pharmacy, scannedAt: ago(45) })).status).toBe(200);
+    expect(codes((await verify(c, far, { as: c.pharmacy2 })).body)).not.toContain('SEEN_FAR_APART');
+  });
+
+  it('is refused unsigned, from the future, too old or malformed, and appends nothing', async () => {
+    const uri = tagUri({ gtin: c.gtin, lot: 'HOTD', serial: 'HD0001', expiry: '301231' }, c.maker);
+    const before = size();
+    const cases: [string, Parameters<typeof verify>[2], number, string][] = [
+      ['anonymous', { scannedAt: ago(5) }, 401, 'AUTH_REQUIRED'],
+      ['ahead of the server', { as: c.pharmacy, scannedAt: ago(-10) }, 400, 'DATE_INVALID'],
+      ['31 days ago', { as: c.pharmacy, scannedAt: ago(31 * 24 * 60) }, 400, 'DATE_INVALID'],
+      ['a date without a time', { as: c.pharmacy, scannedAt: '2026-11-20' }, 400, 'BAD_INPUT'],
+    ];
+    for (const [what, opts, status, code] of cases) {
+      const r = await verify(c, uri, opts);
+      expect({ what, status: r.status, code: r.body.error?.code }).toEqual({ what, status, code });
+    }
+    expect(size()).toBe(before);
+  });
+});
+
 describe('cached lots and participants are exact', () => {
   it('a recall shows in the very next verification', async () => {
     const uri = tagUri({ gtin: c.gtin, lot: 'HOT1', serial: serials[1]!, expiry: '301231' }, c.maker);
