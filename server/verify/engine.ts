@@ -134,7 +134,8 @@ export class VerdictEngine {
     let farApart = false;
     let afterDispense = false;
     for (const s of earlier) {
-      if (s.at >= t - this.windowMs && differentPlaces(scanner, s)) farApart = true;
+      // Within the window on either side: a scan delivered late (scannedAt) may be older than ones already seen.
+      if (Math.abs(s.at - t) <= this.windowMs && differentPlaces(scanner, s)) farApart = true;
       if (!Number.isNaN(dispensedAt) && s.at >= dispensedAt) afterDispense = true;
     }
     if (farApart) reasons.push('SEEN_FAR_APART');

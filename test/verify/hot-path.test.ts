@@ -117,9 +117,15 @@ describe('a scan delivered late keeps its own time (scannedAt, signed requests o
     // Offline 20 minutes ago at one pharmacy, now at another: within the 30-minute window.
     expect((await verify(c, near, { as: c.pharmacy, scannedAt: ago(20) })).status).toBe(200);
     expect(codes((await verify(c, near, { as: c.pharmacy2 })).body)).toContain('SEEN_FAR_APART');
-    // 45 minutes ago: outside it, although it reached the server just now.
+    // 45 minutes ago: outside it, although it reached the server just now; and in the other order too (the
+    // late scan arrives after one made now elsewhere).
     expect((await verify(c, far, { as: c.pharmacy, scannedAt: ago(45) })).status).toBe(200);
     expect(codes((await verify(c, far, { as: c.pharmacy2 })).body)).not.toContain('SEEN_FAR_APART');
+    batch(c, 'HOTE', '301231', ['HE0001']);
+    const late = tagUri({ gtin: c.gtin, lot: 'HOTE', serial: 'HE0001', expiry: '301231' }, c.maker);
+    expect((await verify(c, late, { as: c.pharmacy2 })).status).toBe(200);
+    expect(codes((await verify(c, late, { as: c.pharmacy, scannedAt: ago(45) })).body)).not.toContain('SEEN_FAR_APART');
+    expect(codes((await verify(c, late, { as: c.pharmacy, scannedAt: ago(10) })).body)).toContain('SEEN_FAR_APART');
   });
 
   it('is refused unsigned, from the future, too old or malformed, and appends nothing', async () => {
