@@ -61,6 +61,22 @@ export function requestSigningBytes(r: RequestToSign): Uint8Array {
   return utf8(`${REQUEST_DOMAIN}${r.method}\n${r.path}\n${r.at}\n${toHex(sha256(body))}`);
 }
 
+/**
+ * A server given as `--server`: its origin plus any path it is mounted under (no trailing slash), and that path
+ * alone, which a signed request signs in front of the API path. CLI_USAGE unless it is an http(s) URL.
+ */
+export function serverBase(url: string): { base: string; path: string } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (e) {
+    throw new MedtrailError('CLI_USAGE', `--server must be an http(s) URL, got ${url}`, { cause: e });
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new MedtrailError('CLI_USAGE', `--server must be http(s), got ${url}`);
+  const path = u.pathname.replace(/\/+$/, '');
+  return { base: u.origin + path, path };
+}
+
 /** Signs a request as `signer` (a GLN) with its Ed25519 seed; returns the three headers to send. */
 export function signRequest(r: Omit<RequestToSign, 'at'> & { at?: string }, signer: string, seed: Uint8Array): SignedRequestHeaders {
   if (!isValidGln(signer)) throw new MedtrailError('AUTH_BAD_HEADER', 'signer must be a GLN');

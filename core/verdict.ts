@@ -141,6 +141,18 @@ export function reason(code: ReasonCode): Reason {
   return out;
 }
 
+/**
+ * The data a tag or code claims against the pack's record (EU hub A68 / A52): which of lot and expiry differ,
+ * as one reason, or undefined when what it gives agrees.
+ */
+export function dataMismatchReason(claimed: { lot?: string | undefined; expiry?: string | undefined }, pack: { lot: string; expiry: string }): ReasonCode | undefined {
+  const lotBad = claimed.lot !== undefined && claimed.lot !== pack.lot;
+  const expBad = claimed.expiry !== undefined && claimed.expiry !== pack.expiry;
+  if (lotBad && expBad) return 'DATA_MISMATCH_LOT_EXPIRY';
+  if (lotBad) return 'DATA_MISMATCH_LOT';
+  return expBad ? 'DATA_MISMATCH_EXPIRY' : undefined;
+}
+
 /** The decommission state of a pack as its reason code (DECOMMISSIONED_<STATE>). */
 export function decommissionedReason(state: 'destroyed' | 'stolen' | 'sample' | 'free_sample' | 'exported' | 'locked'): ReasonCode {
   return `DECOMMISSIONED_${state.toUpperCase()}` as ReasonCode;

@@ -7,7 +7,7 @@
 import { fromBase64, utf8 } from '../core/bytes.js';
 import { MedtrailError, type ErrorCode, type FieldError } from '../core/errors.js';
 import { keyFileSeed, type KeyFile } from '../core/keys.js';
-import { signRequest } from '../core/request-auth.js';
+import { serverBase, signRequest } from '../core/request-auth.js';
 
 export type ReaderKey = KeyFile & { gln: string };
 
@@ -20,15 +20,7 @@ export class ReaderHttp {
     readonly key: ReaderKey | undefined,
     private readonly timeoutMs = 5000,
   ) {
-    let u: URL;
-    try {
-      u = new URL(server);
-    } catch (e) {
-      throw new MedtrailError('CLI_USAGE', `--server must be an http(s) URL, got ${server}`, { cause: e });
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new MedtrailError('CLI_USAGE', `--server must be http(s), got ${server}`);
-    this.base = u.origin + u.pathname.replace(/\/+$/, '');
-    this.basePath = u.pathname.replace(/\/+$/, '');
+    ({ base: this.base, path: this.basePath } = serverBase(server));
   }
 
   /** JSON request under the server root (`path` starts with /api/v1); `signed` signs it as the key's GLN. */

@@ -9,7 +9,7 @@ import { gtinHasCompanyPrefix } from '../core/gs1.js';
 import { isExpired } from '../core/gs1-date.js';
 import { packIdentityBytes } from '../core/pack.js';
 import { parseScannedCode, type ScannedCode } from '../core/scanned-code.js';
-import { decide, sortReasons, type ReasonCode, type Verdict } from '../core/verdict.js';
+import { dataMismatchReason, decide, sortReasons, type ReasonCode, type Verdict } from '../core/verdict.js';
 import type { CachedPack, CachedParticipant, CachedProduct, ReaderCache } from './cache.js';
 
 /** What a scanned code says (core/scanned-code.ts: the server reads codes with the same function). */
@@ -75,13 +75,8 @@ export function evaluateOffline(cache: ReaderCache, code: ParsedCode, now: Date)
   const sr = signatureReason(cache, code, lot, expiry, maker);
   if (sr !== undefined) reasons.push(sr);
   if (code.sun !== undefined) reasons.push('TAG_SUN_NOT_CHECKED');
-  if (held !== undefined) {
-    const lotBad = code.lot !== undefined && code.lot !== held.lot;
-    const expBad = code.expiry !== undefined && code.expiry !== held.expiry;
-    if (lotBad && expBad) reasons.push('DATA_MISMATCH_LOT_EXPIRY');
-    else if (lotBad) reasons.push('DATA_MISMATCH_LOT');
-    else if (expBad) reasons.push('DATA_MISMATCH_EXPIRY');
-  }
+  const mismatch = held === undefined ? undefined : dataMismatchReason(code, held);
+  if (mismatch !== undefined) reasons.push(mismatch);
   if (lot !== undefined && cache.recalled(code.gtin, lot)) reasons.push('LOT_RECALLED');
   const dispensed = cache.dispensed(code.gtin, code.serial);
   if (dispensed !== undefined) reasons.push('ALREADY_DISPENSED');

@@ -13,7 +13,7 @@ import { decodeEntry, newNonce, signEntry, type Entry, type EntryKind } from '..
 import { MedtrailError, type ErrorCode, type FieldError } from '../../core/errors.js';
 import { sha256 } from '../../core/hash.js';
 import { keyFileSeed, parseKeyFile, type KeyFile } from '../../core/keys.js';
-import { signRequest } from '../../core/request-auth.js';
+import { serverBase, signRequest } from '../../core/request-auth.js';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 
@@ -61,23 +61,13 @@ export interface Appended {
   leafHash: string;
 }
 
-function normalizeServer(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch (e) {
-    throw new MedtrailError('CLI_USAGE', `--server must be an http(s) URL, got ${url}`, { cause: e });
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new MedtrailError('CLI_USAGE', `--server must be http(s), got ${url}`);
-  return u.origin + u.pathname.replace(/\/+$/, '');
-}
-
 export class ApiClient {
   readonly base: string;
+  private readonly basePath: string;
 
   constructor(server: string, readonly signer?: SignerKey) {
     installNodeCrypto();
-    this.base = normalizeServer(server);
+    ({ base: this.base, path: this.basePath } = serverBase(server));
   }
 
   /** GET/POST under the server root; `signed` adds the request signature of `signer`. */
@@ -87,8 +77,7 @@ export class ApiClient {
     if (raw !== undefined) headers['content-type'] = 'application/json';
     if (signed) {
       if (this.signer === undefined) throw new MedtrailError('CLI_USAGE', 'this request must be signed: give --key');
-      const basePath = new URL(this.base).pathname.replace(/\/$/, '');
-      Object.assign(headers, signRequest({ method, path: basePath + path, ...(raw ? { body: raw } : {}) }, this.signer.gln, keyFileSeed(this.signer)));
+      Object.assign(headers, signRequest({ method, path: this.basePath + path, ...(raw ? { body: raw } : {}) }, this.signer.gln, keyFileSeed(this.signer)));
     }
     let res: Response;
     try {

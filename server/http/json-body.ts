@@ -4,13 +4,13 @@
 // in raw-body and async hooks; on a route that answers in well under a millisecond that was ~5% of the time).
 //
 // Contract, as express.json({ strict: true }) behaves:
-// - a body that is not `application/json` is not read: req.body stays undefined (the handler refuses it);
+// - a body that is not `application/json` is not read: `body` is undefined (the handler refuses it);
 // - an empty JSON body is {};
 // - over `limit` bytes: BODY_TOO_LARGE (413), from Content-Length before anything is read when it says so;
 // - not JSON, not an object or array at the top, or nested deeper than MAX_JSON_DEPTH: BAD_JSON;
 // - a charset other than UTF-8, or a Content-Encoding (gzip, ...): BAD_INPUT (body-parser's 415s, which the
 //   app's error handler also answers as BAD_INPUT);
-// - the exact bytes are kept as req.rawBody (signed requests sign their SHA-256, core/request-auth.ts).
+// - the exact bytes come back as `raw` (signed requests sign their SHA-256, core/request-auth.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MedtrailError } from '../../core/errors.js';
 import { assertJsonDepth } from './json-depth.js';

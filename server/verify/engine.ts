@@ -5,7 +5,7 @@
 // also expired says both); the verdict is the most severe. Reads are point lookups on primary keys and one
 // index range on the scans: nothing here grows with the size of the ledger.
 import { isExpired } from '../../core/gs1.js';
-import { decide, decommissionedReason, sortReasons, type ReasonCode, type Verdict } from '../../core/verdict.js';
+import { dataMismatchReason, decide, decommissionedReason, sortReasons, type ReasonCode, type Verdict } from '../../core/verdict.js';
 import type { CustodyState, LotRow, PackRow, ProductRow } from '../custody/state.js';
 import type { KeyBook } from '../log/keybook.js';
 import type { ScannedCode } from '../../core/scanned-code.js';
@@ -77,13 +77,8 @@ export class VerdictEngine {
     else if (pack === undefined) reasons.push(code.lot !== undefined && lot === undefined ? 'BATCH_UNKNOWN' : 'PACK_UNKNOWN');
 
     // The data on the tag against the ledger (EU hub A68 / A52).
-    if (pack !== undefined) {
-      const lotBad = code.lot !== undefined && code.lot !== pack.lot;
-      const expBad = code.expiry !== undefined && code.expiry !== pack.expiry;
-      if (lotBad && expBad) reasons.push('DATA_MISMATCH_LOT_EXPIRY');
-      else if (lotBad) reasons.push('DATA_MISMATCH_LOT');
-      else if (expBad) reasons.push('DATA_MISMATCH_EXPIRY');
-    }
+    const mismatch = pack === undefined ? undefined : dataMismatchReason(code, pack);
+    if (mismatch !== undefined) reasons.push(mismatch);
 
     // The manufacturer's signature, over the identity the tag claims (its own lot and expiry when it gives them).
     if (record) {

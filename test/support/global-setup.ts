@@ -2,7 +2,7 @@
 // stopped at the end only if this run started it. Test files still call ensurePcscd(), which is cheap when
 // it is up and restarts it if it auto-exited while other files ran.
 import { spawnSync } from 'node:child_process';
-import { ensurePcscd, type PcscdHandle } from './pcscd.js';
+import { ensurePcscd, pidAlive, type PcscdHandle } from './pcscd.js';
 
 let handle: PcscdHandle | undefined;
 
@@ -18,17 +18,9 @@ function stopLeftoverAutoExitPcscd(): void {
     }
   }
   const deadline = Date.now() + 5000;
-  while (pids.some((pid) => alive(pid)) && Date.now() < deadline) spawnSync('sleep', ['0.1']);
+  while (pids.some(pidAlive) && Date.now() < deadline) spawnSync('sleep', ['0.1']);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function setup(): Promise<void> {
   stopLeftoverAutoExitPcscd();

@@ -30,7 +30,7 @@ async function virtualReadersListed(): Promise<boolean> {
   return VIRTUAL_READERS.every((n) => names.includes(n));
 }
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
