@@ -42,7 +42,7 @@ function isObject(x: unknown): x is Record<string, unknown> {
 
 /** Checks the verify body; every bad field at once (STYLE.md 4). */
 export function parseVerifyBody(body: unknown): VerifyBody {
-  if (!isObject(body)) throw new MedtrailError('BAD_INPUT', 'body must be a JSON object { code, scanner? }');
+  if (!isObject(body)) throw new MedtrailError('BAD_INPUT', 'body must be a JSON object { code, scanner?, scannedAt? } sent as application/json');
   const errs = new FieldErrors();
   for (const k of Object.keys(body)) if (!BODY_KEYS.has(k)) errs.add(k, 'BAD_INPUT', 'unknown member');
   const code = body['code'];
