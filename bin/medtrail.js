@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const main = fileURLToPath(new URL('../dist/server/cli/main.js', import.meta.url));
+const main = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 if (!existsSync(main)) {
   process.stderr.write('medtrail: not built yet; run `npm run build` first (error CLI_NOT_BUILT)\n');
   process.exit(2);

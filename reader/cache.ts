@@ -14,7 +14,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { decodeEntry } from '../core/entry.js';
+import { decodeEntry } from '../core/entry/entry.js';
 import { MedtrailError } from '../core/errors.js';
 import type { ReaderHttp } from './http.js';
 

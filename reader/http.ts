@@ -6,8 +6,8 @@
 // INTERNAL (retried like an outage by the queue).
 import { fromBase64, utf8 } from '../core/bytes.js';
 import { MedtrailError, type ErrorCode, type FieldError } from '../core/errors.js';
-import { keyFileSeed, type KeyFile } from '../core/keys.js';
-import { serverBase, signRequest } from '../core/request-auth.js';
+import { keyFileSeed, type KeyFile } from '../core/crypto/keys.js';
+import { serverBase, signRequest } from '../core/api/request-auth.js';
 
 export type ReaderKey = KeyFile & { gln: string };
 

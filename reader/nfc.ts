@@ -13,8 +13,8 @@ import { createConnection } from 'node:net';
 import { NFC, TAG_ISO_14443_4, type Reader } from 'nfc-pcsc';
 import { concatBytes } from '../core/bytes.js';
 import { MedtrailError, isMedtrailError, type ErrorCode } from '../core/errors.js';
-import { uriFromNdefMessage } from '../core/ndef.js';
-import { CC_PAGE, DATA_PAGE, extractNdefMessage, parseCapabilityContainer, scanForNdefTlv, type NtagType } from '../core/ntag.js';
+import { uriFromNdefMessage } from '../core/tag/ndef.js';
+import { CC_PAGE, DATA_PAGE, extractNdefMessage, parseCapabilityContainer, scanForNdefTlv, type NtagType } from '../core/tag/ntag.js';
 import { FAST_READ_PAGES, MAX_READ, fastRead, getUid, readBytes, type TagReader } from './tag-io.js';
 
 export type NfcEvent =

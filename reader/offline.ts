@@ -4,11 +4,11 @@
 // here since. Reason codes and the verdict precedence are the ledger's own (core/verdict.ts), so the two
 // layers speak the same language; the online answer wins whenever there is one.
 import { fromBase64, fromBase64Url } from '../core/bytes.js';
-import { verify } from '../core/ed25519.js';
-import { gtinHasCompanyPrefix } from '../core/gs1.js';
-import { isExpired } from '../core/gs1-date.js';
-import { packIdentityBytes } from '../core/pack.js';
-import { parseScannedCode, type ScannedCode } from '../core/scanned-code.js';
+import { verify } from '../core/crypto/ed25519.js';
+import { gtinHasCompanyPrefix } from '../core/gs1/identifiers.js';
+import { isExpired } from '../core/gs1/date.js';
+import { packIdentityBytes } from '../core/tag/pack.js';
+import { parseScannedCode, type ScannedCode } from '../core/gs1/scanned-code.js';
 import { dataMismatchReason, decide, sortReasons, type ReasonCode, type Verdict } from '../core/verdict.js';
 import type { CachedPack, CachedParticipant, CachedProduct, ReaderCache } from './cache.js';
 

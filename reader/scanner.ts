@@ -5,7 +5,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { isMedtrailError } from '../core/errors.js';
-import { repairScan } from '../core/scanner-repair.js';
+import { repairScan } from '../core/gs1/scanner-repair.js';
 import type { ErrorLine } from './output.js';
 import type { ScanInput } from './verifier.js';
 

@@ -1,6 +1,6 @@
 // node:crypto's AES-128 block cipher for core/sun.ts (core stays free of Node-only imports).
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import type { Aes128 } from '../core/sun.js';
+import type { Aes128 } from '../core/tag/sun.js';
 
 function ecb(encrypt: boolean, key: Uint8Array, block: Uint8Array): Uint8Array {
   const c = encrypt ? createCipheriv('aes-128-ecb', key, null) : createDecipheriv('aes-128-ecb', key, null);

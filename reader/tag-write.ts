@@ -14,7 +14,7 @@
 //      configuration pages (AUTH0, ACCESS, PWD) are not touched. Locking is irreversible.
 import { equalBytes } from '../core/bytes.js';
 import { MedtrailError } from '../core/errors.js';
-import { CC_PAGE, DATA_PAGE, NTAG_LAYOUT, ccFor, ntagImage, parseCapabilityContainer, type NtagType } from '../core/ntag.js';
+import { CC_PAGE, DATA_PAGE, NTAG_LAYOUT, ccFor, ntagImage, parseCapabilityContainer, type NtagType } from '../core/tag/ntag.js';
 import { directTransmit, readBytes, writePage, type TagReader } from './tag-io.js';
 
 /** GET_VERSION storage-size byte (NTAG21x datasheet) per type. */

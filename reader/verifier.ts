@@ -12,12 +12,12 @@
 //      and posted; unreachable: queued (with its nonce, so a resend is idempotent) and marked dispensed in the
 //      cache so a second tap reads DISPENSED even offline.
 import { toHex } from '../core/bytes.js';
-import { validateBody } from '../core/bodies.js';
-import { entryLeafHash, newNonce, signEntry, type Entry } from '../core/entry.js';
+import { validateBody } from '../core/entry/bodies.js';
+import { entryLeafHash, newNonce, signEntry, type Entry } from '../core/entry/entry.js';
 import { isMedtrailError } from '../core/errors.js';
-import { keyFileSeed } from '../core/keys.js';
-import { MAX_SCAN_BACKDATE_MS } from '../core/scanned-code.js';
-import type { ScanRepair } from '../core/scanner-repair.js';
+import { keyFileSeed } from '../core/crypto/keys.js';
+import { MAX_SCAN_BACKDATE_MS } from '../core/gs1/scanned-code.js';
+import type { ScanRepair } from '../core/gs1/scanner-repair.js';
 import { isReasonCode, reason, type Reason, type Verdict } from '../core/verdict.js';
 import type { ReaderCache } from './cache.js';
 import { isTransient, type ReaderHttp, type ReaderKey } from './http.js';

@@ -2,9 +2,9 @@
 // where things live, so that `serve`, `audit` and the tests open a ledger the same way.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { installNodeCrypto } from '../core/ed25519-node.js';
+import { installNodeCrypto } from '../core/crypto/ed25519-node.js';
 import { MedtrailError } from '../core/errors.js';
-import { keyFileSeed, parseKeyFile, type KeyFile } from '../core/keys.js';
+import { keyFileSeed, parseKeyFile, type KeyFile } from '../core/crypto/keys.js';
 import { LogService } from './log/log-service.js';
 import { openDatabase, SqliteLedgerStore } from './store/ledger-store.js';
 

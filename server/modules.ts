@@ -2,7 +2,7 @@
 import { custodyModule } from './custody/module.js';
 import type { ServiceModule } from './server.js';
 import { verifyModule } from './verify/module.js';
-import { webModule } from '../web/server/module.js';
+import { webModule } from './web/module.js';
 
 export function serviceModules(): ServiceModule[] {
   return [custodyModule(), verifyModule(), webModule()];

@@ -2,8 +2,8 @@
 // transaction: for each entry in order, its rule checks it against the state left by the entries before it
 // (so a batch and its ship may arrive in one request), then the writer applies its changes. A refusal throws,
 // and appendSigned's transaction rolls back the leaves and every change together.
-import type { BodyOf } from '../../core/bodies.js';
-import type { Entry, EntryKind } from '../../core/entry.js';
+import type { BodyOf } from '../../core/entry/bodies.js';
+import type { Entry, EntryKind } from '../../core/entry/entry.js';
 import { MedtrailError } from '../../core/errors.js';
 import type { Appended } from '../log/log-service.js';
 import type { SqliteLedgerStore } from '../store/ledger-store.js';

@@ -2,8 +2,8 @@
 // another path) are replayed through the same rules, in order, in one transaction. The tables are an index
 // of the log, so this is also how they are rebuilt: drop them and open the ledger again. An entry the rules
 // refuse on replay simply has no custody effect (it is in the log all the same, and audit sees it).
-import { decodeEntry } from '../../core/entry.js';
-import { validateBody } from '../../core/bodies.js';
+import { decodeEntry } from '../../core/entry/entry.js';
+import { validateBody } from '../../core/entry/bodies.js';
 import { isMedtrailError } from '../../core/errors.js';
 import type { LogService } from '../log/log-service.js';
 import { applyOne, type ApplyContext } from './apply.js';

@@ -10,11 +10,11 @@
 // (core/request-auth.ts) by that party or by a regulator (AUTH_REQUIRED, AUTH_NOT_PARTY otherwise).
 import { Router, type Request } from 'express';
 import { toHex } from '../../core/bytes.js';
-import { parseEntry, type Entry } from '../../core/entry.js';
+import { parseEntry, type Entry } from '../../core/entry/entry.js';
 import { FieldErrors, MedtrailError } from '../../core/errors.js';
-import { assertGln, normalizeGtin, validateLot, validateSerial } from '../../core/gs1.js';
+import { assertGln, normalizeGtin, validateLot, validateSerial } from '../../core/gs1/identifiers.js';
 import type { CustodyServices } from './services.js';
-import { RequestAuth } from '../verify/auth.js';
+import { RequestAuth } from '../http/auth.js';
 import type { PackRow, ParticipantRow } from './state.js';
 
 function publicParticipant(p: ParticipantRow): { gln: string; name: string; role: string; publicKey: string; prefixes: string[]; revoked: boolean } {

@@ -7,8 +7,8 @@
 //   2. appendSigned checks every signature against the KeyBook, then in ONE transaction appends the leaves
 //      and runs the rules (apply.ts), which write the custody tables; any refusal rolls all of it back;
 //   3. after the commit the KeyBook observes participant entries.
-import { validateBody } from '../../core/bodies.js';
-import type { Entry } from '../../core/entry.js';
+import { validateBody } from '../../core/entry/bodies.js';
+import type { Entry } from '../../core/entry/entry.js';
 import { isMedtrailError, MedtrailError } from '../../core/errors.js';
 import type { Ledger } from '../context.js';
 import { appendSigned, loadKeyBook } from '../log/ingest.js';

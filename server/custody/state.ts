@@ -3,7 +3,7 @@
 // (writer.ts) inside the append's transaction. See schema.ts for the tables.
 import type Database from 'better-sqlite3';
 import { toHex } from '../../core/bytes.js';
-import type { EntryKind } from '../../core/entry.js';
+import type { EntryKind } from '../../core/entry/entry.js';
 import { CUSTODY_SCHEMA } from './schema.js';
 
 export type PackState = 'active' | 'in_transit' | 'dispensed' | 'missing' | 'destroyed' | 'stolen' | 'sample' | 'free_sample' | 'exported' | 'locked';

@@ -3,7 +3,7 @@
 // entry as its newest link (last_idx, last_hash) and an event row, which is what packEvents() reads.
 import type Database from 'better-sqlite3';
 import { MedtrailError } from '../../core/errors.js';
-import type { EntryKind } from '../../core/entry.js';
+import type { EntryKind } from '../../core/entry/entry.js';
 import { CUSTODY_SCHEMA } from './schema.js';
 import type { LotRow, PackState, ParticipantRow, ProductRow } from './state.js';
 

@@ -7,11 +7,11 @@
 // - every stored checkpoint must carry a valid log signature and commit to the recomputed root at its size;
 // - the head must commit to the recomputed root, and no leaf index may be missing.
 // Editing a row, deleting one, reordering rows or swapping in an older copy of the file each breaks one of these.
-import { openCheckpoint } from '../../core/checkpoint.js';
+import { openCheckpoint } from '../../core/log/checkpoint.js';
 import { toHex, equalBytes, fromBase64 } from '../../core/bytes.js';
-import { decodeEntry, verifyEntry, type Entry } from '../../core/entry.js';
+import { decodeEntry, verifyEntry, type Entry } from '../../core/entry/entry.js';
 import { isMedtrailError } from '../../core/errors.js';
-import { completedSubtrees, emptyRoot, leafHash, rootAt } from '../../core/merkle.js';
+import { completedSubtrees, emptyRoot, leafHash, rootAt } from '../../core/log/merkle.js';
 import type { SqliteLedgerStore } from '../store/ledger-store.js';
 import { KeyBook } from './keybook.js';
 

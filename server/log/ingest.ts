@@ -1,7 +1,7 @@
 // Signature-checked appends: the path every entry takes into the log. Each entry must be canonical, signed by
 // the key that the log currently has for its signer (KeyBook), and fresh (no replayed nonce). The custody
 // rules run between the checks and the append, in the same transaction.
-import { decodeEntry, encodeEntry, verifyEntry, type Entry } from '../../core/entry.js';
+import { decodeEntry, encodeEntry, verifyEntry, type Entry } from '../../core/entry/entry.js';
 import { MedtrailError } from '../../core/errors.js';
 import { fromBase64 } from '../../core/bytes.js';
 import type { SqliteLedgerStore } from '../store/ledger-store.js';

@@ -24,9 +24,9 @@
 // it is trustworthy. Errors that are not evidence of tampering (a busy database) are rethrown as they are.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { equalBytes, toHex } from '../../core/bytes.js';
-import { openCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
+import { openCheckpoint, type Checkpoint } from '../../core/log/checkpoint.js';
 import { isMedtrailError, MedtrailError } from '../../core/errors.js';
-import { leafHash, verifyInclusion } from '../../core/merkle.js';
+import { leafHash, verifyInclusion } from '../../core/log/merkle.js';
 import type { LedgerStore } from '../store/ledger-store.js';
 import type { LogService } from './log-service.js';
 

@@ -5,7 +5,7 @@
 // participant body (signed by the authority):
 //   { gln, name, role, publicKey (base64, 32 bytes), prefixes: string[], action: 'admit' | 'rotate' | 'revoke' }
 import { fromBase64 } from '../../core/bytes.js';
-import type { Entry } from '../../core/entry.js';
+import type { Entry } from '../../core/entry/entry.js';
 
 export const ROLES = ['manufacturer', 'distributor', 'pharmacy', 'regulator'] as const;
 export type Role = (typeof ROLES)[number];

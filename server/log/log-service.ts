@@ -8,8 +8,8 @@
 //   3. only then acknowledge: the caller gets indexes and leaf hashes.
 // Checkpoints are signed afterwards, outside any write transaction, over what the head says: committed leaves
 // only. One signature covers every append since the last one (signing is batched by `checkpointIntervalMs`).
-import { signCheckpoint, verifierKey } from '../../core/checkpoint.js';
-import { publicKeyFromSeed } from '../../core/ed25519.js';
+import { signCheckpoint, verifierKey } from '../../core/log/checkpoint.js';
+import { publicKeyFromSeed } from '../../core/crypto/ed25519.js';
 import { MedtrailError } from '../../core/errors.js';
 import {
   completedSubtrees,
@@ -18,7 +18,7 @@ import {
   leafHash,
   rootAt,
   type PerfectHashReader,
-} from '../../core/merkle.js';
+} from '../../core/log/merkle.js';
 import type { LedgerStore, NewLeaf, NewNode, StoredCheckpoint, StoredLeaf } from '../store/ledger-store.js';
 
 export interface LogConfig {

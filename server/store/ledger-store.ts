@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MedtrailError } from '../../core/errors.js';
-import { emptyRoot } from '../../core/merkle.js';
+import { emptyRoot } from '../../core/log/merkle.js';
 import { LEDGER_SCHEMA, PRAGMAS, SCHEMA_VERSION } from './schema.js';
 
 export interface Head {

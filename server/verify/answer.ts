@@ -5,7 +5,7 @@
 // Privacy: the public sees steps and dates only; who supplied whom (party names, GLNs) and scan locations
 // are for participants in the pack's chain and regulators (DESIGN.md "Verdicts").
 import { toHex } from '../../core/bytes.js';
-import { gs1DateToIso } from '../../core/gs1.js';
+import { gs1DateToIso } from '../../core/gs1/identifiers.js';
 import type { CustodyState, LotRow, PackEvent, PackRow, ProductRow } from '../custody/state.js';
 import type { KeyBook } from '../log/keybook.js';
 import type { LogService } from '../log/log-service.js';

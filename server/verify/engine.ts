@@ -4,11 +4,11 @@
 // Every check runs, not just the first that fails, so the answer lists every reason (a recalled lot that is
 // also expired says both); the verdict is the most severe. Reads are point lookups on primary keys and one
 // index range on the scans: nothing here grows with the size of the ledger.
-import { isExpired } from '../../core/gs1.js';
+import { isExpired } from '../../core/gs1/identifiers.js';
 import { dataMismatchReason, decide, decommissionedReason, sortReasons, type ReasonCode, type Verdict } from '../../core/verdict.js';
 import type { CustodyState, LotRow, PackRow, ProductRow } from '../custody/state.js';
 import type { KeyBook } from '../log/keybook.js';
-import type { ScannedCode } from '../../core/scanned-code.js';
+import type { ScannedCode } from '../../core/gs1/scanned-code.js';
 import type { Scan, ScanStore } from './scans.js';
 import type { SunChecker } from './sun.js';
 import type { TagSignatureChecker } from './tag-signature.js';

@@ -22,7 +22,7 @@
 //
 // The public gets steps and times only; a participant in the chain (or a regulator) also gets bizLocation,
 // readPoint and the source/destination parties of each hand-off.
-import { gs1DateToIso } from '../../core/gs1.js';
+import { gs1DateToIso } from '../../core/gs1/identifiers.js';
 import type { PackRow } from '../custody/state.js';
 import type { ChainEvent } from './answer.js';
 

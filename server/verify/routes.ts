@@ -10,14 +10,14 @@
 //   GET  /epcis/events?gtin&serial  the pack's history as an EPCIS 2.0 document (coarse or full, as above).
 import { Router, type Request } from 'express';
 import { FieldErrors, MedtrailError } from '../../core/errors.js';
-import { isValidGln, normalizeGtin, validateSerial } from '../../core/gs1.js';
+import { isValidGln, normalizeGtin, validateSerial } from '../../core/gs1/identifiers.js';
 import { reason, VERDICT_MESSAGES } from '../../core/verdict.js';
 import type { KeyRecord } from '../log/keybook.js';
 import type { PackEvent } from '../custody/state.js';
 import { journey, packAnswer, packTimeline, productAnswer } from './answer.js';
 import { epcisDocument } from './epcis.js';
 import type { Scanner } from './engine.js';
-import { MAX_SCAN_AHEAD_MS, MAX_SCAN_BACKDATE_MS, parseScannedCode, type ScannedCode } from '../../core/scanned-code.js';
+import { MAX_SCAN_AHEAD_MS, MAX_SCAN_BACKDATE_MS, parseScannedCode, type ScannedCode } from '../../core/gs1/scanned-code.js';
 import type { VerifyServices } from './services.js';
 import type { ServerResponse } from 'node:http';
 import type { FastRequest, FastRoute } from '../http/fast-path.js';

@@ -8,16 +8,7 @@
 //   { close }     finish, close the database, set `done` to 1 and notify (the server waits on it).
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Scan } from './scans.js';
-
-export interface ScanWriterInit {
-  path: string;
-  /** One Int32: 0 while running, 1 once the database is closed. */
-  done: SharedArrayBuffer;
-}
-
-export type ScanWriterRequest = { id: number; rows: Scan[] } | { close: true };
-export type ScanWriterReply = { id: number; error?: string };
+import type { Scan, ScanWriterInit, ScanWriterReply, ScanWriterRequest } from './scan-protocol.js';
 
 function run(port: NonNullable<typeof parentPort>, init: ScanWriterInit): void {
   const done = new Int32Array(init.done);

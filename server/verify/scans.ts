@@ -13,20 +13,9 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { ScanWriterInit, ScanWriterReply, ScanWriterRequest } from './scan-writer.js';
-import type { Verdict } from '../../core/verdict.js';
+import type { Scan, ScanWriterInit, ScanWriterReply, ScanWriterRequest } from './scan-protocol.js';
 
-export interface Scan {
-  gtin: string;
-  serial: string;
-  /** Milliseconds since the epoch. */
-  at: number;
-  /** GLN of the participant who signed the scan request, or null for an anonymous scan. */
-  scanner: string | null;
-  /** Free text the scanner gave as its place (a counter, a town), or null. */
-  location: string | null;
-  verdict: Verdict;
-}
+export type { Scan } from './scan-protocol.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS verify_scans (

@@ -7,7 +7,7 @@ import type { CustodyState } from '../custody/state.js';
 import { IntegrityGuard, type IntegrityOptions } from '../log/integrity.js';
 import type { KeyBook } from '../log/keybook.js';
 import { Proofs } from './answer.js';
-import { RequestAuth } from './auth.js';
+import { RequestAuth } from '../http/auth.js';
 import { VerdictEngine } from './engine.js';
 import { ScanStore, type ScanStoreOptions } from './scans.js';
 import { SunChecker, tagKeySecret } from './sun.js';

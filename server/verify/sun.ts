@@ -18,7 +18,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fromHex } from '../../core/bytes.js';
 import { MedtrailError } from '../../core/errors.js';
-import { verifySun, type Aes128 } from '../../core/sun.js';
+import { verifySun, type Aes128 } from '../../core/tag/sun.js';
 import type { ReasonCode } from '../../core/verdict.js';
 
 const aes128: Aes128 = {

@@ -5,7 +5,7 @@
 import { Router } from 'express';
 import { fromHex } from '../../core/bytes.js';
 import { FieldErrors, MedtrailError } from '../../core/errors.js';
-import { normalizeGtin, validateSerial } from '../../core/gs1.js';
+import { normalizeGtin, validateSerial } from '../../core/gs1/identifiers.js';
 import type { VerifyServices } from './services.js';
 
 const KEYS = new Set(['gtin', 'serial', 'uid', 'key']);

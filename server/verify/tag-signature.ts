@@ -9,9 +9,9 @@
 //
 // Valid results are cached (signature + identity): a pack scanned again costs a map lookup, not a verification.
 import { fromBase64, fromBase64Url } from '../../core/bytes.js';
-import { decodeEntry } from '../../core/entry.js';
-import { verify, SIGNATURE_BYTES } from '../../core/ed25519.js';
-import { packIdentityBytes, type PackIdentity } from '../../core/pack.js';
+import { decodeEntry } from '../../core/entry/entry.js';
+import { verify, SIGNATURE_BYTES } from '../../core/crypto/ed25519.js';
+import { packIdentityBytes, type PackIdentity } from '../../core/tag/pack.js';
 import type { KeyBook } from '../log/keybook.js';
 import type { SqliteLedgerStore } from '../store/ledger-store.js';
 

@@ -2,7 +2,7 @@
 // a worker thread, alternating GET /healthz and POST /api/v1/verify rounds. Prints each round's rate, p99 and
 // the server process's CPU time per request (from /proc: far steadier than rates on a shared machine), and the
 // ratios of the medians. `npm run bench:custody` has the figures of record (1,000,000 packs).
-import { installNodeCrypto } from '../../core/ed25519-node.js';
+import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { openLedger } from '../../server/context.js';
 import { startServerProcess } from '../support/server-process.js';
 import { makeLedger } from '../support/ledger.js';

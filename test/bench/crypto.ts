@@ -4,10 +4,10 @@
 //   node dist/test/bench/crypto.js            (BENCH_SECONDS=1 per measurement, BENCH_ROUNDS=3 by default)
 // Rounds alternate between the implementations so that machine drift hits both; the median round is shown.
 import { performance } from 'node:perf_hooks';
-import { naclEd25519, publicKeyFromSeed, useEd25519, type Ed25519Impl } from '../../core/ed25519.js';
-import { nodeEd25519 } from '../../core/ed25519-node.js';
-import { decodeEntry, encodeEntry, signEntry, signingBytes, verifyEntry, type UnsignedEntry } from '../../core/entry.js';
-import { checkDigit } from '../../core/gs1.js';
+import { naclEd25519, publicKeyFromSeed, useEd25519, type Ed25519Impl } from '../../core/crypto/ed25519.js';
+import { nodeEd25519 } from '../../core/crypto/ed25519-node.js';
+import { decodeEntry, encodeEntry, signEntry, signingBytes, verifyEntry, type UnsignedEntry } from '../../core/entry/entry.js';
+import { checkDigit } from '../../core/gs1/identifiers.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

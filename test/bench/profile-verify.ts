@@ -2,7 +2,7 @@
 // written to $PROFILE_OUT (default /tmp/verify.cpuprofile). `npm run bench:custody` has the verify figures.
 import { Session } from 'node:inspector/promises';
 import { writeFileSync } from 'node:fs';
-import { installNodeCrypto } from '../../core/ed25519-node.js';
+import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { serviceModules } from '../../server/modules.js';
 import { startServer } from '../../server/server.js';
 import { makeLedger } from '../support/ledger.js';

@@ -4,11 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { toBase64Url, toHex } from '../../core/bytes.js';
-import { formatDigitalLink } from '../../core/digital-link.js';
-import { sign } from '../../core/ed25519.js';
-import { checkDigit, randomSerial } from '../../core/gs1.js';
-import { keyFileSeed, type KeyFile } from '../../core/keys.js';
-import { packIdentityBytes } from '../../core/pack.js';
+import { formatDigitalLink } from '../../core/gs1/digital-link.js';
+import { sign } from '../../core/crypto/ed25519.js';
+import { checkDigit, randomSerial } from '../../core/gs1/identifiers.js';
+import { keyFileSeed, type KeyFile } from '../../core/crypto/keys.js';
+import { packIdentityBytes } from '../../core/tag/pack.js';
 import type { Ledger } from '../../server/context.js';
 import { custodyServices } from '../../server/custody/services.js';
 import { entry, participantKey } from '../support/ledger.js';

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { installNodeCrypto } from '../../core/ed25519-node.js';
+import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { startServerProcess } from '../support/server-process.js';
 import { REPO_ROOT } from '../support/tmp.js';
 import { launch } from '../web/chromium.js';

@@ -17,11 +17,11 @@ import {
   signNote,
   verifierKey,
   type Checkpoint,
-} from '../../core/checkpoint.js';
-import { naclEd25519, publicKeyFromSeed, useEd25519 } from '../../core/ed25519.js';
-import { installNodeCrypto, nodeEd25519 } from '../../core/ed25519-node.js';
+} from '../../core/log/checkpoint.js';
+import { naclEd25519, publicKeyFromSeed, useEd25519 } from '../../core/crypto/ed25519.js';
+import { installNodeCrypto, nodeEd25519 } from '../../core/crypto/ed25519-node.js';
 import { isMedtrailError, MedtrailError, type ErrorCode } from '../../core/errors.js';
-import { sha256 } from '../../core/hash.js';
+import { sha256 } from '../../core/crypto/hash.js';
 
 installNodeCrypto();
 

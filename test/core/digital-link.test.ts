@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { toBase64Url } from '../../core/bytes.js';
-import { formatDigitalLink, parseDigitalLink, type DigitalLink } from '../../core/digital-link.js';
+import { formatDigitalLink, parseDigitalLink, type DigitalLink } from '../../core/gs1/digital-link.js';
 import { expectCode, throwsOnlyCoded } from '../support/expect-code.js';
 import { gtin14, hostileString, x20, yymmdd } from '../support/gs1-arbitraries.js';
 

@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { naclEd25519, publicKeyFromSeed, sign, useEd25519, verify, ed25519Name, type Ed25519Impl } from '../../core/ed25519.js';
-import { nodeEd25519 } from '../../core/ed25519-node.js';
+import { naclEd25519, publicKeyFromSeed, sign, useEd25519, verify, ed25519Name, type Ed25519Impl } from '../../core/crypto/ed25519.js';
+import { nodeEd25519 } from '../../core/crypto/ed25519-node.js';
 import { MedtrailError, type ErrorCode } from '../../core/errors.js';
 
 interface Vector {

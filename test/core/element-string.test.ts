@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { formatElementString, parseElementString, type Ai, type ElementAis } from '../../core/element-string.js';
+import { formatElementString, parseElementString, type Ai, type ElementAis } from '../../core/gs1/element-string.js';
 import { expectCode, throwsOnlyCoded } from '../support/expect-code.js';
 import { AI82_CHARS, gln, gtin14, hostileString, sscc, x20, yymmdd } from '../support/gs1-arbitraries.js';
 

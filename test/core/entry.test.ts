@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toBase64, utf8 } from '../../core/bytes.js';
-import { naclEd25519, publicKeyFromSeed, useEd25519 } from '../../core/ed25519.js';
-import { nodeEd25519 } from '../../core/ed25519-node.js';
+import { naclEd25519, publicKeyFromSeed, useEd25519 } from '../../core/crypto/ed25519.js';
+import { nodeEd25519 } from '../../core/crypto/ed25519-node.js';
 import {
   ENTRY_KINDS,
   MAX_ENTRY_BYTES,
@@ -19,10 +19,10 @@ import {
   type Entry,
   type EntryKind,
   type UnsignedEntry,
-} from '../../core/entry.js';
+} from '../../core/entry/entry.js';
 import { MedtrailError, type ErrorCode, type FieldError } from '../../core/errors.js';
-import { checkDigit } from '../../core/gs1.js';
-import { canonicalJson } from '../../core/jcs.js';
+import { checkDigit } from '../../core/gs1/identifiers.js';
+import { canonicalJson } from '../../core/entry/jcs.js';
 
 const gln = (twelve: string): string => twelve + String(checkDigit(twelve));
 const SIGNER = gln('409876543210');

@@ -19,7 +19,7 @@ import {
   randomSerial,
   validateLot,
   validateSerial,
-} from '../../core/gs1.js';
+} from '../../core/gs1/identifiers.js';
 import { expectCode, throwsOnlyCoded } from '../support/expect-code.js';
 
 interface Vector {

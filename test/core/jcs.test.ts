@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_JSON_DEPTH, assertPlainJson, canonicalJson } from '../../core/jcs.js';
+import { MAX_JSON_DEPTH, assertPlainJson, canonicalJson } from '../../core/entry/jcs.js';
 import { MedtrailError, type ErrorCode } from '../../core/errors.js';
 
 const dir = fileURLToPath(new URL('../vectors/rfc8785/', import.meta.url));

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromBase64, toBase64 } from '../../core/bytes.js';
-import { publicKeyFromSeed, sign, verify } from '../../core/ed25519.js';
+import { publicKeyFromSeed, sign, verify } from '../../core/crypto/ed25519.js';
 import { MedtrailError, type ErrorCode } from '../../core/errors.js';
-import { checkDigit } from '../../core/gs1.js';
-import { generateKeyFile, keyFilePublic, keyFileSeed, keyId, parseKeyFile, parsePublicKeyFile, publicKeyFile, type KeyFile } from '../../core/keys.js';
+import { checkDigit } from '../../core/gs1/identifiers.js';
+import { generateKeyFile, keyFilePublic, keyFileSeed, keyId, parseKeyFile, parsePublicKeyFile, publicKeyFile, type KeyFile } from '../../core/crypto/keys.js';
 
 const GLN = '409876543210' + String(checkDigit('409876543210'));
 

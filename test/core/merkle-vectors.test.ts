@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isMedtrailError, type ErrorCode } from '../../core/errors.js';
-import { verifyConsistency, verifyInclusion } from '../../core/merkle.js';
+import { verifyConsistency, verifyInclusion } from '../../core/log/merkle.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const vectorDir = path.resolve(repoRoot, '../shared/vectors/rfc9162-proofs');

@@ -3,9 +3,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { utf8 } from '../../core/bytes.js';
-import { installNodeCrypto } from '../../core/ed25519-node.js';
+import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { isMedtrailError, type ErrorCode } from '../../core/errors.js';
-import { sha256 } from '../../core/hash.js';
+import { sha256 } from '../../core/crypto/hash.js';
 import {
   completedSubtrees,
   consistencyProof,
@@ -19,7 +19,7 @@ import {
   verifyConsistency,
   verifyInclusion,
   type PerfectHashReader,
-} from '../../core/merkle.js';
+} from '../../core/log/merkle.js';
 
 installNodeCrypto();
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { equalBytes, fromUtf8 } from '../../core/bytes.js';
-import { parseElementString } from '../../core/element-string.js';
-import { PACK_DOMAIN, packIdentityBytes, type PackIdentity } from '../../core/pack.js';
+import { parseElementString } from '../../core/gs1/element-string.js';
+import { PACK_DOMAIN, packIdentityBytes, type PackIdentity } from '../../core/tag/pack.js';
 import { expectCode } from '../support/expect-code.js';
 import { gtin14, x20, yymmdd } from '../support/gs1-arbitraries.js';
 

@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex, utf8 } from '../../core/bytes.js';
-import { installNodeCrypto } from '../../core/ed25519-node.js';
-import { sha256 } from '../../core/hash.js';
-import { generateKeyFile, keyFileSeed } from '../../core/keys.js';
+import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
+import { sha256 } from '../../core/crypto/hash.js';
+import { generateKeyFile, keyFileSeed } from '../../core/crypto/keys.js';
 import { fromBase64 } from '../../core/bytes.js';
-import { checkRequestTime, parseAuthHeaders, requestSigningBytes, signRequest, verifyRequest } from '../../core/request-auth.js';
+import { checkRequestTime, parseAuthHeaders, requestSigningBytes, signRequest, verifyRequest } from '../../core/api/request-auth.js';
 import { expectCode, throwsOnlyCoded } from '../support/expect-code.js';
 import { gln } from '../support/ledger.js';
 

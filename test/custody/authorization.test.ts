@@ -3,8 +3,8 @@
 // unknown signer, a malformed body. Each is refused with its own code, and the tree (size and root) and every
 // custody table stay exactly as they were.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signEntry, type Entry, type EntryKind } from '../../core/entry.js';
-import { generateKeyFile, keyFileSeed } from '../../core/keys.js';
+import { signEntry, type Entry, type EntryKind } from '../../core/entry/entry.js';
+import { generateKeyFile, keyFileSeed } from '../../core/crypto/keys.js';
 import { entry, participantKey } from '../support/ledger.js';
 import { gtinOf, sign, snapshot, startChain, type Chain, type Party } from '../support/custody.js';
 

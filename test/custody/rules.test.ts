@@ -1,9 +1,9 @@
 // Each custody rule through the real HTTP server on a temporary SQLite file: the full happy path of a
 // 10,000-pack batch from manufacturer to patient, then each rule's refusals one by one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeEntry } from '../../core/entry.js';
+import { decodeEntry } from '../../core/entry/entry.js';
 import { fromHex } from '../../core/bytes.js';
-import { generateKeyFile } from '../../core/keys.js';
+import { generateKeyFile } from '../../core/crypto/keys.js';
 import { openLedger } from '../../server/context.js';
 import { custodyServices } from '../../server/custody/services.js';
 import { CUSTODY_TABLES } from '../../server/custody/schema.js';
@@ -169,7 +169,7 @@ describe('custody rules, one refusal at a time', () => {
     const e = await refused(c, sign('product', c.m, { ...product, gtin: gtinOf(3).slice(1) }), 'ENTRY_MALFORMED');
     expect(e['fields']).toEqual([expect.objectContaining({ path: 'body.gtin', code: 'GS1_BAD_GTIN' })]);
     const foreign = `0${'4099999'}00001`;
-    const { checkDigit } = await import('../../core/gs1.js');
+    const { checkDigit } = await import('../../core/gs1/identifiers.js');
     await refused(c, sign('product', c.m, { ...product, gtin: foreign + String(checkDigit(foreign)) }), 'PREFIX_NOT_OWNED');
     await refused(c, sign('product', c.m, { ...product, gtin: G }), 'PRODUCT_EXISTS');
     await refused(c, sign('product', c.m, { ...product, gtin: gtinOf(3) }, [productHash]), 'PREV_MISMATCH');
@@ -200,8 +200,8 @@ describe('custody rules, one refusal at a time', () => {
   it('entries dated more than 5 minutes ahead are refused', async () => {
     const e = sign('product', c.m, { ...product, gtin: gtinOf(4) });
     const future = { ...e, at: new Date(Date.now() + 10 * 60_000).toISOString() };
-    const { signEntry } = await import('../../core/entry.js');
-    const { keyFileSeed } = await import('../../core/keys.js');
+    const { signEntry } = await import('../../core/entry/entry.js');
+    const { keyFileSeed } = await import('../../core/crypto/keys.js');
     await refused(c, signEntry(future, keyFileSeed(c.m)), 'DATE_INVALID');
   });
 
@@ -252,7 +252,7 @@ describe('custody rules, one refusal at a time', () => {
   it('a batch of entries is all or nothing, and later entries see earlier ones', async () => {
     const g = gtinOf(5);
     const e1 = sign('product', c.m, { ...product, gtin: g });
-    const h1 = (await import('../../core/entry.js')).entryLeafHash(e1);
+    const h1 = (await import('../../core/entry/entry.js')).entryLeafHash(e1);
     const { toHex } = await import('../../core/bytes.js');
     const e2 = sign('batch', c.m, { gtin: g, lot: 'T1', expiry: EXPIRY, serials: ['T1', 'T2'] }, [toHex(h1)]);
     const bad = sign('batch', c.m, { gtin: g, lot: 'T1', expiry: EXPIRY, serials: ['T3'] }, [toHex(h1)]);

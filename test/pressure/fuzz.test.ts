@@ -10,23 +10,23 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import http from 'node:http';
 import { toHex } from '../../core/bytes.js';
-import { validateBody } from '../../core/bodies.js';
-import { openCheckpoint, parseCheckpointBody, parseNote, parseVerifierKey } from '../../core/checkpoint.js';
-import { parseDigitalLink } from '../../core/digital-link.js';
-import { decodeEntry, parseEntry, ENTRY_KINDS } from '../../core/entry.js';
-import { parseElementString } from '../../core/element-string.js';
+import { validateBody } from '../../core/entry/bodies.js';
+import { openCheckpoint, parseCheckpointBody, parseNote, parseVerifierKey } from '../../core/log/checkpoint.js';
+import { parseDigitalLink } from '../../core/gs1/digital-link.js';
+import { decodeEntry, parseEntry, ENTRY_KINDS } from '../../core/entry/entry.js';
+import { parseElementString } from '../../core/gs1/element-string.js';
 import { isMedtrailError } from '../../core/errors.js';
-import { normalizeGtin, validateLot, validateSerial } from '../../core/gs1.js';
+import { normalizeGtin, validateLot, validateSerial } from '../../core/gs1/identifiers.js';
 import { VERIFY_BODY_LIMIT } from '../../server/verify/routes.js';
-import { parseGs1Date } from '../../core/gs1-date.js';
-import { parseKeyFile, parsePublicKeyFile } from '../../core/keys.js';
-import { verifyConsistency, verifyInclusion } from '../../core/merkle.js';
-import { decodeUriPayload } from '../../core/ndef-uri.js';
-import { parseNdefMessage } from '../../core/ndef.js';
-import { decodeNtagUri, parseCapabilityContainer } from '../../core/ntag.js';
-import { parseAuthHeaders, parseRequestTime } from '../../core/request-auth.js';
+import { parseGs1Date } from '../../core/gs1/date.js';
+import { parseKeyFile, parsePublicKeyFile } from '../../core/crypto/keys.js';
+import { verifyConsistency, verifyInclusion } from '../../core/log/merkle.js';
+import { decodeUriPayload } from '../../core/tag/ndef-uri.js';
+import { parseNdefMessage } from '../../core/tag/ndef.js';
+import { decodeNtagUri, parseCapabilityContainer } from '../../core/tag/ntag.js';
+import { parseAuthHeaders, parseRequestTime } from '../../core/api/request-auth.js';
 import { CUSTODY_TABLES } from '../../server/custody/schema.js';
-import { parseScannedCode } from '../../core/scanned-code.js';
+import { parseScannedCode } from '../../core/gs1/scanned-code.js';
 import type { Party } from '../support/custody.js';
 import { makeLedger, type TestLedger } from '../support/ledger.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
@@ -151,7 +151,7 @@ function ledgerState(): string {
 }
 
 // Every route the app has (server/http/log-routes.ts, server/custody/routes.ts, server/verify/routes.ts,
-// web/server/*), with where the hostile parts go.
+// server/web/*), with where the hostile parts go.
 const ROUTES: ((h: string[]) => string)[] = [
   () => '/healthz',
   () => '/api/v1/checkpoint',

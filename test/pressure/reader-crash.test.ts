@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64, toHex } from '../../core/bytes.js';
-import { decodeEntry, entryLeafHash, type Entry } from '../../core/entry.js';
+import { decodeEntry, entryLeafHash, type Entry } from '../../core/entry/entry.js';
 import { OfflineQueue } from '../../reader/queue.js';
 import { gtinOf, PREFIX, sign, type Party } from '../support/custody.js';
 import { makeLedger, participantKey, type TestLedger } from '../support/ledger.js';

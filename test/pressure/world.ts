@@ -3,12 +3,12 @@
 // location; plus an outsider distributor, a revoked participant and a key that was never enrolled. Built over
 // HTTP against a running server (in process or a child process: only the URL matters).
 import { fromBase64, toHex } from '../../core/bytes.js';
-import { openCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
-import { newNonce, signEntry, type Entry, type EntryKind } from '../../core/entry.js';
-import { keyFileSeed, type KeyFile } from '../../core/keys.js';
-import { leafHash, verifyConsistency, verifyInclusion } from '../../core/merkle.js';
-import { signRequest } from '../../core/request-auth.js';
-import { signTag } from '../../server/cli/commands/batch.js';
+import { openCheckpoint, type Checkpoint } from '../../core/log/checkpoint.js';
+import { newNonce, signEntry, type Entry, type EntryKind } from '../../core/entry/entry.js';
+import { keyFileSeed, type KeyFile } from '../../core/crypto/keys.js';
+import { leafHash, verifyConsistency, verifyInclusion } from '../../core/log/merkle.js';
+import { signRequest } from '../../core/api/request-auth.js';
+import { signTag } from '../../cli/client/batch.js';
 import { gtinOf, type Party } from '../support/custody.js';
 import { participantKey } from '../support/ledger.js';
 

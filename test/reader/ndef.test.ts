@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { isMedtrailError, type ErrorCode } from '../../core/errors.js';
 import { fromHex } from '../../core/bytes.js';
-import { URI_PREFIXES, bestUriPrefix, decodeUriPayload } from '../../core/ndef-uri.js';
-import { encodeUriNdef, parseNdefMessage, uriFromNdefMessage } from '../../core/ndef.js';
-import { ccFor, decodeNtagUri, ntagImage, parseCapabilityContainer, scanForNdefTlv, type NtagType } from '../../core/ntag.js';
+import { URI_PREFIXES, bestUriPrefix, decodeUriPayload } from '../../core/tag/ndef-uri.js';
+import { encodeUriNdef, parseNdefMessage, uriFromNdefMessage } from '../../core/tag/ndef.js';
+import { ccFor, decodeNtagUri, ntagImage, parseCapabilityContainer, scanForNdefTlv, type NtagType } from '../../core/tag/ntag.js';
 
 function code(f: () => unknown): ErrorCode | 'none' {
   try {

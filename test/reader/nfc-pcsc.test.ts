@@ -2,8 +2,8 @@
 // virtual NTAG as the card. No part of the PC/SC layer is mocked.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex } from '../../core/bytes.js';
-import { encodeUriNdef } from '../../core/ndef.js';
-import { ntagImage } from '../../core/ntag.js';
+import { encodeUriNdef } from '../../core/tag/ndef.js';
+import { ntagImage } from '../../core/tag/ntag.js';
 import { signal } from '../../reader/feedback.js';
 import { writeUriTag } from '../../reader/tag-write.js';
 import { NfcHarness } from '../support/nfc-harness.js';

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../core/bytes.js';
-import { entryLeafHash } from '../../core/entry.js';
+import { entryLeafHash } from '../../core/entry/entry.js';
 import Database from 'better-sqlite3';
 import { OfflineQueue } from '../../reader/queue.js';
 import { scansPathFor } from '../../server/verify/scans.js';

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromHex } from '../../core/bytes.js';
-import { NXP_NTAG21X_PUBLIC_KEY, verifyOriginality } from '../../core/originality.js';
+import { NXP_NTAG21X_PUBLIC_KEY, verifyOriginality } from '../../core/tag/originality.js';
 
 interface V {
   uid: string;

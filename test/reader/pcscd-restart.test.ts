@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatElementString } from '../../core/element-string.js';
+import { formatElementString } from '../../core/gs1/element-string.js';
 import { VIRTUAL_READERS, acquireVirtualReader, ensurePcscd, listReaders } from '../support/pcscd.js';
 import { readerWorld, spawnReader, type ReaderProcess, type ReaderWorld } from '../support/reader-world.js';
 import { VirtualNtag } from '../support/virtual-ntag.js';

@@ -2,10 +2,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toBase64Url } from '../../core/bytes.js';
-import { formatDigitalLink } from '../../core/digital-link.js';
-import { formatElementString } from '../../core/element-string.js';
+import { formatDigitalLink } from '../../core/gs1/digital-link.js';
+import { formatElementString } from '../../core/gs1/element-string.js';
 import { MedtrailError } from '../../core/errors.js';
-import { repairScan, typeOnGermanLayout } from '../../core/scanner-repair.js';
+import { repairScan, typeOnGermanLayout } from '../../core/gs1/scanner-repair.js';
 import { gtin14, hostileString, x20, yymmdd } from '../support/gs1-arbitraries.js';
 
 const GS = '\x1d';

@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex, utf8 } from '../../core/bytes.js';
-import { keyFileSeed } from '../../core/keys.js';
-import { signRequest } from '../../core/request-auth.js';
+import { keyFileSeed } from '../../core/crypto/keys.js';
+import { signRequest } from '../../core/api/request-auth.js';
 import type { Party } from '../support/custody.js';
 import { readerWorld, type PackFacts, type ReaderWorld } from '../support/reader-world.js';
 import { withSun } from '../support/sun-tag.js';

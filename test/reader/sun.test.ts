@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fromHex } from '../../core/bytes.js';
 import { isMedtrailError } from '../../core/errors.js';
-import { aesCmac, decryptPiccData, verifySun } from '../../core/sun.js';
+import { aesCmac, decryptPiccData, verifySun } from '../../core/tag/sun.js';
 import { nodeAes128 as aes } from '../../reader/sun-node.js';
 
 const V = JSON.parse(readFileSync(new URL('../vectors/an12196/vectors.json', import.meta.url), 'utf8'));

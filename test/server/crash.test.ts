@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { openCheckpoint } from '../../core/checkpoint.js';
-import { verifyConsistency } from '../../core/merkle.js';
+import { openCheckpoint } from '../../core/log/checkpoint.js';
+import { verifyConsistency } from '../../core/log/merkle.js';
 import { openLedger } from '../../server/context.js';
 import { makeLedger } from '../support/ledger.js';
 import { cli } from '../support/cli.js';

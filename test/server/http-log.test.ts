@@ -3,9 +3,9 @@
 // proof and the consistency proof from an older checkpoint.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { openCheckpoint } from '../../core/checkpoint.js';
+import { openCheckpoint } from '../../core/log/checkpoint.js';
 import { fromHex } from '../../core/bytes.js';
-import { verifyConsistency, verifyInclusion } from '../../core/merkle.js';
+import { verifyConsistency, verifyInclusion } from '../../core/log/merkle.js';
 import { startServer, type RunningServer } from '../../server/server.js';
 import { toAppendInput } from '../../server/log/ingest.js';
 import { admit, makeLedger, participantKey, type TestLedger } from '../support/ledger.js';

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { encodeEntry } from '../../core/entry.js';
+import { encodeEntry } from '../../core/entry/entry.js';
 import { equalBytes } from '../../core/bytes.js';
 import { isMedtrailError } from '../../core/errors.js';
-import { leafHash, rootFromLeafHashes, verifyConsistency, verifyInclusion } from '../../core/merkle.js';
+import { leafHash, rootFromLeafHashes, verifyConsistency, verifyInclusion } from '../../core/log/merkle.js';
 import { openLedger, type Ledger } from '../../server/context.js';
 import { toAppendInput } from '../../server/log/ingest.js';
 import { admit, makeLedger, participantKey, type TestLedger } from '../support/ledger.js';

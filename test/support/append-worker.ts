@@ -3,7 +3,7 @@
 import { openLedger } from '../../server/context.js';
 import { toAppendInput } from '../../server/log/ingest.js';
 import { admit, participantKey } from './ledger.js';
-import { parseKeyFile } from '../../core/keys.js';
+import { parseKeyFile } from '../../core/crypto/keys.js';
 import { readFileSync } from 'node:fs';
 
 const [db, authorityPath, batchArg, batchesArg] = process.argv.slice(2);

@@ -1,10 +1,10 @@
 // A running custody service on a temporary ledger, with an enrolled chain (manufacturer, distributor,
 // pharmacy, regulator), and helpers to post entries and to snapshot everything a refusal must leave alone.
 import { toHex } from '../../core/bytes.js';
-import { checkDigit } from '../../core/gs1.js';
-import type { Entry, EntryKind } from '../../core/entry.js';
-import { keyFileSeed, type KeyFile } from '../../core/keys.js';
-import { signRequest } from '../../core/request-auth.js';
+import { checkDigit } from '../../core/gs1/identifiers.js';
+import type { Entry, EntryKind } from '../../core/entry/entry.js';
+import { keyFileSeed, type KeyFile } from '../../core/crypto/keys.js';
+import { signRequest } from '../../core/api/request-auth.js';
 import { CUSTODY_TABLES } from '../../server/custody/schema.js';
 import { serviceModules } from '../../server/modules.js';
 import { startServer, type RunningServer } from '../../server/server.js';

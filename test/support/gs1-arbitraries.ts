@@ -1,6 +1,6 @@
 // fast-check generators of valid GS1 values, shared by the GS1, element string and Digital Link tests.
 import fc from 'fast-check';
-import { checkDigit } from '../../core/gs1.js';
+import { checkDigit } from '../../core/gs1/identifiers.js';
 
 export const AI82_CHARS = '!"%&\'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz';
 

@@ -1,11 +1,11 @@
 // A real ledger in a temporary folder (init as the CLI does it), and signed entries to fill it with.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { installNodeCrypto } from '../../core/ed25519-node.js';
-import { newNonce, signEntry, type Entry, type EntryKind } from '../../core/entry.js';
-import { checkDigit } from '../../core/gs1.js';
-import { generateKeyFile, keyFileSeed, parseKeyFile, type KeyFile } from '../../core/keys.js';
-import { initLedger, type InitResult } from '../../server/cli/commands/init.js';
+import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
+import { newNonce, signEntry, type Entry, type EntryKind } from '../../core/entry/entry.js';
+import { checkDigit } from '../../core/gs1/identifiers.js';
+import { generateKeyFile, keyFileSeed, parseKeyFile, type KeyFile } from '../../core/crypto/keys.js';
+import { initLedger, type InitResult } from '../../cli/operator/init.js';
 import { tempDir } from './tmp.js';
 
 export interface TestLedger {

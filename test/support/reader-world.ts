@@ -5,7 +5,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateKeyFile, type KeyFile } from '../../core/keys.js';
+import { generateKeyFile, type KeyFile } from '../../core/crypto/keys.js';
 import { serviceModules } from '../../server/modules.js';
 import { startServer, type RunningServer } from '../../server/server.js';
 import { tagUri } from '../verify/fixture.js';

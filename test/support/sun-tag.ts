@@ -3,7 +3,7 @@
 // from K_SDMFileRead (core/sun.ts, NXP AN12196), with an empty MAC input. Tests append these to a pack's URI.
 import { randomBytes } from 'node:crypto';
 import { toHex } from '../../core/bytes.js';
-import { sdmMac, type PiccData } from '../../core/sun.js';
+import { sdmMac, type PiccData } from '../../core/tag/sun.js';
 import { nodeAes128 } from '../../reader/sun-node.js';
 
 export function sunParams(key: Uint8Array, uid: Uint8Array, counter: number): { picc: string; cmac: string } {

@@ -16,7 +16,7 @@
 // dynamic: bytes 0-1 of the dynamic lock page, 2 pages per bit on NTAG213, 16 on NTAG215/216); block-lock
 // bits are stored but not enforced.
 import net from 'node:net';
-import { NTAG_LAYOUT, ccFor, ntagImage, type NtagType } from '../../core/ntag.js';
+import { NTAG_LAYOUT, ccFor, ntagImage, type NtagType } from '../../core/tag/ntag.js';
 import { VPCD_PORTS } from './pcscd.js';
 
 export type VirtualCardKind = NtagType | 'ISO14443-4';

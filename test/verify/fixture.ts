@@ -2,13 +2,13 @@
 // two pharmacies and a regulator, one product, and lots moved along the chain, entries signed here and
 // submitted through the custody services of the server's own ledger (the same path POST /entries takes).
 import { toBase64Url } from '../../core/bytes.js';
-import { sign } from '../../core/ed25519.js';
-import type { Entry } from '../../core/entry.js';
-import { formatDigitalLink } from '../../core/digital-link.js';
-import { checkDigit } from '../../core/gs1.js';
-import { keyFileSeed, type KeyFile } from '../../core/keys.js';
-import { packIdentityBytes } from '../../core/pack.js';
-import { signRequest } from '../../core/request-auth.js';
+import { sign } from '../../core/crypto/ed25519.js';
+import type { Entry } from '../../core/entry/entry.js';
+import { formatDigitalLink } from '../../core/gs1/digital-link.js';
+import { checkDigit } from '../../core/gs1/identifiers.js';
+import { keyFileSeed, type KeyFile } from '../../core/crypto/keys.js';
+import { packIdentityBytes } from '../../core/tag/pack.js';
+import { signRequest } from '../../core/api/request-auth.js';
 import { toHex } from '../../core/bytes.js';
 import { custodyServices } from '../../server/custody/services.js';
 import { serviceModules } from '../../server/modules.js';

@@ -10,7 +10,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
-import { generateKeyFile } from '../../core/keys.js';
+import { generateKeyFile } from '../../core/crypto/keys.js';
 import { custodyServices } from '../../server/custody/services.js';
 import { serviceModules } from '../../server/modules.js';
 import { startServer } from '../../server/server.js';

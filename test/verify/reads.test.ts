@@ -2,10 +2,10 @@
 // signs the request gets the full custody chain with proofs; the EPCIS 2.0 document; signed-request refusals.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex } from '../../core/bytes.js';
-import { openCheckpoint } from '../../core/checkpoint.js';
-import { keyFileSeed } from '../../core/keys.js';
-import { verifyInclusion } from '../../core/merkle.js';
-import { signRequest } from '../../core/request-auth.js';
+import { openCheckpoint } from '../../core/log/checkpoint.js';
+import { keyFileSeed } from '../../core/crypto/keys.js';
+import { verifyInclusion } from '../../core/log/merkle.js';
+import { signRequest } from '../../core/api/request-auth.js';
 import { entry, participantKey } from '../support/ledger.js';
 import { batch, get, receive, shipLot, startChain, type Chain } from './fixture.js';
 

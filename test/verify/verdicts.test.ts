@@ -2,10 +2,10 @@
 // then POST /api/v1/verify as a patient (anonymous) or as a participant (a signed request).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex } from '../../core/bytes.js';
-import { openCheckpoint } from '../../core/checkpoint.js';
-import { formatElementString } from '../../core/element-string.js';
-import { generateKeyFile } from '../../core/keys.js';
-import { verifyInclusion } from '../../core/merkle.js';
+import { openCheckpoint } from '../../core/log/checkpoint.js';
+import { formatElementString } from '../../core/gs1/element-string.js';
+import { generateKeyFile } from '../../core/crypto/keys.js';
+import { verifyInclusion } from '../../core/log/merkle.js';
 import { entry } from '../support/ledger.js';
 import { batch, gtinOf, receive, shipLot, startChain, tagUri, verify, type Chain } from './fixture.js';
 

@@ -2,10 +2,10 @@
 // through POST /entries, and the packs' signed Digital Links. Shared by the web tests and test/bench/web.ts
 // (so it must not import web/build.mjs, which is not compiled into dist/).
 import { toBase64Url } from '../../core/bytes.js';
-import { formatDigitalLink } from '../../core/digital-link.js';
-import { sign as ed25519Sign } from '../../core/ed25519.js';
-import { keyFileSeed, type KeyFile } from '../../core/keys.js';
-import { packIdentityBytes } from '../../core/pack.js';
+import { formatDigitalLink } from '../../core/gs1/digital-link.js';
+import { sign as ed25519Sign } from '../../core/crypto/ed25519.js';
+import { keyFileSeed, type KeyFile } from '../../core/crypto/keys.js';
+import { packIdentityBytes } from '../../core/tag/pack.js';
 import { gtinOf, sign, startChain, type Chain } from '../support/custody.js';
 
 export interface PackId {

@@ -3,10 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyFileSeed } from '../../core/keys.js';
-import { signRequest } from '../../core/request-auth.js';
+import { keyFileSeed } from '../../core/crypto/keys.js';
+import { signRequest } from '../../core/api/request-auth.js';
 import { DEFAULT_OUT } from '../../web/build.mjs';
-import { REPORTS_PER_MINUTE } from '../../web/server/reports.js';
+import { REPORTS_PER_MINUTE } from '../../server/web/reports.js';
 import { gtinOf, PREFIX, sign, startChain, type Chain, type Party } from '../support/custody.js';
 import { participantKey } from '../support/ledger.js';
 import { buildAssets } from './browser.js';

@@ -2,7 +2,7 @@
 // the page can show a plain sentence. Signed requests (console) add the X-Medtrail-* headers over the exact
 // bytes sent (core/request-auth.ts).
 import { utf8 } from '../../core/bytes.js';
-import { signRequest } from '../../core/request-auth.js';
+import { signRequest } from '../../core/api/request-auth.js';
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {

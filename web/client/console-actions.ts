@@ -1,11 +1,11 @@
 // What the console asks of the server and sends to it. Every entry body is checked with core/bodies.ts (the
 // code the server runs) and signed here with tweetnacl (core/ed25519.ts default); only the signed entry
 // leaves the page. Reads are signed requests (core/request-auth.ts) as the participant.
-import type { PatientReport } from '../shared/report.js';
+import type { PatientReport } from '../../core/api/report.js';
 import { fromBase64 } from '../../core/bytes.js';
-import { validateBody, type BodyOf } from '../../core/bodies.js';
-import { decodeEntry, newNonce, signEntry, type Entry, type EntryKind } from '../../core/entry.js';
-import { keyFileSeed, parseKeyFile, type KeyFile } from '../../core/keys.js';
+import { validateBody, type BodyOf } from '../../core/entry/bodies.js';
+import { decodeEntry, newNonce, signEntry, type Entry, type EntryKind } from '../../core/entry/entry.js';
+import { keyFileSeed, parseKeyFile, type KeyFile } from '../../core/crypto/keys.js';
 import { getJson, obj, postJson, type Signer } from './api.js';
 
 export interface Session extends Signer {
@@ -95,7 +95,7 @@ export async function participants(): Promise<{ gln: string; name: string; role:
   return Array.isArray(list) ? list.map(obj).filter((p) => p['revoked'] !== true).map((p) => ({ gln: String(p['gln']), name: String(p['name']), role: String(p['role']) })) : [];
 }
 
-export type { PatientReport } from '../shared/report.js';
+export type { PatientReport } from '../../core/api/report.js';
 
 /** Reports patients sent from the patient page (regulators only; a signed request). */
 export async function patientReports(s: Session): Promise<PatientReport[]> {

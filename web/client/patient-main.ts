@@ -3,9 +3,9 @@
 // the key pinned into the page, the manufacturer's key in the log, the pack in the log, the tag's signature.
 // If any of that fails it says NOT GENUINE whatever the server claimed. Without a code in the path it offers
 // the camera and a form to type the code.
-import { parseDigitalLink, type DigitalLink } from '../../core/digital-link.js';
-import { gs1DateToIso } from '../../core/gs1-date.js';
-import { isValidGln } from '../../core/gs1.js';
+import { parseDigitalLink, type DigitalLink } from '../../core/gs1/digital-link.js';
+import { gs1DateToIso } from '../../core/gs1/date.js';
+import { isValidGln } from '../../core/gs1/identifiers.js';
 import { codeToPath } from '../shared/code-entry.js';
 import { checkEvidence, openCheckpointCached, type EvidenceResult } from '../shared/evidence.js';
 import { getJson, obj, postJson, str } from './api.js';
@@ -42,7 +42,7 @@ function fmtExpiry(yymmdd: string | null): string {
 
 type MakerEvidence = { gln: string; leaf: string; checkpoint: string; inclusion: { index: number; size: number; leafHash: string; proof: string[] } };
 
-/** The key entry of the GTIN's manufacturer with its proof and checkpoint (web/server/maker-evidence.ts); null when unavailable. */
+/** The key entry of the GTIN's manufacturer with its proof and checkpoint (server/web/maker-evidence.ts); null when unavailable. */
 async function makerEvidence(gtin: string, serial: string | undefined): Promise<MakerEvidence | null> {
   try {
     const q = serial === undefined ? '' : `?serial=${encodeURIComponent(serial)}`;

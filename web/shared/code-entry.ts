@@ -2,10 +2,10 @@
 // A scanned or pasted URI keeps its own path and query (the `s=` signature travels with it); an element string
 // ((01)..(17)..(10)..(21).. or raw with GS) or a GTIN plus a serial becomes `/01/<GTIN>[/10/<lot>]/21/<serial>
 // [?17=<expiry>]`. Hostile input only ever gives a MedtrailError.
-import { formatDigitalLink, parseDigitalLink } from '../../core/digital-link.js';
-import { parseElementString } from '../../core/element-string.js';
+import { formatDigitalLink, parseDigitalLink } from '../../core/gs1/digital-link.js';
+import { parseElementString } from '../../core/gs1/element-string.js';
 import { MedtrailError } from '../../core/errors.js';
-import { normalizeGtin, validateSerial } from '../../core/gs1.js';
+import { normalizeGtin, validateSerial } from '../../core/gs1/identifiers.js';
 
 /** Returns the path (with query) to open on this origin for the code; `serial` is the optional second field. */
 export function codeToPath(code: string, serial = ''): string {

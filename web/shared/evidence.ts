@@ -10,13 +10,13 @@
 // Pure: the page fetches the pieces and hands them here; a test in Node runs the same code. Every failure
 // becomes a check with `ok: false` and the error code, never an exception.
 import { fromBase64, fromBase64Url, fromHex } from '../../core/bytes.js';
-import { openCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
-import { verify } from '../../core/ed25519.js';
-import { decodeEntry, entryLeafHash } from '../../core/entry.js';
+import { openCheckpoint, type Checkpoint } from '../../core/log/checkpoint.js';
+import { verify } from '../../core/crypto/ed25519.js';
+import { decodeEntry, entryLeafHash } from '../../core/entry/entry.js';
 import { isMedtrailError } from '../../core/errors.js';
-import { gtinHasCompanyPrefix } from '../../core/gs1.js';
-import { verifyInclusion } from '../../core/merkle.js';
-import { packIdentityBytes } from '../../core/pack.js';
+import { gtinHasCompanyPrefix } from '../../core/gs1/identifiers.js';
+import { verifyInclusion } from '../../core/log/merkle.js';
+import { packIdentityBytes } from '../../core/tag/pack.js';
 
 export type CheckId = 'checkpoint' | 'maker_key' | 'pack_in_log' | 'pack_signature';
 /** ok: passed; failed: the evidence is wrong (treat as not genuine); missing: nothing to check. */
@@ -49,7 +49,7 @@ export interface EvidenceInput {
   makerGln: string | null;
   /**
    * The manufacturer's participant leaf (base64 bytes) with its inclusion proof, against `checkpoint` (a note
-   * of its own, as web/server/maker-evidence.ts answers) or else against the pack's checkpoint.
+   * of its own, as server/web/maker-evidence.ts answers) or else against the pack's checkpoint.
    */
   makerLeaf: { leaf: string; inclusion: InclusionEvidence; checkpoint?: string } | null;
 }

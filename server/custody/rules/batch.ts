@@ -1,6 +1,6 @@
 // batch: the product's manufacturer commissions a lot: every listed serial becomes an active pack that it
 // holds. prev names the product entry, so every pack's chain ends at its product.
-import type { BatchBody } from '../../../core/bodies.js';
+import type { BatchBody } from '../../../core/entry/bodies.js';
 import { MedtrailError } from '../../../core/errors.js';
 import type { Change } from '../writer.js';
 import { expectPrev, leafHashAt, requireRole, type RuleContext } from './context.js';

@@ -1,10 +1,10 @@
 // What every custody rule sees: the state as of the previous entry, the entry itself, and "now". A rule
 // checks the entry and returns the changes to make (writer.ts), or throws a coded refusal; it never writes.
 import { fromHex, toHex } from '../../../core/bytes.js';
-import type { Role } from '../../../core/bodies.js';
-import type { Entry } from '../../../core/entry.js';
+import type { Role } from '../../../core/entry/bodies.js';
+import type { Entry } from '../../../core/entry/entry.js';
 import { MedtrailError } from '../../../core/errors.js';
-import { isExpired } from '../../../core/gs1.js';
+import { isExpired } from '../../../core/gs1/identifiers.js';
 import type { SqliteLedgerStore } from '../../store/ledger-store.js';
 import type { CustodyState, LotRow, PackRow } from '../state.js';
 import type { EntryRef } from '../writer.js';

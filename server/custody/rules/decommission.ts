@@ -1,6 +1,6 @@
 // decommission: the holder takes an active pack out of the supply chain in one of the EU system's states
 // (destroyed, stolen, sample, free sample, exported, locked). prev names the entry that gave it the pack.
-import type { DecommissionBody } from '../../../core/bodies.js';
+import type { DecommissionBody } from '../../../core/entry/bodies.js';
 import type { Change } from '../writer.js';
 import { expectPrev, packOrThrow, requireHeldActive, requireRole, type RuleContext } from './context.js';
 

@@ -1,6 +1,6 @@
 // dispense: the pharmacy holding an active pack hands it to a patient (the EU system's "supplied" state).
 // Refused for a recalled lot or an expired pack. prev names the entry that gave the pharmacy the pack.
-import type { DispenseBody } from '../../../core/bodies.js';
+import type { DispenseBody } from '../../../core/entry/bodies.js';
 import { MedtrailError } from '../../../core/errors.js';
 import type { Change } from '../writer.js';
 import { expectPrev, expiredNow, lotOf, packOrThrow, requireHeldActive, requireRole, type RuleContext } from './context.js';

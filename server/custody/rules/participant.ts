@@ -1,6 +1,6 @@
 // participant: the authority admits an organisation, rotates its key or revokes it. Nobody else may, and
 // the authority itself is not a participant (its key is fixed at `medtrail init`).
-import type { ParticipantBody } from '../../../core/bodies.js';
+import type { ParticipantBody } from '../../../core/entry/bodies.js';
 import { MedtrailError } from '../../../core/errors.js';
 import type { ParticipantRow } from '../state.js';
 import type { Change } from '../writer.js';

@@ -1,7 +1,7 @@
 // product: a manufacturer registers a GTIN allocated under one of its own GS1 company prefixes, once.
-import type { ProductBody } from '../../../core/bodies.js';
+import type { ProductBody } from '../../../core/entry/bodies.js';
 import { MedtrailError } from '../../../core/errors.js';
-import { gtinHasCompanyPrefix } from '../../../core/gs1.js';
+import { gtinHasCompanyPrefix } from '../../../core/gs1/identifiers.js';
 import type { Change } from '../writer.js';
 import { expectPrev, requireRole, type RuleContext } from './context.js';
 

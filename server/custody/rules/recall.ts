@@ -1,7 +1,7 @@
 // recall: the manufacturer of the GTIN, or a regulator, recalls a whole lot, once. Packs keep their custody
 // state; the lot's recall is what dispense, undo and ship (except back to the manufacturer) refuse on, and
 // what the verdict reports. prev may name the batch entry, nothing else.
-import type { RecallBody } from '../../../core/bodies.js';
+import type { RecallBody } from '../../../core/entry/bodies.js';
 import { MedtrailError } from '../../../core/errors.js';
 import type { Change } from '../writer.js';
 import { leafHashAt, requireRole, type RuleContext } from './context.js';

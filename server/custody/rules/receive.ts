@@ -1,7 +1,7 @@
 // receive: the named recipient takes custody of what a ship entry sent it. Packs it reports missing become
 // `missing` (an alert; custody stays with the shipper); packs it reports extra (present but not shipped) are
 // recorded as a discrepancy and change nothing. prev names the ship entry.
-import type { ReceiveBody } from '../../../core/bodies.js';
+import type { ReceiveBody } from '../../../core/entry/bodies.js';
 import { MedtrailError } from '../../../core/errors.js';
 import type { Change, PackKey } from '../writer.js';
 import { expectPrev, indexOfLeaf, signerRole, type RuleContext } from './context.js';

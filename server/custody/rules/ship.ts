@@ -1,7 +1,7 @@
 // ship: the holder hands packs, whole lots or cases (SSCC) to an enrolled party. Each pack must be held by
 // the signer and active; a pack already in transit is ALREADY_SHIPPED (nothing ships twice). A recalled lot
 // may only go back to its manufacturer. prev names exactly the entries that gave the signer these packs.
-import type { ShipBody } from '../../../core/bodies.js';
+import type { ShipBody } from '../../../core/entry/bodies.js';
 import { MedtrailError } from '../../../core/errors.js';
 import type { LotRow, PackRow } from '../state.js';
 import type { Change, PackKey } from '../writer.js';

@@ -2,7 +2,7 @@
 // pharmacy, within 10 days of the dispense, and only while the pack is not expired, its lot not recalled,
 // and it has not since been reported stolen or destroyed (a dispensed pack cannot be: it is the newest
 // state). The 10 days run on the server's clock from the dispense's own timestamp.
-import type { UndoBody } from '../../../core/bodies.js';
+import type { UndoBody } from '../../../core/entry/bodies.js';
 import { MedtrailError } from '../../../core/errors.js';
 import type { Change } from '../writer.js';
 import { expectPrev, expiredNow, lotOf, packOrThrow, requireRole, type RuleContext } from './context.js';

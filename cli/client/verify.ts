@@ -1,0 +1,59 @@
+// `medtrail verify`: what a pharmacist's scanner or a patient's phone asks: the verdict on a pack, from its
+// Digital Link URI or GS1 element string. With --key the request is signed, as a participant's scan.
+import type { Command } from 'commander';
+import { ApiClient, clientOptions, loadKey } from '../api-client.js';
+import { action, emit } from '../io.js';
+
+export interface VerifyAnswer {
+  verdict: string;
+  reasons: { code: string; message: string; emvs?: string; lmv?: string }[];
+  message: string;
+  product: { gtin: string; name: string; form: string; strength: string } | null;
+  pack: { gtin: string; serial: string; lot: string; expiry: string; state: string } | null;
+  journey: { step: string; at: string }[];
+  proof: unknown;
+}
+
+export interface VerifyRequest {
+  code: string;
+  scanner?: { gln?: string; location?: string };
+}
+
+export function verifyCode(c: ApiClient, req: VerifyRequest): Promise<VerifyAnswer> {
+  return c.json<VerifyAnswer>('POST', '/api/v1/verify', req, c.signer !== undefined);
+}
+
+export function humanVerdict(a: VerifyAnswer): string {
+  const lines = [`${a.verdict}: ${a.message}`];
+  if (a.product) lines.push(`  ${a.product.name}, ${a.product.strength}, ${a.product.form} (GTIN ${a.product.gtin})`);
+  if (a.pack) lines.push(`  serial ${a.pack.serial}, lot ${a.pack.lot}, expiry ${a.pack.expiry}, state ${a.pack.state}`);
+  for (const r of a.reasons) lines.push(`  - ${r.code}${r.emvs ? ` [EU ${r.emvs}]` : ''}${r.lmv ? ` [GS1 ${r.lmv}]` : ''}: ${r.message}`);
+  if (a.journey.length > 0) lines.push(`  journey: ${a.journey.map((j) => `${j.step} ${j.at.slice(0, 10)}`).join(' -> ')}`);
+  return lines.join('\n');
+}
+
+interface VerifyOptions {
+  server: string;
+  key?: string;
+  location?: string;
+  json?: boolean;
+}
+
+export function registerVerify(program: Command): void {
+  clientOptions(
+    program
+      .command('verify')
+      .description('ask the verdict on a pack: its Digital Link URI, or a GS1 element string from a scanner')
+      .argument('<code>', 'Digital Link URI or GS1 element string ((01)..(21).. or raw with GS separators)')
+      .option('--location <text>', 'where the scan happens (kept with the scan, not in the log)'),
+    'your key file: sign the request as a participant (optional)',
+  ).action(
+    action(async (code: string, o: VerifyOptions) => {
+      const key = o.key !== undefined ? loadKey(o.key) : undefined;
+      const c = new ApiClient(o.server, key);
+      const scanner = key !== undefined || o.location !== undefined ? { ...(key ? { gln: key.gln } : {}), ...(o.location !== undefined ? { location: o.location } : {}) } : undefined;
+      const a = await verifyCode(c, { code, ...(scanner ? { scanner } : {}) });
+      emit(o, a, humanVerdict(a));
+    }),
+  );
+}

@@ -1,0 +1,40 @@
+// `medtrail audit`: recomputes the ledger from its leaves (server/log/audit.ts). Exit 0 when intact, 1 with
+// the list of findings (each naming the altered leaf or range) when not.
+import type { Command } from 'commander';
+import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
+import { auditLedger } from '../../server/log/audit.js';
+import { readWitness, witnessPath } from '../../server/log/integrity.js';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_DB } from '../../server/context.js';
+import { openDatabase, SqliteLedgerStore } from '../../server/store/ledger-store.js';
+import { action, emit } from '../io.js';
+
+export function registerAudit(program: Command): void {
+  program
+    .command('audit')
+    .description('recompute every hash from the leaves, check every signature and checkpoint; say where the ledger was altered')
+    .option('--db <path>', 'database file', DEFAULT_DB)
+    .option('--max-findings <n>', 'stop listing after this many findings', '100')
+    .option('--checkpoint <file>', 'a checkpoint note you kept (repeatable): the ledger must still contain it', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--json', 'print JSON')
+    .action(
+      action((opts: { db: string; maxFindings: string; checkpoint?: string[]; json?: boolean }) => {
+        installNodeCrypto();
+        const store = new SqliteLedgerStore(openDatabase(opts.db, { readonly: true }));
+        let report;
+        try {
+          // The server's witness (the newest checkpoint it verified) is read when present: it shows a rollback.
+          const witness = readWitness(witnessPath(opts.db));
+          const trusted = [...(opts.checkpoint ?? []).map((f) => readFileSync(f, 'utf8')), ...(witness !== undefined ? [witness] : [])];
+          report = auditLedger(store, { maxFindings: Math.max(1, Number(opts.maxFindings) || 100), trusted });
+        } finally {
+          store.close();
+        }
+        const lines = report.ok
+          ? [`ledger intact: ${report.leaves} leaves, ${report.signatures} signatures, ${report.nodes} interior nodes, ${report.checkpoints} checkpoints`, `root ${report.root}`]
+          : [`LEDGER ALTERED: ${report.findings.length} finding(s)`, ...report.findings.map((f) => `  ${f.code}${f.index !== undefined ? ` at leaf ${f.index}` : ''}: ${f.message}`)];
+        emit(opts, report, lines.join('\n'));
+        if (!report.ok) process.exitCode = 1;
+      }),
+    );
+}

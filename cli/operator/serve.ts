@@ -1,0 +1,54 @@
+// `medtrail serve`: runs the ledger service until SIGINT/SIGTERM.
+import type { Command } from 'commander';
+import { DEFAULT_DB } from '../../server/context.js';
+import { DEFAULT_MAX_LAG_MS } from '../../server/http/shedder.js';
+import { startServer, type RunningServer, type ServiceModule } from '../../server/server.js';
+import { action, emit, parsePort } from '../io.js';
+
+export interface ServeCliOptions {
+  db: string;
+  port: string;
+  host: string;
+  logKey?: string;
+  json?: boolean;
+}
+
+/** Serves until SIGINT/SIGTERM; `onListening` runs once the port is open (start's first-run demo). */
+export async function serveForever(opts: ServeCliOptions, modules: ServiceModule[], onListening?: (s: RunningServer) => Promise<void>): Promise<void> {
+  const s = await startServer({
+    db: opts.db,
+    port: parsePort(opts.port),
+    host: opts.host,
+    modules,
+    maxLagMs: DEFAULT_MAX_LAG_MS,
+    ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}),
+  });
+  emit(opts, { url: s.url, port: s.port, db: opts.db }, `medtrail serving ${opts.db} at ${s.url} (Ctrl-C to stop)`);
+  if (onListening !== undefined) {
+    try {
+      await onListening(s);
+    } catch (e) {
+      await s.close();
+      throw e;
+    }
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      void s.close().then(resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+export function registerServe(program: Command, modules: () => ServiceModule[]): void {
+  program
+    .command('serve')
+    .description('run the ledger service (HTTP API, checkpoints, proofs)')
+    .option('--db <path>', 'database file', DEFAULT_DB)
+    .option('--port <port>', 'TCP port (0 picks a free one)', '8080')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--log-key <path>', 'log key file (default: log.key.json beside the database)')
+    .option('--json', 'print the listening address as JSON')
+    .action(action((opts: ServeCliOptions) => serveForever(opts, modules())));
+}

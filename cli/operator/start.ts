@@ -1,0 +1,38 @@
+// `medtrail start` (what `npm start` runs): the newcomer's one command. Creates the ledger on first run
+// (./data/medtrail.db, keys beside it), serves it, and on that first run sets up the demo supply chain against
+// itself and prints one pack URI per verdict, so every verdict can be seen within a minute.
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { authorityKeyPath, DEFAULT_DB } from '../../server/context.js';
+import type { ServiceModule } from '../../server/server.js';
+import { runDemo } from '../demo-chain.js';
+import { action } from '../io.js';
+import { describeDemo } from './demo.js';
+import { DEFAULT_AUTHORITY_GLN, DEFAULT_ORIGIN, initLedger } from './init.js';
+import { serveForever } from './serve.js';
+
+export function registerStart(program: Command, modules: () => ServiceModule[]): void {
+  program
+    .command('start')
+    .description('create the ledger if there is none yet (./data/medtrail.db), serve it, and on first run print demo packs')
+    .option('--db <path>', 'database file', DEFAULT_DB)
+    .option('--port <port>', 'TCP port', '8080')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--no-demo', 'do not set up the demo chain on a new ledger')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (opts: { db: string; port: string; host: string; demo: boolean; json?: boolean }) => {
+        const fresh = !existsSync(opts.db);
+        if (fresh) {
+          const r = initLedger({ db: opts.db, origin: DEFAULT_ORIGIN, authorityGln: DEFAULT_AUTHORITY_GLN, authorityName: 'medtrail authority' });
+          if (!opts.json) process.stdout.write(`created a new ledger at ${r.db} (keys beside it)\n`);
+        }
+        await serveForever(opts, modules(), async (s) => {
+          if (!fresh || !opts.demo) return;
+          const demo = await runDemo({ server: s.url, authorityKey: authorityKeyPath(opts.db), dir: join(dirname(opts.db), 'demo') });
+          process.stdout.write(opts.json ? `${JSON.stringify({ packs: demo.packs })}\n` : `\n${await describeDemo(s.url, demo)}\n`);
+        });
+      }),
+    );
+}

@@ -1,0 +1,273 @@
+// The bodies of the ledger's entries (DESIGN.md "Entries"; exact shapes in the custody contract): their types
+// and validators. Pure, so the staff console builds and checks bodies with the same code the server runs.
+//
+// validateBody() reports every bad field at once (ENTRY_MALFORMED with `fields`, paths like
+// `body.items[3].serial`), and refuses anything not already canonical: GTIN-14 only, canonical base64, no
+// unknown members. A signed body is what it is; the server never rewrites one into another form.
+import { BodyCheck, MAX_LIST_ERRORS, type Obj } from './body-check.js';
+import type { EntryKind } from './envelope.js';
+import { MedtrailError } from '../errors.js';
+
+export const ROLES = ['manufacturer', 'distributor', 'pharmacy', 'regulator'] as const;
+export type Role = (typeof ROLES)[number];
+export const PARTICIPANT_ACTIONS = ['admit', 'rotate', 'revoke'] as const;
+/** Decommissioned states of the EU verification system (Delegated Regulation 2016/161, art. 12, 22, 25). */
+export const DECOMMISSION_STATES = ['destroyed', 'stolen', 'sample', 'free_sample', 'exported', 'locked'] as const;
+export type DecommissionState = (typeof DECOMMISSION_STATES)[number];
+
+/** Most serials one batch may list; a 200,000-pack batch entry stays well under MAX_ENTRY_BYTES. */
+export const MAX_BATCH_SERIALS = 200_000;
+/** Most items (or packs named one by one, cases included) in one ship or one receive list. */
+export const MAX_SHIP_ITEMS = 200_000;
+export const MAX_TEXT = 200;
+export const MAX_REASON = 1000;
+
+export interface PackRef {
+  gtin: string;
+  serial: string;
+}
+
+export interface ParticipantBody {
+  action: (typeof PARTICIPANT_ACTIONS)[number];
+  gln: string;
+  name?: string;
+  role?: Role;
+  /** base64 of the 32-byte Ed25519 public key. */
+  publicKey?: string;
+  /** GS1 company prefixes (manufacturers). */
+  prefixes?: string[];
+}
+
+export interface ProductBody {
+  gtin: string;
+  name: string;
+  form: string;
+  strength: string;
+  packSize: number;
+}
+
+export interface BatchBody {
+  gtin: string;
+  lot: string;
+  /** YYMMDD. */
+  expiry: string;
+  serials: string[];
+}
+
+export type ShipItem = ({ type: 'pack' } & PackRef) | { type: 'lot'; gtin: string; lot: string } | { type: 'case'; sscc: string; packs: PackRef[] };
+
+export interface ShipBody {
+  to: string;
+  items: ShipItem[];
+}
+
+export interface ReceiveBody {
+  /** Hex leaf hash of the ship entry. */
+  ship: string;
+  missing: PackRef[];
+  extra: PackRef[];
+}
+
+export type DispenseBody = PackRef;
+
+export interface UndoBody extends PackRef {
+  /** Hex leaf hash of the dispense entry being undone. */
+  of: string;
+}
+
+export interface RecallBody {
+  gtin: string;
+  lot: string;
+  reason: string;
+}
+
+export interface DecommissionBody extends PackRef {
+  state: DecommissionState;
+}
+
+export interface BodyOf {
+  participant: ParticipantBody;
+  product: ProductBody;
+  batch: BatchBody;
+  ship: ShipBody;
+  receive: ReceiveBody;
+  dispense: DispenseBody;
+  undo: UndoBody;
+  recall: RecallBody;
+  decommission: DecommissionBody;
+}
+
+const key = (p: PackRef): string => `${p.gtin}\u0000${p.serial}`;
+
+function packRef(c: BodyCheck, v: unknown, path: string, extra: readonly string[] = []): PackRef | undefined {
+  const o = c.object(v, path, ['gtin', 'serial', ...extra]);
+  const gtin = c.gtin14(o?.['gtin'], `${path}.gtin`);
+  const serial = c.serial(o?.['serial'], `${path}.serial`);
+  return o === undefined || gtin === undefined || serial === undefined ? undefined : { gtin, serial };
+}
+
+/** A list of packs, each valid and none twice; at most MAX_LIST_ERRORS element errors are reported. */
+function packList(c: BodyCheck, v: unknown, path: string, min: number, seen = new Map<string, string>()): PackRef[] | undefined {
+  const a = c.array(v, path, min, MAX_SHIP_ITEMS);
+  if (a === undefined) return undefined;
+  const out: PackRef[] = [];
+  for (let i = 0; i < a.length && c.errs.list.length < MAX_LIST_ERRORS; i++) {
+    const p = packRef(c, a[i], `${path}[${i}]`);
+    if (p === undefined) continue;
+    const was = seen.get(key(p));
+    if (was !== undefined) c.add(`${path}[${i}]`, 'BAD_INPUT', `the same pack as ${was}`);
+    else seen.set(key(p), `${path}[${i}]`);
+    out.push(p);
+  }
+  return out;
+}
+
+function participant(c: BodyCheck, b: unknown): void {
+  const o = c.object(b, 'body', ['action', 'gln'], ['name', 'role', 'publicKey', 'prefixes']);
+  const action = c.oneOf(o?.['action'], 'body.action', PARTICIPANT_ACTIONS);
+  c.gln(o?.['gln'], 'body.gln');
+  if (o === undefined) return;
+  // admit needs everything; rotate needs the new key; revoke needs only the GLN. Present members are checked.
+  const need = action === 'admit' ? ['name', 'role', 'publicKey', 'prefixes'] : action === 'rotate' ? ['publicKey'] : [];
+  for (const k of need) if (o[k] === undefined) c.add(`body.${k}`, 'ENTRY_MALFORMED', `missing (required for ${action})`);
+  if (o['name'] !== undefined) c.text(o['name'], 'body.name', MAX_TEXT);
+  const role = o['role'] === undefined ? undefined : c.oneOf(o['role'], 'body.role', ROLES);
+  if (o['publicKey'] !== undefined) c.base64(o['publicKey'], 'body.publicKey', 32);
+  if (o['prefixes'] !== undefined) {
+    const a = c.array(o['prefixes'], 'body.prefixes', 0, 100);
+    a?.forEach((p, i) => c.companyPrefix(p, `body.prefixes[${i}]`));
+    if (a !== undefined && new Set(a).size !== a.length) c.add('body.prefixes', 'BAD_INPUT', 'lists a prefix twice');
+    // Company prefixes decide who may register which GTINs: only a manufacturer has any.
+    if (a !== undefined && a.length > 0 && role !== undefined && role !== 'manufacturer') {
+      c.add('body.prefixes', 'BAD_INPUT', 'only a manufacturer has GS1 company prefixes');
+    }
+  }
+}
+
+function product(c: BodyCheck, b: unknown): void {
+  const o = c.object(b, 'body', ['gtin', 'name', 'form', 'strength', 'packSize']);
+  c.gtin14(o?.['gtin'], 'body.gtin');
+  if (o === undefined) return;
+  for (const k of ['name', 'form', 'strength']) c.text(o[k], `body.${k}`, MAX_TEXT);
+  c.int(o['packSize'], 'body.packSize', 1, 1_000_000);
+}
+
+function batch(c: BodyCheck, b: unknown): void {
+  const o = c.object(b, 'body', ['gtin', 'lot', 'expiry', 'serials']);
+  c.gtin14(o?.['gtin'], 'body.gtin');
+  c.lot(o?.['lot'], 'body.lot');
+  c.gs1Date(o?.['expiry'], 'body.expiry');
+  const a = c.array(o?.['serials'], 'body.serials', 1, MAX_BATCH_SERIALS, 'BATCH_TOO_LARGE');
+  if (a === undefined) return;
+  const seen = new Map<string, number>();
+  let bad = 0;
+  for (let i = 0; i < a.length && bad < MAX_LIST_ERRORS; i++) {
+    const s = a[i];
+    if (c.serial(s, `body.serials[${i}]`) === undefined) bad++;
+    else if (seen.has(s as string)) {
+      c.add(`body.serials[${i}]`, 'SERIAL_DUPLICATE', `the same serial as body.serials[${seen.get(s as string)}]`);
+      bad++;
+    } else seen.set(s as string, i);
+  }
+}
+
+function shipItem(c: BodyCheck, v: unknown, path: string, seen: Map<string, string>): void {
+  const type = c.oneOf((v as Obj | null)?.['type'], `${path}.type`, ['pack', 'lot', 'case'] as const);
+  if (type === 'pack') {
+    const p = packRef(c, v, path, ['type']);
+    if (p === undefined) return;
+    const was = seen.get(key(p));
+    if (was !== undefined) c.add(path, 'BAD_INPUT', `the same pack as ${was}`);
+    else seen.set(key(p), path);
+  } else if (type === 'lot') {
+    const o = c.object(v, path, ['type', 'gtin', 'lot']);
+    c.gtin14(o?.['gtin'], `${path}.gtin`);
+    c.lot(o?.['lot'], `${path}.lot`);
+  } else if (type === 'case') {
+    const o = c.object(v, path, ['type', 'sscc', 'packs']);
+    c.sscc(o?.['sscc'], `${path}.sscc`);
+    if (o !== undefined) packList(c, o['packs'], `${path}.packs`, 1, seen);
+  }
+}
+
+function ship(c: BodyCheck, b: unknown): void {
+  const o = c.object(b, 'body', ['to', 'items']);
+  c.gln(o?.['to'], 'body.to');
+  const items = c.array(o?.['items'], 'body.items', 1, MAX_SHIP_ITEMS);
+  if (items === undefined) return;
+  const seen = new Map<string, string>();
+  const ssccs = new Set<string>();
+  let packs = 0;
+  for (let i = 0; i < items.length && c.errs.list.length < MAX_LIST_ERRORS; i++) {
+    const it = items[i] as Obj | null;
+    shipItem(c, it, `body.items[${i}]`, seen);
+    if (it?.['type'] === 'case' && typeof it['sscc'] === 'string') {
+      if (ssccs.has(it['sscc'])) c.add(`body.items[${i}].sscc`, 'BAD_INPUT', 'the same case twice');
+      ssccs.add(it['sscc']);
+    }
+    packs += it?.['type'] === 'case' && Array.isArray(it['packs']) ? it['packs'].length : 1;
+  }
+  if (packs > MAX_SHIP_ITEMS) c.add('body.items', 'TOO_LARGE', `names ${packs} packs, over the limit of ${MAX_SHIP_ITEMS}`);
+}
+
+function receive(c: BodyCheck, b: unknown): void {
+  const o = c.object(b, 'body', ['ship', 'missing', 'extra']);
+  c.leafHash(o?.['ship'], 'body.ship');
+  if (o === undefined) return;
+  // One map for both lists: a pack cannot be both missing and extra.
+  const seen = new Map<string, string>();
+  packList(c, o['missing'], 'body.missing', 0, seen);
+  packList(c, o['extra'], 'body.extra', 0, seen);
+}
+
+function dispense(c: BodyCheck, b: unknown): void {
+  packRef(c, b, 'body');
+}
+
+function undo(c: BodyCheck, b: unknown): void {
+  const o = c.object(b, 'body', ['of', 'gtin', 'serial']);
+  c.leafHash(o?.['of'], 'body.of');
+  c.gtin14(o?.['gtin'], 'body.gtin');
+  c.serial(o?.['serial'], 'body.serial');
+}
+
+function recall(c: BodyCheck, b: unknown): void {
+  const o = c.object(b, 'body', ['gtin', 'lot', 'reason']);
+  c.gtin14(o?.['gtin'], 'body.gtin');
+  c.lot(o?.['lot'], 'body.lot');
+  c.text(o?.['reason'], 'body.reason', MAX_REASON);
+}
+
+function decommission(c: BodyCheck, b: unknown): void {
+  const o = c.object(b, 'body', ['gtin', 'serial', 'state']);
+  c.gtin14(o?.['gtin'], 'body.gtin');
+  c.serial(o?.['serial'], 'body.serial');
+  c.oneOf(o?.['state'], 'body.state', DECOMMISSION_STATES);
+}
+
+const CHECKS: Record<EntryKind, (c: BodyCheck, b: unknown) => void> = {
+  participant,
+  product,
+  batch,
+  ship,
+  receive,
+  dispense,
+  undo,
+  recall,
+  decommission,
+};
+
+/**
+ * Checks an entry body of `kind` and returns it typed. Every bad field is reported at once; the error's code
+ * is ENTRY_MALFORMED, or the one specific code when every error is of it (SERIAL_DUPLICATE, BATCH_TOO_LARGE).
+ */
+export function validateBody<K extends EntryKind>(kind: K, body: unknown): BodyOf[K] {
+  const check = CHECKS[kind];
+  if (check === undefined) throw new MedtrailError('ENTRY_BAD_KIND', `unknown entry kind ${String(kind)}`);
+  const c = new BodyCheck();
+  check(c, body);
+  const list = c.errs.list;
+  const only = list.length > 0 && list.every((f) => f.code === list[0]!.code) ? list[0]!.code : undefined;
+  c.errs.throwIfAny(only === 'SERIAL_DUPLICATE' || only === 'BATCH_TOO_LARGE' ? only : 'ENTRY_MALFORMED', `malformed ${kind} body`);
+  return body as BodyOf[K];
+}

@@ -1,0 +1,24 @@
+// The web as a ServiceModule: the pages and their assets at the root; the maker-key evidence and the patient
+// reports under /api/v1.
+import type { Ledger } from '../context.js';
+import { loadKeyBook } from '../log/ingest.js';
+import type { ServiceModule } from '../server.js';
+import { Assets, defaultAssetsDir } from './assets.js';
+import { makerEvidenceRouter } from './maker-evidence.js';
+import { pageRouter } from './pages.js';
+import { reportsRouter } from './reports.js';
+
+export interface WebOptions {
+  /** Where web/build.mjs wrote the bundles (default dist/web/assets under the repository root). */
+  assetsDir?: string;
+}
+
+export function webModule(opts: WebOptions = {}): ServiceModule {
+  const assets = new Assets(opts.assetsDir ?? defaultAssetsDir());
+  return {
+    // Reading a report list is rare; the KeyBook is rebuilt from the log's participant entries each time,
+    // so a regulator admitted a second ago can read, and a key revoked a second ago cannot.
+    api: (ledger: Ledger) => [makerEvidenceRouter(ledger), reportsRouter(ledger.store.db, () => loadKeyBook(ledger.store))],
+    root: (ledger: Ledger) => [assets.router(), pageRouter(assets, ledger.log.verifierKey)],
+  };
+}
