@@ -6,7 +6,7 @@ import type { BodyOf } from '../../core/entry/bodies.js';
 import type { Entry, EntryKind } from '../../core/entry/entry.js';
 import { MedtrailError } from '../../core/errors.js';
 import type { Appended } from '../log/log-service.js';
-import type { SqliteLedgerStore } from '../store/ledger-store.js';
+import type { LedgerStore } from '../store/ledger-store.js';
 import { batchRule } from './rules/batch.js';
 import { indexOfLeaf, type RuleContext } from './rules/context.js';
 import { decommissionRule } from './rules/decommission.js';
@@ -37,7 +37,7 @@ export const RULES: { [K in EntryKind]: Rule<K> } = {
 export interface ApplyContext {
   state: CustodyState;
   writer: CustodyWriter;
-  store: SqliteLedgerStore;
+  store: LedgerStore;
   authority: string;
   now: number;
 }

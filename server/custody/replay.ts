@@ -14,7 +14,7 @@ export interface ReplayResult {
 }
 
 export function catchUp(c: Omit<ApplyContext, 'now'>, log: LogService): ReplayResult {
-  const from = (c.store.db.prepare("SELECT value FROM custody_meta WHERE key = 'applied'").pluck().get() as number | undefined) ?? 0;
+  const from = c.writer.applied();
   const size = log.size();
   const out = { applied: 0, refused: 0 };
   if (from >= size) return out;
@@ -30,12 +30,11 @@ export function catchUp(c: Omit<ApplyContext, 'now'>, log: LogService): ReplayRe
   function replayLeaf(leaf: { index: number; hash: Uint8Array; bytes: Uint8Array }): void {
     const e = decodeEntry(leaf.bytes);
     // Savepoint per entry, so that a refused entry's partial changes are undone and the rest go on.
-    const sp = c.store.db.transaction(() => {
-      validateBody(e.kind, e.body);
-      applyOne({ ...c, now: Date.parse(e.at) }, e, { index: leaf.index, leafHash: leaf.hash });
-    });
     try {
-      sp();
+      c.store.savepoint(() => {
+        validateBody(e.kind, e.body);
+        applyOne({ ...c, now: Date.parse(e.at) }, e, { index: leaf.index, leafHash: leaf.hash });
+      });
       out.applied++;
     } catch (err) {
       if (!isMedtrailError(err)) throw err;

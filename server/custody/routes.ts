@@ -14,7 +14,6 @@ import { parseEntry, type Entry } from '../../core/entry/entry.js';
 import { FieldErrors, MedtrailError } from '../../core/errors.js';
 import { assertGln, normalizeGtin, validateLot, validateSerial } from '../../core/gs1/identifiers.js';
 import type { CustodyServices } from './services.js';
-import { RequestAuth } from '../http/auth.js';
 import type { PackRow, ParticipantRow } from './state.js';
 
 function publicParticipant(p: ParticipantRow): { gln: string; name: string; role: string; publicKey: string; prefixes: string[]; revoked: boolean } {
@@ -70,13 +69,6 @@ function intQuery(req: Request, name: string, dflt: number, max: number): number
 
 export function custodyRoutes(s: CustodyServices): Router {
   const r = Router();
-  const auth = new RequestAuth(s.keys);
-  /** The request must be signed by `gln` itself or by a regulator. */
-  const requireParty = (req: Request, gln: string): void => {
-    const who = auth.authenticate(req);
-    if (who === undefined) throw new MedtrailError('AUTH_REQUIRED', 'sign this request as the party it is about (or as a regulator)');
-    if (who.gln !== gln && who.role !== 'regulator') throw new MedtrailError('AUTH_NOT_PARTY', `${who.gln} may not read the stock or shipments of ${gln}`);
-  };
 
   r.post('/entries', (req, res) => {
     const body: unknown = req.body;
@@ -105,7 +97,7 @@ export function custodyRoutes(s: CustodyServices): Router {
 
   r.get('/shipments', (req, res) => {
     const to = query(req, 'to', true, (v, p) => assertGln(v, p))!;
-    requireParty(req, to);
+    s.auth.requireParty(req, to);
     const open = query(req, 'open', false);
     if (open !== undefined && open !== '0' && open !== '1') throw new MedtrailError('BAD_INPUT', 'open must be 0 or 1', { fields: [{ path: 'open', code: 'BAD_INPUT', message: '0 or 1' }] });
     res.json({ shipments: s.state.shipmentsTo(to, open === '1') });
@@ -113,7 +105,7 @@ export function custodyRoutes(s: CustodyServices): Router {
 
   r.get('/held', (req, res) => {
     const gln = query(req, 'gln', true, (v, p) => assertGln(v, p))!;
-    requireParty(req, gln);
+    s.auth.requireParty(req, gln);
     const gtinRaw = query(req, 'gtin', false);
     const gtin = gtinRaw === undefined ? undefined : normalizeGtin(gtinRaw, 'gtin');
     const lot = query(req, 'lot', false, (v, p) => validateLot(v, p));

@@ -13,6 +13,7 @@ import { isMedtrailError, MedtrailError } from '../../core/errors.js';
 import type { Ledger } from '../context.js';
 import { appendSigned, loadKeyBook } from '../log/ingest.js';
 import type { KeyBook } from '../log/keybook.js';
+import { RequestAuth } from '../http/auth.js';
 import type { Appended } from '../log/log-service.js';
 import { applyAppended, type ApplyContext } from './apply.js';
 import { catchUp } from './replay.js';
@@ -26,6 +27,8 @@ export const MAX_ENTRIES_PER_SUBMIT = 1000;
 
 export interface CustodyServices {
   keys: KeyBook;
+  /** The ledger's one request authenticator (server/http/auth.ts): one replay set for every route. */
+  auth: RequestAuth;
   state: CustodyState;
   /** Validates, checks signatures and rules, appends: all entries or none. `now` is for tests of time rules. */
   submit(entries: Entry[], now?: number): Appended[];
@@ -49,7 +52,7 @@ function within<T>(i: number, many: boolean, fn: () => T): T {
 export function custodyServices(ledger: Ledger): CustodyServices {
   const have = cache.get(ledger);
   if (have !== undefined) return have;
-  const db = ledger.store.db;
+  const db = ledger.store.connectionFor('custody');
   const keys = loadKeyBook(ledger.store);
   const state = new CustodyState(db);
   const writer = new CustodyWriter(db);
@@ -82,7 +85,7 @@ export function custodyServices(ledger: Ledger): CustodyServices {
     }
   };
 
-  const services: CustodyServices = { keys, state, submit };
+  const services: CustodyServices = { keys, auth: new RequestAuth(keys), state, submit };
   cache.set(ledger, services);
   return services;
 }

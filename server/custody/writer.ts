@@ -73,11 +73,17 @@ export class CustodyWriter {
       missing: db.prepare("UPDATE custody_shipment_packs SET outcome = 'missing' WHERE ship_idx = ? AND gtin = ? AND serial = ?"),
       extra: db.prepare("INSERT OR IGNORE INTO custody_discrepancies (receive_idx, gtin, serial, kind) VALUES (?, ?, ?, 'extra')"),
       recall: db.prepare('UPDATE custody_lots SET recalled_idx = ?, recall_reason = ?, recalled_at = ? WHERE gtin = ? AND lot = ? AND recalled_idx IS NULL'),
+      appliedNow: db.prepare<[], number>("SELECT value FROM custody_meta WHERE key = 'applied'").pluck(),
       applied: db.prepare("INSERT INTO custody_meta (key, value) VALUES ('applied', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     };
   }
 
   /** Records that the tables reflect the log up to `size` leaves. */
+  /** How many leaves of the log the tables reflect (0 for new tables). */
+  applied(): number {
+    return this.st.appliedNow.get() ?? 0;
+  }
+
   markApplied(size: number): void {
     this.st.applied.run(size);
   }

@@ -1,4 +1,6 @@
-// The server side of signed requests (core/request-auth.ts): who is asking, proven. A request without the
+// The server side of signed requests (core/api/request-auth.ts; docs/architecture.md, Signed requests): who
+// is asking, proven. One instance per ledger (custody/services.ts makes it), so that every route shares one
+// replay set: a request signed for one route cannot be replayed on another either. A request without the
 // headers is anonymous (the patient); one with them must be complete, fresh (within 5 minutes), signed by an
 // enrolled participant whose key is not revoked, and not seen before (a captured request cannot be replayed
 // within its window, e.g. to scan "as the pharmacy" twice).
@@ -51,6 +53,22 @@ export class RequestAuth {
     if (this.seen.size >= MAX_SEEN) this.seen.delete(this.seen.keys().next().value as string);
     this.seen.set(id, now + 2 * MAX_REQUEST_SKEW_MS);
     return rec;
+  }
+
+  /** The request must be signed by `gln` itself or by a regulator (stock, shipments of a party). */
+  requireParty(req: AuthRequest, gln: string): KeyRecord {
+    const who = this.authenticate(req);
+    if (who === undefined) throw new MedtrailError('AUTH_REQUIRED', 'sign this request as the party it is about (or as a regulator)');
+    if (who.gln !== gln && who.role !== 'regulator') throw new MedtrailError('AUTH_NOT_PARTY', `${who.gln} may not read the stock or shipments of ${gln}`);
+    return who;
+  }
+
+  /** The request must be signed by a participant whose role is one of `roles`; `what` names the read. */
+  requireRole(req: AuthRequest, roles: readonly string[], what: string): KeyRecord {
+    const who = this.authenticate(req);
+    if (who === undefined) throw new MedtrailError('AUTH_REQUIRED', `${what} is answered only to a signed request`);
+    if (!roles.includes(who.role)) throw new MedtrailError('ROLE_NOT_ALLOWED', `only a ${roles.join(' or ')} may read ${what}`);
+    return who;
   }
 
   private prune(now: number): void {

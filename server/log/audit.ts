@@ -12,7 +12,7 @@ import { toHex, equalBytes, fromBase64 } from '../../core/bytes.js';
 import { decodeEntry, verifyEntry, type Entry } from '../../core/entry/entry.js';
 import { isMedtrailError } from '../../core/errors.js';
 import { completedSubtrees, emptyRoot, leafHash, rootAt } from '../../core/log/merkle.js';
-import type { SqliteLedgerStore } from '../store/ledger-store.js';
+import type { LedgerStore } from '../store/ledger-store.js';
 import { KeyBook } from './keybook.js';
 
 export type FindingCode =
@@ -65,7 +65,7 @@ export interface AuditOptions {
   trusted?: string[];
 }
 
-export function auditLedger(store: SqliteLedgerStore, opts: AuditOptions = {}): AuditReport {
+export function auditLedger(store: LedgerStore, opts: AuditOptions = {}): AuditReport {
   const max = opts.maxFindings ?? 100;
   const findings: Finding[] = [];
   const add = (f: Finding): void => {
@@ -87,7 +87,6 @@ export function auditLedger(store: SqliteLedgerStore, opts: AuditOptions = {}): 
   // frontier[level] = hash of the newest complete perfect subtree at that level (all a streaming root needs).
   const frontier: Uint8Array[] = [];
   const read = (level: number, _index: number): Uint8Array => frontier[level] ?? emptyRoot();
-  const storedNode = store.db.prepare<[number, number], Buffer>('SELECT hash FROM nodes WHERE level = ? AND idx = ?').pluck();
   const nonces = new Set<string>();
   let expected = 0;
   let signatures = 0;
@@ -173,12 +172,12 @@ export function auditLedger(store: SqliteLedgerStore, opts: AuditOptions = {}): 
       frontier[sub.level] = sub.hash;
       if (sub.level === 0) continue;
       nodes++;
-      const stored = storedNode.get(sub.level, sub.index);
+      const stored = store.storedNode(sub.level, sub.index);
       const span = 2 ** sub.level;
       const range: [number, number] = [sub.index * span, (sub.index + 1) * span];
       if (stored === undefined) {
         add({ code: 'NODE_MISSING', range, message: `interior node ${sub.level}/${sub.index} (leaves ${range[0]}..${range[1] - 1}) is missing` });
-      } else if (!equalBytes(new Uint8Array(stored), sub.hash)) {
+      } else if (!equalBytes(stored, sub.hash)) {
         add({ code: 'NODE_MISMATCH', range, message: `interior node ${sub.level}/${sub.index} does not match leaves ${range[0]}..${range[1] - 1}` });
       }
     }

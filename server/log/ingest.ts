@@ -4,18 +4,17 @@
 import { decodeEntry, encodeEntry, verifyEntry, type Entry } from '../../core/entry/entry.js';
 import { MedtrailError } from '../../core/errors.js';
 import { fromBase64 } from '../../core/bytes.js';
-import type { SqliteLedgerStore } from '../store/ledger-store.js';
+import type { LedgerStore } from '../store/ledger-store.js';
 import { KeyBook } from './keybook.js';
 import type { Appended, AppendInput, LogService } from './log-service.js';
 
 /** Loads the KeyBook by replaying the participant entries of the log (few; read once at start). */
-export function loadKeyBook(store: SqliteLedgerStore): KeyBook {
+export function loadKeyBook(store: LedgerStore): KeyBook {
   const gln = store.getMeta('authority_gln');
   const pk = store.getMeta('authority_public_key');
   if (gln === undefined || pk === undefined) throw new MedtrailError('STORE_CORRUPT', 'the database has no authority key');
   const book = new KeyBook({ gln, publicKey: fromBase64(pk, 32) });
-  const rows = store.db.prepare<[], Buffer>("SELECT entry FROM leaves WHERE kind = 'participant' ORDER BY idx").pluck().all();
-  for (const r of rows) book.observe(decodeEntry(new Uint8Array(r.buffer, r.byteOffset, r.byteLength)));
+  for (const leaf of store.participantLeaves()) book.observe(decodeEntry(leaf.bytes));
   return book;
 }
 

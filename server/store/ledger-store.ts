@@ -1,11 +1,15 @@
-// The ledger's storage contract, and its SQLite implementation.
+// The ledger's storage contract, and its SQLite implementation (docs/architecture.md, The store).
 //
-// Contract (what any backend, e.g. a future PostgreSQL one, must guarantee):
+// Contract (what any backend, e.g. a PostgreSQL one, must guarantee):
 // - appendLeaves is atomic: all leaves and nodes and the new head, or nothing.
 // - appendLeaves moves the head by compare-and-swap: it fails with STORE_CONFLICT when the head is no longer
 //   at `expectedSize`, and then writes nothing.
 // - Once transaction() returns, what it wrote is durable (synchronous=FULL on SQLite).
 // - Leaves, nodes and checkpoints are never updated or deleted.
+// - Every read of the log's tables (leaves, nodes, head, checkpoints, meta) goes through this interface: no
+//   other module runs SQL on them. Modules that keep tables of their own in the same database (custody, tag
+//   keys, reports) get the connection through `connectionFor(owner)`, the one seam where that happens, so
+//   that their writes join the append's transaction and another backend can hand them its own.
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -47,13 +51,33 @@ export interface StoredLeaf {
   bytes: Uint8Array;
 }
 
+/** The modules that own tables beside the log's, each the only reader and writer of its tables. */
+export type TableOwner = 'custody' | 'tag-keys' | 'reports';
+
+/** What the store keeps about a leaf besides its bytes (read without touching the bytes). */
+export interface LeafInfo {
+  kind: string;
+  signer: string;
+  at: string;
+}
+
 export interface LedgerStore {
+  /** The database's path (':memory:' for an in-memory one): files that live beside it are named from it. */
+  readonly path: string;
   head(): Head;
   /** Hash of the perfect subtree (level, index); level 0 is a leaf hash. STORE_CORRUPT when absent. */
   perfectHash(level: number, index: number): Uint8Array;
   leaf(index: number): StoredLeaf | undefined;
   leaves(start: number, end: number): StoredLeaf[];
   leafIndexByHash(hash: Uint8Array): number | undefined;
+  /** Kind, signer and time of the leaf at `index`, or undefined past the end. */
+  leafInfo(index: number): LeafInfo | undefined;
+  /** Every participant entry (few: one per admission, rotation or revocation), oldest first. */
+  participantLeaves(): StoredLeaf[];
+  /** A stored interior hash (level >= 1), or undefined when the row is missing (audit names it). */
+  storedNode(level: number, index: number): Uint8Array | undefined;
+  /** Streams every leaf from `start` in order without holding them all in memory. */
+  iterateLeaves(start?: number): IterableIterator<StoredLeaf>;
   nonceUsed(signer: string, nonce: string): boolean;
   appendLeaves(expectedSize: number, leaves: readonly NewLeaf[], nodes: readonly NewNode[], newHead: Head): void;
   latestCheckpoint(): StoredCheckpoint | undefined;
@@ -68,6 +92,11 @@ export interface LedgerStore {
   setMeta(key: string, value: string): void;
   /** Runs fn in one write transaction (IMMEDIATE): everything or nothing. Nested calls join the outer one. */
   transaction<T>(fn: () => T): T;
+  /**
+   * Runs fn inside the current transaction as a unit of its own (a savepoint): if it throws, what it wrote is
+   * undone and the outer transaction goes on. Custody replay refuses one entry without losing the others.
+   */
+  savepoint<T>(fn: () => T): T;
   close(): void;
 }
 
@@ -92,11 +121,13 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database.Dat
 }
 
 export class SqliteLedgerStore implements LedgerStore {
-  readonly db: Database.Database;
+  readonly path: string;
+  private readonly db: Database.Database;
   private readonly st;
 
   constructor(db: Database.Database) {
     this.db = db;
+    this.path = db.name;
     if (!db.readonly) {
       db.exec(LEDGER_SCHEMA);
       db.prepare('INSERT OR IGNORE INTO head (id, size, root) VALUES (0, 0, ?)').run(Buffer.from(emptyRoot()));
@@ -114,6 +145,10 @@ export class SqliteLedgerStore implements LedgerStore {
       leaf: db.prepare<[number], { idx: number; hash: Buffer; entry: Buffer }>('SELECT idx, hash, entry FROM leaves WHERE idx = ?'),
       leaves: db.prepare<[number, number], { idx: number; hash: Buffer; entry: Buffer }>(
         'SELECT idx, hash, entry FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx',
+      ),
+      info: db.prepare<[number], LeafInfo>('SELECT kind, signer, at FROM leaves WHERE idx = ?'),
+      participants: db.prepare<[], { idx: number; hash: Buffer; entry: Buffer }>(
+        "SELECT idx, hash, entry FROM leaves WHERE kind = 'participant' ORDER BY idx",
       ),
       byHash: db.prepare<[Buffer], number>('SELECT idx FROM leaves WHERE hash = ?').pluck(),
       nonce: db.prepare<[string, string], number>('SELECT 1 FROM leaves WHERE signer = ? AND nonce = ?').pluck(),
@@ -153,7 +188,19 @@ export class SqliteLedgerStore implements LedgerStore {
     return this.st.leaves.all(start, end).map((r) => ({ index: r.idx, hash: u8(r.hash), bytes: u8(r.entry) }));
   }
 
-  /** Streams every leaf in order without holding them all in memory (audit of a large ledger). */
+  leafInfo(index: number): LeafInfo | undefined {
+    return this.st.info.get(index);
+  }
+
+  participantLeaves(): StoredLeaf[] {
+    return this.st.participants.all().map((r) => ({ index: r.idx, hash: u8(r.hash), bytes: u8(r.entry) }));
+  }
+
+  storedNode(level: number, index: number): Uint8Array | undefined {
+    const b = this.st.node.get(level, index);
+    return b === undefined ? undefined : u8(b);
+  }
+
   *iterateLeaves(start = 0): IterableIterator<StoredLeaf> {
     const stmt = this.db.prepare<[number], { idx: number; hash: Buffer; entry: Buffer }>(
       'SELECT idx, hash, entry FROM leaves WHERE idx >= ? ORDER BY idx',
@@ -210,6 +257,20 @@ export class SqliteLedgerStore implements LedgerStore {
   transaction<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
     return this.db.transaction(fn).immediate();
+  }
+
+  savepoint<T>(fn: () => T): T {
+    if (!this.db.inTransaction) throw new MedtrailError('STORE_CORRUPT', 'a savepoint needs an open transaction');
+    // better-sqlite3 runs a transaction function called inside another as a SAVEPOINT.
+    return this.db.transaction(fn)();
+  }
+
+  /**
+   * The connection for a module that owns tables beside the log's (custody, tag keys, reports): the one place
+   * where it is handed out (docs/architecture.md, The store). Their writes join the append's transaction.
+   */
+  connectionFor(_owner: TableOwner): Database.Database {
+    return this.db;
   }
 
   close(): void {

@@ -7,7 +7,7 @@ import type { CustodyState } from '../custody/state.js';
 import { IntegrityGuard, type IntegrityOptions } from '../log/integrity.js';
 import type { KeyBook } from '../log/keybook.js';
 import { Proofs } from './answer.js';
-import { RequestAuth } from '../http/auth.js';
+import type { RequestAuth } from '../http/auth.js';
 import { VerdictEngine } from './engine.js';
 import { ScanStore, type ScanStoreOptions } from './scans.js';
 import { SunChecker, tagKeySecret } from './sun.js';
@@ -42,14 +42,13 @@ const cache = new WeakMap<Ledger, VerifyServices>();
 export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): VerifyServices {
   const have = cache.get(ledger);
   if (have !== undefined) return have;
-  const { keys, state } = custodyServices(ledger);
-  const scans = new ScanStore(ledger.store.db.name, { ...(opts.seenWindowMs !== undefined ? { memoryWindowMs: opts.seenWindowMs } : {}), ...opts.scans });
+  const { keys, state, auth } = custodyServices(ledger);
+  const scans = new ScanStore(ledger.store.path, { ...(opts.seenWindowMs !== undefined ? { memoryWindowMs: opts.seenWindowMs } : {}), ...opts.scans });
   const tags = new TagSignatureChecker(keys, ledger.store);
-  const sun = new SunChecker(ledger.store.db, tagKeySecret(ledger.store.db.name));
+  const sun = new SunChecker(ledger.store.connectionFor('tag-keys'), tagKeySecret(ledger.store.path));
   const engine = new VerdictEngine({ state, keys, tags, scans, sun, ...(opts.seenWindowMs !== undefined ? { seenWindowMs: opts.seenWindowMs } : {}) });
-  const signer = ledger.store.db.prepare<[number], string>('SELECT signer FROM leaves WHERE idx = ?').pluck();
   // Checked once at start (a failure is kept and answered on every verification), then every second.
-  const integrity = new IntegrityGuard(ledger.store, ledger.log, { db: ledger.store.db.name, ...opts.integrity });
+  const integrity = new IntegrityGuard(ledger.store, ledger.log, { db: ledger.store.path, ...opts.integrity });
   integrity.checkNow();
   integrity.start();
   const v: VerifyServices = {
@@ -59,9 +58,9 @@ export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): Verify
     sun,
     proofs: new Proofs(ledger.log),
     scans,
-    auth: new RequestAuth(keys),
+    auth,
     integrity,
-    signerAt: (index) => signer.get(index),
+    signerAt: (index) => ledger.store.leafInfo(index)?.signer,
     close: () => {
       integrity.stop();
       // A last check brings the witness up to the newest checkpoint before the database closes.

@@ -13,7 +13,7 @@ import { decodeEntry } from '../../core/entry/entry.js';
 import { verify, SIGNATURE_BYTES } from '../../core/crypto/ed25519.js';
 import { packIdentityBytes, type PackIdentity } from '../../core/tag/pack.js';
 import type { KeyBook } from '../log/keybook.js';
-import type { SqliteLedgerStore } from '../store/ledger-store.js';
+import type { LedgerStore } from '../store/ledger-store.js';
 
 export type TagSignatureResult = 'valid' | 'invalid' | 'wrong_key';
 
@@ -23,14 +23,11 @@ const MAX_CACHE = 100_000;
 export class TagSignatureChecker {
   private readonly valid = new Map<string, true>();
   private readonly history = new Map<string, { current: string; keys: Uint8Array[] }>();
-  private readonly participantLeaves;
 
   constructor(
     private readonly keys: KeyBook,
-    store: SqliteLedgerStore,
-  ) {
-    this.participantLeaves = store.db.prepare<[], Buffer>("SELECT entry FROM leaves WHERE kind = 'participant' ORDER BY idx").pluck();
-  }
+    private readonly store: LedgerStore,
+  ) {}
 
   /** Checks `sig` (base64url) over `id` against the keys of `manufacturer` (a GLN). */
   check(id: PackIdentity, sig: string, manufacturer: string): TagSignatureResult {
@@ -73,8 +70,8 @@ export class TagSignatureChecker {
     const hit = this.history.get(gln);
     if (hit !== undefined && hit.current === tag) return hit.keys;
     const keys: Uint8Array[] = [];
-    for (const raw of this.participantLeaves.all()) {
-      const e = decodeEntry(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
+    for (const leaf of this.store.participantLeaves()) {
+      const e = decodeEntry(leaf.bytes);
       const b = e.body as Record<string, unknown>;
       if (e.signer !== this.keys.authority.gln || b['gln'] !== gln || typeof b['publicKey'] !== 'string') continue;
       try {

@@ -21,11 +21,7 @@ import { custodyServices } from '../custody/services.js';
 
 export function makerEvidenceRouter(ledger: Ledger): Router {
   const r = Router();
-  const db = ledger.store.db;
   const authority = ledger.store.getMeta('authority_gln') ?? '';
-  const rows = db.prepare<[string, number], { idx: number; entry: Buffer }>(
-    "SELECT idx, entry FROM leaves WHERE signer = ? AND kind = 'participant' AND idx < ? ORDER BY idx DESC",
-  );
 
   r.get('/products/:gtin/maker-key', (req, res) => {
     const gtin = normalizeGtin(req.params.gtin, 'gtin');
@@ -37,14 +33,14 @@ export function makerEvidenceRouter(ledger: Ledger): Router {
     if (serial !== undefined && typeof serial !== 'string') throw new MedtrailError('BAD_INPUT', 'serial must be given once', { fields: [{ path: 'serial', code: 'BAD_INPUT', message: 'given once' }] });
     const pack = serial === undefined ? undefined : state.pack(gtin, validateSerial(serial, 'serial'));
     const below = pack?.batchIndex ?? Number.MAX_SAFE_INTEGER;
-    // Find the row first and leave the iteration: signing a checkpoint writes, which SQLite refuses on a
-    // connection with a statement still stepping.
     let found: { idx: number; leaf: Uint8Array } | undefined;
-    for (const row of rows.iterate(authority, below)) {
-      const leaf = new Uint8Array(row.entry.buffer, row.entry.byteOffset, row.entry.byteLength);
-      const body = decodeEntry(leaf).body as Record<string, unknown>;
-      if (body['gln'] !== gln) continue;
-      if (body['action'] === 'admit' || body['action'] === 'rotate') found = { idx: row.idx, leaf };
+    const leaves = ledger.store.participantLeaves();
+    for (let i = leaves.length - 1; i >= 0; i--) {
+      const { index, bytes } = leaves[i]!;
+      if (index >= below) continue;
+      const e = decodeEntry(bytes);
+      if (e.signer !== authority || e.kind !== 'participant' || e.body.gln !== gln) continue;
+      if (e.body.action === 'admit' || e.body.action === 'rotate') found = { idx: index, leaf: bytes };
       break; // the newest entry about this GLN (below the batch) decides; a revoke leaves no key to prove
     }
     if (found !== undefined) {

@@ -1,7 +1,7 @@
 // The web as a ServiceModule: the pages and their assets at the root; the maker-key evidence and the patient
 // reports under /api/v1.
 import type { Ledger } from '../context.js';
-import { loadKeyBook } from '../log/ingest.js';
+import { custodyServices } from '../custody/services.js';
 import type { ServiceModule } from '../server.js';
 import { Assets, defaultAssetsDir } from './assets.js';
 import { makerEvidenceRouter } from './maker-evidence.js';
@@ -16,9 +16,9 @@ export interface WebOptions {
 export function webModule(opts: WebOptions = {}): ServiceModule {
   const assets = new Assets(opts.assetsDir ?? defaultAssetsDir());
   return {
-    // Reading a report list is rare; the KeyBook is rebuilt from the log's participant entries each time,
-    // so a regulator admitted a second ago can read, and a key revoked a second ago cannot.
-    api: (ledger: Ledger) => [makerEvidenceRouter(ledger), reportsRouter(ledger.store.db, () => loadKeyBook(ledger.store))],
+    // The ledger's one authenticator: its KeyBook learns every participant entry as it is appended, so a
+    // regulator admitted a second ago can read the reports, and a key revoked a second ago cannot.
+    api: (ledger: Ledger) => [makerEvidenceRouter(ledger), reportsRouter(ledger.store.connectionFor('reports'), custodyServices(ledger).auth)],
     root: (ledger: Ledger) => [assets.router(), pageRouter(assets, ledger.log.verifierKey)],
   };
 }

@@ -5,14 +5,15 @@
 //   GET  /api/v1/reports?after=<id>   signed by a regulator (X-Medtrail-* headers) -> {reports: [...]}
 //
 // The client's address is used only in memory for the rate limit and is never stored.
+// This module owns the reports table (docs/architecture.md, The store).
 import type { PatientReport } from '../../core/api/report.js';
 import type Database from 'better-sqlite3';
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import { parseDigitalLink } from '../../core/gs1/digital-link.js';
 import { parseElementString } from '../../core/gs1/element-string.js';
 import { FieldErrors, MedtrailError } from '../../core/errors.js';
-import { checkRequestTime, parseAuthHeaders, verifyRequest } from '../../core/api/request-auth.js';
-import type { KeyBook } from '../log/keybook.js';
+import type { RequestAuth } from '../http/auth.js';
+import { TokenBuckets } from '../http/rate-limit.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS reports (
@@ -33,22 +34,6 @@ const PAGE = 500;
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 export type Report = PatientReport;
-
-/** Sliding one-minute window per client; the map is pruned so a flood of addresses cannot grow it without end. */
-export class RateLimiter {
-  private readonly hits = new Map<string, number[]>();
-  constructor(private readonly perMinute: number) {}
-
-  take(client: string, now = Date.now()): void {
-    const recent = (this.hits.get(client) ?? []).filter((t) => now - t < 60_000);
-    if (recent.length >= this.perMinute) throw new MedtrailError('RATE_LIMITED', `more than ${this.perMinute} reports a minute`);
-    recent.push(now);
-    this.hits.set(client, recent);
-    if (this.hits.size > 10_000) {
-      for (const [k, v] of this.hits) if (v.every((t) => now - t >= 60_000)) this.hits.delete(k);
-    }
-  }
-}
 
 function identify(code: string): { gtin: string | null; serial: string | null } {
   try {
@@ -81,27 +66,12 @@ function parseReport(body: unknown): { code: string; verdict: string | null; not
   return { code: code as string, verdict: verdict as string | null, note: note as string | null };
 }
 
-/** The signer of a request, who must be an enrolled regulator with a valid, fresh signature. */
-export function requireRegulator(req: Request, keys: KeyBook): string {
-  const auth = parseAuthHeaders((name) => {
-    const v = req.headers[name];
-    return typeof v === 'string' ? v : undefined;
-  });
-  if (auth === undefined) throw new MedtrailError('AUTH_BAD_HEADER', 'reports are read with a signed request');
-  checkRequestTime(auth.at, Date.now());
-  const rec = keys.get(auth.signer);
-  if (rec === undefined) throw new MedtrailError('AUTH_SIGNER_UNKNOWN', `${auth.signer} is not enrolled`);
-  if (rec.revoked) throw new MedtrailError('AUTH_KEY_REVOKED', `the key of ${auth.signer} is revoked`);
-  const raw = (req as { rawBody?: Buffer }).rawBody;
-  const body = raw === undefined ? new Uint8Array(0) : new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-  if (!verifyRequest({ method: req.method, path: req.originalUrl, body }, auth, rec.publicKey)) {
-    throw new MedtrailError('AUTH_BAD_SIGNATURE', 'the request signature does not verify');
-  }
-  if (rec.role !== 'regulator') throw new MedtrailError('ROLE_NOT_ALLOWED', 'only a regulator reads reports');
-  return auth.signer;
-}
-
-export function reportsRouter(db: Database.Database, keys: () => KeyBook, limiter = new RateLimiter(REPORTS_PER_MINUTE)): Router {
+/**
+ * `auth` is the ledger's one request authenticator (replay-checked like every signed read); the POST limit is
+ * the same token bucket as the public routes' (server/http/rate-limit.ts), with a budget of its own.
+ */
+export function reportsRouter(db: Database.Database, auth: RequestAuth): Router {
+  const limiter = new TokenBuckets({ perSecond: REPORTS_PER_MINUTE / 60, burst: REPORTS_PER_MINUTE });
   db.exec(SCHEMA);
   const insert = db.prepare<[string, string, string | null, string | null, string | null, string | null]>(
     'INSERT INTO reports (at, code, gtin, serial, verdict, note) VALUES (?, ?, ?, ?, ?, ?)',
@@ -110,7 +80,11 @@ export function reportsRouter(db: Database.Database, keys: () => KeyBook, limite
   const r = Router();
 
   r.post('/reports', (req, res) => {
-    limiter.take(req.socket.remoteAddress ?? 'unknown');
+    const wait = limiter.take(req.socket.remoteAddress ?? 'unknown');
+    if (wait > 0) {
+      res.setHeader('Retry-After', String(wait));
+      throw new MedtrailError('RATE_LIMITED', `more than ${REPORTS_PER_MINUTE} reports a minute; retry in ${wait} s`);
+    }
     const rep = parseReport(req.body);
     const { gtin, serial } = identify(rep.code);
     const at = new Date().toISOString();
@@ -119,7 +93,7 @@ export function reportsRouter(db: Database.Database, keys: () => KeyBook, limite
   });
 
   r.get('/reports', (req, res) => {
-    requireRegulator(req, keys());
+    auth.requireRole(req, ['regulator'], 'the reports');
     const raw = req.query['after'];
     const after = raw === undefined ? 0 : Number(raw);
     if (typeof raw !== 'undefined' && (typeof raw !== 'string' || !/^(0|[1-9][0-9]{0,15})$/.test(raw))) {

@@ -19,7 +19,7 @@ const serials = Array.from({ length: 10_000 }, (_, i) => `SN${String(i).padStart
 const product = { gtin: GTIN, name: 'Amoxicillin', form: 'capsule', strength: '500 mg', packSize: 21 };
 
 async function pack(c: Chain, serial: string, gtin = GTIN): Promise<PackRow> {
-  const p = c.srv.ledger.store.db ? custodyServices(c.srv.ledger).state.pack(gtin, serial) : undefined;
+  const p = custodyServices(c.srv.ledger).state.pack(gtin, serial);
   if (p === undefined) throw new Error(`no pack ${serial}`);
   return p;
 }
@@ -80,7 +80,7 @@ describe('custody happy path: 10,000 packs from manufacturer to patient', () => 
     expect(await pack(c, serials[0]!)).toMatchObject({ state: 'missing', holder: c.m.gln, inTransitTo: null });
     expect(await pack(c, serials[1]!)).toMatchObject({ state: 'active', holder: c.d.gln, lastHash: recv1 });
     expect((await c.get(`/shipments?to=${c.d.gln}&open=1`, c.d)).json['shipments']).toEqual([]);
-    const disc = c.srv.ledger.store.db.prepare('SELECT gtin, serial, kind FROM custody_discrepancies').all();
+    const disc = c.srv.ledger.store.connectionFor('custody').prepare('SELECT gtin, serial, kind FROM custody_discrepancies').all();
     expect(disc).toEqual([{ ...extra, kind: 'extra' }]);
 
     // A case (SSCC) of five packs and two single packs to the pharmacy.
@@ -126,7 +126,7 @@ describe('custody happy path: 10,000 packs from manufacturer to patient', () => 
     const before = snapshot(c.srv);
     await c.srv.close();
     const l = openLedger({ db: c.t.db });
-    for (const t of CUSTODY_TABLES) l.store.db.exec(`DROP TABLE ${t}`);
+    for (const t of CUSTODY_TABLES) l.store.connectionFor('custody').exec(`DROP TABLE ${t}`);
     const s = custodyServices(l);
     expect(s.state.packCount()).toBe(10_000);
     expect(snapshot({ ledger: l } as Chain['srv'])).toBe(before);

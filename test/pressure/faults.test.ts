@@ -182,7 +182,7 @@ describe('SIGKILL at random points of a long run of appends', () => {
       c.close();
       const l = openLedger({ db: copy, logKey: join(t.dir, 'log.key.json') });
       custodyServices(l); // opening replays the whole log into fresh tables
-      expect(custodySnapshot(l.store.db)).toBe(live);
+      expect(custodySnapshot(l.store.connectionFor('custody'))).toBe(live);
       l.close();
     } finally {
       ro.close();

@@ -48,7 +48,7 @@ describe('registering tag keys', () => {
   });
 
   it('keeps keys sealed at rest (the raw table does not hold the key bytes)', () => {
-    const rows = w.srv.ledger.store.db.prepare('SELECT key_sealed FROM tag_keys').pluck().all() as Buffer[];
+    const rows = w.srv.ledger.store.connectionFor('tag-keys').prepare('SELECT key_sealed FROM tag_keys').pluck().all() as Buffer[];
     expect(rows.length).toBeGreaterThan(0);
     for (const r of rows) expect(r.includes(Buffer.from(KEY))).toBe(false);
     expect(readFileSync(`${w.c.t.dir}/tag-keys.secret`, 'utf8').trim()).toMatch(/^[0-9a-f]{64}$/);

@@ -100,7 +100,7 @@ export function sign(kind: EntryKind, who: Party, body: Record<string, unknown>,
 
 /** Everything a refused entry must leave as it was: tree size and root, and every custody table's rows. */
 export function snapshot(srv: RunningServer): string {
-  const db = srv.ledger.store.db;
+  const db = srv.ledger.store.connectionFor('custody');
   const head = srv.ledger.store.head();
   const tables = CUSTODY_TABLES.map((t) => {
     const rows = db.prepare(`SELECT * FROM ${t}`).raw().all() as unknown[][];

@@ -101,7 +101,7 @@ describe('patient page verdicts', () => {
     await page.getByRole('button', { name: 'Report this pack to the regulator' }).click();
     await expect.poll(() => page.locator('.report-status').innerText()).toContain('Your report was recorded');
     expect(JSON.parse(sentBodies[0]!)).toMatchObject({ verdict: 'RECALLED' });
-    const rows = chain.c.srv.ledger.store.db.prepare('SELECT gtin, serial, verdict FROM reports').all();
+    const rows = chain.c.srv.ledger.store.connectionFor('reports').prepare('SELECT gtin, serial, verdict FROM reports').all();
     expect(rows).toContainEqual({ gtin: chain.gtin, serial: 'RCL0001', verdict: 'RECALLED' });
     await ctx.close();
   });

@@ -109,7 +109,9 @@ describe('reports', () => {
     const code = `${c.srv.url}/01/${gtin}/21/XYZ1`;
     const a = await report({ code, verdict: 'COUNTERFEIT', note: 'bought online' });
     expect(a.status).toBe(201);
-    expect((await readReports()).json).toMatchObject({ error: { code: 'AUTH_BAD_HEADER' } });
+    const anonymous = await readReports();
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.json).toMatchObject({ error: { code: 'AUTH_REQUIRED' } });
     const other = await readReports(c.p);
     expect(other.status).toBe(403);
     expect(other.json).toMatchObject({ error: { code: 'ROLE_NOT_ALLOWED' } });
@@ -118,6 +120,16 @@ describe('reports', () => {
     expect(reg.json['reports']).toContainEqual(expect.objectContaining({ id: a.json['id'], gtin, serial: 'XYZ1', verdict: 'COUNTERFEIT', note: 'bought online' }));
     const after = await readReports(c.reg, `?after=${String(a.json['id'])}`);
     expect(after.json['reports']).toEqual([]);
+  });
+
+  it('refuses a replayed signed read of the reports (one authenticator, one replay set for every route)', async () => {
+    const path = '/api/v1/reports';
+    const headers = { ...signRequest({ method: 'GET', path }, c.reg.gln, keyFileSeed(c.reg)) };
+    const first = await fetch(`${c.srv.url}${path}`, { headers });
+    expect(first.status).toBe(200);
+    const again = await fetch(`${c.srv.url}${path}`, { headers });
+    expect(again.status).toBe(401);
+    expect(await again.json()).toMatchObject({ error: { code: 'AUTH_REPLAYED' } });
   });
 
   it('reports every bad field at once', async () => {

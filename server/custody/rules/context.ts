@@ -5,13 +5,13 @@ import type { Role } from '../../../core/entry/bodies.js';
 import type { Entry } from '../../../core/entry/entry.js';
 import { MedtrailError } from '../../../core/errors.js';
 import { isExpired } from '../../../core/gs1/identifiers.js';
-import type { SqliteLedgerStore } from '../../store/ledger-store.js';
+import type { LedgerStore } from '../../store/ledger-store.js';
 import type { CustodyState, LotRow, PackRow } from '../state.js';
 import type { EntryRef } from '../writer.js';
 
 export interface RuleContext {
   state: CustodyState;
-  store: SqliteLedgerStore;
+  store: LedgerStore;
   /** GLN of the authority (fixed at `medtrail init`): the only signer of participant entries. */
   authority: string;
   /** Server time in ms: the 10-day undo window and expiry are judged against it, not the signer's clock. */
