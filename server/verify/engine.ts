@@ -10,7 +10,7 @@ import type { CustodyState, LotRow, PackRow, ProductRow } from '../custody/state
 import type { KeyBook } from '../log/keybook.js';
 import type { ScannedCode } from '../../core/gs1/scanned-code.js';
 import type { Scan, ScanStore } from './scans.js';
-import type { SunChecker } from './sun.js';
+import type { SunChecker, SunReading } from './sun.js';
 import type { TagSignatureChecker } from './tag-signature.js';
 
 /** Two scans of one serial in different places within this window raise SEEN_FAR_APART (default 30 min). */
@@ -33,12 +33,21 @@ export interface EngineDeps {
   seenWindowMs?: number;
 }
 
-export interface Evaluation {
-  verdict: Verdict;
-  reasons: ReasonCode[];
+/** What the ledger holds for a scanned code: read first, so that its integrity is checked before a verdict. */
+export interface Lookup {
   product: ProductRow | undefined;
   pack: PackRow | undefined;
   lot: LotRow | undefined;
+}
+
+/** A verification ('scan': the tag's signature is checked and the scan is to be recorded) or a read. */
+export type EvaluationMode = 'scan' | 'read';
+
+export interface Evaluation extends Lookup {
+  verdict: Verdict;
+  reasons: ReasonCode[];
+  /** What recording this verification writes (scan mode): the scan row, and a SUN reading's counter. */
+  toRecord: { scan: Scan | undefined; sun: SunReading | undefined };
 }
 
 const DECOMMISSIONED = new Set(['destroyed', 'stolen', 'sample', 'free_sample', 'exported', 'locked']);
@@ -61,17 +70,27 @@ export class VerdictEngine {
     return p;
   }
 
-  /**
-   * The verdict on a scanned code. With `record`, the scan is remembered (a verification); without it (a read
-   * of the pack's page) nothing is written and no signature is expected. `scannedAt` (a participant's scan
-   * delivered late) is when the scan happened: it is recorded and compared with other scans at that time; the
-   * pack's state and expiry are judged as of `now`.
-   */
-  evaluate(code: ScannedCode, scanner: Scanner, now: Date, record: boolean, scannedAt: Date = now): Evaluation {
-    const reasons: ReasonCode[] = [];
+  /** The product, pack and lot a code names, as the custody state holds them (reads only). */
+  lookup(code: { gtin: string; serial: string; lot?: string | undefined }): Lookup {
     const product = this.product(code.gtin);
     const pack = product === undefined ? undefined : this.d.state.pack(code.gtin, code.serial);
     const lot = pack !== undefined ? this.d.state.lot(pack.gtin, pack.lot) : code.lot !== undefined && product !== undefined ? this.d.state.lot(code.gtin, code.lot) : undefined;
+    return { product, pack, lot };
+  }
+
+  /**
+   * The verdict on a scanned code, from what `lookup` read. Pure: it writes nothing; in 'scan' mode (a
+   * verification) it checks the tag's signature and SUN reading and says what recording it would write
+   * (`toRecord`), which the verify flow does after the integrity check (server/verify/flow.ts); in 'read' mode
+   * (a read of the pack's page) no signature is expected. `scannedAt` (a participant's scan delivered late) is
+   * when the scan happened: compared with other scans at that time; the pack's state and expiry are judged as
+   * of `now`.
+   */
+  evaluate(found: Lookup, code: ScannedCode, scanner: Scanner, now: Date, mode: EvaluationMode, scannedAt: Date = now): Evaluation {
+    const record = mode === 'scan';
+    const reasons: ReasonCode[] = [];
+    const { product, pack, lot } = found;
+    let sunReading: SunReading | undefined;
 
     if (product === undefined) reasons.push('PRODUCT_UNKNOWN');
     else if (pack === undefined) reasons.push(code.lot !== undefined && lot === undefined ? 'BATCH_UNKNOWN' : 'PACK_UNKNOWN');
@@ -90,7 +109,14 @@ export class VerdictEngine {
         if (r === 'invalid') reasons.push('TAG_SIGNATURE_INVALID');
         else if (r === 'wrong_key') reasons.push('TAG_SIGNATURE_WRONG_KEY');
       }
-      if (code.sun !== undefined) reasons.push(...(this.d.sun?.check(code, true) ?? ['TAG_SUN_NOT_CHECKED' as const]));
+      if (code.sun !== undefined) {
+        if (this.d.sun === undefined) reasons.push('TAG_SUN_NOT_CHECKED');
+        else {
+          const r = this.d.sun.check(code);
+          reasons.push(...r.reasons);
+          sunReading = r.reading;
+        }
+      }
     }
 
     if (pack !== undefined) {
@@ -114,10 +140,8 @@ export class VerdictEngine {
     let verdict = decide(sorted);
     if (verdict === 'GENUINE' && pack !== undefined) sorted.unshift('PACK_ACTIVE');
     verdict = decide(sorted);
-    if (record && pack !== undefined) {
-      this.d.scans.record({ gtin: pack.gtin, serial: pack.serial, at: scannedAt.getTime(), scanner: scanner.gln, location: scanner.location, verdict });
-    }
-    return { verdict, reasons: sorted, product, pack, lot };
+    const scan = record && pack !== undefined ? { gtin: pack.gtin, serial: pack.serial, at: scannedAt.getTime(), scanner: scanner.gln, location: scanner.location, verdict } : undefined;
+    return { verdict, reasons: sorted, product, pack, lot, toRecord: { scan, sun: sunReading } };
   }
 
   /** Reasons from earlier scans: the same serial elsewhere within the window; scans since the dispense. */

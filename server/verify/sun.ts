@@ -56,6 +56,14 @@ export interface SunCode {
   sun?: { picc: string; cmac: string };
 }
 
+/** A SUN reading that passed its checks, recorded by moving the tag's counter. */
+export interface SunReading {
+  gtin: string;
+  serial: string;
+  counter: number;
+}
+
+/** Owns the tag_keys table (docs/architecture.md, The store). */
 export class SunChecker {
   private readonly q;
 
@@ -93,8 +101,25 @@ export class SunChecker {
     this.q.insert.run(gtin, serial, uid, this.seal(key, `${gtin}/${serial}`), by, new Date().toISOString());
   }
 
-  /** Reasons from the SUN parameters of a scan; `record` moves the tag's counter (a verification). */
-  check(code: SunCode, record: boolean): ReasonCode[] {
+  /**
+   * Reasons from the SUN parameters of a scan, and the reading to record when the verification is recorded
+   * (`advance`). Reads only: the verify flow records after the ledger's integrity check.
+   */
+  check(code: SunCode): { reasons: ReasonCode[]; reading?: SunReading } {
+    const reasons = this.reasonsOf(code);
+    return typeof reasons === 'number' ? { reasons: [], reading: { gtin: code.gtin, serial: code.serial, counter: reasons } } : { reasons };
+  }
+
+  /**
+   * Moves the tag's counter to the reading's: false when another verification got there first (the same
+   * reading twice: TAG_COUNTER_REPLAYED for the later one).
+   */
+  advance(r: SunReading): boolean {
+    return this.q.advance.run(r.counter, r.gtin, r.serial, r.counter).changes === 1;
+  }
+
+  /** Coded reasons, or the read counter of a reading that passed every check. */
+  private reasonsOf(code: SunCode): ReasonCode[] | number {
     if (code.sun === undefined) return [];
     const row = this.q.get.get(code.gtin, code.serial);
     if (row === undefined) return ['TAG_SUN_NOT_CHECKED'];
@@ -112,7 +137,6 @@ export class SunChecker {
     }
     if (picc.uid !== row.uid) return ['TAG_SIGNATURE_INVALID']; // a genuine tag's reading pasted onto another pack
     if (picc.readCounter <= row.last_counter) return ['TAG_COUNTER_REPLAYED'];
-    if (record && this.q.advance.run(picc.readCounter, code.gtin, code.serial, picc.readCounter).changes !== 1) return ['TAG_COUNTER_REPLAYED'];
-    return [];
+    return picc.readCounter;
   }
 }

@@ -17,7 +17,7 @@ import { decodeEntry, parseEntry, ENTRY_KINDS } from '../../core/entry/entry.js'
 import { parseElementString } from '../../core/gs1/element-string.js';
 import { isMedtrailError } from '../../core/errors.js';
 import { normalizeGtin, validateLot, validateSerial } from '../../core/gs1/identifiers.js';
-import { VERIFY_BODY_LIMIT } from '../../server/verify/routes.js';
+import { VERIFY_BODY_LIMIT } from '../../server/verify/flow.js';
 import { parseGs1Date } from '../../core/gs1/date.js';
 import { parseKeyFile, parsePublicKeyFile } from '../../core/crypto/keys.js';
 import { verifyConsistency, verifyInclusion } from '../../core/log/merkle.js';

@@ -15,6 +15,7 @@ import { custodyServices } from '../../server/custody/services.js';
 import { serviceModules } from '../../server/modules.js';
 import { startServer } from '../../server/server.js';
 import { scansPathFor } from '../../server/verify/scans.js';
+import { verifyServices } from '../../server/verify/services.js';
 import { entry, makeLedger } from '../support/ledger.js';
 import { expectCode } from '../support/expect-code.js';
 import { batch, receive, shipLot, startChain, tagUri, verify, type Chain, type Key } from './fixture.js';
@@ -208,6 +209,28 @@ describe('integrity guard and scans writer', () => {
       expect(r.body.error?.code).toBe('LOG_INTEGRITY');
     } finally {
       await t2.close();
+    }
+  });
+
+  it('records nothing for a verification the integrity check refused (the flow records after the check)', async () => {
+    const t4 = await startChain();
+    try {
+      const b = batch(t4, 'HOT8', '301231', ['HY0001']);
+      const uri = tagUri({ gtin: t4.gtin, lot: 'HOT8', serial: 'HY0001', expiry: '301231' }, t4.maker);
+      expect((await verify(t4, uri, { location: 'before' })).status).toBe(200);
+      const scans = verifyServices(t4.s.ledger).scans;
+      expect(scans.recent(t4.gtin, 'HY0001', 0)).toHaveLength(1);
+      const idx = t4.s.ledger.store.leafIndexByHash(Buffer.from(b, 'hex'))!;
+      const d = new Database(t4.t.db);
+      d.exec('DROP TRIGGER IF EXISTS leaves_no_update');
+      const row = d.prepare<[number], { entry: Buffer }>('SELECT entry FROM leaves WHERE idx = ?').get(idx)!;
+      d.prepare('UPDATE leaves SET entry = ? WHERE idx = ?').run(Buffer.from(row.entry.toString('utf8').replace('"301231"', '"351231"')), idx);
+      d.close();
+      const r = await verify(t4, uri, { location: 'after' });
+      expect(r.body.error?.code).toBe('LOG_INTEGRITY');
+      expect(scans.recent(t4.gtin, 'HY0001', 0).map((x) => x.location)).toEqual(['before']);
+    } finally {
+      await t4.close();
     }
   });
 
