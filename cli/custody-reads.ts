@@ -3,9 +3,10 @@
 // product entry a batch continues. The CLI signs only what it has checked the shape of.
 import { MedtrailError } from '../core/errors.js';
 import type { ApiClient } from './api-client.js';
+import { parseHeld, parsePackRead, parseProductMaster } from '../core/api/answers.js';
 import type { PackRef, ShipItem } from '../core/entry/bodies.js';
 
-/** The part of the server's PackRow the CLI relies on. */
+/** The part of a participant's pack read the CLI relies on. */
 export interface PackView {
   gtin: string;
   serial: string;
@@ -23,13 +24,12 @@ const HEX64 = /^[0-9a-f]{64}$/;
 
 /** GET /api/v1/packs/:gtin/:serial, signed as the client's participant. */
 export async function readPack(c: ApiClient, p: PackRef): Promise<PackView> {
-  const r = await c.json<{ pack?: Partial<PackView> | null }>('GET', `/api/v1/packs/${p.gtin}/${encodeURIComponent(p.serial)}`, undefined, c.signer !== undefined);
-  const pack = r.pack;
-  if (pack === undefined || pack === null) throw new MedtrailError('PACK_UNKNOWN', `no pack ${p.gtin} ${p.serial} in the ledger`);
-  if (typeof pack.lastHash !== 'string' || !HEX64.test(pack.lastHash) || typeof pack.state !== 'string') {
-    throw new MedtrailError('INTERNAL', 'the pack read answered no lastHash/state (is this a participant read?)');
+  const { pack } = await c.get(`/api/v1/packs/${p.gtin}/${encodeURIComponent(p.serial)}`, parsePackRead, c.signer !== undefined);
+  const { lastHash, holder } = pack;
+  if (lastHash === undefined || !HEX64.test(lastHash) || holder === undefined) {
+    throw new MedtrailError('BAD_ANSWER', 'the pack read answered no lastHash/holder (is this a participant read?)');
   }
-  return pack as PackView;
+  return { gtin: pack.gtin, serial: pack.serial, lot: pack.lot, expiry: pack.expiry, state: pack.state, holder, inTransitTo: pack.inTransitTo ?? null, lastHash };
 }
 
 /**
@@ -50,11 +50,10 @@ export async function shipPrev(c: ApiClient, gln: string, items: ShipItem[]): Pr
   const worker = async (): Promise<void> => {
     while (next < queries.length) {
       const q = queries[next++]!;
-      const r = await c.json<{ packs?: unknown[]; prev?: unknown[] }>('GET', `/api/v1/held?gln=${gln}&${q}`, undefined, true);
-      if (!Array.isArray(r.packs) || !Array.isArray(r.prev)) throw new MedtrailError('INTERNAL', 'GET /api/v1/held answered an unexpected shape');
+      const r = await c.get(`/api/v1/held?gln=${gln}&${q}`, parseHeld, true);
       packs += r.packs.length;
       for (const h of r.prev) {
-        if (typeof h !== 'string' || !HEX64.test(h)) throw new MedtrailError('INTERNAL', 'GET /api/v1/held answered a malformed leaf hash');
+        if (!HEX64.test(h)) throw new MedtrailError('BAD_ANSWER', 'GET /api/v1/held answered a malformed leaf hash');
         prev.add(h);
       }
     }
@@ -65,11 +64,10 @@ export async function shipPrev(c: ApiClient, gln: string, items: ShipItem[]): Pr
 
 /** The leaf hash of the product entry of `gtin` (its index from the server, the hash computed here). */
 export async function productEntryHash(c: ApiClient, gtin: string): Promise<string> {
-  const r = await c.json<{ index?: unknown; product?: { index?: unknown } }>('GET', `/api/v1/products/${gtin}`);
-  const index = r.product?.index ?? r.index;
-  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) throw new MedtrailError('PRODUCT_UNKNOWN', `no product ${gtin} in the ledger`);
+  const { index } = await c.get(`/api/v1/products/${gtin}`, parseProductMaster);
+  if (index < 0) throw new MedtrailError('PRODUCT_UNKNOWN', `no product ${gtin} in the ledger`);
   const { entry, leafHash } = await c.entryAt(index);
-  if (entry.kind !== 'product' || (entry.body as { gtin?: unknown }).gtin !== gtin) {
+  if (entry.kind !== 'product' || entry.body['gtin'] !== gtin) {
     throw new MedtrailError('LOG_INTEGRITY', `entry ${index} is not the product entry of ${gtin}`);
   }
   return leafHash;

@@ -130,6 +130,7 @@ export const ERROR_CODES = {
   CLI_USAGE: 'bad command-line usage',
   CLI_IO: 'a file could not be read or written',
   SERVER_UNREACHABLE: 'the server could not be reached',
+  BAD_ANSWER: "the server's answer does not have the documented shape (core/api/answers.ts)",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -152,6 +153,15 @@ export class MedtrailError extends Error {
     this.code = code;
     this.fields = options?.fields;
   }
+}
+
+export function isErrorCode(s: unknown): s is ErrorCode {
+  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, s);
+}
+
+/** The message of anything thrown (an Error's, or its text), for a line a person reads. */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 export function isMedtrailError(e: unknown, code?: ErrorCode): e is MedtrailError {

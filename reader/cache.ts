@@ -15,8 +15,8 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { decodeEntry } from '../core/entry/entry.js';
-import { MedtrailError } from '../core/errors.js';
-import type { ReaderHttp } from './http.js';
+import { parseHeld, parseParticipants } from '../core/api/answers.js';
+import type { LedgerClient } from '../client/ledger-client.js';
 
 export interface CachedParticipant {
   gln: string;
@@ -124,14 +124,14 @@ export class ReaderCache {
   }
 
   /** One sync (see the top of this file); `gln` is this pharmacy's (the held packs are read signed). */
-  async sync(http: ReaderHttp, gln: string | undefined): Promise<SyncResult> {
-    const { participants } = await http.json<{ participants: CachedParticipant[] }>('GET', '/api/v1/participants');
-    const note = await fetchCheckpointSize(http);
+  async sync(client: LedgerClient, gln: string | undefined): Promise<SyncResult> {
+    const participants: CachedParticipant[] = await client.get('/api/v1/participants', parseParticipants);
+    const note = await checkpointSize(client);
     let from = Number(this.q.meta.get('log_index')?.value ?? '0');
     if (from > note) from = 0; // a different (or rebuilt) ledger: read it again from the start
     let leaves = 0;
     while (from < note) {
-      const page = await http.leaves(from, Math.min(note, from + PAGE));
+      const page = await client.leaves(from, Math.min(note, from + PAGE));
       if (page.length === 0) break;
       this.db.transaction(() => {
         for (const l of page) this.applyLeaf(l.bytes);
@@ -143,7 +143,7 @@ export class ReaderCache {
     const held: CachedPack[] = [];
     if (gln !== undefined) {
       for (let offset = 0; ; offset += PAGE) {
-        const r = await http.json<{ packs: CachedPack[] }>('GET', `/api/v1/held?gln=${gln}&limit=${PAGE}&offset=${offset}`, undefined, true);
+        const r = await client.get(`/api/v1/held?gln=${gln}&limit=${PAGE}&offset=${offset}`, parseHeld, true);
         held.push(...r.packs);
         if (r.packs.length < PAGE) break;
       }
@@ -169,8 +169,11 @@ export class ReaderCache {
     } catch {
       return; // not an entry this build reads: nothing to learn from it
     }
-    const b = e.body as Record<string, unknown>;
-    const s = (k: string) => (typeof b[k] === 'string' ? (b[k] as string) : '');
+    const b = e.body;
+    const s = (k: string): string => {
+      const v = b[k];
+      return typeof v === 'string' ? v : '';
+    };
     if (e.kind === 'product') {
       this.db.prepare('INSERT OR REPLACE INTO products VALUES (?, ?, ?, ?, ?)').run(s('gtin'), s('name'), s('strength'), s('form'), e.signer);
     } else if (e.kind === 'recall') {
@@ -192,13 +195,8 @@ function participantRow(r: { gln: string; name: string; role: string; public_key
 }
 
 /** The tree size of the server's current checkpoint (its second line). */
-async function fetchCheckpointSize(http: ReaderHttp): Promise<number> {
-  let res: Response;
-  try {
-    res = await fetch(`${http.base}/api/v1/checkpoint`, { signal: AbortSignal.timeout(5000) });
-  } catch (e) {
-    throw new MedtrailError('SERVER_UNREACHABLE', `cannot reach ${http.base}`, { cause: e });
-  }
-  const size = Number((await res.text()).split('\n')[1]);
+async function checkpointSize(client: LedgerClient): Promise<number> {
+  const { text } = await client.text('GET', '/api/v1/checkpoint');
+  const size = Number(text.split('\n')[1]);
   return Number.isSafeInteger(size) && size >= 0 ? size : 0;
 }

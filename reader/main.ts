@@ -1,4 +1,4 @@
-// `medtrail-reader`: the counter daemon (DESIGN.md "Interfaces"). Watches every PC/SC reader (reader/nfc.ts),
+// `medtrail-reader`: the counter daemon (docs/architecture.md, The reader). Watches every PC/SC reader (reader/nfc.ts),
 // reads 2D-scanner lines from stdin (reader/scanner.ts) and QR images given as files (reader/image.ts), and
 // prints a verdict per pack (reader/output.ts), verified offline at once and online as the pharmacy
 // (reader/verifier.ts), with a durable queue for when the server is down (reader/queue.ts).
@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import type { Reader } from 'nfc-pcsc';
 import { fromHex } from '../core/bytes.js';
 import { installNodeCrypto } from '../core/crypto/ed25519-node.js';
-import { isMedtrailError, MedtrailError } from '../core/errors.js';
-import { parseKeyFile } from '../core/crypto/keys.js';
+import { isMedtrailError, MedtrailError, messageOf } from '../core/errors.js';
+import { keyFileSeed, parseKeyFile } from '../core/crypto/keys.js';
 import { verifyOriginality } from '../core/tag/originality.js';
 import { ReaderCache } from './cache.js';
 import { signal } from './feedback.js';
-import { ReaderHttp, type ReaderKey } from './http.js';
+import { LedgerClient } from '../client/ledger-client.js';
+import type { EntrySigner } from '../core/entry/builder.js';
 import { decodeQrFile } from './image.js';
 import { watchNfc, type NfcWatch } from './nfc.js';
 import { Printer, type VerdictLine } from './output.js';
@@ -73,24 +74,25 @@ function num(v: string, name: string, min: number): number {
   return n;
 }
 
-function loadKey(path: string | undefined): ReaderKey | undefined {
+/** The pharmacy's signer from its key file (the seed stays in this process). */
+function loadSigner(path: string | undefined): EntrySigner | undefined {
   if (path === undefined) return undefined;
   try {
     const k = parseKeyFile(readFileSync(path, 'utf8'));
     if (k.gln === undefined) usage(`${path} names no GLN: the pharmacy's key must`);
-    return k as ReaderKey;
+    return { gln: k.gln, seed: keyFileSeed(k) };
   } catch (e) {
-    usage(isMedtrailError(e) ? `${e.code}: ${e.message}` : `cannot read ${path}: ${(e as Error).message}`);
+    usage(isMedtrailError(e) ? `${e.code}: ${e.message}` : `cannot read ${path}: ${messageOf(e)}`);
   }
 }
 
 installNodeCrypto();
-const key = loadKey(o.key);
-let http: ReaderHttp;
+const signer = loadSigner(o.key);
+let client: LedgerClient;
 try {
-  http = new ReaderHttp(o.server, key);
+  client = new LedgerClient(o.server, { signer, timeoutMs: 5000 });
 } catch (e) {
-  usage((e as Error).message);
+  usage(messageOf(e));
 }
 const printer = new Printer(o.json === true, process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined);
 const cache = new ReaderCache(join(o.state, 'cache.db'));
@@ -118,10 +120,10 @@ function onFinal(v: VerdictLine): void {
 }
 
 const verifier = new Verifier({
-  http,
+  client,
   cache,
   queue,
-  key,
+  signer,
   dispense: o.dispense === true,
   slowMs: num(o.slowMs, '--slow-ms', 0),
   onVerdict: (v) => {
@@ -146,7 +148,7 @@ process.on('SIGTERM', () => shutdown(0));
 
 async function sync(): Promise<boolean> {
   try {
-    await cache.sync(http, key?.gln);
+    await cache.sync(client, signer?.gln);
     return true;
   } catch (e) {
     if (!o.json) process.stderr.write(`medtrail-reader: sync failed (${isMedtrailError(e) ? e.code : String(e)}); verdicts use the last sync\n`);
@@ -243,6 +245,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  process.stderr.write(`medtrail-reader: ${isMedtrailError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
+  process.stderr.write(`medtrail-reader: ${isMedtrailError(e) ? `${e.code}: ` : ''}${messageOf(e)}\n`);
   shutdown(2);
 });

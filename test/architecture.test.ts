@@ -1,21 +1,22 @@
-// The import floors of docs/architecture.md, held by a test: core <- {server, reader, web} <- cli, no import
-// that runs back up a floor or across to a sibling, and no import loop between files. Read from the sources
-// as text (every `from '...'` and `import('...')` with a relative path), so a new file is held to it at once.
+// The import floors of docs/architecture.md, held by a test: core <- {server, client} <- {reader, web} <- cli,
+// no import that runs back up a floor or across to a sibling, and no import loop between files. Read from the
+// sources as text (every `from '...'` and `import('...')` with a relative path), so a new file is held to it at once.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './support/tmp.js';
 
-const FOLDERS = ['core', 'server', 'reader', 'web', 'cli'] as const;
+const FOLDERS = ['core', 'client', 'server', 'reader', 'web', 'cli'] as const;
 type Folder = (typeof FOLDERS)[number];
 
 /** What each top-level folder may import besides itself. */
 const MAY_IMPORT: Record<Folder, readonly Folder[]> = {
   core: [],
+  client: ['core'],
   server: ['core'],
-  reader: ['core'],
-  web: ['core'],
-  cli: ['core', 'server', 'reader'],
+  reader: ['core', 'client'],
+  web: ['core', 'client'],
+  cli: ['core', 'client', 'server', 'reader'],
 };
 
 function sources(dir: string): string[] {

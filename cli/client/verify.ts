@@ -1,26 +1,15 @@
 // `medtrail verify`: what a pharmacist's scanner or a patient's phone asks: the verdict on a pack, from its
 // Digital Link URI or GS1 element string. With --key the request is signed, as a participant's scan.
 import type { Command } from 'commander';
+import type { VerifyAnswer } from '../../core/api/answers.js';
+import type { VerifyRequest } from '../../client/ledger-client.js';
 import { ApiClient, clientOptions, loadKey } from '../api-client.js';
 import { action, emit } from '../io.js';
 
-export interface VerifyAnswer {
-  verdict: string;
-  reasons: { code: string; message: string; emvs?: string; lmv?: string }[];
-  message: string;
-  product: { gtin: string; name: string; form: string; strength: string } | null;
-  pack: { gtin: string; serial: string; lot: string; expiry: string; state: string } | null;
-  journey: { step: string; at: string }[];
-  proof: unknown;
-}
-
-export interface VerifyRequest {
-  code: string;
-  scanner?: { gln?: string; location?: string };
-}
+export type { VerifyAnswer, VerifyRequest };
 
 export function verifyCode(c: ApiClient, req: VerifyRequest): Promise<VerifyAnswer> {
-  return c.json<VerifyAnswer>('POST', '/api/v1/verify', req, c.signer !== undefined);
+  return c.verify(req);
 }
 
 export function humanVerdict(a: VerifyAnswer): string {

@@ -56,6 +56,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   WEB_NOT_BUILT: 503,
   CLI_IO: 500,
   SERVER_UNREACHABLE: 502,
+  BAD_ANSWER: 502,
 };
 
 export function statusOf(code: ErrorCode): number {

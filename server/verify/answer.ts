@@ -3,32 +3,16 @@
 // a client holding the log key checks them without trusting this server.
 //
 // Privacy: the public sees steps and dates only; who supplied whom (party names, GLNs) and scan locations
-// are for participants in the pack's chain and regulators (DESIGN.md "Verdicts").
+// are for participants in the pack's chain and regulators (docs/architecture.md, Signed requests). The shapes
+// are core/api/answers.ts's.
 import { toHex } from '../../core/bytes.js';
 import { gs1DateToIso } from '../../core/gs1/identifiers.js';
 import type { CustodyState, LotRow, PackEvent, PackRow, ProductRow } from '../custody/state.js';
 import type { KeyBook } from '../log/keybook.js';
 import type { LogService } from '../log/log-service.js';
+import type { InclusionAnswer, JourneyStep, JourneyStepName, PackAnswer, PartyRef, ProductAnswer } from '../../core/api/answers.js';
 
-export type JourneyStepName = 'made' | 'in_transit' | 'distributed' | 'at_pharmacy' | 'dispensed' | 'returned' | 'decommissioned' | 'recalled';
-
-export interface JourneyStep {
-  step: JourneyStepName;
-  /** Public: the date (YYYY-MM-DD); participants: the entry's full time. */
-  at: string;
-  /** Participants only: who signed the step, and the other party of a hand-off. */
-  who?: { gln: string; name: string };
-  with?: { gln: string; name: string } | null;
-  index?: number;
-}
-
-export interface InclusionAnswer {
-  index: number;
-  size: number;
-  leafHash: string;
-  proof: string[];
-  checkpoint: string;
-}
+export type { InclusionAnswer, JourneyStep } from '../../core/api/answers.js';
 
 export interface ChainEvent extends PackEvent {
   leafHash: string;
@@ -68,7 +52,7 @@ function stepOf(e: PackEvent, keys: KeyBook): JourneyStepName {
   }
 }
 
-function party(keys: KeyBook, gln: string): { gln: string; name: string } {
+function party(keys: KeyBook, gln: string): PartyRef {
   return { gln, name: keys.get(gln)?.name ?? gln };
 }
 
@@ -84,7 +68,7 @@ export function journey(events: readonly PackEvent[], keys: KeyBook, full: boole
   });
 }
 
-export function productAnswer(p: ProductRow, keys: KeyBook, state: CustodyState): Record<string, unknown> {
+export function productAnswer(p: ProductRow, keys: KeyBook, state: CustodyState): ProductAnswer {
   // The maker is printed on the box: naming it is no supply-chain secret. Its participant entry's index lets a
   // client fetch the leaf and prove the maker's key itself.
   const maker = state.participant(p.manufacturer);
@@ -98,24 +82,17 @@ export function productAnswer(p: ProductRow, keys: KeyBook, state: CustodyState)
   };
 }
 
-export function packAnswer(pack: PackRow, lot: LotRow | undefined, full: boolean): Record<string, unknown> {
+export function packAnswer(pack: PackRow, lot: LotRow | undefined, full: boolean): PackAnswer {
   let expiryDate: string | undefined;
   try {
     expiryDate = gs1DateToIso(pack.expiry);
   } catch {
     expiryDate = undefined;
   }
-  const out: Record<string, unknown> = { gtin: pack.gtin, serial: pack.serial, lot: pack.lot, expiry: pack.expiry, expiryDate, state: pack.state };
-  if (lot?.recalledIndex !== null && lot?.recalledIndex !== undefined) out['recall'] = { at: lot.recalledAt, reason: lot.recallReason };
-  if (full) {
-    out['holder'] = pack.holder;
-    out['inTransitTo'] = pack.inTransitTo;
-    out['lastIndex'] = pack.lastIndex;
-    out['lastHash'] = pack.lastHash;
-    out['dispensedBy'] = pack.dispensedBy;
-    out['dispensedAt'] = pack.dispensedAt;
-  }
-  return out;
+  const out: PackAnswer = { gtin: pack.gtin, serial: pack.serial, lot: pack.lot, expiry: pack.expiry, ...(expiryDate !== undefined ? { expiryDate } : {}), state: pack.state };
+  if (lot?.recalledIndex !== null && lot?.recalledIndex !== undefined) out.recall = { at: lot.recalledAt, reason: lot.recallReason };
+  if (!full) return out;
+  return { ...out, holder: pack.holder, inTransitTo: pack.inTransitTo, lastIndex: pack.lastIndex, lastHash: pack.lastHash, dispensedBy: pack.dispensedBy, dispensedAt: pack.dispensedAt };
 }
 
 /**

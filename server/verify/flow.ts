@@ -11,6 +11,7 @@ import { FieldErrors, MedtrailError } from '../../core/errors.js';
 import { isValidGln } from '../../core/gs1/identifiers.js';
 import { MAX_SCAN_AHEAD_MS, MAX_SCAN_BACKDATE_MS, parseScannedCode, type ScannedCode } from '../../core/gs1/scanned-code.js';
 import { decide, reason, sortReasons, VERDICT_MESSAGES } from '../../core/verdict.js';
+import type { VerifyAnswer } from '../../core/api/answers.js';
 import type { PackEvent } from '../custody/state.js';
 import type { AuthRequest } from '../http/auth.js';
 import type { KeyRecord } from '../log/keybook.js';
@@ -112,7 +113,7 @@ function record(v: VerifyServices, ev: Evaluation): Evaluation {
 }
 
 /** POST /verify: the whole flow for one request whose body was read as JSON. */
-export function verifyScan(v: VerifyServices, req: AuthRequest & { body: unknown }): Record<string, unknown> {
+export function verifyScan(v: VerifyServices, req: AuthRequest & { body: unknown }): VerifyAnswer {
   const who = v.auth.authenticate(req);
   const body = parseVerifyBody(req.body);
   if (who !== undefined && body.scanner.gln !== null && body.scanner.gln !== who.gln) {

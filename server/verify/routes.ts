@@ -9,6 +9,7 @@
 //                                   regulator: the full custody chain with inclusion proofs.
 //   GET  /epcis/events?gtin&serial  the pack's history as an EPCIS 2.0 document (coarse or full, as above).
 import { Router, type Request } from 'express';
+import type { PackReadAnswer } from '../../core/api/answers.js';
 import { FieldErrors, MedtrailError } from '../../core/errors.js';
 import { normalizeGtin, validateSerial } from '../../core/gs1/identifiers.js';
 import { reason, VERDICT_MESSAGES } from '../../core/verdict.js';
@@ -73,7 +74,7 @@ export function verifyRoutes(v: VerifyServices): Router {
     if (ev.pack === undefined) throw new MedtrailError('PACK_UNKNOWN', `no pack ${serial} of ${gtin} is registered`);
     const events = packTimeline(v.state, ev.pack, ev.lot, v.signerAt);
     const full = readAudience(who, events, ev.product?.manufacturer) === 'full';
-    const out: Record<string, unknown> = {
+    const out: PackReadAnswer = {
       verdict: ev.verdict,
       reasons: ev.reasons.map(reason),
       message: VERDICT_MESSAGES[ev.verdict],
@@ -83,8 +84,8 @@ export function verifyRoutes(v: VerifyServices): Router {
     };
     if (full) {
       const chain = v.proofs.chain(events);
-      out['checkpoint'] = chain.checkpoint.note;
-      out['chain'] = chain.events.map((e) => ({
+      out.checkpoint = chain.checkpoint.note;
+      out.chain = chain.events.map((e) => ({
         index: e.index,
         leafHash: e.leafHash,
         kind: e.kind,

@@ -6,7 +6,7 @@
 //
 // The client's address is used only in memory for the rate limit and is never stored.
 // This module owns the reports table (docs/architecture.md, The store).
-import type { PatientReport } from '../../core/api/report.js';
+import type { PatientReport } from '../../core/api/answers.js';
 import type Database from 'better-sqlite3';
 import { Router } from 'express';
 import { parseDigitalLink } from '../../core/gs1/digital-link.js';

@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ReaderCache } from '../../reader/cache.js';
-import { ReaderHttp } from '../../reader/http.js';
+import { LedgerClient } from '../../client/ledger-client.js';
+import { keyFileSeed } from '../../core/crypto/keys.js';
 import { watchNfc } from '../../reader/nfc.js';
 import type { VerdictLine } from '../../reader/output.js';
 import { OfflineQueue } from '../../reader/queue.js';
@@ -31,16 +32,17 @@ async function main(): Promise<void> {
   const release = await acquireVirtualReader(INDEX);
   const w = await readerWorld(Math.max(TAPS, LINES) + 2);
   const key = w.c.p;
+  const signer = { gln: key.gln, seed: keyFileSeed(key) };
   let pending: ((v: VerdictLine) => void) | undefined;
   let cardOff: (() => void) | undefined;
   const make = (server: string, name: string) => {
     const cache = new ReaderCache(join(w.dir, name, 'cache.db'));
     const queue = new OfflineQueue(join(w.dir, name, 'queue.db'));
     const v = new Verifier({
-      http: new ReaderHttp(server, key, 2000),
+      client: new LedgerClient(server, { signer, timeoutMs: 2000 }),
       cache,
       queue,
-      key,
+      signer,
       dispense: false,
       onVerdict: (l) => {
         if (!l.provisional) pending?.(l);
@@ -53,9 +55,9 @@ async function main(): Promise<void> {
   };
 
   const online = make(w.url, 'online');
-  await online.cache.sync(new ReaderHttp(w.url, key), key.gln);
+  await online.cache.sync(new LedgerClient(w.url, { signer }), key.gln);
   const offline = make('http://127.0.0.1:9', 'offline'); // nothing listens: every request fails at once
-  await offline.cache.sync(new ReaderHttp(w.url, key), key.gln);
+  await offline.cache.sync(new LedgerClient(w.url, { signer }), key.gln);
 
   let current = online.v;
   const nfc = watchNfc(

@@ -103,31 +103,32 @@ describe('ApiClient against a server on the wire', () => {
   });
 
   it("turns the server's {error:{code}} back into a MedtrailError with the same code and fields", async () => {
-    const e = await rejects(new ApiClient(base).json('GET', '/api/v1/refuse'));
+    const e = await rejects(new ApiClient(base).text('GET', '/api/v1/refuse'));
     expect(e.code).toBe('NOT_HOLDER');
     expect(e.fields?.[0]?.path).toBe('body.items[0]');
   });
 
   it('maps a non-JSON failure to INTERNAL and an unreachable server to SERVER_UNREACHABLE', async () => {
-    expect((await rejects(new ApiClient(base).json('GET', '/api/v1/proxy-error'))).code).toBe('INTERNAL');
+    expect((await rejects(new ApiClient(base).text('GET', '/api/v1/proxy-error'))).code).toBe('INTERNAL');
     const closed = http.createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    expect((await rejects(new ApiClient(`http://127.0.0.1:${port}`).json('GET', '/healthz'))).code).toBe('SERVER_UNREACHABLE');
+    expect((await rejects(new ApiClient(`http://127.0.0.1:${port}`).text('GET', '/healthz'))).code).toBe('SERVER_UNREACHABLE');
   });
 
-  it('refuses a server URL that is not http(s), and an append answer without its leaf hash', async () => {
+  it('refuses a server URL that is not http(s), and an append answer without its leaf hash (BAD_ANSWER)', async () => {
     expect(() => new ApiClient('ftp://example.org')).toThrowError(MedtrailError);
     const k = participantKey(5);
     const e = await rejects(new ApiClient(base, k).submit({ v: 1, kind: 'dispense', signer: k.gln, at: '2026-01-01T00:00:00.000Z', nonce: 'AAAAAAAAAAAAAAAAAAAAAA', prev: [], body: {}, sig: 'x' }));
-    expect(e.code).toBe('INTERNAL');
+    // The answer is read by core/api/answers.ts's parser, which names what is wrong with it.
+    expect(e.code).toBe('BAD_ANSWER');
   });
 
   it('signs requests so that core/request-auth verifies them against the exact bytes sent', async () => {
     const k = participantKey(6);
     seen.length = 0;
-    await new ApiClient(base, k).json('POST', '/api/v1/verify?x=1', { code: 'abc' }, true);
+    await new ApiClient(base, k).text('POST', '/api/v1/verify?x=1', { code: 'abc' }, true);
     const req = seen[0]!;
     const auth = parseAuthHeaders((n) => req.headers[n] as string | undefined)!;
     expect(auth.signer).toBe(k.gln);
@@ -136,7 +137,7 @@ describe('ApiClient against a server on the wire', () => {
     expect(verifyRequest({ method: 'POST', path: req.url, body: utf8('{"code":"abd"}') }, auth, keyFilePublic(k))).toBe(false);
     // Unsigned requests carry no signature headers.
     seen.length = 0;
-    await new ApiClient(base, k).json('GET', '/api/v1/anything');
+    await new ApiClient(base, k).text('GET', '/api/v1/anything');
     expect(parseAuthHeaders((n) => seen[0]!.headers[n] as string | undefined)).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 // What the console asks of the server and sends to it. Every entry body is checked with core/bodies.ts (the
 // code the server runs) and signed here with tweetnacl (core/ed25519.ts default); only the signed entry
 // leaves the page. Reads are signed requests (core/request-auth.ts) as the participant.
-import type { PatientReport } from '../../core/api/report.js';
+import type { PatientReport } from '../../core/api/answers.js';
 import { fromBase64 } from '../../core/bytes.js';
 import { validateBody, type BodyOf } from '../../core/entry/bodies.js';
 import { decodeEntry, newNonce, signEntry, type Entry, type EntryKind } from '../../core/entry/entry.js';
@@ -95,7 +95,7 @@ export async function participants(): Promise<{ gln: string; name: string; role:
   return Array.isArray(list) ? list.map(obj).filter((p) => p['revoked'] !== true).map((p) => ({ gln: String(p['gln']), name: String(p['name']), role: String(p['role']) })) : [];
 }
 
-export type { PatientReport } from '../../core/api/report.js';
+export type { PatientReport } from '../../core/api/answers.js';
 
 /** Reports patients sent from the patient page (regulators only; a signed request). */
 export async function patientReports(s: Session): Promise<PatientReport[]> {

@@ -1,0 +1,132 @@
+// The one HTTP client of the ledger API (docs/architecture.md, The wire), used by the CLI and the reader:
+// they talk to the server only through this, as they would across a city. Plain fetch and core/ only (no
+// node:* import), so it runs in Node and in the browser alike.
+//
+// Requests a participant signs (core/api/request-auth.ts) carry the X-Medtrail-* headers over the exact bytes
+// sent. Answers are read with the parsers of core/api/answers.ts, never cast.
+//
+// Errors, the same for every caller:
+// - the server cannot be reached (refused, reset, timed out): SERVER_UNREACHABLE;
+// - a refusal `{"error":{code,message,fields}}`: a MedtrailError with the server's own code and fields;
+// - an answer that is not JSON: BAD_JSON; JSON of the wrong shape: BAD_ANSWER (core/api/wire.ts).
+import { fromBase64, toHex, utf8 } from '../core/bytes.js';
+import { decodeEntry, type Entry } from '../core/entry/entry.js';
+import { leafHash } from '../core/log/merkle.js';
+import { MedtrailError, type ErrorCode } from '../core/errors.js';
+import { parseAppended, parseLogEntries, parseVerifyAnswer, refusalOf, type Appended, type VerifyAnswer } from '../core/api/answers.js';
+import { serverBase, signRequest } from '../core/api/request-auth.js';
+import { parseJsonText } from '../core/api/wire.js';
+
+/** Who signs requests: a participant's GLN and Ed25519 seed (the seed never leaves this process). */
+export interface RequestSigner {
+  gln: string;
+  seed: Uint8Array;
+}
+
+export interface LedgerClientOptions {
+  signer?: RequestSigner | undefined;
+  /** A request that has not answered by then is SERVER_UNREACHABLE (default: no limit). */
+  timeoutMs?: number | undefined;
+}
+
+export type Method = 'GET' | 'POST';
+
+/** The `{code?, ...}` of a POST /verify request beyond the code. */
+export interface VerifyRequest {
+  code: string;
+  scanner?: { gln?: string; location?: string };
+  scannedAt?: string;
+}
+
+/** What a failed fetch says about why (the system error code, or the abort's name). */
+function causeOf(e: unknown): string | undefined {
+  if (!(e instanceof Error)) return undefined;
+  const c: unknown = e.cause;
+  if (typeof c === 'object' && c !== null && 'code' in c && typeof c.code === 'string') return c.code;
+  return e.name === 'Error' ? undefined : e.name;
+}
+
+export class LedgerClient {
+  /** The server's origin and base path, e.g. http://127.0.0.1:8080. */
+  readonly base: string;
+  private readonly basePath: string;
+
+  constructor(
+    server: string,
+    readonly options: LedgerClientOptions = {},
+  ) {
+    ({ base: this.base, path: this.basePath } = serverBase(server));
+  }
+
+  get signer(): RequestSigner | undefined {
+    return this.options.signer;
+  }
+
+  /** The answer's text, after a 2xx; coded errors otherwise. `path` starts with /api/v1 (or /). */
+  async text(method: Method, path: string, body?: unknown, signed = false): Promise<{ status: number; text: string; type: string }> {
+    const raw = body === undefined ? undefined : utf8(JSON.stringify(body));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (raw !== undefined) headers['content-type'] = 'application/json';
+    if (signed) {
+      const s = this.options.signer;
+      if (s === undefined) throw new MedtrailError('CLI_USAGE', 'this request must be signed: give --key');
+      Object.assign(headers, signRequest({ method, path: this.basePath + path, ...(raw !== undefined ? { body: raw } : {}) }, s.gln, s.seed));
+    }
+    let res: Response;
+    let text: string;
+    try {
+      const t = this.options.timeoutMs;
+      res = await fetch(this.base + path, { method, headers, ...(raw !== undefined ? { body: raw } : {}), ...(t !== undefined ? { signal: AbortSignal.timeout(t) } : {}) });
+      text = await res.text();
+    } catch (e) {
+      const why = causeOf(e);
+      throw new MedtrailError('SERVER_UNREACHABLE', `cannot reach ${this.base}${why !== undefined ? ` (${why})` : ''}`, { cause: e });
+    }
+    if (!res.ok) throw refusalOf(res.status, text);
+    return { status: res.status, text, type: res.headers.get('content-type') ?? '' };
+  }
+
+  /** A JSON answer read by `parse` (a core/api/answers.ts parser). */
+  async json<T>(method: Method, path: string, parse: (v: unknown) => T, body?: unknown, signed = false): Promise<T> {
+    const { text } = await this.text(method, path, body, signed);
+    return parse(parseJsonText(text, `${method} ${path}: the answer`));
+  }
+
+  get<T>(path: string, parse: (v: unknown) => T, signed = false): Promise<T> {
+    return this.json('GET', path, parse, undefined, signed);
+  }
+
+  post<T>(path: string, body: unknown, parse: (v: unknown) => T, signed = false): Promise<T> {
+    return this.json('POST', path, parse, body, signed);
+  }
+
+  /** Posts one signed entry; answers where the log put it. */
+  submit(entry: Entry<object>): Promise<Appended> {
+    return this.post('/api/v1/entries', entry, parseAppended);
+  }
+
+  /** POST /verify, signed when this client has a signer (the scan then counts as the participant's). */
+  verify(req: VerifyRequest): Promise<VerifyAnswer> {
+    return this.post('/api/v1/verify', req, parseVerifyAnswer, this.options.signer !== undefined);
+  }
+
+  /** GET log/entries [start, end): the exact leaf bytes. */
+  async leaves(start: number, end: number): Promise<{ index: number; bytes: Uint8Array }[]> {
+    const r = await this.get(`/api/v1/log/entries?start=${start}&end=${end}`, parseLogEntries);
+    return r.entries.map((e) => ({ index: e.index, bytes: fromBase64(e.leaf) }));
+  }
+
+  /** The entry at `index`, and its leaf hash computed here from the leaf bytes (not taken on trust). */
+  async entryAt(index: number): Promise<{ entry: Entry; leafHash: string }> {
+    const [leaf] = await this.leaves(index, index + 1);
+    if (leaf === undefined) throw new MedtrailError('NOT_FOUND', `no entry at index ${index}`);
+    return { entry: decodeEntry(leaf.bytes), leafHash: toHex(leafHash(leaf.bytes)) };
+  }
+}
+
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['SERVER_UNREACHABLE', 'INTERNAL', 'OVERLOADED', 'RATE_LIMITED', 'BAD_JSON', 'AUTH_CLOCK_SKEW']);
+
+/** Whether an error means "try again later" (outage, overload) rather than a refusal on the merits. */
+export function isTransient(e: unknown): boolean {
+  return e instanceof MedtrailError && TRANSIENT.has(e.code);
+}
