@@ -71,12 +71,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 
   const prefix = `4${randomDigits(6)}`;
   const keys: Record<'manufacturer' | 'distributor' | 'pharmacy', SignerKey> = {
-    manufacturer: generateKeyFile('Demo Pharma Manufacturing', randomGln()) as SignerKey,
-    distributor: generateKeyFile('Demo Wholesale Distribution', randomGln()) as SignerKey,
-    pharmacy: generateKeyFile('Demo Corner Pharmacy', randomGln()) as SignerKey,
+    manufacturer: participantKeyFile('Demo Pharma Manufacturing'),
+    distributor: participantKeyFile('Demo Wholesale Distribution'),
+    pharmacy: participantKeyFile('Demo Corner Pharmacy'),
   };
   const participants: DemoResult['participants'] = [];
-  for (const [role, k] of Object.entries(keys) as [keyof typeof keys, SignerKey][]) {
+  for (const role of ['manufacturer', 'distributor', 'pharmacy'] as const) {
+    const k = keys[role];
     const keyFile = join(o.dir, `${stamp}-${role}.key.json`);
     writeNewFile(keyFile, `${JSON.stringify(k, null, 2)}\n`, true);
     await enroll(c, authority, { action: 'admit', gln: k.gln, name: k.name, role, publicKey: k.publicKey, prefixes: role === 'manufacturer' ? [prefix] : [] });
@@ -139,4 +140,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     participants,
     gtin,
   };
+}
+
+/** A new key file for a demo participant, with a fresh random GLN. */
+function participantKeyFile(name: string): SignerKey {
+  const gln = randomGln();
+  return { ...generateKeyFile(name, gln), gln };
 }

@@ -26,7 +26,7 @@ export function fail(err: unknown, json: boolean): never {
 /** Wraps a command action: any throw becomes a coded error and a non-zero exit. */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
   return async (...args: A) => {
-    const opts = args.find((a): a is { json?: boolean } => typeof a === 'object' && a !== null && 'json' in (a as object));
+    const opts = args.find((a): a is { json?: boolean } => typeof a === 'object' && a !== null && 'json' in a);
     try {
       await fn(...args);
     } catch (e) {
@@ -50,7 +50,8 @@ export function readJsonFile(path: string): unknown {
     throw new MedtrailError('CLI_IO', `cannot read ${path}`, { cause: e });
   }
   try {
-    return JSON.parse(text) as unknown;
+    const v: unknown = JSON.parse(text);
+    return v;
   } catch (e) {
     throw new MedtrailError('BAD_JSON', `${path} is not JSON`, { cause: e });
   }

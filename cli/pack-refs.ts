@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseDigitalLink } from '../core/gs1/digital-link.js';
 import type { PackRef } from '../core/entry/bodies.js';
 import { MedtrailError } from '../core/errors.js';
+import { isJsonObject } from '../core/api/wire.js';
 import { normalizeGtin, validateLot, validateSerial } from '../core/gs1/identifiers.js';
 
 export type { PackRef };
@@ -16,14 +17,15 @@ function usage(what: string, got: string, cause?: unknown): never {
 export function parsePackRef(s: string): PackRef {
   const t = s.trim();
   if (t.startsWith('{')) {
-    let o: { uri?: unknown };
+    let o: unknown;
     try {
-      o = JSON.parse(t) as { uri?: unknown };
+      o = JSON.parse(t);
     } catch (e) {
       usage('GTIN:SERIAL, a Digital Link URI or a JSON tag line', t, e);
     }
-    if (typeof o.uri !== 'string') usage('a JSON tag line with "uri"', t);
-    return parsePackRef(o.uri);
+    const uri = isJsonObject(o) ? o['uri'] : undefined;
+    if (typeof uri !== 'string') usage('a JSON tag line with "uri"', t);
+    return parsePackRef(uri);
   }
   if (/^https?:\/\//i.test(t)) {
     const dl = parseDigitalLink(t);

@@ -27,6 +27,8 @@ export interface LedgerClientOptions {
   signer?: RequestSigner | undefined;
   /** A request that has not answered by then is SERVER_UNREACHABLE (default: no limit). */
   timeoutMs?: number | undefined;
+  /** Extra fetch options (the browser's cache and credentials modes). */
+  fetchInit?: RequestInit | undefined;
 }
 
 export type Method = 'GET' | 'POST';
@@ -64,7 +66,9 @@ export class LedgerClient {
 
   /** The answer's text, after a 2xx; coded errors otherwise. `path` starts with /api/v1 (or /). */
   async text(method: Method, path: string, body?: unknown, signed = false): Promise<{ status: number; text: string; type: string }> {
-    const raw = body === undefined ? undefined : utf8(JSON.stringify(body));
+    // The text sent is exactly the text whose UTF-8 bytes are signed.
+    const sent = body === undefined ? undefined : JSON.stringify(body);
+    const raw = sent === undefined ? undefined : utf8(sent);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (raw !== undefined) headers['content-type'] = 'application/json';
     if (signed) {
@@ -76,7 +80,7 @@ export class LedgerClient {
     let text: string;
     try {
       const t = this.options.timeoutMs;
-      res = await fetch(this.base + path, { method, headers, ...(raw !== undefined ? { body: raw } : {}), ...(t !== undefined ? { signal: AbortSignal.timeout(t) } : {}) });
+      res = await fetch(this.base + path, { ...this.options.fetchInit, method, headers, ...(sent !== undefined ? { body: sent } : {}), ...(t !== undefined ? { signal: AbortSignal.timeout(t) } : {}) });
       text = await res.text();
     } catch (e) {
       const why = causeOf(e);

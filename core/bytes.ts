@@ -111,7 +111,7 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Constant-time equality for equal-length inputs (STYLE.md 5: compare hashes in constant time). */
+/** Constant-time equality for equal-length inputs: hashes are compared in constant time. */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let d = 0;
@@ -135,7 +135,7 @@ export function fromUtf8(b: Uint8Array): string {
   }
 }
 
-/** Asserts a Uint8Array of exactly `len` bytes (STYLE.md 5: sizes checked at the boundary of crypto). */
+/** Asserts a Uint8Array of exactly `len` bytes: sizes are checked at the boundary of crypto. */
 export function assertBytes(x: unknown, len: number, what: string, code: 'KEY_BAD_LENGTH' | 'SIG_BAD_LENGTH' | 'BAD_LENGTH' = 'BAD_LENGTH'): asserts x is Uint8Array {
   if (!(x instanceof Uint8Array)) throw new MedtrailError('BAD_TYPE', `${what} must be a Uint8Array`);
   if (x.length !== len) throw new MedtrailError(code, `${what} must be ${len} bytes, got ${x.length}`);

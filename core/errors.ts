@@ -67,7 +67,7 @@ export const ERROR_CODES = {
   EXPIRED_PACK: 'the pack is past its expiry date',
   DATE_INVALID: 'the entry is dated in the future (beyond the allowed clock skew)',
   UNDO_NOT_ALLOWED: 'the dispense cannot be undone (not the same pharmacy, over 10 days, expired, recalled, ...)',
-  // signed requests (core/request-auth.ts) and verification
+  // signed requests (core/api/request-auth.ts) and verification
   AUTH_BAD_HEADER: 'the X-Medtrail-Signer/At/Signature headers are incomplete or malformed',
   AUTH_CLOCK_SKEW: 'the signed request time is more than 5 minutes from the server clock',
   AUTH_SIGNER_UNKNOWN: 'the request signer is not an enrolled participant',
@@ -155,6 +155,25 @@ export class MedtrailError extends Error {
   }
 }
 
+/**
+ * After a validation pass that reported every bad field: the value is the string it was checked to be. A
+ * runtime check instead of a cast, so that a validator and its result can never drift apart silently.
+ */
+export function checkedString(v: unknown): string {
+  if (typeof v !== 'string') throw new MedtrailError('INTERNAL', 'a value passed validation but is not a string');
+  return v;
+}
+
+export function checkedStrings(v: unknown): string[] {
+  if (!Array.isArray(v)) throw new MedtrailError('INTERNAL', 'a value passed validation but is not an array');
+  return v.map(checkedString);
+}
+
+/** The `code` member of anything thrown (a Node system error's, a SQLite error's), if it has one. */
+export function codeOf(e: unknown): unknown {
+  return typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined;
+}
+
 export function isErrorCode(s: unknown): s is ErrorCode {
   return typeof s === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, s);
 }
@@ -168,7 +187,7 @@ export function isMedtrailError(e: unknown, code?: ErrorCode): e is MedtrailErro
   return e instanceof MedtrailError && (code === undefined || e.code === code);
 }
 
-/** Collects field errors and throws them together (STYLE.md 4: report every bad field at once). */
+/** Collects field errors and throws them together: every bad field is reported at once. */
 export class FieldErrors {
   readonly list: FieldError[] = [];
   add(path: string, code: ErrorCode, message: string): void {

@@ -1,4 +1,4 @@
-// Verdicts and their reasons (DESIGN.md "Verdicts"): what a scan of a pack means, in codes a program can act
+// Verdicts and their reasons (docs/architecture.md, Verdicts): what a scan of a pack means, in codes a program can act
 // on and sentences a person can read. Pure: the server's verdict engine, the reader and the patient page share
 // this one table, so a reason reads the same everywhere and the web can translate the texts by code.
 //
@@ -154,11 +154,29 @@ export function dataMismatchReason(claimed: { lot?: string | undefined; expiry?:
 }
 
 /** The decommission state of a pack as its reason code (DECOMMISSIONED_<STATE>). */
-export function decommissionedReason(state: 'destroyed' | 'stolen' | 'sample' | 'free_sample' | 'exported' | 'locked'): ReasonCode {
-  return `DECOMMISSIONED_${state.toUpperCase()}` as ReasonCode;
+const DECOMMISSIONED_REASONS = {
+  destroyed: 'DECOMMISSIONED_DESTROYED',
+  stolen: 'DECOMMISSIONED_STOLEN',
+  sample: 'DECOMMISSIONED_SAMPLE',
+  free_sample: 'DECOMMISSIONED_FREE_SAMPLE',
+  exported: 'DECOMMISSIONED_EXPORTED',
+  locked: 'DECOMMISSIONED_LOCKED',
+} as const satisfies Record<string, ReasonCode>;
+
+export type DecommissionedState = keyof typeof DECOMMISSIONED_REASONS;
+
+export function isDecommissionedState(s: string): s is DecommissionedState {
+  return Object.prototype.hasOwnProperty.call(DECOMMISSIONED_REASONS, s);
 }
 
-const RANK: Readonly<Record<Verdict, number>> = Object.fromEntries(VERDICTS.map((v, i) => [v, i])) as Record<Verdict, number>;
+export function decommissionedReason(state: DecommissionedState): ReasonCode {
+  return DECOMMISSIONED_REASONS[state];
+}
+
+/** Verdict precedence: the index in VERDICTS (0 is the most severe). */
+function rank(v: Verdict): number {
+  return VERDICTS.indexOf(v);
+}
 
 /** The most severe verdict any of the reasons implies; GENUINE when there are none. */
 export function decide(codes: readonly ReasonCode[]): Verdict {
@@ -166,16 +184,16 @@ export function decide(codes: readonly ReasonCode[]): Verdict {
   for (const c of codes) {
     if (!isReasonCode(c)) throw new MedtrailError('BAD_INPUT', `unknown reason code ${String(c)}`);
     const v = REASONS[c].verdict;
-    if (RANK[v] < RANK[best]) best = v;
+    if (rank(v) < rank(best)) best = v;
   }
   return best;
 }
 
 /** Orders reasons most severe first (stable), so the first reason explains the verdict. */
 export function sortReasons(codes: readonly ReasonCode[]): ReasonCode[] {
-  return [...new Set(codes)].sort((a, b) => RANK[REASONS[a].verdict] - RANK[REASONS[b].verdict]);
+  return [...new Set(codes)].sort((a, b) => rank(REASONS[a].verdict) - rank(REASONS[b].verdict));
 }
 
 export function isVerdict(s: unknown): s is Verdict {
-  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(RANK, s);
+  return VERDICTS.some((v) => v === s);
 }

@@ -4,11 +4,18 @@
 import { readFileSync } from 'node:fs';
 import jsQRModule from 'jsqr';
 import { PNG } from 'pngjs';
-import { MedtrailError } from '../core/errors.js';
+import { MedtrailError, messageOf } from '../core/errors.js';
 
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-// jsqr is CommonJS with `export default`: under NodeNext its default import is the module object.
-const jsQR = ((jsQRModule as unknown as { default?: unknown }).default ?? jsQRModule) as unknown as typeof jsQRModule.default;
+// jsqr is CommonJS with `export default`: under NodeNext its default import may be the module object, whose
+// `default` is the function; under a bundler it is the function itself.
+type JsQr = typeof jsQRModule.default;
+function isJsQr(f: unknown): f is JsQr {
+  return typeof f === 'function';
+}
+const jsQrExports: unknown = jsQRModule;
+const jsQrDefault: unknown = typeof jsQrExports === 'object' && jsQrExports !== null && 'default' in jsQrExports ? jsQrExports.default : jsQrExports;
+const jsQR: JsQr = isJsQr(jsQrDefault) ? jsQrDefault : jsQRModule.default;
 const MAX_PIXELS = 40_000_000;
 
 /** The text of the QR code in a PNG file. Throws IMAGE_UNREADABLE (or CLI_IO) only. */
@@ -31,7 +38,7 @@ export function decodeQrPng(bytes: Buffer, name = 'image'): string {
   try {
     png = PNG.sync.read(bytes);
   } catch (e) {
-    throw new MedtrailError('IMAGE_UNREADABLE', `${name}: the PNG does not decode (${(e as Error).message})`, { cause: e });
+    throw new MedtrailError('IMAGE_UNREADABLE', `${name}: the PNG does not decode (${messageOf(e)})`, { cause: e });
   }
   if (png.width * png.height > MAX_PIXELS) throw new MedtrailError('IMAGE_UNREADABLE', `${name} is larger than ${MAX_PIXELS} pixels`);
   const qr = jsQR(new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.length), png.width, png.height);

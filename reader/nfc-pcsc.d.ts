@@ -17,6 +17,8 @@ declare module 'nfc-pcsc' {
     autoProcessing: boolean;
     card: Card | null;
     connection: { type: number; protocol: number } | null;
+    /** The @pokusew/pcsclite reader underneath (its 'status' listeners are dropped when pcscd goes away). */
+    reader?: { removeAllListeners(event: string): void };
     transmit(data: Buffer, responseMaxLength: number): Promise<Buffer>;
     control(data: Buffer, responseMaxLength: number): Promise<Buffer>;
     read(blockNumber: number, length: number, blockSize?: number, packetSize?: number, readClass?: number): Promise<Buffer>;

@@ -12,7 +12,7 @@
 import { createConnection } from 'node:net';
 import { NFC, TAG_ISO_14443_4, type Reader } from 'nfc-pcsc';
 import { concatBytes } from '../core/bytes.js';
-import { MedtrailError, isMedtrailError, type ErrorCode } from '../core/errors.js';
+import { MedtrailError, isMedtrailError, type ErrorCode, messageOf } from '../core/errors.js';
 import { uriFromNdefMessage } from '../core/tag/ndef.js';
 import { CC_PAGE, DATA_PAGE, extractNdefMessage, parseCapabilityContainer, scanForNdefTlv, type NtagType } from '../core/tag/ntag.js';
 import { FAST_READ_PAGES, MAX_READ, fastRead, getUid, readBytes, type TagReader } from './tag-io.js';
@@ -109,7 +109,7 @@ export interface NfcWatch {
 }
 
 function errorEvent(reader: string, e: unknown, uid?: string): NfcEvent {
-  const err = isMedtrailError(e) ? e : new MedtrailError('NFC_READ_FAILED', String((e as Error)?.message ?? e), { cause: e });
+  const err = isMedtrailError(e) ? e : new MedtrailError('NFC_READ_FAILED', messageOf(e), { cause: e });
   return { kind: 'tag-error', reader, ...(uid === undefined ? {} : { uid }), code: err.code, message: err.message };
 }
 
@@ -139,7 +139,7 @@ export function watchNfc(onEvent: (e: NfcEvent, reader: Reader | undefined) => v
     const fail = (e: unknown): void => {
       if (down || closed) return;
       down = true;
-      emit({ kind: 'pcsc-error', message: String((e as Error)?.message ?? e) });
+      emit({ kind: 'pcsc-error', message: messageOf(e) });
       lost();
     };
     n.on('reader', (r: Reader) => {
@@ -148,7 +148,7 @@ export function watchNfc(onEvent: (e: NfcEvent, reader: Reader | undefined) => v
         // Not ours: nfc-pcsc would still connect to its cards and process them itself (and throw an unhandled
         // 'error' for an ISO 14443-4 card). Detach it from the reader's status events and swallow its errors.
         r.autoProcessing = false;
-        (r as unknown as { reader?: { removeAllListeners(e: string): void } }).reader?.removeAllListeners('status');
+        r.reader?.removeAllListeners('status');
         r.on('error', () => {});
         return;
       }
@@ -161,7 +161,7 @@ export function watchNfc(onEvent: (e: NfcEvent, reader: Reader | undefined) => v
       // A reader whose status watch failed (pcscd went away: "SCardGetStatusChange error: RPC transport
       // error") has lost PC/SC, not read a bad tag.
       r.on('error', (e: unknown) => {
-        if (/SCardGetStatusChange/.test(String((e as Error)?.message ?? e))) fail(e);
+        if (/SCardGetStatusChange/.test(messageOf(e))) fail(e);
         else if (watched.get(name) === r && !down) emit(errorEvent(name, e), r);
       });
       r.on('end', () => detach(name, r));
@@ -180,7 +180,7 @@ export function watchNfc(onEvent: (e: NfcEvent, reader: Reader | undefined) => v
   const lost = (): void => {
     for (const [name, r] of [...watched]) {
       r.removeAllListeners('card');
-      (r as unknown as { reader?: { removeAllListeners(e: string): void } }).reader?.removeAllListeners('status');
+      r.reader?.removeAllListeners('status');
       detach(name, r);
     }
     // Its status thread has ended (that is what the error says), so close() only joins it.
@@ -203,7 +203,7 @@ export function watchNfc(onEvent: (e: NfcEvent, reader: Reader | undefined) => v
       nfc = connect();
       emit({ kind: 'pcsc-restored' });
     } catch (e) {
-      emit({ kind: 'pcsc-error', message: String((e as Error)?.message ?? e) });
+      emit({ kind: 'pcsc-error', message: messageOf(e) });
       retry = setTimeout(() => void reconnect(), retryMs);
     }
   };
@@ -234,7 +234,7 @@ export function watchNfc(onEvent: (e: NfcEvent, reader: Reader | undefined) => v
       // that SCardCancel did not wake) once a card has left that reader. Detaching nfc-pcsc from the readers'
       // status events stops it from connecting to later cards; the threads end with the process.
       for (const r of watched.values()) {
-        (r as unknown as { reader?: { removeAllListeners(e: string): void } }).reader?.removeAllListeners('status');
+        r.reader?.removeAllListeners('status');
         r.removeAllListeners('card');
       }
       watched.clear();

@@ -12,7 +12,7 @@ import { parseScannedCode, type ScannedCode } from '../core/gs1/scanned-code.js'
 import { dataMismatchReason, decide, sortReasons, type ReasonCode, type Verdict } from '../core/verdict.js';
 import type { CachedPack, CachedParticipant, CachedProduct, ReaderCache } from './cache.js';
 
-/** What a scanned code says (core/scanned-code.ts: the server reads codes with the same function). */
+/** What a scanned code says (core/gs1/scanned-code.ts: the server reads codes with the same function). */
 export type ParsedCode = ScannedCode;
 
 /** A Digital Link URI or a GS1 element string (any AIM prefix), exactly as the server reads it. Coded errors only. */

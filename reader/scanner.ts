@@ -1,5 +1,5 @@
 // Fallback without NFC: a USB 2D scanner acting as a keyboard types each code as one line on stdin. Each line
-// is repaired where scanners are known to break codes (core/scanner-repair.ts) and handed on with what was
+// is repaired where scanners are known to break codes (core/gs1/scanner-repair.ts) and handed on with what was
 // repaired; a line that cannot be read becomes an error line, never a crash. Lines are handled one at a time,
 // in order, so a fast scanner cannot interleave two verdicts.
 import { createInterface } from 'node:readline';

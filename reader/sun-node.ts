@@ -1,4 +1,4 @@
-// node:crypto's AES-128 block cipher for core/sun.ts (core stays free of Node-only imports).
+// node:crypto's AES-128 block cipher for core/tag/sun.ts (core stays free of Node-only imports).
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import type { Aes128 } from '../core/tag/sun.js';
 

@@ -1,7 +1,7 @@
 // Page-level I/O with an NTAG through a PC/SC contactless reader (ACR122U pseudo-APDUs via nfc-pcsc), and the
 // one place where PC/SC and reader failures become coded errors: a card taken away is NFC_TAG_REMOVED, an
 // error status from the tag or reader is NFC_READ_FAILED / NFC_WRITE_FAILED. Nothing here throws anything else.
-import { MedtrailError } from '../core/errors.js';
+import { MedtrailError, codeOf } from '../core/errors.js';
 
 /** What medtrail needs of an nfc-pcsc Reader (kept narrow so tests and other transports can supply one). */
 export interface TagReader {
@@ -24,9 +24,11 @@ const GONE =
 function describe(e: unknown): string {
   const parts: string[] = [];
   for (let x: unknown = e, i = 0; x !== undefined && x !== null && i < 5; i++) {
-    const o = x as { message?: unknown; code?: unknown; previous?: unknown; cause?: unknown };
-    parts.push(`${typeof o.code === 'string' ? o.code + ': ' : ''}${String(o.message ?? x)}`);
-    x = o.previous ?? o.cause;
+    const code = codeOf(x);
+    const o: unknown = x;
+    const member = (k: string): unknown => (typeof o === 'object' && o !== null && k in o ? Reflect.get(o, k) : undefined);
+    parts.push(`${typeof code === 'string' ? code + ': ' : ''}${String(member('message') ?? o)}`);
+    x = member('previous') ?? member('cause');
   }
   return parts.join(' <- ');
 }

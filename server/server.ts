@@ -1,7 +1,6 @@
 // Starts the ledger service on a port: opens the ledger, builds the app, listens, and closes cleanly on
 // SIGINT/SIGTERM (in-flight requests finish; the database is closed after the last one).
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
 import { openLedger, type Ledger } from './context.js';
 import { isMedtrailError, MedtrailError } from '../core/errors.js';
@@ -88,7 +87,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     s.once('error', reject);
   });
   server.keepAliveTimeout = 65_000;
-  const port = (server.address() as AddressInfo).port;
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : o.port;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {

@@ -3,6 +3,7 @@
 // sources as text (every `from '...'` and `import('...')` with a relative path), so a new file is held to it at once.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './support/tmp.js';
 
@@ -114,5 +115,26 @@ describe('import floors (docs/architecture.md)', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+});
+
+describe('type assertions outside tests', () => {
+  // Answers from the wire are parsed (core/api/answers.ts), bodies validated, and values narrowed by checks:
+  // an `as` is a claim the compiler cannot hold anyone to. The few left are where a library's typings or a
+  // generic signature leave no other way; this ceiling keeps new ones from creeping back.
+  const CEILING = 45;
+  it(`stay at most ${CEILING} (as const does not count)`, () => {
+    const found: string[] = [];
+    for (const f of files.filter((p) => p.endsWith('.ts'))) {
+      const sf = ts.createSourceFile(f, readFileSync(join(REPO_ROOT, f), 'utf8'), ts.ScriptTarget.Latest, true);
+      const visit = (n: ts.Node): void => {
+        if ((ts.isAsExpression(n) || ts.isTypeAssertionExpression(n)) && !(ts.isTypeReferenceNode(n.type) && n.type.typeName.getText(sf) === 'const')) {
+          found.push(`${f}:${sf.getLineAndCharacterOfPosition(n.getStart()).line + 1}`);
+        }
+        ts.forEachChild(n, visit);
+      };
+      visit(sf);
+    }
+    expect(found.length, found.join('\n')).toBeLessThanOrEqual(CEILING);
   });
 });

@@ -1,5 +1,5 @@
 // `medtrail batch`: a manufacturer commissions a batch of serialised packs. For every pack it signs the tag
-// (the Digital Link URI with `s=`, the manufacturer's Ed25519 signature over core/pack.ts packIdentityBytes),
+// (the Digital Link URI with `s=`, the manufacturer's Ed25519 signature over core/tag/pack.ts packIdentityBytes),
 // writes the tags file for the packaging line, then posts the one batch entry listing every serial.
 //
 // Order of effects: sign every tag, write the tags file (never over an existing one), post the batch. If the
@@ -53,7 +53,7 @@ export function checkBatch(b: BatchSpec): BatchSpec {
   return { gtin, lot, expiry: b.expiry, serials: b.serials };
 }
 
-/** `count` distinct random serials (core/serial.ts: 12 characters, about 56 bits each). */
+/** `count` distinct random serials (core/gs1/serial.ts: 12 characters, about 56 bits each). */
 export function generateSerials(count: number): string[] {
   const out = new Set<string>();
   while (out.size < count) out.add(randomSerial());

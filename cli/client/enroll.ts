@@ -1,8 +1,9 @@
 // `medtrail enroll`: the authority admits a participant (or rotates or revokes its key). Signed with the
 // authority's key file here; the participant's own seed is never needed, only its public key.
+import { isJsonObject } from '../../core/api/wire.js';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { ROLES, type ParticipantBody, type Role } from '../../core/entry/bodies.js';
+import { ROLES, type ParticipantBody } from '../../core/entry/bodies.js';
 import { MedtrailError } from '../../core/errors.js';
 import { isValidGln } from '../../core/gs1/identifiers.js';
 import { parsePublicKeyFile } from '../../core/crypto/keys.js';
@@ -38,8 +39,8 @@ function readPublicKey(path: string): { publicKey: string; gln?: string; name: s
     throw new MedtrailError('CLI_IO', `cannot read ${path}`, { cause: e });
   }
   // A full key file is fine too: only its public part is read.
-  const j = JSON.parse(text) as Record<string, unknown>;
-  delete j['seed'];
+  const j: unknown = JSON.parse(text);
+  if (isJsonObject(j)) delete j['seed'];
   return parsePublicKeyFile(j);
 }
 
@@ -54,8 +55,9 @@ export function buildParticipantBody(o: EnrollOptions): ParticipantBody {
   if (o.rotate) return { action: 'rotate', gln, publicKey };
   const name = o.name ?? fromFile?.name;
   if (name === undefined) throw new MedtrailError('CLI_USAGE', '--name is required to admit a participant');
-  if (!(ROLES as readonly string[]).includes(o.role ?? '')) throw new MedtrailError('CLI_USAGE', `--role must be one of ${ROLES.join(', ')}`);
-  return { action: 'admit', gln, name, role: o.role as Role, publicKey, prefixes: o.prefix ?? [] };
+  const role = ROLES.find((r) => r === o.role);
+  if (role === undefined) throw new MedtrailError('CLI_USAGE', `--role must be one of ${ROLES.join(', ')}`);
+  return { action: 'admit', gln, name, role, publicKey, prefixes: o.prefix ?? [] };
 }
 
 export function registerEnroll(program: Command): void {

@@ -1,6 +1,7 @@
 // `medtrail labels`: QR labels for the packaging line from a tags file written by `medtrail batch`: one SVG or
 // PNG per pack (the qrcode package, error correction M, which survives a scuffed carton), and a printable HTML
 // sheet with the human-readable GTIN, lot, expiry and serial under each code, as GS1 asks of every carrier.
+import { isJsonObject } from '../../core/api/wire.js';
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +28,8 @@ export function readTags(path: string): Omit<Label, 'file'>[] {
     let uri = line;
     if (line.startsWith('{')) {
       try {
-        uri = String((JSON.parse(line) as { uri?: unknown }).uri);
+        const j: unknown = JSON.parse(line);
+        uri = String(isJsonObject(j) ? j['uri'] : undefined);
       } catch (e) {
         throw new MedtrailError('CLI_USAGE', `${path}: a line is neither a URI nor JSON`, { cause: e });
       }

@@ -1,6 +1,7 @@
 // `medtrail demo`: sets up a demo supply chain on a server and prints one pack URI per verdict
-// (`--json`: exactly {"packs":{"GENUINE":uri,...}}, DESIGN.md Interfaces). Needs the authority's key, which
+// (`--json`: exactly {"packs":{"GENUINE":uri,...}}, docs/architecture.md, The wire). Needs the authority's key, which
 // `medtrail init` wrote beside the database.
+import { messageOf } from '../../core/errors.js';
 import type { Command } from 'commander';
 import { authorityKeyPath, DEFAULT_DB } from '../../server/context.js';
 import { DEFAULT_SERVER } from '../api-client.js';
@@ -21,7 +22,7 @@ export async function describeDemo(server: string, r: DemoResult): Promise<strin
       const a = await verifyCode(c, { code: r.packs[v] });
       if (a.verdict !== v) lines.push(`             (the server answers ${a.verdict} now: ${humanVerdict(a).split('\n')[0]})`);
     } catch (e) {
-      lines.push(`             (could not verify: ${(e as Error).message})`);
+      lines.push(`             (could not verify: ${messageOf(e)})`);
     }
   }
   lines.push('', `participants: ${r.participants.map((p) => `${p.role} ${p.gln} (${p.keyFile})`).join(', ')}`);

@@ -5,7 +5,7 @@
 //
 // and sends three headers: X-Medtrail-Signer (its GLN), X-Medtrail-At (RFC 3339, the `at` signed) and
 // X-Medtrail-Signature (base64 of the 64-byte signature). The domain prefix keeps a request signature from
-// ever verifying as an entry (`medtrail/v1/<kind>\n`) or a pack tag (`medtrail/v1/pack\n`) (STYLE.md 6); the
+// ever verifying as an entry (`medtrail/v1/<kind>\n`) or a pack tag (`medtrail/v1/pack\n`); the
 // method, path and body hash bind the signature to this one request, and `at` bounds how long it can be
 // replayed (the server refuses a time more than 5 minutes away and a signature it has already seen).
 // Pure: the browser console and the reader sign with it too.

@@ -1,7 +1,7 @@
 // Ed25519 behind one small interface. The default is tweetnacl (pure JavaScript: runs in the browser and
 // anywhere); Node processes install node:crypto's OpenSSL implementation with useEd25519() at start-up
-// (core/ed25519-node.ts), which is ~100x faster for signing and ~75x for verification (DESIGN.md:
-// Dependencies). Both produce byte-identical signatures (RFC 8032 is deterministic); a test holds them to it.
+// (core/crypto/ed25519-node.ts), which is ~100x faster for signing and ~75x for verification (README,
+// Dependencies; `npm run bench:crypto`). Both produce byte-identical signatures (RFC 8032 is deterministic); a test holds them to it.
 //
 // Keys: a private key is the 32-byte RFC 8032 seed; a public key is 32 bytes; a signature 64 bytes.
 // Sizes are checked here, at the boundary (wrong length: coded error); `verify` returns false for a bad

@@ -1,5 +1,5 @@
 // SHA-256 for core. The default is @noble/hashes (synchronous, runs in the browser too); Node processes
-// install node:crypto's one-shot hash with useSha256() at start-up (server/node-crypto.ts), which is
+// install node:crypto's one-shot hash with useSha256() at start-up (core/crypto/ed25519-node.ts), which is
 // several times faster on the server's hot paths. Both give identical digests (a test holds them to it).
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 

@@ -9,7 +9,7 @@
 // it cannot verify under. No I/O here: reading and writing the file (with mode 0600) is the caller's job.
 import { assertBytes, equalBytes, fromBase64, toBase64, toHex } from '../bytes.js';
 import { PUBLIC_KEY_BYTES, SEED_BYTES, publicKeyFromSeed, randomSeed } from './ed25519.js';
-import { FieldErrors, MedtrailError, isMedtrailError } from '../errors.js';
+import { FieldErrors, MedtrailError, isMedtrailError, checkedString } from '../errors.js';
 import { isValidGln } from '../gs1/identifiers.js';
 import { sha256 } from './hash.js';
 import { memberPath } from '../entry/jcs.js';
@@ -66,13 +66,17 @@ function fromText(json: unknown): unknown {
   }
 }
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 function check(json: unknown, withSeed: true): KeyFile;
 function check(json: unknown, withSeed: false): PublicKeyFile;
 function check(json: unknown, withSeed: boolean): KeyFile | PublicKeyFile {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+  if (!isRecord(json)) {
     throw new MedtrailError('KEYFILE_BAD', 'key file is not a JSON object', { fields: [{ path: '', code: 'BAD_TYPE', message: 'not a JSON object' }] });
   }
-  const o = json as Record<string, unknown>;
+  const o = json;
   const get = (k: string): unknown => (Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined);
   const errs = new FieldErrors();
   for (const k of Object.keys(o)) {
@@ -96,9 +100,9 @@ function check(json: unknown, withSeed: boolean): KeyFile | PublicKeyFile {
     errs.add('publicKey', 'KEYFILE_BAD', 'does not match the seed');
   }
   errs.throwIfAny('KEYFILE_BAD', 'bad key file');
-  const out: PublicKeyFile = { v: 1, type: 'ed25519', name: name as string, publicKey: get('publicKey') as string, created: created as string };
-  if (gln !== undefined) out.gln = gln as string;
-  return withSeed ? { ...out, seed: get('seed') as string } : out;
+  const out: PublicKeyFile = { v: 1, type: 'ed25519', name: checkedString(name), publicKey: checkedString(get('publicKey')), created: checkedString(created) };
+  if (gln !== undefined) out.gln = checkedString(gln);
+  return withSeed ? { ...out, seed: checkedString(get('seed')) } : out;
 }
 
 function decodeKey(errs: FieldErrors, path: string, v: unknown, len: number): Uint8Array | undefined {
@@ -130,7 +134,7 @@ export function keyFilePublic(k: KeyFile | PublicKeyFile): Uint8Array {
 
 function fromKeyField(v: unknown, len: number, what: string): Uint8Array {
   try {
-    return fromBase64(v as string, len);
+    return fromBase64(checkedString(v), len);
   } catch (e) {
     throw new MedtrailError('KEYFILE_BAD', `key file ${what} is not base64 of ${len} bytes`, { cause: e });
   }

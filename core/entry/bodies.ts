@@ -1,10 +1,10 @@
-// The bodies of the ledger's entries (DESIGN.md "Entries"; exact shapes in the custody contract): their types
+// The bodies of the ledger's entries (docs/architecture.md, Entries): their types
 // and validators. Pure, so the staff console builds and checks bodies with the same code the server runs.
 //
 // validateBody() reports every bad field at once (ENTRY_MALFORMED with `fields`, paths like
 // `body.items[3].serial`), and refuses anything not already canonical: GTIN-14 only, canonical base64, no
 // unknown members. A signed body is what it is; the server never rewrites one into another form.
-import { BodyCheck, MAX_LIST_ERRORS, type Obj } from './body-check.js';
+import { BodyCheck, isObj, MAX_LIST_ERRORS } from './body-check.js';
 import type { EntryKind } from './envelope.js';
 import { MedtrailError } from '../errors.js';
 
@@ -162,17 +162,17 @@ function batch(c: BodyCheck, b: unknown): void {
   const seen = new Map<string, number>();
   let bad = 0;
   for (let i = 0; i < a.length && bad < MAX_LIST_ERRORS; i++) {
-    const s = a[i];
-    if (c.serial(s, `body.serials[${i}]`) === undefined) bad++;
-    else if (seen.has(s as string)) {
-      c.add(`body.serials[${i}]`, 'SERIAL_DUPLICATE', `the same serial as body.serials[${seen.get(s as string)}]`);
+    const s = c.serial(a[i], `body.serials[${i}]`);
+    if (s === undefined) bad++;
+    else if (seen.has(s)) {
+      c.add(`body.serials[${i}]`, 'SERIAL_DUPLICATE', `the same serial as body.serials[${seen.get(s)}]`);
       bad++;
-    } else seen.set(s as string, i);
+    } else seen.set(s, i);
   }
 }
 
 function shipItem(c: BodyCheck, v: unknown, path: string, seen: Map<string, string>): void {
-  const type = c.oneOf((v as Obj | null)?.['type'], `${path}.type`, ['pack', 'lot', 'case'] as const);
+  const type = c.oneOf(isObj(v) ? v['type'] : undefined, `${path}.type`, ['pack', 'lot', 'case'] as const);
   if (type === 'pack') {
     const p = packRef(c, v, path, ['type']);
     if (p === undefined) return;
@@ -199,13 +199,13 @@ function ship(c: BodyCheck, b: unknown): void {
   const ssccs = new Set<string>();
   let packs = 0;
   for (let i = 0; i < items.length && c.errs.list.length < MAX_LIST_ERRORS; i++) {
-    const it = items[i] as Obj | null;
+    const it = items[i];
     shipItem(c, it, `body.items[${i}]`, seen);
-    if (it?.['type'] === 'case' && typeof it['sscc'] === 'string') {
+    if (isObj(it) && it['type'] === 'case' && typeof it['sscc'] === 'string') {
       if (ssccs.has(it['sscc'])) c.add(`body.items[${i}].sscc`, 'BAD_INPUT', 'the same case twice');
       ssccs.add(it['sscc']);
     }
-    packs += it?.['type'] === 'case' && Array.isArray(it['packs']) ? it['packs'].length : 1;
+    packs += isObj(it) && it['type'] === 'case' && Array.isArray(it['packs']) ? it['packs'].length : 1;
   }
   if (packs > MAX_SHIP_ITEMS) c.add('body.items', 'TOO_LARGE', `names ${packs} packs, over the limit of ${MAX_SHIP_ITEMS}`);
 }

@@ -1,8 +1,8 @@
-// A small collector for validating entry bodies (core/bodies.ts): each check records a field error under its
-// path and returns undefined instead of throwing, so that one pass reports every bad field (STYLE.md 4).
+// A small collector for validating entry bodies (core/entry/bodies.ts): each check records a field error under its
+// path and returns undefined instead of throwing, so that one pass reports every bad field (every bad field at once).
 // Signed bodies must already be canonical: a GTIN is checked to be GTIN-14, not padded into one.
 import { fromBase64, toBase64 } from '../bytes.js';
-import { FieldErrors, isMedtrailError, type ErrorCode } from '../errors.js';
+import { checkedString, FieldErrors, isMedtrailError, type ErrorCode } from '../errors.js';
 import { isValidCompanyPrefix, normalizeGtin, normalizeSscc, parseGs1Date, validateLot, validateSerial, assertGln } from '../gs1/identifiers.js';
 import { memberPath } from './jcs.js';
 
@@ -82,7 +82,8 @@ export class BodyCheck {
 
   oneOf<T extends string>(v: unknown, path: string, values: readonly T[]): T | undefined {
     if (this.skip(v, path)) return undefined;
-    if (typeof v === 'string' && (values as readonly string[]).includes(v)) return v as T;
+    const hit = values.find((x) => x === v);
+    if (hit !== undefined) return hit;
     return this.add(path, 'BAD_INPUT', `must be one of ${values.join(', ')}`);
   }
 
@@ -96,7 +97,7 @@ export class BodyCheck {
   /** A GTIN-14 with a valid check digit, exactly as it must appear in a signed body. */
   gtin14(v: unknown, path: string): string | undefined {
     if (this.skip(v, path)) return undefined;
-    const g = this.guard(() => normalizeGtin(v as string, path), path);
+    const g = this.guard(() => normalizeGtin(v, path), path);
     if (g === undefined) return undefined;
     if (g !== v) return this.add(path, 'GS1_BAD_GTIN', `must be the GTIN-14 form (${g})`);
     return g;
@@ -112,7 +113,7 @@ export class BodyCheck {
 
   sscc(v: unknown, path: string): string | undefined {
     if (this.skip(v, path)) return undefined;
-    return this.guard(() => normalizeSscc(v as string, path), path);
+    return this.guard(() => normalizeSscc(v, path), path);
   }
 
   serial(v: unknown, path: string): string | undefined {
@@ -128,7 +129,10 @@ export class BodyCheck {
   /** YYMMDD that is a real calendar date (DD 00 allowed, as in AI 17). */
   gs1Date(v: unknown, path: string): string | undefined {
     if (this.skip(v, path)) return undefined;
-    return this.guard(() => (parseGs1Date(v as string, undefined, path), v as string), path);
+    return this.guard(() => {
+      parseGs1Date(v, undefined, path);
+      return checkedString(v);
+    }, path);
   }
 
   leafHash(v: unknown, path: string): string | undefined {

@@ -1,13 +1,13 @@
-// The signed entry: one leaf of the ledger (DESIGN.md "Entries").
+// The signed entry: one leaf of the ledger (docs/architecture.md, Entries).
 //
 // Envelope `{v, kind, signer, at, nonce, prev, body, sig}`. Two byte strings matter, and both are RFC 8785
 // canonical JSON, so every implementation in every language derives the same bytes from the same envelope:
 //   signed bytes = utf8("medtrail/v1/<kind>\n") || utf8(JCS(envelope without sig))
 //   leaf bytes   = utf8(JCS(envelope with sig))          (the log hashes these: SHA-256(0x00 || leaf bytes))
-// The kind sits in the signed prefix (STYLE.md 6), so a signature made for one kind of record never verifies
+// The kind sits in the signed prefix, so a signature made for one kind of record never verifies
 // as another, even if the JSON were otherwise identical; the version sits in the prefix too.
 //
-// The envelope's shape is checked in core/entry-envelope.ts; nothing malformed is signed, encoded or decoded.
+// The envelope's shape is checked in core/entry/envelope.ts; nothing malformed is signed, encoded or decoded.
 import { assertBytes, concatBytes, equalBytes, fromBase64, fromUtf8, toBase64, toBase64Url, utf8 } from '../bytes.js';
 import { sign, verify, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../crypto/ed25519.js';
 import { checkEnvelope, NONCE_BYTES, type Entry, type EntryKind, type UnsignedEntry } from './envelope.js';
@@ -88,7 +88,7 @@ export function verifyEntry(e: Entry, publicKey: Uint8Array): boolean {
   assertBytes(publicKey, PUBLIC_KEY_BYTES, 'Ed25519 public key', 'KEY_BAD_LENGTH');
   const d = decodedOf(e);
   const msg = d === undefined ? signingBytes(e) : concatBytes(prefix(e.kind), d.leaf.subarray(0, d.sigStart), d.leaf.subarray(d.sigEnd));
-  const s: unknown = (e as unknown as Record<string, unknown>)['sig'];
+  const s: unknown = e.sig;
   if (typeof s !== 'string') throw new MedtrailError('SIG_BAD_LENGTH', 'entry has no signature string');
   const sig = fromBase64(s);
   assertBytes(sig, SIGNATURE_BYTES, 'entry signature', 'SIG_BAD_LENGTH');

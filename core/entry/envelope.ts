@@ -1,13 +1,13 @@
-// The entry envelope's shape: its members, their types and formats (DESIGN.md "Entries"). checkEnvelope()
-// reports every bad field at once (STYLE.md 4) and returns a fresh envelope that core/entry.ts signs, encodes
+// The entry envelope's shape: its members, their types and formats (docs/architecture.md, Entries). checkEnvelope()
+// reports every bad field at once (every bad field at once) and returns a fresh envelope that core/entry/entry.ts signs, encodes
 // and decodes. Only the envelope is checked here; the body's shape belongs to the custody rules. A body must
 // still be plain JSON (no lone surrogates, finite numbers, depth limit), or it would have no canonical form.
 //
-// The checks are also what makes envelopeText() in core/entry.ts sound: every member but body is held to
+// The checks are also what makes envelopeText() in core/entry/entry.ts sound: every member but body is held to
 // characters that JSON never escapes, so only the body needs the canonicaliser.
 import { fromBase64, fromBase64Url } from '../bytes.js';
 import { SIGNATURE_BYTES } from '../crypto/ed25519.js';
-import { FieldErrors, MedtrailError, isMedtrailError } from '../errors.js';
+import { FieldErrors, MedtrailError, isMedtrailError, checkedString, checkedStrings } from '../errors.js';
 import { isValidGln } from '../gs1/identifiers.js';
 import { MAX_JSON_DEPTH, assertPlainJson, memberPath } from './jcs.js';
 
@@ -172,12 +172,23 @@ export function checkEnvelope(value: unknown, sig: 'check' | 'ignore'): Unsigned
   errs.throwIfAny(onlyKind ? 'ENTRY_BAD_KIND' : 'ENTRY_MALFORMED', 'malformed entry');
   const out: UnsignedEntry = {
     v: 1,
-    kind: kind as EntryKind,
-    signer: signer as string,
-    at: at as string,
-    nonce: nonce as string,
-    prev: (prev as string[]).slice(),
-    body: body as Record<string, unknown>,
+    kind: entryKindOf(kind),
+    signer: checkedString(signer),
+    at: checkedString(at),
+    nonce: checkedString(nonce),
+    prev: checkedStrings(prev),
+    body: plainObjectOf(body),
   };
-  return sig === 'check' ? { ...out, sig: s as string } : out;
+  return sig === 'check' ? { ...out, sig: checkedString(s) } : out;
+}
+
+function entryKindOf(v: unknown): EntryKind {
+  const k = ENTRY_KINDS.find((x) => x === v);
+  if (k === undefined) throw new MedtrailError('INTERNAL', 'a kind passed validation but is not an entry kind');
+  return k;
+}
+
+function plainObjectOf(v: unknown): Record<string, unknown> {
+  if (!isPlainObject(v)) throw new MedtrailError('INTERNAL', 'a body passed validation but is not an object');
+  return v;
 }

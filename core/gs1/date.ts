@@ -28,7 +28,7 @@ function fullYear(yy: number, referenceYear: number): number {
 }
 
 /** Parses YYMMDD; GS1_BAD_DATE (naming `path`) unless it is a real calendar date (DD 00 allowed). */
-export function parseGs1Date(yymmdd: string, referenceYear?: number, path = 'expiry'): Gs1Date {
+export function parseGs1Date(yymmdd: unknown, referenceYear?: number, path = 'expiry'): Gs1Date {
   if (typeof yymmdd !== 'string' || !/^[0-9]{6}$/.test(yymmdd)) fieldError('GS1_BAD_DATE', path, 'date must be 6 digits YYMMDD');
   const ref = referenceYear ?? new Date().getUTCFullYear();
   if (!Number.isSafeInteger(ref) || ref < 1000 || ref > 9999) fieldError('GS1_BAD_DATE', path, 'reference year out of range');
@@ -44,7 +44,7 @@ export function parseGs1Date(yymmdd: string, referenceYear?: number, path = 'exp
 
 export function isValidGs1Date(yymmdd: unknown): yymmdd is string {
   try {
-    parseGs1Date(yymmdd as string, 2000);
+    parseGs1Date(yymmdd, 2000);
     return true;
   } catch {
     return false;

@@ -38,6 +38,12 @@ export interface DigitalLink {
 
 const MAX_URI = 4096;
 const QUALIFIERS = ['22', '10', '21'] as const;
+
+/** A query map with no prototype: a parameter named __proto__ or constructor is just a key. */
+function emptyQuery(): Record<string, string> {
+  const q: Record<string, string> = Object.create(null);
+  return q;
+}
 type Qualifier = (typeof QUALIFIERS)[number];
 /** Query keys with a meaning of their own, or that would smuggle a path qualifier into the query. */
 const RESERVED_QUERY = new Set(['17', 's', 'picc', 'cmac', '01', '22', '10', '21']);
@@ -77,11 +83,12 @@ export function parseDigitalLink(uri: string): DigitalLink {
   for (; i >= 1; i -= 2) {
     const ai = segs[i]!;
     if (ai === '01') break;
-    if (!(QUALIFIERS as readonly string[]).includes(ai)) {
+    const q = QUALIFIERS.find((x) => x === ai);
+    if (q === undefined) {
       if (found.length === 0) badUri('the path does not end in a (01) GTIN key and its qualifiers');
       throw new MedtrailError('DL_BAD_PATH', `"${ai}" is not a key qualifier of a GTIN`);
     }
-    found.unshift([ai as Qualifier, segs[i + 1]!]);
+    found.unshift([q, segs[i + 1]!]);
   }
   if (i < 1) badUri('no (01) GTIN key in the path');
   const resolver = `${scheme}://${authority}${segs.slice(0, i).join('/')}`;
@@ -93,7 +100,7 @@ export function parseDigitalLink(uri: string): DigitalLink {
       throw new MedtrailError('DL_BAD_PATH', 'key qualifiers repeated or out of the order 22, 10, 21');
     }
   }
-  const dl: DigitalLink = { resolver, gtin: normalizeGtin(decodeSegment(segs[i + 1]!, 'DL_BAD_PATH', false), 'gtin'), query: Object.create(null) as Record<string, string> };
+  const dl: DigitalLink = { resolver, gtin: normalizeGtin(decodeSegment(segs[i + 1]!, 'DL_BAD_PATH', false), 'gtin'), query: emptyQuery() };
   for (const [ai, raw] of found) {
     const v = decodeSegment(raw, 'DL_BAD_PATH', false);
     if (ai === '22') dl.cpv = validateCpv(v, 'cpv');

@@ -45,7 +45,7 @@ export function isValidGtin(s: unknown): s is string {
  * GTIN-8/12/13/14 → GTIN-14 (left-padded with zeros, which leaves the check digit valid because the weights
  * run from the right). GS1_BAD_GTIN for a wrong shape, GS1_BAD_CHECK_DIGIT for a wrong check digit.
  */
-export function normalizeGtin(s: string, path = 'gtin'): string {
+export function normalizeGtin(s: unknown, path = 'gtin'): string {
   if (typeof s !== 'string' || !GTIN_RE.test(s)) fieldError('GS1_BAD_GTIN', path, 'GTIN must be 8, 12, 13 or 14 digits');
   if (!checkDigitHolds(s)) fieldError('GS1_BAD_CHECK_DIGIT', path, 'GTIN check digit does not match');
   return s.padStart(14, '0');
@@ -63,7 +63,7 @@ export function isValidSscc(s: unknown): s is string {
 }
 
 /** Validates an SSCC and returns it (it has one form only, so "normalising" is validating). */
-export function normalizeSscc(s: string, path = 'sscc'): string {
+export function normalizeSscc(s: unknown, path = 'sscc'): string {
   if (typeof s !== 'string' || !/^[0-9]{18}$/.test(s)) fieldError('GS1_BAD_SSCC', path, 'SSCC must be 18 digits');
   if (!checkDigitHolds(s)) fieldError('GS1_BAD_CHECK_DIGIT', path, 'SSCC check digit does not match');
   return s;

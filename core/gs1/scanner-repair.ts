@@ -1,4 +1,4 @@
-// Repairs of what USB 2D scanners acting as keyboards do to a pack's code (DESIGN.md "Tag payload": the first
+// Repairs of what USB 2D scanners acting as keyboards do to a pack's code (docs/architecture.md, Tag payload: the first
 // cause of false alerts in the EU system). Pure: the reader daemon calls it on each stdin line, the tests on
 // generated codes.
 //

@@ -1,7 +1,7 @@
 // Random pack serials (AI 21) from a CSPRNG.
 //
 // Alphabet: a subset of GS1 AI 82 chosen so that a serial survives being read by people and by scanners that
-// act as keyboards (DESIGN.md, Tag payload):
+// act as keyboards (docs/architecture.md, Tag payload):
 //   - digits 2-9 and upper-case letters only: no 0/O, 1/I/L look-alikes, and no lower case, which a keyboard
 //     wedge with Caps Lock on would invert;
 //   - no Y or Z (swapped on a German QWERTZ layout) and no A, Q, W (swapped with Q, A, Z on a French AZERTY

@@ -80,7 +80,7 @@ export function parseCheckpointBody(body: string): Checkpoint {
   const lines = body.slice(0, -1).split('\n');
   if (lines.length < 3) throw malformed('checkpoint needs origin, size and root lines');
   if (lines.some((l) => l === '')) throw malformed('checkpoint lines must be non-empty');
-  const [origin, sizeText, rootText, ...extensions] = lines as [string, string, string, ...string[]];
+  const [origin = '', sizeText = '', rootText = '', ...extensions] = lines;
   // ASCII decimal without leading zeros; sizes past 2^53 cannot be held exactly, so they are refused too.
   if (!/^(0|[1-9][0-9]{0,15})$/.test(sizeText) || !Number.isSafeInteger(Number(sizeText))) {
     throw malformed('tree size is not a canonical decimal integer in range');

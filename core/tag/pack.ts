@@ -1,5 +1,5 @@
 // The identity of one pack, as the bytes its manufacturer signs for the pack's tag and label (the `s=`
-// parameter of the Digital Link, DESIGN.md "Tag payload").
+// parameter of the Digital Link, docs/architecture.md, Tag payload).
 //
 // Encoding, version 1:
 //
@@ -13,7 +13,7 @@
 // (8/12/13/14) the caller holds. Every byte is ASCII, so UTF-8 changes nothing but is named for clarity.
 //
 // The domain prefix keeps a pack signature from ever verifying as a signature over a ledger entry
-// (`medtrail/v1/<kind>\n` + JSON) or anything else the same key signs (STYLE.md 6).
+// (`medtrail/v1/<kind>\n` + JSON) or anything else the same key signs.
 import { FieldErrors, MedtrailError } from '../errors.js';
 import { utf8 } from '../bytes.js';
 import { normalizeGtin, validateLot, validateSerial } from '../gs1/identifiers.js';

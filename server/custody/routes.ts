@@ -1,4 +1,4 @@
-// HTTP routes of the custody service (thin: parse, call, map; STYLE.md 11).
+// HTTP routes of the custody service (thin: parse, call, map).
 //   POST /entries                 one signed entry, or {"entries":[...]} (up to 1,000, all or nothing)
 //   GET  /participants            enrolled participants (public: gln, name, role, publicKey, prefixes, revoked)
 //   GET  /participants/:gln
@@ -7,8 +7,9 @@
 //   GET  /held?gln=GLN[&gtin&lot | &gtin&serial][&limit&offset]  active packs a party holds; with gtin+lot,
 //        every such pack of the lot plus `prev`, the leaf hashes a whole-lot ship entry must name
 // /shipments and /held say who supplies whom and what stock a party has: they answer only a request signed
-// (core/request-auth.ts) by that party or by a regulator (AUTH_REQUIRED, AUTH_NOT_PARTY otherwise).
+// (core/api/request-auth.ts) by that party or by a regulator (AUTH_REQUIRED, AUTH_NOT_PARTY otherwise).
 import { Router, type Request } from 'express';
+import { isJsonObject } from '../../core/api/wire.js';
 import { toHex } from '../../core/bytes.js';
 import { parseEntry, type Entry } from '../../core/entry/entry.js';
 import { FieldErrors, MedtrailError } from '../../core/errors.js';
@@ -22,10 +23,10 @@ function publicParticipant(p: ParticipantRow): { gln: string; name: string; role
 
 /** The entries of a request body: one envelope, or {"entries":[...]}; every bad field reported at once. */
 export function entriesOf(body: unknown): Entry[] {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+  if (!isJsonObject(body)) {
     throw new MedtrailError('ENTRY_MALFORMED', 'request body must be a signed entry or {"entries":[...]}');
   }
-  const list = (body as Record<string, unknown>)['entries'];
+  const list = body['entries'];
   if (list === undefined) return [parseEntry(body)];
   if (!Array.isArray(list) || list.length === 0 || Object.keys(body).length !== 1) {
     throw new MedtrailError('ENTRY_MALFORMED', '{"entries":[...]} must hold a non-empty array and nothing else');

@@ -3,10 +3,33 @@
 // (writer.ts) inside the append's transaction. See schema.ts for the tables.
 import type Database from 'better-sqlite3';
 import { toHex } from '../../core/bytes.js';
+import { MedtrailError } from '../../core/errors.js';
 import type { EntryKind } from '../../core/entry/entry.js';
 import { CUSTODY_SCHEMA } from './schema.js';
 
-export type PackState = 'active' | 'in_transit' | 'dispensed' | 'missing' | 'destroyed' | 'stolen' | 'sample' | 'free_sample' | 'exported' | 'locked';
+export const PACK_STATES = ['active', 'in_transit', 'dispensed', 'missing', 'destroyed', 'stolen', 'sample', 'free_sample', 'exported', 'locked'] as const;
+export type PackState = (typeof PACK_STATES)[number];
+const PARTICIPANT_ROLES = ['manufacturer', 'distributor', 'pharmacy', 'regulator'] as const;
+
+// The custody tables hold only what the writer put there (CHECK-free TEXT columns): a value outside the set is
+// a table edited behind the server's back, STORE_CORRUPT rather than a wrong type passed on.
+function packStateOf(s: string): PackState {
+  const hit = PACK_STATES.find((x) => x === s);
+  if (hit === undefined) throw new MedtrailError('STORE_CORRUPT', `custody_packs holds an unknown state ${s}`);
+  return hit;
+}
+
+function roleOf(s: string): ParticipantRow['role'] {
+  const hit = PARTICIPANT_ROLES.find((x) => x === s);
+  if (hit === undefined) throw new MedtrailError('STORE_CORRUPT', `custody_participants holds an unknown role ${s}`);
+  return hit;
+}
+
+function stringListOf(json: string): string[] {
+  const v: unknown = JSON.parse(json);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new MedtrailError('STORE_CORRUPT', 'custody_participants holds malformed prefixes');
+  return v;
+}
 
 export interface PackRow {
   gtin: string;
@@ -100,7 +123,7 @@ export function packRow(r: RawPack): PackRow {
     serial: r.serial,
     lot: r.lot,
     expiry: r.expiry,
-    state: r.state as PackState,
+    state: packStateOf(r.state),
     holder: r.holder,
     inTransitTo: r.in_transit_to,
     lastIndex: r.last_idx,
@@ -278,9 +301,9 @@ function participantRow(r: RawParticipant): ParticipantRow {
   return {
     gln: r.gln,
     name: r.name,
-    role: r.role as ParticipantRow['role'],
+    role: roleOf(r.role),
     publicKey: r.public_key,
-    prefixes: JSON.parse(r.prefixes) as string[],
+    prefixes: stringListOf(r.prefixes),
     revoked: r.revoked === 1,
     index: r.idx,
   };

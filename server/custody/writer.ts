@@ -2,7 +2,7 @@
 // for one accepted entry, inside the append's transaction (apply.ts). Every pack a change touches gets the
 // entry as its newest link (last_idx, last_hash) and an event row, which is what packEvents() reads.
 import type Database from 'better-sqlite3';
-import { MedtrailError } from '../../core/errors.js';
+import { MedtrailError, codeOf } from '../../core/errors.js';
 import type { EntryKind } from '../../core/entry/entry.js';
 import { CUSTODY_SCHEMA } from './schema.js';
 import type { LotRow, PackState, ParticipantRow, ProductRow } from './state.js';
@@ -41,7 +41,7 @@ export type Change =
   | { op: 'recall'; gtin: string; lot: string; reason: string };
 
 function isPrimaryKeyConflict(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  return codeOf(e) === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
 export class CustodyWriter {

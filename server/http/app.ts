@@ -1,4 +1,4 @@
-// The HTTP application: a thin layer (STYLE.md 11). Handlers parse, call a service, map the result. Bodies have
+// The HTTP application: a thin layer. Handlers parse, call a service, map the result. Bodies have
 // a size limit; when the server cannot answer promptly (too many requests in flight, or its event loop running
 // late) it sheds load with 503 and Retry-After rather than slowing every request down (shedder.ts).
 import type { RequestListener, ServerResponse } from 'node:http';
@@ -11,6 +11,13 @@ import { logRoutes } from './log-routes.js';
 import { fastPath, type FastRoute } from './fast-path.js';
 import { loadShedder } from './shedder.js';
 import { allowed, DEFAULT_RATE_LIMIT, rateLimit, TokenBuckets, type RateLimitOptions } from './rate-limit.js';
+
+// The exact bytes of a JSON body, kept by express.json's verify hook for request signatures (http/auth.ts).
+declare module 'node:http' {
+  interface IncomingMessage {
+    rawBody?: Buffer | undefined;
+  }
+}
 
 export interface AppOptions {
   log: LogService;
@@ -68,7 +75,7 @@ export function createApp(opts: AppOptions): App {
   if (buckets !== undefined) app.use(rateLimit(buckets));
   const shed = loadShedder({ ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}), ...(opts.maxLagMs !== undefined ? { maxLagMs: opts.maxLagMs } : {}) });
   app.use(shed.handler);
-  // The exact body bytes are kept for signed requests (core/request-auth.ts signs their SHA-256).
+  // The exact body bytes are kept for signed requests (core/api/request-auth.ts signs their SHA-256).
   app.use(
     '/api/v1',
     express.json({
@@ -76,7 +83,7 @@ export function createApp(opts: AppOptions): App {
       strict: true,
       verify: (req, _res, buf) => {
         assertJsonDepth(buf);
-        (req as { rawBody?: Buffer }).rawBody = buf;
+        req.rawBody = buf;
       },
     }),
   );

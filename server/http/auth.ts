@@ -50,7 +50,10 @@ export class RequestAuth {
     const id = Buffer.from(auth.signature).toString('base64');
     this.prune(now);
     if (this.seen.has(id)) throw new MedtrailError('AUTH_REPLAYED', 'this signed request was already used; sign a new one');
-    if (this.seen.size >= MAX_SEEN) this.seen.delete(this.seen.keys().next().value as string);
+    if (this.seen.size >= MAX_SEEN) {
+      const oldest = this.seen.keys().next();
+      if (oldest.done !== true) this.seen.delete(oldest.value);
+    }
     this.seen.set(id, now + 2 * MAX_REQUEST_SKEW_MS);
     return rec;
   }

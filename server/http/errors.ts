@@ -1,4 +1,4 @@
-// One table from error code to HTTP status (STYLE.md 2). Every error leaves as {"error":{"code","message","fields"?}}.
+// One table from error code to HTTP status. Every error leaves as {"error":{"code","message","fields"?}}.
 import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
 import { ERROR_CODES, MedtrailError, type ErrorCode } from '../../core/errors.js';
@@ -74,21 +74,18 @@ export function sendError(res: ServerResponse, err: MedtrailError): void {
   });
 }
 
-interface BodyParserError {
-  type?: unknown;
-  status?: unknown;
-}
 
 /** Anything thrown, as a coded error; an unexpected one becomes INTERNAL (logged, details not leaked). */
 export function asMedtrailError(err: unknown): MedtrailError {
   if (err instanceof MedtrailError) return err;
   // The router decodes path parameters itself; a malformed %-escape there is the client's error, not ours.
   if (err instanceof URIError) return new MedtrailError('BAD_INPUT', 'malformed percent-encoding in the request path');
-  const bp = err as BodyParserError;
-  if (bp !== null && typeof bp === 'object') {
+  const bp = err;
+  if (bp !== null && typeof bp === 'object' && 'type' in bp) {
+    const status = 'status' in bp ? bp.status : undefined;
     if (bp.type === 'entity.too.large') return new MedtrailError('BODY_TOO_LARGE', 'request body larger than the limit');
     if (bp.type === 'entity.parse.failed') return new MedtrailError('BAD_JSON', 'request body is not valid JSON');
-    if (typeof bp.type === 'string' && typeof bp.status === 'number' && bp.status < 500) {
+    if (typeof bp.type === 'string' && typeof status === 'number' && status < 500) {
       return new MedtrailError('BAD_INPUT', `request body refused (${bp.type})`);
     }
   }

@@ -10,7 +10,7 @@
 // - not JSON, not an object or array at the top, or nested deeper than MAX_JSON_DEPTH: BAD_JSON;
 // - a charset other than UTF-8, or a Content-Encoding (gzip, ...): BAD_INPUT (body-parser's 415s, which the
 //   app's error handler also answers as BAD_INPUT);
-// - the exact bytes come back as `raw` (signed requests sign their SHA-256, core/request-auth.ts).
+// - the exact bytes come back as `raw` (signed requests sign their SHA-256, core/api/request-auth.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MedtrailError } from '../../core/errors.js';
 import { assertJsonDepth } from './json-depth.js';
@@ -25,7 +25,8 @@ function parse(buf: Buffer): unknown {
   if (buf[i] !== 0x7b && buf[i] !== 0x5b) throw new MedtrailError('BAD_JSON', 'request body must be a JSON object or array');
   assertJsonDepth(buf);
   try {
-    return JSON.parse(buf.toString('utf8')) as unknown;
+    const v: unknown = JSON.parse(buf.toString('utf8'));
+    return v;
   } catch {
     throw new MedtrailError('BAD_JSON', 'request body is not valid JSON');
   }

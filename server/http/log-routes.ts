@@ -1,4 +1,4 @@
-// The log's routes, in the fixed shapes of DESIGN.md (Interfaces), so that any client in any language can
+// The log's routes, in the fixed shapes of docs/architecture.md (The wire), so that any client in any language can
 // check the ledger: the checkpoint, the verifier key, raw leaves, inclusion and consistency proofs.
 import { Router } from 'express';
 import { toBase64, toHex } from '../../core/bytes.js';

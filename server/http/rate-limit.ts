@@ -73,7 +73,10 @@ export class TokenBuckets {
     for (const [k, b] of this.buckets) {
       if (b.tokens + ((now - b.at) / 1000) * this.perSecond >= this.burst) this.buckets.delete(k);
     }
-    if (this.buckets.size >= this.maxClients) this.buckets.delete(this.buckets.keys().next().value as string);
+    if (this.buckets.size >= this.maxClients) {
+      const oldest = this.buckets.keys().next();
+      if (oldest.done !== true) this.buckets.delete(oldest.value);
+    }
   }
 }
 

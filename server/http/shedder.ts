@@ -1,4 +1,4 @@
-// Load shedding (STYLE.md 11): when the server cannot answer promptly, new requests get 503 OVERLOADED with
+// Load shedding: when the server cannot answer promptly, new requests get 503 OVERLOADED with
 // Retry-After at once, instead of every request waiting longer and longer.
 //
 // Two signals, either one sheds:

@@ -46,7 +46,7 @@ export class KeyBook {
   /** Applies a participant entry already accepted into the log (its validity is the custody rules' job). */
   observe(entry: Entry): void {
     if (entry.kind !== 'participant' || entry.signer !== this.authority.gln) return;
-    const b = entry.body as Record<string, unknown>;
+    const b = entry.body;
     const gln = b['gln'];
     if (typeof gln !== 'string') return;
     const action = b['action'];
@@ -63,7 +63,7 @@ export class KeyBook {
     } catch {
       return;
     }
-    const role = (ROLES as readonly unknown[]).includes(b['role']) ? (b['role'] as Role) : prev?.role;
+    const role = ROLES.find((r) => r === b['role']) ?? prev?.role;
     if (role === undefined) return;
     this.byGln.set(gln, {
       gln,

@@ -1,6 +1,6 @@
 // The log service: appends leaves, signs checkpoints, serves entries and proofs.
 //
-// Order of effects for an append (DESIGN.md: Durability):
+// Order of effects for an append (docs/architecture.md, The ledger):
 //   1. inside one IMMEDIATE transaction: refuse replays, insert the leaves and the perfect-subtree hashes they
 //      complete, compute the new root, move the head by compare-and-swap (plus any custody effects the caller
 //      runs in the same transaction);

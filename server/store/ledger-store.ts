@@ -133,7 +133,7 @@ export class SqliteLedgerStore implements LedgerStore {
       db.prepare('INSERT OR IGNORE INTO head (id, size, root) VALUES (0, 0, ?)').run(Buffer.from(emptyRoot()));
       db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
     }
-    const version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() as string | undefined;
+    const version = db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get();
     if (version !== String(SCHEMA_VERSION)) {
       throw new MedtrailError('STORE_CORRUPT', `unsupported schema version ${String(version)}`);
     }
@@ -247,7 +247,7 @@ export class SqliteLedgerStore implements LedgerStore {
   }
 
   dataVersion(): number {
-    return this.st.dataVersion.get() as number;
+    return this.st.dataVersion.get() ?? 0;
   }
 
   setMeta(key: string, value: string): void {

@@ -1,5 +1,5 @@
 // The ledger's SQLite schema. STRICT tables; WAL with synchronous=FULL so that a committed append survives
-// power loss (an entry is acknowledged only after its transaction committed: DESIGN.md, The ledger).
+// power loss (an entry is acknowledged only after its transaction committed: docs/architecture.md, The ledger).
 //
 // leaves:      the append-only log; `entry` holds the exact leaf bytes (canonical JSON), `hash` their RFC 9162
 //              leaf hash. Nothing is ever updated or deleted (triggers below refuse it, so a bug cannot do it;

@@ -5,7 +5,7 @@
 // also expired says both); the verdict is the most severe. Reads are point lookups on primary keys and one
 // index range on the scans: nothing here grows with the size of the ledger.
 import { isExpired } from '../../core/gs1/identifiers.js';
-import { dataMismatchReason, decide, decommissionedReason, sortReasons, type ReasonCode, type Verdict } from '../../core/verdict.js';
+import { dataMismatchReason, decide, decommissionedReason, isDecommissionedState, sortReasons, type ReasonCode, type Verdict } from '../../core/verdict.js';
 import type { CustodyState, LotRow, PackRow, ProductRow } from '../custody/state.js';
 import type { KeyBook } from '../log/keybook.js';
 import type { ScannedCode } from '../../core/gs1/scanned-code.js';
@@ -49,8 +49,6 @@ export interface Evaluation extends Lookup {
   /** What recording this verification writes (scan mode): the scan row, and a SUN reading's counter. */
   toRecord: { scan: Scan | undefined; sun: SunReading | undefined };
 }
-
-const DECOMMISSIONED = new Set(['destroyed', 'stolen', 'sample', 'free_sample', 'exported', 'locked']);
 
 export class VerdictEngine {
   // Products never change once registered (no entry kind updates one), so a hit can be kept for good.
@@ -123,7 +121,7 @@ export class VerdictEngine {
       if (lot?.recalledIndex !== null && lot?.recalledIndex !== undefined) reasons.push('LOT_RECALLED');
       const s = pack.state;
       if (s === 'dispensed') reasons.push('ALREADY_DISPENSED');
-      else if (DECOMMISSIONED.has(s)) reasons.push(decommissionedReason(s as Parameters<typeof decommissionedReason>[0]));
+      else if (isDecommissionedState(s)) reasons.push(decommissionedReason(s));
       else if (s === 'missing') reasons.push('PACK_MISSING');
       else if (s === 'in_transit') {
         // The sender and the named recipient handle a pack in transit as a matter of course; anyone else,

@@ -7,7 +7,7 @@
 //   5. record: the scan row and a SUN reading's counter, only now, so that a ledger that failed its check, or
 //      a request refused on the way, leaves nothing behind;
 //   6. answer, with what this asker may see (the audience rule below, shared with /packs and /epcis).
-import { FieldErrors, MedtrailError } from '../../core/errors.js';
+import { checkedString, FieldErrors, MedtrailError } from '../../core/errors.js';
 import { isValidGln } from '../../core/gs1/identifiers.js';
 import { MAX_SCAN_AHEAD_MS, MAX_SCAN_BACKDATE_MS, parseScannedCode, type ScannedCode } from '../../core/gs1/scanned-code.js';
 import { decide, reason, sortReasons, VERDICT_MESSAGES } from '../../core/verdict.js';
@@ -73,7 +73,7 @@ export function parseVerifyBody(body: unknown): VerifyBody {
     else scannedAt = Date.parse(at);
   }
   errs.throwIfAny(errs.list[0]?.code ?? 'BAD_INPUT', 'invalid verify request');
-  return { code: code as string, scanner: { gln, location }, scannedAt };
+  return { code: checkedString(code), scanner: { gln, location }, scannedAt };
 }
 
 /**

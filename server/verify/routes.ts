@@ -22,17 +22,21 @@ import type { FastRequest, FastRoute } from '../http/fast-path.js';
 import { sendJson } from '../http/json-body.js';
 
 function packParams(req: Request): { gtin: string; serial: string } {
+  return packIdentifier(req.params['gtin'], req.params['serial']);
+}
+
+function packIdentifier(gtinIn: unknown, serialIn: unknown): { gtin: string; serial: string } {
   const errs = new FieldErrors();
   let gtin = '';
   let serial = '';
   try {
-    gtin = normalizeGtin(String(req.params['gtin'] ?? ''), 'gtin');
+    gtin = normalizeGtin(String(gtinIn ?? ''), 'gtin');
   } catch (e) {
     if (!(e instanceof MedtrailError)) throw e;
     errs.add('gtin', e.code, e.message);
   }
   try {
-    serial = validateSerial(String(req.params['serial'] ?? ''), 'serial');
+    serial = validateSerial(String(serialIn ?? ''), 'serial');
   } catch (e) {
     if (!(e instanceof MedtrailError)) throw e;
     errs.add('serial', e.code, e.message);
@@ -48,7 +52,7 @@ function queryPack(req: Request): { gtin: string; serial: string } {
   if (typeof g !== 'string') errs.add('gtin', 'BAD_INPUT', g === undefined ? 'required' : 'must be given once');
   if (typeof s !== 'string') errs.add('serial', 'BAD_INPUT', s === undefined ? 'required' : 'must be given once');
   errs.throwIfAny('BAD_INPUT', 'bad query parameters');
-  return packParams({ params: { gtin: g, serial: s } } as unknown as Request);
+  return packIdentifier(g, s);
 }
 
 /**

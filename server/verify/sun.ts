@@ -1,5 +1,5 @@
 // NTAG 424 DNA Secure Unique NFC (SUN) on the server: per-tag SDM keys, the check of the `picc`/`cmac`
-// Digital Link parameters (core/sun.ts, NXP AN12196), and the last read counter per tag, which is what
+// Digital Link parameters (core/tag/sun.ts, NXP AN12196), and the last read counter per tag, which is what
 // catches a copied tag (a copy can only replay readings already seen).
 //
 // Keys: one AES-128 key per tag, used as both K_SDMMetaRead and K_SDMFileRead (the tag is personalised so;
@@ -17,7 +17,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fromHex } from '../../core/bytes.js';
-import { MedtrailError } from '../../core/errors.js';
+import { codeOf, MedtrailError } from '../../core/errors.js';
 import { verifySun, type Aes128 } from '../../core/tag/sun.js';
 import type { ReasonCode } from '../../core/verdict.js';
 
@@ -44,7 +44,7 @@ export function tagKeySecret(dbPath: string): Buffer {
     try {
       writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (codeOf(e) !== 'EEXIST') throw e;
     }
   }
   return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');

@@ -1,5 +1,5 @@
-// The tag's signature (DESIGN.md "Tag payload"): `s=` is base64url of the manufacturer's Ed25519 signature
-// over packIdentityBytes({gtin, lot, serial, expiry}) (core/pack.ts). It is checked against the key of the
+// The tag's signature (docs/architecture.md, Tag payload): `s=` is base64url of the manufacturer's Ed25519 signature
+// over packIdentityBytes({gtin, lot, serial, expiry}) (core/tag/pack.ts). It is checked against the key of the
 // manufacturer of the GTIN, as the log says it: that manufacturer's current key first, then any key the log
 // ever admitted for it (a key rotated since the batch was signed still made that batch's tags).
 //
@@ -72,7 +72,7 @@ export class TagSignatureChecker {
     const keys: Uint8Array[] = [];
     for (const leaf of this.store.participantLeaves()) {
       const e = decodeEntry(leaf.bytes);
-      const b = e.body as Record<string, unknown>;
+      const b = e.body;
       if (e.signer !== this.keys.authority.gln || b['gln'] !== gln || typeof b['publicKey'] !== 'string') continue;
       try {
         const k = fromBase64(b['publicKey'], 32);

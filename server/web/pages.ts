@@ -80,7 +80,7 @@ export function pageRouter(assets: Assets, logVerifierKey: string): Router {
   const r = Router();
   const showPatient = (req: Request, res: Response): void => send(req, res, page(patient));
   // GS1 Digital Link: qualifiers after the GTIN in the order 22, 10, 21; any may be left out, none reordered.
-  // The page itself parses and validates the whole URI (core/digital-link.ts) and says so if it is malformed.
+  // The page itself parses and validates the whole URI (core/gs1/digital-link.ts) and says so if it is malformed.
   for (const path of [
     '/01/:gtin/21/:serial',
     '/01/:gtin/10/:lot/21/:serial',

@@ -11,7 +11,8 @@ import type Database from 'better-sqlite3';
 import { Router } from 'express';
 import { parseDigitalLink } from '../../core/gs1/digital-link.js';
 import { parseElementString } from '../../core/gs1/element-string.js';
-import { FieldErrors, MedtrailError } from '../../core/errors.js';
+import { checkedString, FieldErrors, MedtrailError } from '../../core/errors.js';
+import { isJsonObject } from '../../core/api/wire.js';
 import type { RequestAuth } from '../http/auth.js';
 import { TokenBuckets } from '../http/rate-limit.js';
 
@@ -50,8 +51,8 @@ function identify(code: string): { gtin: string | null; serial: string | null } 
 }
 
 function parseReport(body: unknown): { code: string; verdict: string | null; note: string | null } {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new MedtrailError('BAD_INPUT', 'body must be a JSON object');
-  const b = body as Record<string, unknown>;
+  if (!isJsonObject(body)) throw new MedtrailError('BAD_INPUT', 'body must be a JSON object');
+  const b = body;
   const errs = new FieldErrors();
   for (const k of Object.keys(b)) if (!['code', 'verdict', 'note'].includes(k)) errs.add(k, 'BAD_INPUT', 'unknown member');
   const code = b['code'];
@@ -63,7 +64,7 @@ function parseReport(body: unknown): { code: string; verdict: string | null; not
   const note = b['note'] ?? null;
   if (note !== null && (typeof note !== 'string' || note.length > MAX_NOTE || CONTROL.test(note))) errs.add('note', 'BAD_INPUT', `text of at most ${MAX_NOTE} characters`);
   errs.throwIfAny('BAD_INPUT', 'bad report');
-  return { code: code as string, verdict: verdict as string | null, note: note as string | null };
+  return { code: checkedString(code), verdict: verdict === null ? null : checkedString(verdict), note: note === null ? null : checkedString(note) };
 }
 
 /**

@@ -3,7 +3,7 @@
 // bounded in count and time.
 //
 // 1. Packs registered per second for a 100,000-pack batch, as `medtrail batch` does it: sign every pack's tag
-//    (Ed25519 over core/pack.ts packIdentityBytes, Digital Link URI), then POST the batch entry to a real
+//    (Ed25519 over core/tag/pack.ts packIdentityBytes, Digital Link URI), then POST the batch entry to a real
 //    `medtrail serve` process, which checks it and applies it (100,000 pack rows) in the append's transaction.
 //    Baseline: raw Ed25519 signing of the same pack identities plus a SQLite insert of the same rows into a
 //    plain table (same pragmas), one transaction. Rounds alternate (bare, real, bare, real, ...).

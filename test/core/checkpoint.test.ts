@@ -1,4 +1,4 @@
-// core/checkpoint.ts: C2SP checkpoints in signed notes, held to the Go reference's published keys and notes
+// core/log/checkpoint.ts: C2SP checkpoints in signed notes, held to the Go reference's published keys and notes
 // (test/vectors/c2sp, sources in its README), then every malformed variant one by one, then random input.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// Holds core/merkle.ts to the published RFC 6962/9162 proof cases of transparency-dev/merkle (testdata/, commit
+// Holds core/log/merkle.ts to the published RFC 6962/9162 proof cases of transparency-dev/merkle (testdata/, commit
 // 417fb0c314750d94e53942e9f92e79b6d35915db, Apache-2.0), kept beside the checkout in
 // ../shared/vectors/rfc9162-proofs (see its README). Every file is one case with its expected outcome.
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// core/merkle.ts against a naive recursive transcription of RFC 9162 2.1 (small trees, every index and size
+// core/log/merkle.ts against a naive recursive transcription of RFC 9162 2.1 (small trees, every index and size
 // pair), then fast-check properties on trees up to 2^40 leaves that exist only as a sparse perfect-hash reader.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// End to end, as the people in DESIGN.md would do it: the built `medtrail` CLI for every role against a real
+// End to end, as the people of docs/architecture.md would do it: the built `medtrail` CLI for every role against a real
 // `medtrail serve` process on a temporary SQLite file, over HTTP only. A 10,000-pack batch goes from the
 // manufacturer to the distributor to the pharmacy, and every verdict is produced by real entries (and, for
 // COUNTERFEIT and UNKNOWN, by real tampering with a tag).

@@ -40,7 +40,7 @@ export interface Chain {
   p: Party;
   reg: Party;
   post(body: unknown): Promise<Posted>;
-  /** GET under /api/v1; with `as`, a request signed by that party (core/request-auth.ts). */
+  /** GET under /api/v1; with `as`, a request signed by that party (core/api/request-auth.ts). */
   get(path: string, as?: Party): Promise<Posted>;
   /** Posts entries that must be accepted; returns their leaf hashes. */
   ok(...es: Entry[]): Promise<string[]>;

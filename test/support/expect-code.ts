@@ -1,4 +1,4 @@
-// Assertions on coded errors (STYLE.md 2: tests assert codes, never messages).
+// Assertions on coded errors (tests assert codes, never messages).
 import { expect } from 'vitest';
 import { MedtrailError, type ErrorCode } from '../../core/errors.js';
 

@@ -1,6 +1,6 @@
 // What an NTAG 424 DNA with SUN mirroring puts in its URL on each read: encrypted PICC data (tag 0xC7, UID,
 // read counter LSB first, random padding) under K_SDMMetaRead, and the SDMMAC under the session key derived
-// from K_SDMFileRead (core/sun.ts, NXP AN12196), with an empty MAC input. Tests append these to a pack's URI.
+// from K_SDMFileRead (core/tag/sun.ts, NXP AN12196), with an empty MAC input. Tests append these to a pack's URI.
 import { randomBytes } from 'node:crypto';
 import { toHex } from '../../core/bytes.js';
 import { sdmMac, type PiccData } from '../../core/tag/sun.js';

@@ -1,5 +1,5 @@
 // Hostile input into POST /api/v1/verify: random strings as the code, random JSON bodies, random bytes and
-// near-miss codes only ever give a coded 4xx, never a 5xx or a crash (STYLE.md 3).
+// near-miss codes only ever give a coded 4xx, never a 5xx or a crash .
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../core/errors.js';

@@ -1,12 +1,13 @@
-// What the console asks of the server and sends to it. Every entry body is checked with core/bodies.ts (the
-// code the server runs) and signed here with tweetnacl (core/ed25519.ts default); only the signed entry
-// leaves the page. Reads are signed requests (core/request-auth.ts) as the participant.
-import type { PatientReport } from '../../core/api/answers.js';
+// What the console asks of the server and sends to it. Every entry body is checked with core/entry/bodies.ts (the
+// code the server runs) and signed here with tweetnacl (core/crypto/ed25519.ts default); only the signed entry
+// leaves the page. Reads are signed requests (core/api/request-auth.ts) as the participant.
+import { parseAppended, parseLogEntries, parseReports, type Appended, type PatientReport } from '../../core/api/answers.js';
+import { buildEntry as buildOne } from '../../core/entry/builder.js';
 import { fromBase64 } from '../../core/bytes.js';
 import { validateBody, type BodyOf } from '../../core/entry/bodies.js';
-import { decodeEntry, newNonce, signEntry, type Entry, type EntryKind } from '../../core/entry/entry.js';
+import { decodeEntry, type Entry, type EntryKind } from '../../core/entry/entry.js';
 import { keyFileSeed, parseKeyFile, type KeyFile } from '../../core/crypto/keys.js';
-import { getJson, obj, postJson, type Signer } from './api.js';
+import { getJson, getParsed, obj, postJson, type Signer } from './api.js';
 
 export interface Session extends Signer {
   name: string;
@@ -46,14 +47,13 @@ export async function openSession(keyText: string): Promise<Session> {
   return { gln: key.gln, seed: keyFileSeed(key), name: String(p['name'] ?? key.name), role: String(p['role'] ?? ''), keyText };
 }
 
-export function buildEntry<K extends EntryKind>(s: Session, kind: K, body: BodyOf[K], prev: string[]): Entry {
-  validateBody(kind, body);
-  return signEntry({ v: 1, kind, signer: s.gln, at: new Date().toISOString(), nonce: newNonce(), prev, body: body as unknown as Record<string, unknown> }, s.seed);
+/** Signs an entry with the session's key, through the one entry builder (core/entry/builder.ts). */
+export function buildEntry<K extends EntryKind>(s: Session, kind: K, body: BodyOf[K], prev: string[]): Entry<BodyOf[K]> {
+  return buildOne(kind, s, body, prev);
 }
 
-export async function submit(e: Entry): Promise<{ index: number; leafHash: string }> {
-  const a = obj(await postJson('/api/v1/entries', e));
-  return { index: Number(a['index']), leafHash: String(a['leafHash']) };
+export async function submit(e: Entry<object>): Promise<Appended> {
+  return parseAppended(await postJson('/api/v1/entries', e));
 }
 
 function packs(x: unknown): HeldPack[] {
@@ -77,8 +77,9 @@ export async function shipmentsWaiting(s: Session): Promise<Shipment[]> {
 
 /** The packs a ship entry names one by one (packs and cases), read from the signed leaf itself; lots by name. */
 export async function shippedItems(index: number): Promise<{ packs: { gtin: string; serial: string }[]; lots: { gtin: string; lot: string }[] }> {
-  const page = obj(await getJson(`/api/v1/log/entries?start=${index}&end=${index + 1}`));
-  const leaf = String(obj((page['entries'] as unknown[])[0])['leaf']);
+  const page = await getParsed(`/api/v1/log/entries?start=${index}&end=${index + 1}`, parseLogEntries);
+  const leaf = page.entries[0]?.leaf;
+  if (leaf === undefined) throw new Error(`no entry at index ${index}`);
   const e = decodeEntry(fromBase64(leaf));
   const body = validateBody('ship', e.body);
   const out: { packs: { gtin: string; serial: string }[]; lots: { gtin: string; lot: string }[] } = { packs: [], lots: [] };
@@ -99,6 +100,5 @@ export type { PatientReport } from '../../core/api/answers.js';
 
 /** Reports patients sent from the patient page (regulators only; a signed request). */
 export async function patientReports(s: Session): Promise<PatientReport[]> {
-  const list = obj(await getJson('/api/v1/reports', s))['reports'];
-  return Array.isArray(list) ? (list.map(obj) as unknown as PatientReport[]) : [];
+  return getParsed('/api/v1/reports', parseReports, s);
 }

@@ -3,7 +3,7 @@
 // like a keyboard and ends each code with Enter), receive a shipment marking missing and extra packs,
 // dispense (pharmacy), recall a lot (manufacturer). Entries are signed here; the seed never leaves the page.
 import { parsePackCode, type ScannedPack } from '../shared/code-entry.js';
-import { ApiError } from './api.js';
+import { isMedtrailError } from '../../core/errors.js';
 import { buildEntry, held, heldPack, openSession, participants, patientReports, shipmentsWaiting, shippedItems, submit, type Session, type Shipment } from './console-actions.js';
 import { $, h } from './dom.js';
 import { CONSOLE_WORDS } from './console-words.js';
@@ -21,7 +21,7 @@ function say(text: string, ok = true): void {
 }
 
 function why(e: unknown): string {
-  if (e instanceof ApiError) return `${e.code}: ${e.message}`;
+  if (isMedtrailError(e)) return `${e.code}: ${e.message}`;
   return e instanceof Error ? e.message : String(e);
 }
 

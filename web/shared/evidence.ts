@@ -5,7 +5,7 @@
 //                     admits/rotates the manufacturer's GLN, and owns the GTIN's company prefix;
 //   3. pack in log    the pack's leaf hash is in that tree (the verify answer's inclusion proof);
 //   4. pack signature the tag's `s=` is the manufacturer's Ed25519 signature over the pack identity
-//                     (core/pack.ts), with the key proven in 2.
+//                     (core/tag/pack.ts), with the key proven in 2.
 //
 // Pure: the page fetches the pieces and hands them here; a test in Node runs the same code. Every failure
 // becomes a check with `ok: false` and the error code, never an exception.
@@ -88,7 +88,7 @@ function provenMakerKey(input: EvidenceInput, packTree: Checkpoint | null): Uint
   if (cp === null) throw Object.assign(new Error('no checkpoint'), { code: 'NO_CHECKPOINT' });
   const entry = decodeEntry(fromBase64(m.leaf));
   included(m.inclusion, entryLeafHash(entry), cp);
-  const b = entry.body as Record<string, unknown>;
+  const b = entry.body;
   const glnOk = input.makerGln === null || b['gln'] === input.makerGln;
   if (entry.kind !== 'participant' || !glnOk || (b['action'] !== 'admit' && b['action'] !== 'rotate')) {
     throw Object.assign(new Error('not the maker'), { code: 'MAKER_ENTRY_MISMATCH' });
