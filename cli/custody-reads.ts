@@ -3,20 +3,11 @@
 // product entry a batch continues. The CLI signs only what it has checked the shape of.
 import { MedtrailError } from '../core/errors.js';
 import type { ApiClient } from './api-client.js';
-import { parseHeld, parsePackRead, parseProductMaster } from '../core/api/answers.js';
+import { parseHeld, parsePackRead, parseProductMaster, type PackAnswer } from '../core/api/answers.js';
 import type { PackRef, ShipItem } from '../core/entry/bodies.js';
 
-/** The part of a participant's pack read the CLI relies on. */
-export interface PackView {
-  gtin: string;
-  serial: string;
-  lot: string;
-  expiry: string;
-  state: string;
-  holder: string;
-  inTransitTo: string | null;
-  lastHash: string;
-}
+/** The part of a participant's pack read (core/api/answers.ts) the CLI relies on, every member present. */
+export type PackView = Pick<PackAnswer, 'gtin' | 'serial' | 'lot' | 'expiry' | 'state'> & { holder: string; inTransitTo: string | null; lastHash: string };
 
 export type { ShipItem };
 

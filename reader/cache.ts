@@ -15,17 +15,11 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { decodeEntry } from '../core/entry/entry.js';
-import { parseHeld, parseParticipants } from '../core/api/answers.js';
+import { parseHeld, parseParticipants, type ParticipantAnswer } from '../core/api/answers.js';
 import type { LedgerClient } from '../client/ledger-client.js';
 
-export interface CachedParticipant {
-  gln: string;
-  name: string;
-  role: string;
-  publicKey: string;
-  prefixes: string[];
-  revoked: boolean;
-}
+/** A participant as GET /participants answers it, kept for offline checks. */
+export type CachedParticipant = ParticipantAnswer;
 
 export interface CachedPack {
   gtin: string;

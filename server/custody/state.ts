@@ -4,6 +4,7 @@
 import type Database from 'better-sqlite3';
 import { toHex } from '../../core/bytes.js';
 import { MedtrailError } from '../../core/errors.js';
+import type { ProductMasterAnswer, ShipmentAnswer } from '../../core/api/answers.js';
 import type { EntryKind } from '../../core/entry/entry.js';
 import { CUSTODY_SCHEMA } from './schema.js';
 
@@ -60,15 +61,8 @@ export interface LotRow {
   recalledAt: string | null;
 }
 
-export interface ProductRow {
-  gtin: string;
-  name: string;
-  form: string;
-  strength: string;
-  packSize: number;
-  manufacturer: string;
-  index: number;
-}
+/** A product's master data as the tables hold it: exactly what GET /products/:gtin answers. */
+export type ProductRow = ProductMasterAnswer;
 
 export interface ParticipantRow {
   gln: string;
@@ -90,15 +84,8 @@ export interface PackEvent {
   counterparty: string | null;
 }
 
-export interface ShipmentRow {
-  index: number;
-  hash: string;
-  from: string;
-  to: string;
-  at: string;
-  count: number;
-  receivedIndex: number | null;
-}
+/** A ship entry as the custody tables index it: exactly what GET /shipments answers. */
+export type ShipmentRow = ShipmentAnswer;
 
 interface RawPack {
   gtin: string;
