@@ -207,6 +207,11 @@ async function main(): Promise<void> {
           // images go on being verified meanwhile.
           if (o.json) process.stdout.write(JSON.stringify({ info: 'pcsc', state: 'lost', message: e.message }) + '\n');
           else process.stderr.write(`medtrail-reader: PC/SC: ${e.message}; NFC paused, reconnecting when pcscd is back\n`);
+        } else if (e.kind === 'pcsc-unavailable') {
+          // One line, then on with scanner lines and images; NFC starts by itself when pcscd appears.
+          attached();
+          if (o.json) process.stdout.write(JSON.stringify({ info: 'pcsc', state: 'unavailable', socket: e.socket, message: e.message }) + '\n');
+          else process.stderr.write(`medtrail-reader: NFC unavailable: pcscd at ${e.socket}: ${e.message}; scanner lines and images work, NFC starts when pcscd answers (or run with --no-nfc)\n`);
         } else if (e.kind === 'pcsc-restored') {
           if (o.json) process.stdout.write(JSON.stringify({ info: 'pcsc', state: 'restored' }) + '\n');
           else process.stderr.write('medtrail-reader: PC/SC: connected to pcscd again\n');

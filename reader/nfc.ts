@@ -12,7 +12,7 @@
 import { createConnection } from 'node:net';
 import { NFC, TAG_ISO_14443_4, type Reader } from 'nfc-pcsc';
 import { concatBytes } from '../core/bytes.js';
-import { MedtrailError, isMedtrailError, type ErrorCode, messageOf } from '../core/errors.js';
+import { MedtrailError, isMedtrailError, type ErrorCode, messageOf, codeOf } from '../core/errors.js';
 import { uriFromNdefMessage } from '../core/tag/ndef.js';
 import { CC_PAGE, DATA_PAGE, extractNdefMessage, parseCapabilityContainer, scanForNdefTlv, type NtagType } from '../core/tag/ntag.js';
 import { FAST_READ_PAGES, MAX_READ, fastRead, getUid, readBytes, type TagReader } from './tag-io.js';
@@ -23,8 +23,10 @@ export type NfcEvent =
   | { kind: 'card-off'; reader: string }
   | { kind: 'reader'; reader: string; attached: boolean }
   | { kind: 'pcsc-error'; message: string }
-  /** The watch is connected to pcscd again after a 'pcsc-error'. */
-  | { kind: 'pcsc-restored' };
+  /** The watch is connected to pcscd again after a 'pcsc-error' or 'pcsc-unavailable'. */
+  | { kind: 'pcsc-restored' }
+  /** pcscd did not answer at start: NFC waits for it (the binding is not started, so nothing spins). */
+  | { kind: 'pcsc-unavailable'; socket: string; message: string };
 
 export interface TagContent {
   readonly uri: string;
@@ -88,18 +90,29 @@ function pcscdSocket(): string {
   return process.env['PCSCLITE_CSOCK_NAME'] ?? '/run/pcscd/pcscd.comm';
 }
 
-/** Whether pcscd accepts a connection on its socket now (never blocks the event loop). */
-function pcscdAnswers(): Promise<boolean> {
+/**
+ * Whether pcscd accepts a connection on its socket now, and why not (never blocks the event loop). The
+ * pcsclite binding must never be started without it: with no pcscd it loops in native code establishing its
+ * context, at full CPU, deaf to signals (a known problem of @pokusew/pcsclite 0.6).
+ */
+function pcscdProbe(): Promise<{ ok: true } | { ok: false; why: string }> {
   return new Promise((resolve) => {
     const c = createConnection(pcscdSocket());
-    const done = (ok: boolean): void => {
+    const done = (r: { ok: true } | { ok: false; why: string }): void => {
       c.destroy();
-      resolve(ok);
+      resolve(r);
     };
-    c.once('connect', () => done(true));
-    c.once('error', () => done(false));
-    c.setTimeout(1000, () => done(false));
+    c.once('connect', () => done({ ok: true }));
+    c.once('error', (e) => {
+      const code = codeOf(e);
+      done({ ok: false, why: code === 'ENOENT' ? 'no pcscd socket there (is pcscd installed and running?)' : code === 'ECONNREFUSED' ? 'nothing listens on that socket' : messageOf(e) });
+    });
+    c.setTimeout(1000, () => done({ ok: false, why: 'pcscd did not answer within 1 s' }));
   });
+}
+
+async function pcscdAnswers(): Promise<boolean> {
+  return (await pcscdProbe()).ok;
 }
 
 export interface NfcWatch {
@@ -129,7 +142,7 @@ export function watchNfc(onEvent: (e: NfcEvent, reader: Reader | undefined) => v
   };
   const watched = new Map<string, Reader>();
   const retryMs = options.retryMs ?? 1000;
-  let nfc: NFC;
+  let nfc: NFC | undefined;
   let retry: NodeJS.Timeout | undefined;
 
   const connect = (): NFC => {
@@ -185,7 +198,7 @@ export function watchNfc(onEvent: (e: NfcEvent, reader: Reader | undefined) => v
     }
     // Its status thread has ended (that is what the error says), so close() only joins it.
     try {
-      nfc.close();
+      nfc?.close();
     } catch {
       /* already closed */
     }
@@ -208,7 +221,17 @@ export function watchNfc(onEvent: (e: NfcEvent, reader: Reader | undefined) => v
     }
   };
 
-  nfc = connect();
+  // Only once pcscd answers: started without it, the binding would spin (pcscdProbe).
+  void (async () => {
+    const p = await pcscdProbe();
+    if (closed) return;
+    if (p.ok) {
+      nfc = connect();
+      return;
+    }
+    emit({ kind: 'pcsc-unavailable', socket: pcscdSocket(), message: p.why });
+    retry = setTimeout(() => void reconnect(), retryMs);
+  })();
 
   async function onCard(r: Reader, standard: string | undefined): Promise<void> {
     const t0 = performance.now();
@@ -238,7 +261,7 @@ export function watchNfc(onEvent: (e: NfcEvent, reader: Reader | undefined) => v
         r.removeAllListeners('card');
       }
       watched.clear();
-      nfc.close();
+      nfc?.close();
     },
   };
 }

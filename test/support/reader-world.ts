@@ -110,8 +110,8 @@ export interface ReaderProcess {
 }
 
 /** Spawns `node bin/medtrail-reader.js --json ...args`; resolves once it printed its `ready` line. */
-export async function spawnReader(args: string[], opts: { waitReady?: boolean } = {}): Promise<ReaderProcess> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/medtrail-reader.js'), '--json', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+export async function spawnReader(args: string[], opts: { waitReady?: boolean; env?: Record<string, string> } = {}): Promise<ReaderProcess> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/medtrail-reader.js'), '--json', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   const lines: Record<string, unknown>[] = [];
   let waiters: (() => void)[] = [];
   let buf = '';
