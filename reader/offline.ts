@@ -21,6 +21,11 @@ export function parseCode(code: string): ParsedCode {
 }
 
 export interface OfflineEvaluation {
+  /**
+   * Set when the cache cannot judge this pack at all: the reader never synced, or holds no key of the GTIN's
+   * maker. Then no offline verdict is given (never COUNTERFEIT for a pack the reader simply does not know yet).
+   */
+  cannotCheck?: string;
   verdict: Verdict;
   reasons: ReasonCode[];
   code: ParsedCode;
@@ -90,5 +95,8 @@ export function evaluateOffline(cache: ReaderCache, code: ParsedCode, now: Date)
   }
   const sorted = sortReasons(reasons);
   if (decide(sorted) === 'GENUINE' && held !== undefined) sorted.unshift('PACK_ACTIVE');
-  return { verdict: decide(sorted), reasons: sorted, code, product, held, lot, expiry };
+  const out: OfflineEvaluation = { verdict: decide(sorted), reasons: sorted, code, product, held, lot, expiry };
+  if (cache.syncedAt === undefined) out.cannotCheck = 'this reader has never synced with the server: no maker keys are cached';
+  else if (maker === undefined) out.cannotCheck = `no key of this product's maker is cached (last sync ${cache.syncedAt})`;
+  return out;
 }

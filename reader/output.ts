@@ -12,8 +12,13 @@ import type { Reason, Verdict } from '../core/verdict.js';
 
 export type Source = 'nfc' | 'scanner' | 'image';
 
+/** A verdict, or NOT_CHECKED: offline, with nothing cached to judge the pack by (never a verdict of fraud). */
+export type LineVerdict = Verdict | 'NOT_CHECKED';
+
 export interface VerdictLine {
-  verdict: Verdict;
+  verdict: LineVerdict;
+  /** With NOT_CHECKED: why the reader cannot check this pack offline yet. */
+  cannotCheck?: string;
   source: Source;
   /** The code as verified (a URI, or an element string with GS shown as \u001d in JSON). */
   uri: string;
@@ -75,7 +80,10 @@ export class Printer {
   verdict(v: VerdictLine): void {
     if (this.json) return this.write(JSON.stringify(v) + '\n');
     const ok = v.verdict === 'GENUINE';
-    const head = this.paint(ok ? GREEN : v.provisional ? YELLOW : RED, `${ok ? '✔' : '✖'} ${v.verdict.padEnd(10)}`);
+    const unchecked = v.verdict === 'NOT_CHECKED';
+    const head = unchecked
+      ? this.paint(YELLOW, '? CANNOT CHECK OFFLINE YET')
+      : this.paint(ok ? GREEN : v.provisional ? YELLOW : RED, `${ok ? '✔' : '✖'} ${v.verdict.padEnd(10)}`);
     const parts = [head];
     if (v.product?.name) parts.push(v.product.name);
     if (v.pack?.lot) parts.push(`lot ${v.pack.lot}`);
@@ -84,7 +92,8 @@ export class Printer {
     if (v.pack?.serial) parts.push(`sn ${v.pack.serial}`);
     const notes: string[] = [];
     const why = v.reasons.filter((r) => r.code !== 'PACK_ACTIVE');
-    if (!ok && why[0]) notes.push(why[0].message);
+    if (unchecked && v.cannotCheck !== undefined) notes.push(v.cannotCheck);
+    else if (!ok && why[0]) notes.push(why[0].message);
     if (v.repairs?.length) notes.push(`scanner code repaired: ${v.repairs.map((r) => r.detail).join('; ')}`);
     if (v.originality === 'nxp') notes.push('chip: genuine NXP');
     else if (v.originality === 'not-nxp') notes.push('chip: NOT an NXP-signed chip');
@@ -93,8 +102,10 @@ export class Printer {
       notes.push(v.dispense.since !== undefined ? `dispense already queued (scanned ${v.dispense.since}), not repeated` : 'dispense queued until the server is back');
     }
     else if (v.dispense && 'refused' in v.dispense) notes.push(`dispense refused: ${v.dispense.refused}`);
-    if (v.offline) notes.push(v.provisional ? 'offline check, server answer pending' : `OFFLINE: as of the last sync${v.syncedAt ? ` (${v.syncedAt})` : ''}${v.queued ? ', scan queued' : ''}`);
-    else if (v.queued) notes.push('delivered from the offline queue');
+    if (v.offline && !unchecked) {
+      notes.push(v.provisional ? 'offline check, server answer pending' : `OFFLINE: ${v.syncedAt ? `as of the last sync (${v.syncedAt})` : 'never synced'}${v.queued ? ', scan queued' : ''}`);
+    } else if (v.offline && v.queued) notes.push('scan queued');
+    else if (!v.offline && v.queued) notes.push('delivered from the offline queue');
     this.write(`${parts.join('  ')}${notes.length ? `  — ${notes.join(' · ')}` : ''}\n`);
   }
 

@@ -101,8 +101,8 @@ export class Verifier {
     });
     const offlineLine = (provisional: boolean, queued: boolean): VerdictLine => ({
       ...base('offline', performance.now()),
-      verdict: ev.verdict,
-      reasons: this.withRepairs(ev.reasons.map(reason), input),
+      ...(ev.cannotCheck !== undefined ? { verdict: 'NOT_CHECKED' as const, cannotCheck: ev.cannotCheck } : { verdict: ev.verdict }),
+      reasons: ev.cannotCheck !== undefined ? [] : this.withRepairs(ev.reasons.map(reason), input),
       offline: true,
       provisional,
       ...(queued ? { queued: true } : {}),
@@ -131,7 +131,7 @@ export class Verifier {
       };
       if (got.code !== input.code) line.uri = got.code;
     } else if (got.kind === 'unreachable') {
-      this.o.queue.push('verify', { code: input.code, source: input.source, scannedAt: new Date().toISOString(), offlineVerdict: ev.verdict });
+      this.o.queue.push('verify', { code: input.code, source: input.source, scannedAt: new Date().toISOString(), offlineVerdict: ev.cannotCheck !== undefined ? 'NOT_CHECKED' : ev.verdict });
       line = offlineLine(false, true);
       this.delivery.scheduleDrain();
     } else {

@@ -144,3 +144,32 @@ describe('across a server outage', () => {
     }
   });
 });
+
+describe('a reader that has never synced', () => {
+  it('says it cannot check a genuine pack offline yet (never COUNTERFEIT), in JSON and in words', async () => {
+    const state = join(w.dir, 'never-synced');
+    // Nothing listens on port 9: the first sync fails, so the cache holds no maker key at all.
+    const r = await spawnReader(['--server', 'http://127.0.0.1:9', '--key', w.keyFile, '--state', state, '--no-nfc']);
+    try {
+      r.write(w.uri(w.genuine[3]!));
+      const line = await r.next(verdictOf);
+      expect(line).toMatchObject({ verdict: 'NOT_CHECKED', offline: true, queued: true });
+      expect(String(line['cannotCheck'])).toMatch(/never synced/);
+      expect(line['syncedAt']).toBeUndefined();
+    } finally {
+      await r.stop();
+    }
+  });
+
+  it('prints "cannot check offline yet" and "never synced" for a person, no verdict of fraud', async () => {
+    const { Printer } = await import('../../reader/output.js');
+    let out = '';
+    new Printer(false, false, (s) => (out += s)).verdict({
+      verdict: 'NOT_CHECKED', cannotCheck: 'this reader has never synced with the server: no maker keys are cached',
+      source: 'scanner', uri: 'x', reasons: [], layer: 'offline', offline: true, provisional: false, queued: true, timings: { verifyMs: 1 },
+    });
+    expect(out).toMatch(/CANNOT CHECK OFFLINE YET/);
+    expect(out).toMatch(/never synced/);
+    expect(out).not.toMatch(/COUNTERFEIT|as of the last sync/);
+  });
+});
