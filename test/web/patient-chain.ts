@@ -28,6 +28,8 @@ export interface PatientChain {
   dispensed: PackId;
   recalled: PackId;
   forged: PackId;
+  /** Shipped by the maker to the distributor, not yet received. */
+  inTransit: PackId;
 }
 
 /**
@@ -40,13 +42,15 @@ export async function patientChain(): Promise<PatientChain> {
   const [product] = await c.ok(sign('product', c.m, { gtin, name: 'Amoxicillin', form: 'capsules', strength: '500 mg', packSize: 21 }));
   const lot = 'L-2401';
   const expiry = '291231';
-  const [batch] = await c.ok(sign('batch', c.m, { gtin, lot, expiry, serials: ['GEN0001', 'DSP0001', 'FRG0001'] }, [product!]));
+  const [batch] = await c.ok(sign('batch', c.m, { gtin, lot, expiry, serials: ['GEN0001', 'DSP0001', 'FRG0001', 'TRN0001'] }, [product!]));
   const items = ['GEN0001', 'DSP0001'].map((serial) => ({ type: 'pack', gtin, serial }));
   const [ship1] = await c.ok(sign('ship', c.m, { to: c.d.gln, items }, [batch!]));
   const [recv1] = await c.ok(sign('receive', c.d, { ship: ship1!, missing: [], extra: [] }, [ship1!]));
   const [ship2] = await c.ok(sign('ship', c.d, { to: c.p.gln, items }, [recv1!]));
   const [recv2] = await c.ok(sign('receive', c.p, { ship: ship2!, missing: [], extra: [] }, [ship2!]));
   await c.ok(sign('dispense', c.p, { gtin, serial: 'DSP0001' }, [recv2!]));
+  // Whole-pack ship entries continue the entry that gave the sender the pack: here the batch again.
+  await c.ok(sign('ship', c.m, { to: c.d.gln, items: [{ type: 'pack', gtin, serial: 'TRN0001' }] }, [batch!]));
   await c.ok(sign('batch', c.m, { gtin, lot: 'R-2402', expiry, serials: ['RCL0001'] }, [product!]));
   await c.ok(sign('recall', c.m, { gtin, lot: 'R-2402', reason: 'contamination found in testing' }));
   return {
@@ -56,5 +60,6 @@ export async function patientChain(): Promise<PatientChain> {
     dispensed: { gtin, lot, serial: 'DSP0001', expiry },
     recalled: { gtin, lot: 'R-2402', serial: 'RCL0001', expiry },
     forged: { gtin, lot, serial: 'FRG0001', expiry },
+    inTransit: { gtin, lot, serial: 'TRN0001', expiry },
   };
 }

@@ -37,7 +37,8 @@ function open(locale: string, viewport = PHONE): Promise<{ ctx: BrowserContext; 
 
 const CASES = [
   { name: 'GENUINE', pack: 'genuine', en: 'Genuine', ru: 'Подлинное', enText: 'registered supply chain', ruText: 'цепочке поставок' },
-  { name: 'DISPENSED', pack: 'dispensed', en: 'Already handed out', ru: 'Уже выдано', enText: 'do not take it', ruText: 'не принимайте' },
+  { name: 'DISPENSED', pack: 'dispensed', en: 'Handed out by a pharmacy', ru: 'Выдано аптекой', enText: 'If a pharmacy gave it to you, this is the normal record', ruText: 'это обычная запись' },
+  { name: 'IN_TRANSIT', pack: 'inTransit', en: 'Not yet delivered — ask your pharmacist', ru: 'Ещё не доставлено — спросите фармацевта', enText: 'should not have reached a patient yet', ruText: 'не должна была попасть к пациенту' },
   { name: 'RECALLED', pack: 'recalled', en: 'Recalled — do not take', ru: 'Отозвано — не принимайте', enText: 'recalled this batch', ruText: 'отозвал эту серию' },
   { name: 'COUNTERFEIT', pack: 'forged', en: 'NOT GENUINE — do not take', ru: 'НЕ ПОДЛИННОЕ — не принимайте', enText: 'likely fake', ruText: 'подделка' },
 ] as const;
@@ -62,6 +63,16 @@ describe('patient page verdicts', () => {
         expect(v.text).toContain(chain[c.pack].lot);
         if (c.name !== 'GENUINE') {
           await expect(page.getByRole('button', { name: 'Report this pack to the regulator' }).count()).resolves.toBe(1);
+        }
+        // Words that fit each case: a dispensed pack is the normal case for a patient who got it from the
+        // pharmacy, and is never told flatly not to take it; a pack in transit is not yet to be taken.
+        if (c.name === 'DISPENSED') {
+          expect(v.text).not.toContain('Do not take this medicine');
+          expect(v.text).toContain('If you did not get this pack from a pharmacy');
+        } else if (c.name === 'IN_TRANSIT') {
+          expect(v.text).not.toContain('this is expected');
+          expect(v.text).toContain('Do not take it yet');
+        } else if (c.name !== 'GENUINE') {
           expect(v.text).toContain('Do not take this medicine');
         } else {
           expect(v.text).toContain('At the pharmacy');

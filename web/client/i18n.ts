@@ -20,6 +20,8 @@ interface Words {
   title: string;
   checking: string;
   verdict: Record<VerdictKey, { head: string; text: string }>;
+  /** What to do, where it is not simply "do not take" (a dispensed pack is the normal case for a patient). */
+  todo: Partial<Record<VerdictKey, string>>;
   medicine: string;
   manufacturer: string;
   lot: string;
@@ -63,10 +65,10 @@ const en: Words = {
   checking: 'Checking this pack…',
   verdict: {
     GENUINE: { head: 'Genuine', text: 'This pack was made by its manufacturer and came to you through the registered supply chain.' },
-    DISPENSED: { head: 'Already handed out', text: 'A pharmacy has already handed this pack to a patient. If that was you, this is expected. If you got it some other way, do not take it.' },
+    DISPENSED: { head: 'Handed out by a pharmacy', text: 'A pharmacy handed this pack to a patient. If a pharmacy gave it to you, this is the normal record: use it as your doctor or pharmacist told you.' },
     RECALLED: { head: 'Recalled — do not take', text: 'The manufacturer or the regulator has recalled this batch.' },
     EXPIRED: { head: 'Expired — do not take', text: 'This medicine is past its expiry date.' },
-    IN_TRANSIT: { head: 'Not yet delivered', text: 'The ledger says this pack is still on its way between companies. It should not be in a patient’s hands yet.' },
+    IN_TRANSIT: { head: 'Not yet delivered — ask your pharmacist', text: 'The ledger says this pack is still on its way between companies, so it should not have reached a patient yet.' },
     UNKNOWN: { head: 'Not found — do not take', text: 'This pack is not in the ledger. It may be fake.' },
     COUNTERFEIT: { head: 'NOT GENUINE — do not take', text: 'The code on this pack is not the manufacturer’s. It is likely fake.' },
     SUSPICIOUS: { head: 'Suspicious — check with a pharmacist', text: 'The pack is registered, but something about it is unusual.' },
@@ -83,6 +85,10 @@ const en: Words = {
   steps: { made: 'Made', distributed: 'Distributed', at_pharmacy: 'At the pharmacy', dispensed: 'Handed out', recalled: 'Recalled', in_transit: 'On its way', returned: 'Returned to stock', decommissioned: 'Taken out of use' },
   whatToDo: 'What to do',
   doNotTake: 'Do not take this medicine. Keep the pack and show it to a pharmacist or your doctor. You can report it so the medicines regulator sees it.',
+  todo: {
+    DISPENSED: 'If you did not get this pack from a pharmacy (bought online, from someone else, or sold to you as new), do not take it: show it to a pharmacist. You can report it so the medicines regulator sees it.',
+    IN_TRANSIT: 'Do not take it yet. Show it to the pharmacist who gave it to you: the delivery may not have been recorded. You can report it so the medicines regulator sees it.',
+  },
   report: 'Report this pack to the regulator',
   reportSent: (id) => `Thank you. Your report was recorded (number ${id}). The regulator can see it.`,
   reportFailed: 'The report could not be sent. Please try again.',
@@ -116,10 +122,10 @@ const ru: Words = {
   checking: 'Проверяем упаковку…',
   verdict: {
     GENUINE: { head: 'Подлинное', text: 'Эта упаковка выпущена производителем и пришла к вам по зарегистрированной цепочке поставок.' },
-    DISPENSED: { head: 'Уже выдано', text: 'Аптека уже выдала эту упаковку пациенту. Если это были вы, всё в порядке. Если вы получили её иначе, не принимайте лекарство.' },
+    DISPENSED: { head: 'Выдано аптекой', text: 'Аптека выдала эту упаковку пациенту. Если вы получили её в аптеке, это обычная запись: применяйте лекарство, как сказал врач или фармацевт.' },
     RECALLED: { head: 'Отозвано — не принимайте', text: 'Производитель или регулятор отозвал эту серию.' },
     EXPIRED: { head: 'Срок годности истёк — не принимайте', text: 'Срок годности этого лекарства истёк.' },
-    IN_TRANSIT: { head: 'Ещё не доставлено', text: 'По данным реестра упаковка ещё в пути между компаниями и не должна быть у пациента.' },
+    IN_TRANSIT: { head: 'Ещё не доставлено — спросите фармацевта', text: 'По данным реестра упаковка ещё в пути между компаниями, поэтому она не должна была попасть к пациенту.' },
     UNKNOWN: { head: 'Не найдено — не принимайте', text: 'Этой упаковки нет в реестре. Возможно, это подделка.' },
     COUNTERFEIT: { head: 'НЕ ПОДЛИННОЕ — не принимайте', text: 'Код на упаковке не принадлежит производителю. Вероятно, это подделка.' },
     SUSPICIOUS: { head: 'Подозрительно — спросите фармацевта', text: 'Упаковка зарегистрирована, но с ней что-то необычно.' },
@@ -136,6 +142,10 @@ const ru: Words = {
   steps: { made: 'Произведено', distributed: 'У дистрибьютора', at_pharmacy: 'В аптеке', dispensed: 'Выдано', recalled: 'Отозвано', in_transit: 'В пути', returned: 'Возвращено на склад', decommissioned: 'Выведено из оборота' },
   whatToDo: 'Что делать',
   doNotTake: 'Не принимайте это лекарство. Сохраните упаковку и покажите её фармацевту или врачу. Вы можете сообщить о ней регулятору.',
+  todo: {
+    DISPENSED: 'Если вы получили упаковку не в аптеке (купили в интернете, у другого человека или как новую), не принимайте лекарство: покажите упаковку фармацевту. Вы можете сообщить о ней регулятору.',
+    IN_TRANSIT: 'Пока не принимайте лекарство. Покажите упаковку фармацевту, который её выдал: доставка могла быть не записана. Вы можете сообщить о ней регулятору.',
+  },
   report: 'Сообщить регулятору об этой упаковке',
   reportSent: (id) => `Спасибо. Ваше сообщение записано (номер ${id}). Регулятор его увидит.`,
   reportFailed: 'Не удалось отправить сообщение. Попробуйте ещё раз.',

@@ -147,7 +147,7 @@ async function checkCode(dl: DigitalLink, code: string): Promise<void> {
     const status = h('p', { class: 'report-status', role: 'status' });
     const button = h('button', { type: 'button', class: 'report' }, t.report);
     button.addEventListener('click', () => void report(code, key, button, status));
-    todo = h('section', { class: 'card todo', 'aria-labelledby': 'todo-head' }, h('h2', { id: 'todo-head' }, t.whatToDo), h('p', {}, t.doNotTake), button, status);
+    todo = h('section', { class: 'card todo', 'aria-labelledby': 'todo-head' }, h('h2', { id: 'todo-head' }, t.whatToDo), h('p', {}, t.todo[key] ?? t.doNotTake), button, status);
   }
 
   // Broad strokes for the public: made, distributed, at the pharmacy, dispensed (and recalls); the legs in
