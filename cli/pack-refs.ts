@@ -44,6 +44,20 @@ export function parseLotRef(s: string): { gtin: string; lot: string } {
 }
 
 /** Non-empty, non-comment lines of a file. */
+/** The non-empty, non-comment lines of a file, each with its line number (for messages that name it). */
+export function readNumberedLines(path: string): { line: number; text: string }[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new MedtrailError('CLI_IO', `cannot read ${path}`, { cause: e });
+  }
+  return text
+    .split(/\r?\n/)
+    .map((l, i) => ({ line: i + 1, text: l.trim() }))
+    .filter((l) => l.text !== '' && !l.text.startsWith('#'));
+}
+
 export function readLines(path: string): string[] {
   let text: string;
   try {

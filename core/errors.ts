@@ -130,6 +130,8 @@ export const ERROR_CODES = {
   CLI_USAGE: 'bad command-line usage',
   CLI_IO: 'a file could not be read or written',
   SERVER_UNREACHABLE: 'the server could not be reached',
+  PORT_IN_USE: 'the TCP port asked for is already taken by another program',
+  CHECKPOINT_FILE_BAD: 'a checkpoint file given to audit is not a checkpoint signed by this log',
   BAD_ANSWER: "the server's answer does not have the documented shape (core/api/answers.ts)",
 } as const;
 

@@ -197,3 +197,22 @@ export function sortReasons(codes: readonly ReasonCode[]): ReasonCode[] {
 export function isVerdict(s: unknown): s is Verdict {
   return VERDICTS.some((v) => v === s);
 }
+
+/**
+ * The one exit-code rule of `medtrail verify` and `medtrail-reader --once` (README, Exit codes), so that a
+ * script can act on the class of answer without parsing it:
+ *   0 GENUINE
+ *   1 no verdict: the code could not be read, the server could not be asked, or (reader offline, never
+ *     synced) the pack cannot be checked yet
+ *   2 usage error
+ *   3 a real pack with an alert about its state: DISPENSED, RECALLED, EXPIRED, IN_TRANSIT, SUSPICIOUS
+ *   4 not a genuine pack: COUNTERFEIT, UNKNOWN
+ */
+export const EXIT_NO_VERDICT = 1;
+export const EXIT_USAGE = 2;
+export function exitCodeOf(verdict: Verdict | 'NOT_CHECKED'): number {
+  if (verdict === 'GENUINE') return 0;
+  if (verdict === 'NOT_CHECKED') return EXIT_NO_VERDICT;
+  if (verdict === 'COUNTERFEIT' || verdict === 'UNKNOWN') return 4;
+  return 3;
+}

@@ -3,8 +3,9 @@
 // prints a verdict per pack (reader/output.ts), verified offline at once and online as the pharmacy
 // (reader/verifier.ts), with a durable queue for when the server is down (reader/queue.ts).
 //
-// Exit codes: 0 normal end (and with --once: the verdict was GENUINE); 1 with --once: any other verdict, or the
-// tap/line/image could not be read; 2 usage error (bad option, unreadable key file).
+// Exit codes: 0 normal end; with --once the verdict's class, the same rule as `medtrail verify`
+// (core/verdict.ts exitCodeOf): 0 GENUINE, 1 no verdict (unreadable, cannot check offline yet), 3 an alert
+// about a real pack, 4 not genuine; 2 usage error (bad option, unreadable key file).
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { installNodeCrypto } from '../core/crypto/ed25519-node.js';
 import { isMedtrailError, MedtrailError, messageOf } from '../core/errors.js';
 import { keyFileSeed, parseKeyFile } from '../core/crypto/keys.js';
 import { verifyOriginality } from '../core/tag/originality.js';
+import { exitCodeOf } from '../core/verdict.js';
 import { ReaderCache } from './cache.js';
 import { signal } from './feedback.js';
 import { LedgerClient } from '../client/ledger-client.js';
@@ -116,7 +118,7 @@ function shutdown(code: number): void {
 }
 
 function onFinal(v: VerdictLine): void {
-  if (o.once && !v.provisional) shutdown(v.verdict === 'GENUINE' ? 0 : 1);
+  if (o.once && !v.provisional) shutdown(exitCodeOf(v.verdict));
 }
 
 const verifier = new Verifier({

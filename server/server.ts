@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Router } from 'express';
 import { openLedger, type Ledger } from './context.js';
-import { isMedtrailError, MedtrailError } from '../core/errors.js';
+import { codeOf, isMedtrailError, MedtrailError } from '../core/errors.js';
 import { createApp } from './http/app.js';
 import type { FastRoute } from './http/fast-path.js';
 import { rateLimitFromEnv, type RateLimitOptions } from './http/rate-limit.js';
@@ -80,12 +80,27 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const timer = setInterval(() => signQuietly(() => ledger.log.checkpoint()), 1000);
   timer.unref();
   const host = o.host ?? '127.0.0.1';
-  const server = await new Promise<Server>((resolve, reject) => {
+  const listening = new Promise<Server>((resolve, reject) => {
     // A backlog above node's default of 511: a burst of more clients than that connecting at once (a chain's
     // pharmacies opening at 9:00) would overflow the accept queue, and a dropped SYN is retried after 1-3 s.
     const s = createServer(app.listener).listen({ port: o.port, host, backlog: LISTEN_BACKLOG }, () => resolve(s));
-    s.once('error', reject);
+    s.once('error', (e) => {
+      if (codeOf(e) === 'EADDRINUSE') {
+        reject(new MedtrailError('PORT_IN_USE', `port ${o.port} on ${host} is already in use (another medtrail or another program); choose another with --port, or --port 0 for any free one`, { cause: e }));
+      } else reject(e);
+    });
   });
+  let server: Server;
+  try {
+    server = await listening;
+  } catch (e) {
+    // Not serving after all: release what was opened for it (the database, the guard's and modules' timers).
+    clearInterval(timer);
+    app.stop();
+    for (const m of modules) m.close?.();
+    ledger.close();
+    throw e;
+  }
   server.keepAliveTimeout = 65_000;
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : o.port;

@@ -10,16 +10,16 @@ import { toBase64Url } from '../../core/bytes.js';
 import { formatDigitalLink } from '../../core/gs1/digital-link.js';
 import { sign } from '../../core/crypto/ed25519.js';
 import { MAX_BATCH_SERIALS } from '../../core/entry/bodies.js';
-import { MedtrailError } from '../../core/errors.js';
+import { isMedtrailError, MedtrailError } from '../../core/errors.js';
 import { normalizeGtin, validateLot, validateSerial } from '../../core/gs1/identifiers.js';
-import { parseGs1Date } from '../../core/gs1/date.js';
+import { gs1DateToIso, isExpired, parseGs1Date } from '../../core/gs1/date.js';
 import { keyFileSeed } from '../../core/crypto/keys.js';
 import { packIdentityBytes } from '../../core/tag/pack.js';
 import { randomSerial } from '../../core/gs1/serial.js';
 import { ApiClient, clientOptions, loadKey, makeEntry, type Appended, type SignerKey } from '../api-client.js';
 import { productEntryHash } from '../custody-reads.js';
 import { action, emit, writeNewFile } from '../io.js';
-import { readLines } from '../pack-refs.js';
+import { readNumberedLines } from '../pack-refs.js';
 import { progress, type Progress } from '../progress.js';
 
 export interface BatchSpec {
@@ -39,17 +39,27 @@ export interface Tag {
 }
 
 /** Checks a batch before anything is signed: GTIN, lot, date, and unique valid serials. */
-export function checkBatch(b: BatchSpec): BatchSpec {
+/**
+ * Checks a batch before anything is signed. `where(i)` names where serial i came from (a file's line), so that
+ * a bad or repeated serial is reported where the person can fix it.
+ */
+export function checkBatch(b: BatchSpec, where: (i: number) => string = (i) => `serial ${i + 1}`): BatchSpec {
   const gtin = normalizeGtin(b.gtin);
   const lot = validateLot(b.lot);
   parseGs1Date(b.expiry);
   if (b.serials.length < 1 || b.serials.length > MAX_BATCH_SERIALS) throw new MedtrailError('CLI_USAGE', `a batch holds 1 to ${MAX_BATCH_SERIALS} packs, got ${b.serials.length}`);
-  const seen = new Set<string>();
-  for (const s of b.serials) {
-    validateSerial(s);
-    if (seen.has(s)) throw new MedtrailError('CLI_USAGE', `serial ${s} is listed twice`);
-    seen.add(s);
-  }
+  const seen = new Map<string, number>();
+  b.serials.forEach((s, i) => {
+    try {
+      validateSerial(s);
+    } catch (e) {
+      if (!isMedtrailError(e)) throw e;
+      throw new MedtrailError(e.code, `${where(i)}: "${s}" is not a valid serial: at most 20 characters of the GS1 AI 82 set (letters, digits and !"%&'()*+,-./:;<=>?_)`, { cause: e });
+    }
+    const first = seen.get(s);
+    if (first !== undefined) throw new MedtrailError('CLI_USAGE', `${where(i)}: serial ${s} is listed twice (first at ${where(first)})`);
+    seen.set(s, i);
+  });
   return { gtin, lot, expiry: b.expiry, serials: b.serials };
 }
 
@@ -122,8 +132,13 @@ export function registerBatch(program: Command): void {
       const key = loadKey(o.key);
       if ((o.serials === undefined) === (o.count === undefined)) throw new MedtrailError('CLI_USAGE', 'give exactly one of --serials FILE or --count N');
       if (o.count !== undefined && !/^[1-9][0-9]{0,6}$/.test(o.count)) throw new MedtrailError('CLI_USAGE', `--count must be a positive integer, got ${o.count}`);
-      const serials = o.serials !== undefined ? readLines(o.serials) : generateSerials(Number(o.count));
-      const b = checkBatch({ gtin: o.gtin, lot: o.lot, expiry: o.expiry, serials });
+      const lines = o.serials !== undefined ? readNumberedLines(o.serials) : undefined;
+      const serials = lines !== undefined ? lines.map((l) => l.text) : generateSerials(Number(o.count));
+      const b = checkBatch({ gtin: o.gtin, lot: o.lot, expiry: o.expiry, serials }, (i) => (lines !== undefined && o.serials !== undefined ? `${o.serials} line ${lines[i]?.line ?? i + 1}` : `serial ${i + 1}`));
+      if (isExpired(b.expiry, new Date())) {
+        // Registered all the same (a batch past expiry may be recorded for destruction), but never silently.
+        process.stderr.write(`medtrail: warning: expiry ${b.expiry} (${gs1DateToIso(b.expiry)}) is already past: every pack of this batch will read EXPIRED\n`);
+      }
       const c = new ApiClient(o.server, key);
       const resolver = (o.resolver ?? c.base).replace(/\/+$/, '');
       const t0 = performance.now();

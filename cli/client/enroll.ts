@@ -2,6 +2,7 @@
 // authority's key file here; the participant's own seed is never needed, only its public key.
 import { isJsonObject } from '../../core/api/wire.js';
 import type { Command } from 'commander';
+import { authorityKeyPath, DEFAULT_DB } from '../../server/context.js';
 import { readFileSync } from 'node:fs';
 import { ROLES, type ParticipantBody } from '../../core/entry/bodies.js';
 import { MedtrailError } from '../../core/errors.js';
@@ -65,7 +66,7 @@ export function registerEnroll(program: Command): void {
     program
       .command('enroll')
       .description('as the authority, admit a participant (or --rotate its key, or --revoke it)')
-      .option('--authority-key <path>', "the authority's key file (default: --key)")
+      .option('--authority-key <path>', `the authority's key file (default: --key, else ${authorityKeyPath(DEFAULT_DB)}, where init put it)`)
       .option('--gln <gln>', "the participant's GLN (default: from --participant-key)")
       .option('--name <name>', "the participant's name")
       .option('--role <role>', ROLES.join(' | '))
@@ -77,7 +78,8 @@ export function registerEnroll(program: Command): void {
     'the authority key file (same as --authority-key)',
   ).action(
     action(async (o: EnrollOptions) => {
-      const authority = loadKey(o.authorityKey ?? o.key, '--authority-key');
+      // The same default as `medtrail demo`: the authority key that `medtrail init` wrote beside the database.
+      const authority = loadKey(o.authorityKey ?? o.key ?? authorityKeyPath(DEFAULT_DB), '--authority-key');
       const body = buildParticipantBody(o);
       const r = await enroll(new ApiClient(o.server), authority, body);
       emit(o, { ...r, action: body.action, gln: body.gln }, `${body.action} ${body.gln}: entry ${r.index} ${r.leafHash}`);

@@ -2,6 +2,7 @@
 // Digital Link URI or GS1 element string. With --key the request is signed, as a participant's scan.
 import type { Command } from 'commander';
 import type { VerifyAnswer } from '../../core/api/answers.js';
+import { exitCodeOf } from '../../core/verdict.js';
 import type { VerifyRequest } from '../../client/ledger-client.js';
 import { ApiClient, clientOptions, loadKey } from '../api-client.js';
 import { action, emit } from '../io.js';
@@ -43,6 +44,8 @@ export function registerVerify(program: Command): void {
       const scanner = key !== undefined || o.location !== undefined ? { ...(key ? { gln: key.gln } : {}), ...(o.location !== undefined ? { location: o.location } : {}) } : undefined;
       const a = await verifyCode(c, { code, ...(scanner ? { scanner } : {}) });
       emit(o, a, humanVerdict(a));
+      // One rule with medtrail-reader --once (core/verdict.ts exitCodeOf; README, Exit codes).
+      process.exitCode = exitCodeOf(a.verdict);
     }),
   );
 }

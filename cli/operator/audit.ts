@@ -1,6 +1,8 @@
 // `medtrail audit`: recomputes the ledger from its leaves (server/log/audit.ts). Exit 0 when intact, 1 with
 // the list of findings (each naming the altered leaf or range) when not.
 import type { Command } from 'commander';
+import { isMedtrailError, MedtrailError, messageOf } from '../../core/errors.js';
+import { openCheckpoint } from '../../core/log/checkpoint.js';
 import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { auditLedger } from '../../server/log/audit.js';
 import { readWitness, witnessPath } from '../../server/log/integrity.js';
@@ -8,6 +10,26 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_DB } from '../../server/context.js';
 import { openDatabase, SqliteLedgerStore } from '../../server/store/ledger-store.js';
 import { action, emit } from '../io.js';
+
+/**
+ * A checkpoint the user kept, read and checked before the audit: a file that is not a checkpoint signed by this
+ * log's key says so (CHECKPOINT_FILE_BAD), rather than reading as "LEDGER ALTERED".
+ */
+function checkpointFile(path: string, vkey: string | undefined): string {
+  let note: string;
+  try {
+    note = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new MedtrailError('CLI_IO', `cannot read the checkpoint file ${path}`, { cause: e });
+  }
+  if (vkey === undefined) throw new MedtrailError('STORE_CORRUPT', 'the database holds no log key to check a checkpoint against');
+  try {
+    openCheckpoint(note, vkey);
+  } catch (e) {
+    throw new MedtrailError('CHECKPOINT_FILE_BAD', `${path} is not a checkpoint signed by this log's key (${isMedtrailError(e) ? `${e.code}: ${e.message}` : messageOf(e)}); the ledger was not judged against it`, { cause: e });
+  }
+  return note;
+}
 
 export function registerAudit(program: Command): void {
   program
@@ -25,7 +47,8 @@ export function registerAudit(program: Command): void {
         try {
           // The server's witness (the newest checkpoint it verified) is read when present: it shows a rollback.
           const witness = readWitness(witnessPath(opts.db));
-          const trusted = [...(opts.checkpoint ?? []).map((f) => readFileSync(f, 'utf8')), ...(witness !== undefined ? [witness] : [])];
+          const given = (opts.checkpoint ?? []).map((f) => checkpointFile(f, store.getMeta('log_vkey')));
+          const trusted = [...given, ...(witness !== undefined ? [witness] : [])];
           report = auditLedger(store, { maxFindings: Math.max(1, Number(opts.maxFindings) || 100), trusted });
         } finally {
           store.close();

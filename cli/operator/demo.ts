@@ -13,19 +13,21 @@ import { ApiClient } from '../api-client.js';
 export const DEFAULT_DEMO_DIR = './data/demo';
 
 /** The human listing: each verdict, its URI, and what the server answers for it now. */
-export async function describeDemo(server: string, r: DemoResult): Promise<string> {
+export async function describeDemo(server: string, r: Pick<DemoResult, 'participants'> & { packs: Partial<Record<string, string>> }): Promise<string> {
   const c = new ApiClient(server);
   const lines = ['One pack for each verdict (open a URI in a browser, or run `medtrail verify <URI>`):', ''];
   for (const v of DEMO_VERDICTS) {
-    lines.push(`${v.padEnd(12)} ${r.packs[v]}`);
+    const uri = r.packs[v];
+    if (uri === undefined) continue;
+    lines.push(`${v.padEnd(12)} ${uri}`);
     try {
-      const a = await verifyCode(c, { code: r.packs[v] });
+      const a = await verifyCode(c, { code: uri });
       if (a.verdict !== v) lines.push(`             (the server answers ${a.verdict} now: ${humanVerdict(a).split('\n')[0]})`);
     } catch (e) {
       lines.push(`             (could not verify: ${messageOf(e)})`);
     }
   }
-  lines.push('', `participants: ${r.participants.map((p) => `${p.role} ${p.gln} (${p.keyFile})`).join(', ')}`);
+  if (r.participants.length > 0) lines.push('', `participants: ${r.participants.map((p) => `${p.role} ${p.gln} (${p.keyFile})`).join(', ')}`);
   return lines.join('\n');
 }
 

@@ -1,16 +1,32 @@
 // `medtrail start` (what `npm start` runs): the newcomer's one command. Creates the ledger on first run
 // (./data/medtrail.db, keys beside it), serves it, and on that first run sets up the demo supply chain against
-// itself and prints one pack URI per verdict, so every verdict can be seen within a minute.
+// itself and prints one pack URI per verdict, so every verdict can be seen within a minute; later starts print
+// them again (saved in demo/packs.json beside the database).
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { authorityKeyPath, DEFAULT_DB } from '../../server/context.js';
 import type { ServiceModule } from '../../server/server.js';
 import { runDemo } from '../demo-chain.js';
-import { action } from '../io.js';
+import { action, writeNewFile } from '../io.js';
+import { isJsonObject } from '../../core/api/wire.js';
+import { readFileSync } from 'node:fs';
 import { describeDemo } from './demo.js';
 import { DEFAULT_AUTHORITY_GLN, DEFAULT_ORIGIN, initLedger } from './init.js';
 import { serveForever } from './serve.js';
+
+/** The demo packs a first start saved ({"packs":{verdict: uri}}), or undefined when there are none. */
+function readSavedPacks(path: string): Record<string, string> | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const j: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    const packs = isJsonObject(j) ? j['packs'] : undefined;
+    if (!isJsonObject(packs)) return undefined;
+    return Object.fromEntries(Object.entries(packs).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return undefined;
+  }
+}
 
 export function registerStart(program: Command, modules: () => ServiceModule[]): void {
   program
@@ -28,10 +44,23 @@ export function registerStart(program: Command, modules: () => ServiceModule[]):
           const r = initLedger({ db: opts.db, origin: DEFAULT_ORIGIN, authorityGln: DEFAULT_AUTHORITY_GLN, authorityName: 'medtrail authority' });
           if (!opts.json) process.stdout.write(`created a new ledger at ${r.db} (keys beside it)\n`);
         }
+        const demoDir = join(dirname(opts.db), 'demo');
+        const packsFile = join(demoDir, 'packs.json');
         await serveForever(opts, modules(), async (s) => {
-          if (!fresh || !opts.demo) return;
-          const demo = await runDemo({ server: s.url, authorityKey: authorityKeyPath(opts.db), dir: join(dirname(opts.db), 'demo') });
-          process.stdout.write(opts.json ? `${JSON.stringify({ packs: demo.packs })}\n` : `\n${await describeDemo(s.url, demo)}\n`);
+          if (!opts.demo) return;
+          if (fresh) {
+            const demo = await runDemo({ server: s.url, authorityKey: authorityKeyPath(opts.db), dir: demoDir });
+            writeNewFile(packsFile, `${JSON.stringify({ packs: demo.packs }, null, 2)}\n`);
+            process.stdout.write(opts.json ? `${JSON.stringify({ packs: demo.packs })}\n` : `\n${await describeDemo(s.url, demo)}\n`);
+            return;
+          }
+          // Later starts show the demo packs again (verified afresh: the answers may have changed since).
+          const saved = readSavedPacks(packsFile);
+          if (saved !== undefined) {
+            process.stdout.write(opts.json ? `${JSON.stringify({ packs: saved })}\n` : `\n${await describeDemo(s.url, { packs: saved, participants: [] })}\n`);
+          } else if (!opts.json) {
+            process.stdout.write(`\nno demo packs saved beside this ledger; \`npx medtrail demo --server ${s.url}\` sets up a new demo chain and prints one pack per verdict\n`);
+          }
         });
       }),
     );

@@ -32,8 +32,8 @@ export interface PartyRef {
   name: string;
 }
 
-export type JourneyStepName = 'made' | 'in_transit' | 'distributed' | 'at_pharmacy' | 'dispensed' | 'returned' | 'decommissioned' | 'recalled';
-export const JOURNEY_STEPS: readonly JourneyStepName[] = ['made', 'in_transit', 'distributed', 'at_pharmacy', 'dispensed', 'returned', 'decommissioned', 'recalled'];
+export type JourneyStepName = 'made' | 'in_transit' | 'distributed' | 'at_pharmacy' | 'missing' | 'dispensed' | 'returned' | 'decommissioned' | 'recalled';
+export const JOURNEY_STEPS: readonly JourneyStepName[] = ['made', 'in_transit', 'distributed', 'at_pharmacy', 'missing', 'dispensed', 'returned', 'decommissioned', 'recalled'];
 
 export interface JourneyStep {
   step: JourneyStepName;
@@ -127,14 +127,13 @@ export interface ProductMasterAnswer {
   index: number;
 }
 
+/** GET /shipments: a shipment addressed to the asker (the recipient is the asker, so it is not repeated). */
 export interface ShipmentAnswer {
   index: number;
   hash: string;
   from: string;
-  to: string;
   at: string;
   count: number;
-  receivedIndex: number | null;
 }
 
 export interface HeldPack {
@@ -415,12 +414,10 @@ export function parseShipments(v: unknown): ShipmentAnswer[] {
       const index = r.int(s, 'index', p);
       const hash = r.str(s, 'hash', p);
       const from = r.str(s, 'from', p);
-      const to = r.str(s, 'to', p);
       const at = r.str(s, 'at', p);
       const count = r.int(s, 'count', p);
-      const received = s?.['receivedIndex'] === null ? null : r.int(s, 'receivedIndex', p);
-      if (index === undefined || hash === undefined || from === undefined || to === undefined || at === undefined || count === undefined || received === undefined) return undefined;
-      return { index, hash, from, to, at, count, receivedIndex: received };
+      if (index === undefined || hash === undefined || from === undefined || at === undefined || count === undefined) return undefined;
+      return { index, hash, from, at, count };
     }),
   );
 }

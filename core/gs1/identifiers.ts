@@ -34,6 +34,12 @@ function checkDigitHolds(s: string): boolean {
   return checkDigit(s.slice(0, -1)) === s.charCodeAt(s.length - 1) - 48;
 }
 
+/** What a person needs to mend a wrong check digit: the digit given and the one these digits need. */
+function checkDigitMessage(what: string, s: string): string {
+  const want = checkDigit(s.slice(0, -1));
+  return `${what} ${s} ends in check digit ${s.slice(-1)}, but its other digits need ${want} (${s.slice(0, -1)}${want})`;
+}
+
 const GTIN_RE = /^(?:[0-9]{8}|[0-9]{12,14})$/;
 
 /** GTIN-8, -12, -13 or -14 with a valid check digit (not normalised). */
@@ -47,14 +53,14 @@ export function isValidGtin(s: unknown): s is string {
  */
 export function normalizeGtin(s: unknown, path = 'gtin'): string {
   if (typeof s !== 'string' || !GTIN_RE.test(s)) fieldError('GS1_BAD_GTIN', path, 'GTIN must be 8, 12, 13 or 14 digits');
-  if (!checkDigitHolds(s)) fieldError('GS1_BAD_CHECK_DIGIT', path, 'GTIN check digit does not match');
+  if (!checkDigitHolds(s)) fieldError('GS1_BAD_CHECK_DIGIT', path, checkDigitMessage('GTIN', s));
   return s.padStart(14, '0');
 }
 
 /** Asserts a GLN (13 digits, check digit). */
 export function assertGln(s: unknown, path = 'gln'): asserts s is string {
   if (typeof s !== 'string' || !/^[0-9]{13}$/.test(s)) fieldError('GS1_BAD_GLN', path, 'GLN must be 13 digits');
-  if (!checkDigitHolds(s)) fieldError('GS1_BAD_CHECK_DIGIT', path, 'GLN check digit does not match');
+  if (!checkDigitHolds(s)) fieldError('GS1_BAD_CHECK_DIGIT', path, checkDigitMessage('GLN', s));
 }
 
 /** An SSCC is 18 digits (extension digit, company prefix, serial reference, check digit). */
@@ -65,7 +71,7 @@ export function isValidSscc(s: unknown): s is string {
 /** Validates an SSCC and returns it (it has one form only, so "normalising" is validating). */
 export function normalizeSscc(s: unknown, path = 'sscc'): string {
   if (typeof s !== 'string' || !/^[0-9]{18}$/.test(s)) fieldError('GS1_BAD_SSCC', path, 'SSCC must be 18 digits');
-  if (!checkDigitHolds(s)) fieldError('GS1_BAD_CHECK_DIGIT', path, 'SSCC check digit does not match');
+  if (!checkDigitHolds(s)) fieldError('GS1_BAD_CHECK_DIGIT', path, checkDigitMessage('SSCC', s));
   return s;
 }
 

@@ -45,7 +45,17 @@ export function parseScannedCode(code: unknown): ScannedCode {
     if (dl.sun !== undefined) out.sun = dl.sun;
     return out;
   }
-  const es = parseElementString(text);
+  let es;
+  try {
+    es = parseElementString(text);
+  } catch (e) {
+    // "offset 0" means nothing to the person who typed `hello world`: say what a pack code looks like.
+    if (!(e instanceof MedtrailError) || !/^[(\]0-9]/.test(text)) {
+      const shown = text.length > 60 ? `${text.slice(0, 57)}...` : text;
+      throw new MedtrailError(e instanceof MedtrailError ? e.code : 'GS1_BAD_ELEMENT_STRING', `"${shown}" is not a pack code: give its Digital Link URI (https://<resolver>/01/<GTIN>/21/<serial>...) or its GS1 element string ((01)<GTIN>(21)<serial>...)`, { cause: e });
+    }
+    throw e;
+  }
   const { gtin, serial, lot, expiry } = es.ais;
   if (gtin === undefined || serial === undefined) {
     throw new MedtrailError('GS1_MISSING_AI', 'a pack code needs a GTIN (01) and a serial (21)');

@@ -84,8 +84,11 @@ export interface PackEvent {
   counterparty: string | null;
 }
 
-/** A ship entry as the custody tables index it: exactly what GET /shipments answers. */
-export type ShipmentRow = ShipmentAnswer;
+/** A ship entry as the custody tables index it (GET /shipments answers part of it: ShipmentAnswer). */
+export interface ShipmentRow extends ShipmentAnswer {
+  to: string;
+  receivedIndex: number | null;
+}
 
 interface RawPack {
   gtin: string;
@@ -252,7 +255,7 @@ export class CustodyState {
     return this.st.heldLot.all(gln, gtin, lot).map(packRow);
   }
 
-  shipmentsTo(gln: string, open: boolean): { index: number; hash: string; from: string; at: string; count: number }[] {
+  shipmentsTo(gln: string, open: boolean): ShipmentAnswer[] {
     return (open ? this.st.shipOpen : this.st.shipAll).all(gln).map((r) => {
       const s = shipmentRow(r);
       return { index: s.index, hash: s.hash, from: s.from, at: s.at, count: s.count };

@@ -57,9 +57,10 @@ function party(keys: KeyBook, gln: string): PartyRef {
 }
 
 /** The journey: dates only for the public; who, with whom and the ledger index for a participant. */
-export function journey(events: readonly PackEvent[], keys: KeyBook, full: boolean): JourneyStep[] {
+export function journey(events: readonly PackEvent[], keys: KeyBook, full: boolean, pack?: PackRow): JourneyStep[] {
   return events.map((e) => {
-    const step = stepOf(e, keys);
+    // A receive that reported this pack missing did not bring it anywhere: the journey ends there, missing.
+    const step = pack?.state === 'missing' && e.kind === 'receive' && e.index === pack.lastIndex ? 'missing' : stepOf(e, keys);
     if (!full) return { step, at: e.at.slice(0, 10) };
     const s: JourneyStep = { step, at: e.at, index: e.index };
     if (e.signer !== '') s.who = party(keys, e.signer);

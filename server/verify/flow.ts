@@ -143,7 +143,7 @@ export function verifyScan(v: VerifyServices, req: AuthRequest & { body: unknown
     message: VERDICT_MESSAGES[ev.verdict],
     product: ev.product === undefined ? null : productAnswer(ev.product, v.keys, v.state),
     pack: ev.pack === undefined ? null : packAnswer(ev.pack, ev.lot, full),
-    journey: journey(events, v.keys, full),
+    journey: journey(events, v.keys, full, ev.pack),
     proof: ev.pack === undefined ? null : v.proofs.inclusion(ev.pack.lastIndex),
   };
 }

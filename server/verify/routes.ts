@@ -84,7 +84,7 @@ export function verifyRoutes(v: VerifyServices): Router {
       message: VERDICT_MESSAGES[ev.verdict],
       product: ev.product === undefined ? null : productAnswer(ev.product, v.keys, v.state),
       pack: packAnswer(ev.pack, ev.lot, full),
-      journey: journey(events, v.keys, full),
+      journey: journey(events, v.keys, full, ev.pack),
     };
     if (full) {
       const chain = v.proofs.chain(events);

@@ -15,6 +15,7 @@ import { checkDigit } from '../../core/gs1/identifiers.js';
 import { generateKeyFile, keyFileSeed, parseKeyFile } from '../../core/crypto/keys.js';
 import { packIdentityBytes } from '../../core/tag/pack.js';
 import { yymmdd } from '../../cli/demo-chain.js';
+import { exitCodeOf, type Verdict } from '../../core/verdict.js';
 import { cli, type CliResult } from '../support/cli.js';
 import { gln } from '../support/ledger.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
@@ -44,7 +45,13 @@ describe('custody end to end through the CLI', () => {
     if (r.status !== 0) throw new Error(`medtrail ${args.join(' ')} exited ${r.status}: ${r.stderr}\nserver: ${server.stderr()}`);
     return JSON.parse(r.stdout) as T;
   };
-  const verdict = (uri: string, key?: string): string => ok<{ verdict: string }>(['verify', uri, ...(key ? ['--key', keyPath(key)] : [])]).verdict;
+  /** `medtrail verify`: the verdict, with the exit code the one rule gives it (core/verdict.ts exitCodeOf). */
+  const verdict = (uri: string, key?: string): string => {
+    const r = run(['verify', uri, ...(key ? ['--key', keyPath(key)] : []), '--json']);
+    const v = (JSON.parse(r.stdout) as { verdict: Verdict }).verdict;
+    expect(r.status, `${v}: ${r.stderr}`).toBe(exitCodeOf(v));
+    return v;
+  };
   /** A refusal: exit 1, the server's code on stderr (human and JSON forms). */
   const refused = (args: string[], code: string): void => {
     const human = run(args);
@@ -194,7 +201,9 @@ describe('custody end to end through the CLI', () => {
     ok(['enroll', '--authority-key', authority, '--participant-key', keyPath('old'), '--role', 'pharmacy']);
     // A signed scan by a pharmacy that does not hold the pack: answered, and flagged.
     expect(verdict(tags[3]!, 'old')).toBe('SUSPICIOUS');
-    expect(ok<{ reasons: { code: string }[] }>(['verify', tags[3]!, '--key', keyPath('old')]).reasons.map((r) => r.code)).toContain('SCANNED_OUTSIDE_CUSTODY');
+    const flagged = run(['verify', tags[3]!, '--key', keyPath('old'), '--json']);
+    expect(flagged.status).toBe(3);
+    expect((JSON.parse(flagged.stdout) as { reasons: { code: string }[] }).reasons.map((r) => r.code)).toContain('SCANNED_OUTSIDE_CUSTODY');
     ok(['enroll', '--authority-key', authority, '--rotate', '--participant-key', keyPath('new')]);
     refused(['verify', tags[3]!, '--key', keyPath('old')], 'AUTH_BAD_SIGNATURE');
     expect(verdict(tags[3]!, 'new')).toBe('SUSPICIOUS');
@@ -238,4 +247,53 @@ describe('custody end to end through the CLI', () => {
     }
     expect((html.match(/<svg/g) ?? []).length).toBe(3);
   });
+
+  it('verify exits by the class of verdict: 0 GENUINE, 3 an alert about a real pack, 4 not genuine', () => {
+    expect(run(['verify', tags[1]!]).status).toBe(0);
+    expect(run(['verify', tags[9999]!]).status).toBe(3); // IN_TRANSIT
+    const forged = formatDigitalLink({ ...parseDigitalLink(tags[1]!), sig: toBase64Url(new Uint8Array(64)) });
+    expect(run(['verify', forged]).status).toBe(4);
+    const words = run(['verify', 'hello world']);
+    expect(words.status).toBe(1);
+    expect(words.stderr).toContain('"hello world" is not a pack code');
+    expect(words.stderr).not.toContain('offset');
+  });
+
+  it('shipments and held show what waits for a party and what it holds; epcis prints a pack\'s history', () => {
+    const waiting = ok<{ shipments: { index: number; from: string; count: number }[] }>(['shipments', '--key', keyPath('pharmacy')]);
+    // The pack shipped alone and never received is among them.
+    expect(waiting.shipments.length).toBeGreaterThan(0);
+    expect(waiting.shipments).toContainEqual(expect.objectContaining({ from: glns.distributor, count: 1 }));
+    expect(run(['shipments', '--key', keyPath('pharmacy')]).stdout).toContain('medtrail receive --shipment');
+    const held = ok<{ packs: { gtin: string; serial: string }[] }>(['held', '--key', keyPath('pharmacy'), '--limit', '5']);
+    expect(held.packs.length).toBe(5);
+    const doc = ok<{ type: string; epcisBody: { eventList: unknown[] } }>(['epcis', tags[1]!, '--key', keyPath('pharmacy')]);
+    expect(doc.type).toBe('EPCISDocument');
+    expect(doc.epcisBody.eventList.length).toBeGreaterThan(2);
+    // A shipment index that is not waiting for this party is named, with what is waiting.
+    const r = run(['receive', '--key', keyPath('pharmacy'), '--shipment', '9999999']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('SHIPMENT_UNKNOWN');
+    expect(r.stderr).toContain(`no open shipment to ${glns.pharmacy} at log index 9999999`);
+    expect(r.stderr).toContain(`from ${glns.distributor}`);
+    expect(r.stderr).not.toContain('start');
+  });
+
+  it('receive picks from what waits: several need --shipment (listed), the only one is taken (last: it changes what later tests would see)', () => {
+    let waiting = ok<{ shipments: { index: number }[] }>(['shipments', '--key', keyPath('pharmacy')]).shipments;
+    while (waiting.length > 1) {
+      const r = run(['receive', '--key', keyPath('pharmacy')]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(`${waiting.length} shipments are waiting`);
+      for (const s of waiting) expect(r.stderr).toContain(`  ${s.index}  from `);
+      ok(['receive', '--key', keyPath('pharmacy'), '--shipment', String(waiting[0]!.index)]);
+      waiting = ok<{ shipments: { index: number }[] }>(['shipments', '--key', keyPath('pharmacy')]).shipments;
+    }
+    expect(waiting).toHaveLength(1);
+    const r = ok<{ ship: string }>(['receive', '--key', keyPath('pharmacy')]);
+    expect(r.ship).toMatch(/^[0-9a-f]{64}$/);
+    expect(ok<{ shipments: unknown[] }>(['shipments', '--key', keyPath('pharmacy')]).shipments).toEqual([]);
+    expect(verdict(tags[9999]!)).toBe('GENUINE');
+  });
 });
+

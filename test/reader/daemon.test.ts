@@ -186,7 +186,7 @@ describe('2D scanner lines on stdin', () => {
 });
 
 describe('QR image files', () => {
-  it('decodes a PNG label and verifies it; refuses a JPEG and a PNG without a code', async () => {
+  it('decodes a PNG label and a JPEG photo of one and verifies both; refuses a broken JPEG', async () => {
     const t = tempDir();
     try {
       const png = join(t.dir, 'label.png');
@@ -194,8 +194,17 @@ describe('QR image files', () => {
       const ok = await spawnReader(['--server', w.url, '--key', w.keyFile, '--state', state(), '--no-nfc', '--once', '--image', png], { waitReady: false });
       expect(await ok.exit).toBe(0);
       expect(ok.lines.find((l) => 'verdict' in l)).toMatchObject({ verdict: 'GENUINE', source: 'image', uri: w.uri(w.genuine[9]!) });
-      const jpeg = join(t.dir, 'photo.jpg');
+      // A phone saves photos as JPEG: the same label, re-encoded lossy, verifies too.
       const { writeFileSync } = await import('node:fs');
+      const { PNG } = await import('pngjs');
+      const jpegJs = (await import('jpeg-js')).default;
+      const pixels = PNG.sync.read(readFileSync(png));
+      const photo = join(t.dir, 'photo.jpg');
+      writeFileSync(photo, jpegJs.encode({ data: pixels.data, width: pixels.width, height: pixels.height }, 80).data);
+      const fromPhoto = await spawnReader(['--server', w.url, '--key', w.keyFile, '--state', state(), '--no-nfc', '--once', '--image', photo], { waitReady: false });
+      expect(await fromPhoto.exit).toBe(0);
+      expect(fromPhoto.lines.find((l) => 'verdict' in l)).toMatchObject({ verdict: 'GENUINE', source: 'image', uri: w.uri(w.genuine[9]!) });
+      const jpeg = join(t.dir, 'broken.jpg');
       writeFileSync(jpeg, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10]));
       const bad = await spawnReader(['--server', w.url, '--state', state(), '--no-nfc', '--once', '--image', jpeg], { waitReady: false });
       expect(await bad.exit).toBe(1);

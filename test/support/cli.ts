@@ -8,8 +8,8 @@ export interface CliResult {
   stderr: string;
 }
 
-export function cli(args: string[], opts: { input?: string; timeoutMs?: number } = {}): CliResult {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input: opts.input ?? '', timeout: opts.timeoutMs ?? 120_000 });
+export function cli(args: string[], opts: { input?: string; timeoutMs?: number; cwd?: string } = {}): CliResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input: opts.input ?? '', timeout: opts.timeoutMs ?? 120_000, ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}) });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

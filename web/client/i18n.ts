@@ -82,7 +82,7 @@ const en: Words = {
   expiry: 'Expiry',
   serial: 'Serial number',
   journey: 'Its journey',
-  steps: { made: 'Made', distributed: 'Distributed', at_pharmacy: 'At the pharmacy', dispensed: 'Handed out', recalled: 'Recalled', in_transit: 'On its way', returned: 'Returned to stock', decommissioned: 'Taken out of use' },
+  steps: { made: 'Made', distributed: 'Distributed', at_pharmacy: 'At the pharmacy', missing: 'Reported missing on delivery', dispensed: 'Handed out', recalled: 'Recalled', in_transit: 'On its way', returned: 'Returned to stock', decommissioned: 'Taken out of use' },
   whatToDo: 'What to do',
   doNotTake: 'Do not take this medicine. Keep the pack and show it to a pharmacist or your doctor. You can report it so the medicines regulator sees it.',
   todo: {
@@ -139,7 +139,7 @@ const ru: Words = {
   expiry: 'Годен до',
   serial: 'Серийный номер',
   journey: 'Путь упаковки',
-  steps: { made: 'Произведено', distributed: 'У дистрибьютора', at_pharmacy: 'В аптеке', dispensed: 'Выдано', recalled: 'Отозвано', in_transit: 'В пути', returned: 'Возвращено на склад', decommissioned: 'Выведено из оборота' },
+  steps: { made: 'Произведено', distributed: 'У дистрибьютора', at_pharmacy: 'В аптеке', missing: 'Не получено: пропало при доставке', dispensed: 'Выдано', recalled: 'Отозвано', in_transit: 'В пути', returned: 'Возвращено на склад', decommissioned: 'Выведено из оборота' },
   whatToDo: 'Что делать',
   doNotTake: 'Не принимайте это лекарство. Сохраните упаковку и покажите её фармацевту или врачу. Вы можете сообщить о ней регулятору.',
   todo: {
