@@ -2,6 +2,7 @@
 // a size limit; when the server cannot answer promptly (too many requests in flight, or its event loop running
 // late) it sheds load with 503 and Retry-After rather than slowing every request down (shedder.ts).
 import type { RequestListener, ServerResponse } from 'node:http';
+import { OPENAPI } from './openapi.js';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import { MedtrailError } from '../../core/errors.js';
 import type { LogService } from '../log/log-service.js';
@@ -68,6 +69,10 @@ export function createApp(opts: AppOptions): App {
   app.use(securityHeaders());
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
+  });
+  // The API's description (server/http/openapi.ts), held to the real answers by test/server/openapi.test.ts.
+  app.get('/api/v1/openapi.json', (_req, res) => {
+    res.json(OPENAPI);
   });
   // Before the shedder: a client over its limit must not take an in-flight slot from the others. One set of
   // buckets and one shedder for express and the fast path: a client's budget and the in-flight count are shared.

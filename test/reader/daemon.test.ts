@@ -27,8 +27,8 @@ const state = () => join(w.dir, `state-${n++}`);
 const base = () => ['--server', w.url, '--key', w.keyFile, '--reader', READER, '--state', state()];
 
 beforeAll(async () => {
+  release = await acquireVirtualReader(INDEX); // the lock first: see test/reader/no-pcscd.test.ts
   await ensurePcscd();
-  release = await acquireVirtualReader(INDEX);
   w = await readerWorld();
 });
 afterAll(async () => {
@@ -127,8 +127,9 @@ describe('--dispense', () => {
 });
 
 describe('--once', () => {
-  it('exits 0 after a GENUINE tap, 1 after a RECALLED one', async () => {
-    for (const [p, verdict, code] of [[w.genuine[5]!, 'GENUINE', 0], [w.recalled, 'RECALLED', 1]] as const) {
+  // One rule with `medtrail verify` (core/verdict.ts exitCodeOf): 0 GENUINE, 3 an alert about a real pack.
+  it('exits 0 after a GENUINE tap, 3 after a RECALLED one', async () => {
+    for (const [p, verdict, code] of [[w.genuine[5]!, 'GENUINE', 0], [w.recalled, 'RECALLED', 3]] as const) {
       const a = await spawnReader([...base(), '--once']);
       const card = tag(w.uri(p));
       await card.tap(INDEX);
@@ -139,10 +140,14 @@ describe('--once', () => {
     }
   });
 
-  it('exits 1 for anything but GENUINE (scanner line, no NFC)', async () => {
+  it('exits by the class of verdict (scanner line, no NFC): 3 for RECALLED, 4 for COUNTERFEIT', async () => {
     const r = await spawnReader(['--server', w.url, '--key', w.keyFile, '--state', state(), '--no-nfc', '--once']);
     r.write(w.uri(w.recalled));
-    expect(await r.exit).toBe(1);
+    expect(await r.exit).toBe(3);
+    const f = await spawnReader(['--server', w.url, '--key', w.keyFile, '--state', state(), '--no-nfc', '--once']);
+    f.write(w.forgedUri(w.genuine[6]!));
+    expect(await f.exit).toBe(4);
+    expect(f.lines.find((l) => 'verdict' in l)).toMatchObject({ verdict: 'COUNTERFEIT' });
     expect(r.lines.find((l) => 'verdict' in l)).toMatchObject({ verdict: 'RECALLED', source: 'scanner' });
   });
 });

@@ -28,8 +28,10 @@ let w: ReaderWorld;
 let release: () => void;
 let tmp: { dir: string; cleanup: () => void };
 beforeAll(async () => {
-  await ensurePcscd();
+  // The reader lock first: a file that restarts pcscd holds every reader, and must not see pcscd come back
+  // from this file's ensurePcscd meanwhile.
   release = await acquireVirtualReader(INDEX);
+  await ensurePcscd();
   w = await readerWorld(4);
   tmp = tempDir();
 });

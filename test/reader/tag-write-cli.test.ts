@@ -15,8 +15,8 @@ let release: () => void;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
+  release = await acquireVirtualReader(INDEX); // the lock first: see test/reader/no-pcscd.test.ts
   await ensurePcscd();
-  release = await acquireVirtualReader(INDEX);
 });
 afterAll(() => release?.());
 

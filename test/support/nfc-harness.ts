@@ -22,9 +22,11 @@ export class NfcHarness {
   }
 
   static async start(index: 0 | 1): Promise<NfcHarness> {
-    await ensurePcscd();
     const h = new NfcHarness(index);
+    // The lock first: a file that restarts pcscd holds every reader, and must not see pcscd come back from
+    // this file's ensurePcscd meanwhile.
     h.release = await acquireVirtualReader(index);
+    await ensurePcscd();
     h.watch = watchNfc(
       (e, r) => {
         if (e.kind === 'card-off') h.cardOnReader = false;
