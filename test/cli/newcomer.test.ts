@@ -1,5 +1,7 @@
 // A newcomer's first day with the built `medtrail` CLI, only from the README and --help: the friction found
 // in a first-day session, each shown gone. Real processes on a temporary directory.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { createServer, type Server } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,7 +10,7 @@ import { checkDigit } from '../../core/gs1/identifiers.js';
 import { cli } from '../support/cli.js';
 import { gln } from '../support/ledger.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
-import { tempDir } from '../support/tmp.js';
+import { CLI, tempDir } from '../support/tmp.js';
 
 const t = tempDir('medtrail-newcomer-');
 afterAll(() => t.cleanup());
@@ -106,5 +108,31 @@ describe('messages that name what was typed and what would be right', () => {
   it('a batch whose expiry is already past is not registered silently', () => {
     const r = cli(['batch', '--key', key, '--gtin', gtin, '--lot', 'L1', '--expiry', '200101', '--count', '1', '--server', 'http://127.0.0.1:9']);
     expect(r.stderr).toContain('warning: expiry 200101 (2020-01-01) is already past');
+  });
+});
+
+/** Runs `medtrail start --json` until it printed its demo packs line, then stops it; the packs printed. */
+async function startOnce(db: string): Promise<Record<string, string>> {
+  const child = spawn(process.execPath, [CLI, 'start', '--db', db, '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((r) => child.once('exit', r));
+  try {
+    for await (const line of createInterface({ input: child.stdout })) {
+      const j = JSON.parse(line) as { packs?: Record<string, string> };
+      if (j.packs !== undefined) return j.packs;
+    }
+    throw new Error('medtrail start ended without printing its demo packs');
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+describe('medtrail start', () => {
+  it('prints the demo packs on the first start and again on later ones', async () => {
+    const db = join(t.dir, 'start', 'medtrail.db');
+    const first = await startOnce(db);
+    expect(Object.keys(first).sort()).toEqual(['COUNTERFEIT', 'DISPENSED', 'EXPIRED', 'GENUINE', 'IN_TRANSIT', 'RECALLED', 'UNKNOWN']);
+    const again = await startOnce(db);
+    expect(again).toEqual(first);
   });
 });
