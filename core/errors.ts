@@ -66,6 +66,7 @@ export const ERROR_CODES = {
   PREV_MISMATCH: 'prev does not name exactly the entries that gave the signer these items',
   EXPIRED_PACK: 'the pack is past its expiry date',
   DATE_INVALID: 'the entry is dated in the future (beyond the allowed clock skew)',
+  DATE_BEFORE_PREV: 'the entry is dated before an entry it continues (prev)',
   UNDO_NOT_ALLOWED: 'the dispense cannot be undone (not the same pharmacy, over 10 days, expired, recalled, ...)',
   // signed requests (core/api/request-auth.ts) and verification
   AUTH_BAD_HEADER: 'the X-Medtrail-Signer/At/Signature headers are incomplete or malformed',

@@ -40,6 +40,7 @@ export type ReasonCode =
   | 'TAG_SIGNATURE_INVALID'
   | 'TAG_SIGNATURE_WRONG_KEY'
   | 'TAG_SIGNATURE_ABSENT'
+  | 'TAG_SIGNATURE_REQUIRED'
   | 'TAG_COUNTER_REPLAYED'
   | 'TAG_SUN_NOT_CHECKED'
   | 'DATA_MISMATCH_LOT'
@@ -81,6 +82,11 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = {
   TAG_SIGNATURE_INVALID: { verdict: 'COUNTERFEIT', message: "The pack's code carries a signature that is not its manufacturer's: do not use it.", lmv: 'Illegitimate' },
   TAG_SIGNATURE_WRONG_KEY: { verdict: 'COUNTERFEIT', message: 'The pack was signed by someone who is not the manufacturer of this medicine: do not use it.', lmv: 'Illegitimate' },
   TAG_SIGNATURE_ABSENT: { verdict: 'GENUINE', message: 'The code scanned carries no signature (a printed barcode); the pack was checked against the ledger only.' },
+  // Anyone can read a serial off a shelf or a photo: to the public, an unsigned code proves nothing (SECURITY.md).
+  TAG_SIGNATURE_REQUIRED: {
+    verdict: 'SUSPICIOUS',
+    message: "This code carries no manufacturer's signature, so the pack cannot be confirmed from it: scan the pack's signed tag or QR code.",
+  },
   TAG_COUNTER_REPLAYED: { verdict: 'COUNTERFEIT', message: 'The NFC tag repeated a reading already seen: it is probably a copy of a genuine tag.', lmv: 'Illegitimate' },
   TAG_SUN_NOT_CHECKED: { verdict: 'GENUINE', message: "The tag's secure reading counter could not be checked here." },
   DATA_MISMATCH_LOT: { verdict: 'COUNTERFEIT', message: 'The lot number on the pack does not match the one its manufacturer registered.', emvs: 'A68', lmv: 'No_match_GTIN_Serial_Lot' },

@@ -52,12 +52,20 @@ export function applyOne(c: ApplyContext, entry: Entry, appended: Appended, now 
     entry,
     ref: { index: appended.index, hash: appended.leafHash, kind: entry.kind, at: entry.at, signer: entry.signer },
   };
-  // Every prev must name an earlier leaf: a link to nothing (or to the entry itself) is no link.
+  // Every prev must name an earlier leaf: a link to nothing (or to the entry itself) is no link. And an entry
+  // is never dated before an entry it continues: a hand-off cannot happen before the one that made it possible.
+  const at = Date.parse(entry.at);
   entry.prev.forEach((h, i) => {
     const idx = indexOfLeaf(ctx, h);
     if (idx === undefined || idx >= appended.index) {
       throw new MedtrailError('PREV_MISMATCH', `prev[${i}] names no earlier entry of the log`, {
         fields: [{ path: `prev[${i}]`, code: 'PREV_MISMATCH', message: 'no earlier entry has this leaf hash' }],
+      });
+    }
+    const before = c.store.leafInfo(idx)?.at;
+    if (before !== undefined && at < Date.parse(before)) {
+      throw new MedtrailError('DATE_BEFORE_PREV', `this ${entry.kind} is dated ${entry.at}, before the entry it continues (prev[${i}], dated ${before})`, {
+        fields: [{ path: 'at', code: 'DATE_BEFORE_PREV', message: `before ${before}` }],
       });
     }
   });

@@ -81,7 +81,10 @@ export class TokenBuckets {
 }
 
 /** The public routes the limit applies to (method and path as express sees them at the app's root). */
-export function isPublicRoute(method: string, path: string): boolean {
+export function isPublicRoute(method: string, rawPath: string): boolean {
+  // Express matches routes without regard to case: /API/V1/PACKS/... reaches the same handler, so it must
+  // spend the same budget (a limit keyed on the exact spelling was bypassed by changing case).
+  const path = rawPath.toLowerCase();
   if (path === '/api/v1/verify' || path === '/api/v1/reports') return true;
   if (method !== 'GET' && method !== 'HEAD') return false;
   return path.startsWith('/api/v1/packs/') || path === '/api/v1/epcis/events' || path.startsWith('/01/') || path === '/' || path === '/check';

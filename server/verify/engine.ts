@@ -99,7 +99,9 @@ export class VerdictEngine {
 
     // The manufacturer's signature, over the identity the tag claims (its own lot and expiry when it gives them).
     if (record) {
-      if (code.sig === undefined) reasons.push('TAG_SIGNATURE_ABSENT');
+      // A participant's signed scan of a plain GS1 DataMatrix is taken as the EU system takes it; an anonymous
+      // one never reads GENUINE: a serial alone is no proof (serials are seen by many hands).
+      if (code.sig === undefined) reasons.push(scanner.gln === null ? 'TAG_SIGNATURE_REQUIRED' : 'TAG_SIGNATURE_ABSENT');
       else if (product !== undefined) {
         const lotV = code.lot ?? pack?.lot;
         const expV = code.expiry ?? pack?.expiry;

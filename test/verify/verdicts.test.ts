@@ -61,11 +61,16 @@ describe('POST /api/v1/verify: every verdict', () => {
     expect(() => verifyInclusion(fromHex(p.leafHash, 32), p.index, p.size, bad.map((h) => fromHex(h, 32)), cp.root)).toThrow();
   });
 
-  it('GENUINE from a plain element string, noting that no signature was present', async () => {
+  it('a plain element string is never GENUINE to the public (a serial alone proves nothing), but is to a participant in the chain', async () => {
     const es = formatElementString({ gtin: c.gtin, expiry: EXP, lot: 'LA', serial: 'A3' }, { style: 'gs', symbology: ']d2' });
-    const { body } = await verify(c, es);
-    expect(body.verdict).toBe('GENUINE');
-    expect(codes(body)).toContain('TAG_SIGNATURE_ABSENT');
+    // The attack of the hostile test: every serial is readable somewhere, so an anonymous lookup without the
+    // maker's signature used to read GENUINE.
+    const anonymous = (await verify(c, es)).body;
+    expect(anonymous.verdict).not.toBe('GENUINE');
+    expect(codes(anonymous)).toContain('TAG_SIGNATURE_REQUIRED');
+    const signed = (await verify(c, es, { as: c.pharmacy })).body;
+    expect(signed.verdict).toBe('GENUINE');
+    expect(codes(signed)).toContain('TAG_SIGNATURE_ABSENT');
   });
 
   it('GENUINE again after a dispense was undone', async () => {

@@ -62,11 +62,11 @@ async function makerEvidence(gtin: string, serial: string | undefined): Promise<
 function decide(server: string, ev: EvidenceResult): { key: VerdictKey; noSig: boolean } {
   // The server already says so: keep its word. Otherwise the page's own failed check overrides the server.
   if (ev.broken) return { key: server === 'COUNTERFEIT' ? 'COUNTERFEIT' : 'NOT_GENUINE', noSig: false };
-  if (server === 'GENUINE') {
-    if (ev.complete) return { key: 'GENUINE', noSig: false };
-    const onlySigMissing = ev.checks.every((c) => c.status === 'ok' || (c.id === 'pack_signature' && c.code === 'NO_SIGNATURE'));
-    return onlySigMissing ? { key: 'GENUINE', noSig: true } : { key: 'CANNOT_CONFIRM', noSig: false };
-  }
+  // Without the maker's signature on the code, nothing here proves this pack is the one the ledger knows (a
+  // serial can be copied from any shelf): never GENUINE, whatever the server says.
+  const noSig = ev.checks.some((c) => c.id === 'pack_signature' && c.code === 'NO_SIGNATURE');
+  if (noSig && (server === 'GENUINE' || server === 'SUSPICIOUS')) return { key: 'CANNOT_CONFIRM', noSig: true };
+  if (server === 'GENUINE') return ev.complete ? { key: 'GENUINE', noSig: false } : { key: 'CANNOT_CONFIRM', noSig: false };
   return { key: server in TONE && server !== 'ERROR' ? (server as VerdictKey) : 'ERROR', noSig: false };
 }
 
