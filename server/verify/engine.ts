@@ -149,7 +149,9 @@ export class VerdictEngine {
     const t = now.getTime();
     const dispensedAt = pack.state === 'dispensed' && pack.dispensedAt !== null ? Date.parse(pack.dispensedAt) : NaN;
     const since = Number.isNaN(dispensedAt) ? t - this.windowMs : Math.min(t - this.windowMs, dispensedAt);
-    const earlier: Scan[] = this.d.scans.recent(pack.gtin, pack.serial, since);
+    // Only evidence nobody can forge speaks against a pack: a participant's signed scan. Anonymous scans (their
+    // places are whatever the sender typed) never change what another party is told (SECURITY.md).
+    const earlier: Scan[] = this.d.scans.recent(pack.gtin, pack.serial, since).filter((s) => s.scanner !== null);
     let farApart = false;
     let afterDispense = false;
     for (const s of earlier) {
