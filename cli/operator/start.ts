@@ -28,6 +28,15 @@ function readSavedPacks(path: string): Record<string, string> | undefined {
   }
 }
 
+/**
+ * A saved demo URI as served by this start: the first start may have listened elsewhere (another --port), and
+ * the tag signature covers the pack's identity only, not the resolver's host (docs/architecture.md, Tag payload).
+ */
+function atServer(uri: string, url: string): string {
+  const m = /^https?:\/\/[^/?#]+(\/01\/.*)$/.exec(uri);
+  return m === null ? uri : `${url}${m[1]}`;
+}
+
 export function registerStart(program: Command, modules: () => ServiceModule[]): void {
   program
     .command('start')
@@ -55,8 +64,9 @@ export function registerStart(program: Command, modules: () => ServiceModule[]):
             return;
           }
           // Later starts show the demo packs again (verified afresh: the answers may have changed since).
-          const saved = readSavedPacks(packsFile);
-          if (saved !== undefined) {
+          const packs = readSavedPacks(packsFile);
+          if (packs !== undefined) {
+            const saved = Object.fromEntries(Object.entries(packs).map(([v, uri]) => [v, atServer(uri, s.url)]));
             process.stdout.write(opts.json ? `${JSON.stringify({ packs: saved })}\n` : `\n${await describeDemo(s.url, { packs: saved, participants: [] })}\n`);
           } else if (!opts.json) {
             process.stdout.write(`\nno demo packs saved beside this ledger; \`npx medtrail demo --server ${s.url}\` sets up a new demo chain and prints one pack per verdict\n`);

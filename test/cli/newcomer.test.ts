@@ -127,12 +127,48 @@ async function startOnce(db: string): Promise<Record<string, string>> {
   }
 }
 
+/** Runs `medtrail start` (as a person would: no --json) until `until(stdout)` holds, then stops it. */
+async function startUntil(args: string[], until: (out: string) => boolean): Promise<{ out: string; status: number | null }> {
+  const child = spawn(process.execPath, [CLI, 'start', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exit = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  const deadline = Date.now() + 60_000;
+  while (!until(out) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const ok = until(out);
+  child.kill('SIGTERM');
+  const status = await exit;
+  if (!ok) throw new Error(`medtrail start ${args.join(' ')}: no expected output; stdout: ${out}; stderr: ${err}`);
+  return { out, status };
+}
+
+/** The URI's path and query: what stays when the same pack is served at another address. */
+const pathOf = (uri: string): string => uri.slice(uri.indexOf('/01/'));
+
 describe('medtrail start', () => {
-  it('prints the demo packs on the first start and again on later ones', async () => {
+  it('prints the demo packs on the first start and again on later ones, at the address it serves now', async () => {
     const db = join(t.dir, 'start', 'medtrail.db');
     const first = await startOnce(db);
     expect(Object.keys(first).sort()).toEqual(['COUNTERFEIT', 'DISPENSED', 'EXPIRED', 'GENUINE', 'IN_TRANSIT', 'RECALLED', 'UNKNOWN']);
+    // --port 0: another port this time. The packs are the same; their URIs name the server that answers now.
     const again = await startOnce(db);
-    expect(again).toEqual(first);
+    expect(Object.keys(again).sort()).toEqual(Object.keys(first).sort());
+    for (const v of Object.keys(first)) expect(pathOf(again[v]!)).toBe(pathOf(first[v]!));
+    expect(new Set(Object.values(again).map((u) => new URL(u).host)).size).toBe(1);
+
+    // And as a person runs it: the listing, each pack at the address just printed, each still its verdict.
+    const human = await startUntil(['--db', db, '--port', '0'], (out) => /^IN_TRANSIT +http/m.test(out));
+    expect(human.status).toBe(0);
+    expect(human.out).not.toContain('created a new ledger');
+    expect(human.out).toContain('One pack for each verdict');
+    const url = /serving .* at (http:\/\/[^ ]+) /.exec(human.out)?.[1];
+    expect(url).toBeDefined();
+    for (const [verdict, uri] of Object.entries(first)) {
+      const line = human.out.split('\n').find((l) => l.startsWith(`${verdict} `));
+      expect(line?.split(/ +/)[1]).toBe(`${url!}${pathOf(uri)}`);
+    }
+    expect(human.out).not.toContain('the server answers');
   });
 });
