@@ -41,13 +41,16 @@ export async function serveForever(opts: ServeCliOptions, modules: ServiceModule
   });
 }
 
-export function registerServe(program: Command, modules: () => ServiceModule[]): void {
-  program
-    .command('serve')
-    .description('run the ledger service (HTTP API, checkpoints, proofs)')
+/** The options of every command that serves a ledger (serve, start). */
+export function servingOptions(cmd: Command): Command {
+  return cmd
     .option('--db <path>', 'database file', DEFAULT_DB)
     .option('--port <port>', 'TCP port (0 picks a free one)', '8080')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--host <host>', 'address to listen on', '127.0.0.1');
+}
+
+export function registerServe(program: Command, modules: () => ServiceModule[]): void {
+  servingOptions(program.command('serve').description('run the ledger service (HTTP API, checkpoints, proofs)'))
     .option('--log-key <path>', 'log key file (default: log.key.json beside the database)')
     .option('--json', 'print the listening address as JSON')
     .action(action((opts: ServeCliOptions) => serveForever(opts, modules())));

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { authorityKeyPath, DEFAULT_DB } from '../../server/context.js';
+import { authorityKeyPath } from '../../server/context.js';
 import type { ServiceModule } from '../../server/server.js';
 import { runDemo } from '../demo-chain.js';
 import { action, writeNewFile } from '../io.js';
@@ -13,7 +13,7 @@ import { isJsonObject } from '../../core/api/wire.js';
 import { readFileSync } from 'node:fs';
 import { describeDemo } from './demo.js';
 import { DEFAULT_AUTHORITY_GLN, DEFAULT_ORIGIN, initLedger } from './init.js';
-import { serveForever } from './serve.js';
+import { serveForever, servingOptions } from './serve.js';
 
 /** The demo packs a first start saved ({"packs":{verdict: uri}}), or undefined when there are none. */
 function readSavedPacks(path: string): Record<string, string> | undefined {
@@ -38,12 +38,7 @@ function atServer(uri: string, url: string): string {
 }
 
 export function registerStart(program: Command, modules: () => ServiceModule[]): void {
-  program
-    .command('start')
-    .description('create the ledger if there is none yet (./data/medtrail.db), serve it, and on first run print demo packs')
-    .option('--db <path>', 'database file', DEFAULT_DB)
-    .option('--port <port>', 'TCP port', '8080')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
+  servingOptions(program.command('start').description('create the ledger if there is none yet (./data/medtrail.db), serve it, and on first run print demo packs'))
     .option('--no-demo', 'do not set up the demo chain on a new ledger')
     .option('--json', 'print JSON')
     .action(

@@ -187,6 +187,11 @@ describe('custody end to end through the CLI', () => {
     ok(['receive', '--key', keyPath('distributor'), '--shipment', s.leafHash, '--missing', uris[0]!, '--extra', pack(5)]);
     expect(verdict(uris[0]!)).toBe('SUSPICIOUS');
     expect(verdict(uris[1]!)).toBe('GENUINE');
+    // The public journey of the missing pack ends 'missing', not at the recipient's: that receive did not bring it
+    // anywhere (it used to read "distributed", or "at the pharmacy" for a pharmacy's receive).
+    const steps = (uri: string): string[] => (JSON.parse(run(['verify', uri, '--json']).stdout) as { journey: { step: string }[] }).journey.map((j) => j.step);
+    expect(steps(uris[0]!)).toEqual(['made', 'in_transit', 'missing']);
+    expect(steps(uris[1]!)).toEqual(['made', 'in_transit', 'distributed']);
     // Custody of the others passed: the distributor can ship one on; the manufacturer no longer can.
     refused(['ship', '--key', keyPath('manufacturer'), '--to', glns.pharmacy, '--pack', uris[1]!], 'NOT_HOLDER');
     ok(['ship', '--key', keyPath('distributor'), '--to', glns.pharmacy, '--pack', uris[1]!]);
