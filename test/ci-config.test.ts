@@ -4,7 +4,8 @@
 // rebuild`; prebuild-install now learns "build from source" from the project's .prebuild-installrc, which it
 // finds from the package's folder upwards. Shown here by running the real prebuild-install the way npm does, in
 // a package folder under a copy of the project's file, with npm_config_build_from_source unset: it must decline
-// to download (its exit 1 hands over to node-gyp) before any network access.
+// to download (its exit 1 hands over to node-gyp) before any network access. npm 11 also asks that the install
+// scripts a project relies on be approved (allowScripts in package.json): the three it runs are.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,5 +34,18 @@ describe('native modules build from source in CI', () => {
     } finally {
       t.cleanup();
     }
+  });
+
+  it('every dependency with an install script is approved in allowScripts (npm 11 warns of the others; a later npm skips them)', () => {
+    const lock: unknown = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8'));
+    const pkg: unknown = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
+    const packages = typeof lock === 'object' && lock !== null && 'packages' in lock && typeof lock.packages === 'object' && lock.packages !== null ? lock.packages : {};
+    const withScripts = Object.entries(packages)
+      .filter(([, v]) => typeof v === 'object' && v !== null && 'hasInstallScript' in v && v.hasInstallScript === true)
+      .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length))
+      .sort();
+    const allowed = typeof pkg === 'object' && pkg !== null && 'allowScripts' in pkg && typeof pkg.allowScripts === 'object' && pkg.allowScripts !== null ? pkg.allowScripts : {};
+    expect(withScripts).toEqual(expect.arrayContaining(['@pokusew/pcsclite', 'better-sqlite3']));
+    expect(Object.entries(allowed).filter(([, ok]) => ok === true).map(([name]) => name).sort()).toEqual(withScripts);
   });
 });

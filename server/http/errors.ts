@@ -55,6 +55,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   INTERNAL: 500,
   WEB_NOT_BUILT: 503,
   CLI_IO: 500,
+  // Never sent over HTTP (a failed listen is the operator's, on the command line), but not an input error.
+  PORT_IN_USE: 500,
   SERVER_UNREACHABLE: 502,
   BAD_ANSWER: 502,
 };

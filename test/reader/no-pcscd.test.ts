@@ -4,13 +4,14 @@
 // NFC up when pcscd appears, and stops on SIGTERM or SIGINT at once. The machine's own pcscd keeps running:
 // the daemon is pointed at another socket path (PCSCLITE_CSOCK_NAME, which libpcsclite honours), where
 // "pcscd appears" is a link to the real socket made mid-test.
+import { spawn } from 'node:child_process';
 import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatElementString } from '../../core/gs1/element-string.js';
 import { VIRTUAL_READERS, acquireVirtualReader, ensurePcscd } from '../support/pcscd.js';
 import { readerWorld, spawnReader, type ReaderWorld } from '../support/reader-world.js';
-import { tempDir } from '../support/tmp.js';
+import { REPO_ROOT, tempDir } from '../support/tmp.js';
 
 const INDEX = 0;
 const READER = VIRTUAL_READERS[INDEX];
@@ -78,4 +79,33 @@ describe('no pcscd at start', () => {
       expect(Date.now() - t0).toBeLessThan(3000);
     });
   }
+
+  it('says it in one plain line on a terminal run (no --json): the socket and why, then ready; SIGINT ends it', async () => {
+    const socket = join(tmp.dir, 'absent', 'pcscd.comm');
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/medtrail-reader.js'), '--server', w.url, '--key', w.keyFile, '--state', join(tmp.dir, 'state-plain')], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, PCSCLITE_CSOCK_NAME: socket },
+    });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exit = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    try {
+      const deadline = Date.now() + 15_000;
+      while (!err.includes('ready') && Date.now() < deadline && child.exitCode === null) await sleep(100);
+      const said = err.split('\n').filter((l) => l.includes('NFC unavailable'));
+      expect(said, err).toHaveLength(1);
+      expect(said[0]).toContain(socket);
+      expect(said[0]).toMatch(/no pcscd socket there/);
+      expect(said[0]).toContain('--no-nfc');
+      expect(err).toContain('medtrail-reader: ready');
+      // Still said once after a few retries (one probe a second).
+      await sleep(2500);
+      expect(err.split('\n').filter((l) => l.includes('NFC unavailable'))).toHaveLength(1);
+    } finally {
+      const t0 = Date.now();
+      child.kill('SIGINT');
+      expect(await exit).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(3000);
+    }
+  });
 });
