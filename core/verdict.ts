@@ -41,6 +41,7 @@ export type ReasonCode =
   | 'TAG_SIGNATURE_WRONG_KEY'
   | 'TAG_SIGNATURE_ABSENT'
   | 'TAG_SIGNATURE_REQUIRED'
+  | 'TAG_KEY_REVOKED'
   | 'TAG_COUNTER_REPLAYED'
   | 'TAG_SUN_NOT_CHECKED'
   | 'DATA_MISMATCH_LOT'
@@ -86,6 +87,10 @@ export const REASONS: Readonly<Record<ReasonCode, ReasonInfo>> = {
   TAG_SIGNATURE_REQUIRED: {
     verdict: 'SUSPICIOUS',
     message: "This code carries no manufacturer's signature, so the pack cannot be confirmed from it: scan the pack's signed tag or QR code.",
+  },
+  TAG_KEY_REVOKED: {
+    verdict: 'SUSPICIOUS',
+    message: "The manufacturer's signing key was revoked: this pack's tag can no longer vouch for it. Ask a pharmacist.",
   },
   TAG_COUNTER_REPLAYED: { verdict: 'COUNTERFEIT', message: 'The NFC tag repeated a reading already seen: it is probably a copy of a genuine tag.', lmv: 'Illegitimate' },
   TAG_SUN_NOT_CHECKED: { verdict: 'GENUINE', message: "The tag's secure reading counter could not be checked here." },

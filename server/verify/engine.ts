@@ -105,9 +105,12 @@ export class VerdictEngine {
       else if (product !== undefined) {
         const lotV = code.lot ?? pack?.lot;
         const expV = code.expiry ?? pack?.expiry;
-        const r = lotV === undefined || expV === undefined ? 'invalid' : this.d.tags.check({ gtin: code.gtin, serial: code.serial, lot: lotV, expiry: expV }, code.sig, product.manufacturer);
+        // The key that registered the pack's batch (for a pack the ledger does not know: the maker's current key).
+        const batchIndex = pack?.batchIndex ?? lot?.batchIndex ?? Number.MAX_SAFE_INTEGER;
+        const r = lotV === undefined || expV === undefined ? 'invalid' : this.d.tags.check({ gtin: code.gtin, serial: code.serial, lot: lotV, expiry: expV }, code.sig, product.manufacturer, batchIndex);
         if (r === 'invalid') reasons.push('TAG_SIGNATURE_INVALID');
         else if (r === 'wrong_key') reasons.push('TAG_SIGNATURE_WRONG_KEY');
+        else if (r === 'key_revoked') reasons.push('TAG_KEY_REVOKED');
       }
       if (code.sun !== undefined) {
         if (this.d.sun === undefined) reasons.push('TAG_SUN_NOT_CHECKED');
