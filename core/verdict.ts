@@ -227,3 +227,17 @@ export function exitCodeOf(verdict: Verdict | 'NOT_CHECKED'): number {
   if (verdict === 'COUNTERFEIT' || verdict === 'UNKNOWN') return 4;
   return 3;
 }
+
+/** The rule above in words for both commands' --help, the verdicts of each code read from exitCodeOf itself. */
+export function exitCodeHelp(): string {
+  const of = (code: number): string => VERDICTS.filter((v) => exitCodeOf(v) === code).join(', ');
+  return [
+    'Exit codes (one rule for `medtrail verify` and `medtrail-reader --once`):',
+    `  0  ${of(0)}`,
+    '  1  no verdict: the code could not be read, or the server could not be asked (the reader: also a pack it',
+    '     cannot check offline yet, never synced)',
+    '  2  usage error',
+    `  3  a real pack with an alert about its state: ${of(3)}`,
+    `  4  not a genuine pack: ${of(4)}`,
+  ].join('\n');
+}

@@ -5,7 +5,8 @@
 //
 // Exit codes: 0 normal end; with --once the verdict's class, the same rule as `medtrail verify`
 // (core/verdict.ts exitCodeOf): 0 GENUINE, 1 no verdict (unreadable, cannot check offline yet), 3 an alert
-// about a real pack, 4 not genuine; 2 usage error (bad option, unreadable key file).
+// about a real pack, 4 not genuine; 2 usage error (bad option, unreadable key file), as JSON on stderr with
+// --json.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { installNodeCrypto } from '../core/crypto/ed25519-node.js';
 import { isMedtrailError, MedtrailError, messageOf } from '../core/errors.js';
 import { keyFileSeed, parseKeyFile } from '../core/crypto/keys.js';
 import { verifyOriginality } from '../core/tag/originality.js';
-import { exitCodeOf } from '../core/verdict.js';
+import { EXIT_USAGE, exitCodeHelp, exitCodeOf } from '../core/verdict.js';
 import { ReaderCache } from './cache.js';
 import { signal } from './feedback.js';
 import { LedgerClient } from '../client/ledger-client.js';
@@ -49,30 +50,41 @@ const program = new Command()
   .option('--server <url>', 'ledger server', 'http://127.0.0.1:8080')
   .option('--key <file>', "the pharmacy's key file: signs its verifications and dispenses (the seed stays here)")
   .option('--json', 'one JSON object per line (verdict, source, uri, reasons, layer, offline, timings, ...)')
-  .option('--once', 'exit after the first verdict: exit code 0 for GENUINE, 1 for anything else')
+  .option('--once', "exit after the first verdict, with that verdict's exit code (below)")
   .option('--dispense', 'dispense a GENUINE pack in the same tap (signed dispense entry); a second tap reads DISPENSED')
-  .option('--image <file...>', 'verify the QR code in these PNG files (JPEG is not decoded)')
+  .option('--image <file...>', 'verify the QR code in these PNG or JPEG files (a photo of a label)')
   .option('--no-nfc', 'do not watch PC/SC readers (2D scanner on stdin and images only)')
   .option('--reader <name>', 'only watch readers whose name contains this text')
   .option('--state <dir>', 'where the offline cache and queue live', './data/reader')
   .option('--slow-ms <ms>', 'print the offline verdict first when the server takes longer than this', '300')
   .option('--retry-ms <ms>', 'first delay before resending the offline queue (doubles up to 30 s)', '1000')
   .option('--sync-interval <s>', 'seconds between syncs of the offline cache', '300')
-  .addHelpText('after', '\nExit codes: 0 done (with --once: GENUINE); 1 with --once: another verdict or an unreadable code; 2 usage error.')
-  .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  .addHelpText('after', `\nWithout --once: exit 0 when stopped (SIGINT, SIGTERM, or the end of stdin with --no-nfc).\n${exitCodeHelp()}`)
+  // commander's own usage errors are said once, coded, by usage() below (JSON under --json, as the CLI's are).
+  .configureOutput({ outputError: () => {} })
+  .exitOverride((err) => {
+    if (err.exitCode === 0) process.exit(0);
+    usage(err.message.replace(/^error: /, ''));
+  });
+
+/** --json on the command line, known before commander has parsed it (for its own errors). */
+function jsonArg(): boolean {
+  const end = process.argv.indexOf('--');
+  return (end === -1 ? process.argv : process.argv.slice(0, end)).includes('--json');
+}
 
 program.parse(process.argv);
 const o = program.opts<Options>();
 
 function usage(message: string): never {
-  process.stderr.write(`medtrail-reader: ${message}\n`);
-  process.exit(2);
+  if (jsonArg()) process.stderr.write(`${JSON.stringify({ error: { code: 'CLI_USAGE', message } })}\n`);
+  else process.stderr.write(`medtrail-reader: CLI_USAGE: ${message}\n(medtrail-reader --help lists every option)\n`);
+  process.exit(EXIT_USAGE);
 }
 
 function num(v: string, name: string, min: number): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n < min) usage(`${name} must be a number >= ${min}`);
+  if (!Number.isFinite(n) || n < min) usage(`${name} must be a number >= ${min}, got ${JSON.stringify(v)}`);
   return n;
 }
 

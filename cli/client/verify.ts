@@ -6,6 +6,7 @@ import { exitCodeOf } from '../../core/verdict.js';
 import type { VerifyRequest } from '../../client/ledger-client.js';
 import { ApiClient, clientOptions, loadKey } from '../api-client.js';
 import { action, emit } from '../io.js';
+import { exitCodeHelp } from '../../core/verdict.js';
 
 export type { VerifyAnswer, VerifyRequest };
 
@@ -35,7 +36,8 @@ export function registerVerify(program: Command): void {
       .command('verify')
       .description('ask the verdict on a pack: its Digital Link URI, or a GS1 element string from a scanner')
       .argument('<code>', 'Digital Link URI or GS1 element string ((01)..(21).. or raw with GS separators)')
-      .option('--location <text>', 'where the scan happens (kept with the scan, not in the log)'),
+      .option('--location <text>', 'where the scan happens (kept with the scan, not in the log)')
+      .addHelpText('after', `\n${exitCodeHelp()}`),
     'your key file: sign the request as a participant (optional)',
   ).action(
     action(async (code: string, o: VerifyOptions) => {
