@@ -160,8 +160,11 @@ export interface PatientReport {
   code: string;
   gtin: string | null;
   serial: string | null;
+  /** The server's own verdict on the code when it was reported (null: the code names no pack). */
   verdict: string | null;
   note: string | null;
+  /** What the sender said the verdict was (its word only). */
+  claimed: string | null;
 }
 
 /** GET /products/:gtin/maker-key: the maker's key entry, with its inclusion proof and checkpoint. */
@@ -451,7 +454,7 @@ export function parseReports(v: unknown): PatientReport[] {
       const at = r.str(e, 'at', p);
       const code = r.str(e, 'code', p);
       if (id === undefined || at === undefined || code === undefined) return undefined;
-      return { id, at, code, gtin: r.strOrNull(e, 'gtin', p), serial: r.strOrNull(e, 'serial', p), verdict: r.strOrNull(e, 'verdict', p), note: r.strOrNull(e, 'note', p) };
+      return { id, at, code, gtin: r.strOrNull(e, 'gtin', p), serial: r.strOrNull(e, 'serial', p), verdict: r.strOrNull(e, 'verdict', p), note: r.strOrNull(e, 'note', p), claimed: r.strOrNull(e, 'claimed', p) };
     }),
   );
 }

@@ -84,7 +84,7 @@ const schemas: Record<string, Schema> = {
   Held: obj({ packs: list(obj({ gtin: gtin14, serial: str, lot: str, expiry: str, state: str, holder: gln, lastIndex: int, lastHash: hex64 })), prev: list(hex64) }),
   ReportRequest: obj({ code: str }, { verdict: str, note: str }),
   ReportAccepted: obj({ id: int, at: str }),
-  Reports: obj({ reports: list(obj({ id: int, at: str, code: str, gtin: nullable(str), serial: nullable(str), verdict: nullable(str), note: nullable(str) })) }),
+  Reports: obj({ reports: list(obj({ id: int, at: str, code: str, gtin: nullable(str), serial: nullable(str), verdict: nullable(str), note: nullable(str), claimed: nullable(str) })) }),
   EpcisDocument: obj({ '@context': {}, type: { const: 'EPCISDocument' }, schemaVersion: str, creationDate: str, epcisBody: obj({ eventList: list({ type: 'object' }) }) }),
   Health: obj({ ok: { type: 'boolean' } }),
 };

@@ -147,3 +147,20 @@ export function verifyScan(v: VerifyServices, req: AuthRequest & { body: unknown
     proof: ev.pack === undefined ? null : v.proofs.inclusion(ev.pack.lastIndex),
   };
 }
+
+/**
+ * The server's own verdict on a code, as an anonymous verification would give it, recording nothing (a patient's
+ * report keeps it beside the sender's claim); null for a code that does not parse.
+ */
+export function judgeWith(v: VerifyServices): (code: string) => string | null {
+  return (text) => {
+    let code: ScannedCode;
+    try {
+      code = parseScannedCode(text);
+    } catch {
+      return null;
+    }
+    const found = v.engine.lookup(code);
+    return v.engine.evaluate(found, code, { gln: null, location: null }, new Date(), 'scan').verdict;
+  };
+}

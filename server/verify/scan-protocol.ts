@@ -18,6 +18,10 @@ export interface ScanWriterInit {
   path: string;
   /** One Int32: 0 while running, 1 once the database is closed. */
   done: SharedArrayBuffer;
+  /** Scans older than this are deleted (retention; scans are observations, not ledger facts). */
+  retentionMs: number;
+  /** How often the writer deletes what is past retention. */
+  pruneEveryMs: number;
 }
 
 export type ScanWriterRequest = { id: number; rows: Scan[] } | { close: true };

@@ -22,6 +22,19 @@ function run(port: NonNullable<typeof parentPort>, init: ScanWriterInit): void {
   const write = db.transaction((rows: Scan[]) => {
     for (const r of rows) insert.run(r.gtin, r.serial, r.at, r.scanner, r.location, r.verdict);
   });
+  // Retention: rows past the window go, a bounded slice at a time, so that the file cannot grow without end
+  // and no single delete holds the writer long.
+  const prune = db.prepare<[number]>('DELETE FROM verify_scans WHERE id IN (SELECT id FROM verify_scans WHERE at < ? LIMIT 10000)');
+  let prunedAt = 0;
+  const pruneIfDue = (): void => {
+    const now = Date.now();
+    if (now - prunedAt < init.pruneEveryMs) return;
+    prunedAt = now;
+    while (prune.run(now - init.retentionMs).changes === 10_000) {
+      /* the next slice */
+    }
+  };
+  pruneIfDue();
   port.on('message', (m: ScanWriterRequest) => {
     if ('close' in m) {
       db.close();
@@ -33,6 +46,7 @@ function run(port: NonNullable<typeof parentPort>, init: ScanWriterInit): void {
     let reply: ScanWriterReply;
     try {
       write(m.rows);
+      pruneIfDue();
       reply = { id: m.id };
     } catch (e) {
       reply = { id: m.id, error: e instanceof Error ? e.message : String(e) };

@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { MedtrailError } from '../../core/errors.js';
 import type { Scan, ScanWriterInit, ScanWriterReply, ScanWriterRequest } from './scan-protocol.js';
 
 export type { Scan } from './scan-protocol.js';
@@ -28,7 +29,15 @@ CREATE TABLE IF NOT EXISTS verify_scans (
   verdict TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS verify_scans_by_pack ON verify_scans (gtin, serial, at);
+CREATE INDEX IF NOT EXISTS verify_scans_by_time ON verify_scans (at);
 `;
+
+/** Scans are kept this long (MEDTRAIL_SCAN_RETENTION_DAYS, default 90 days), then deleted by the writer. */
+export function scanRetentionMs(env: string | undefined = process.env['MEDTRAIL_SCAN_RETENTION_DAYS']): number {
+  if (env === undefined || env.trim() === '') return 90 * 86_400_000;
+  if (!/^[1-9][0-9]{0,4}$/.test(env.trim())) throw new MedtrailError('CLI_USAGE', `MEDTRAIL_SCAN_RETENTION_DAYS must be a whole number of days from 1, got ${env}`);
+  return Number(env.trim()) * 86_400_000;
+}
 
 /** `data/medtrail.db` -> `data/medtrail.scans.db`; an in-memory ledger keeps its scans in memory too. */
 export function scansPathFor(ledgerPath: string): string {
@@ -45,6 +54,10 @@ export interface ScanStoreOptions {
   memoryWindowMs?: number;
   /** At most this many scans in memory (default 500,000, ~75 MB); past it the memory starts afresh. */
   maxMemory?: number;
+  /** Scans older than this are deleted (default scanRetentionMs()). */
+  retentionMs?: number;
+  /** How often the retention runs (default once a minute). */
+  pruneEveryMs?: number;
 }
 
 const packKey = (gtin: string, serial: string): string => `${gtin}\u001d${serial}`;
@@ -109,7 +122,12 @@ export class ScanStore {
         for (const r of rows) insert.run(r.gtin, r.serial, r.at, r.scanner, r.location, r.verdict);
       });
     } else {
-      const init: ScanWriterInit = { path: db.name, done: this.writerDone.buffer as SharedArrayBuffer };
+      const init: ScanWriterInit = {
+        path: db.name,
+        done: this.writerDone.buffer as SharedArrayBuffer,
+        retentionMs: opts.retentionMs ?? scanRetentionMs(),
+        pruneEveryMs: opts.pruneEveryMs ?? 60_000,
+      };
       const w = new Worker(writerUrl(), { workerData: init });
       w.on('message', (r: ScanWriterReply) => {
         const rows = this.inflight.get(r.id);

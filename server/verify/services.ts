@@ -1,6 +1,8 @@
 // The verify services of one ledger: the engine, the proofs, the scans and request authentication, built on
 // the custody services (one KeyBook, one CustodyState per ledger). Memoized per Ledger like custodyServices,
 // so that every router and test sees the same scan queue.
+import { toHex } from '../../core/bytes.js';
+import { isMedtrailError } from '../../core/errors.js';
 import type { Ledger } from '../context.js';
 import { custodyServices } from '../custody/services.js';
 import type { CustodyState } from '../custody/state.js';
@@ -50,6 +52,14 @@ export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): Verify
   // Checked once at start (a failure is kept and answered on every verification), then every second.
   const integrity = new IntegrityGuard(ledger.store, ledger.log, { db: ledger.store.path, ...opts.integrity });
   integrity.checkNow();
+  // The keys the server trusts are leaves too: a participant leaf whose key was replaced on disk would let a
+  // forged tag or entry pass. Every participant leaf is checked (bytes against hash, hash in a signed
+  // checkpoint) before the first verification; a failure freezes the log like any other.
+  try {
+    for (const leaf of ledger.store.participantLeaves()) integrity.assertLeaf(leaf.index, toHex(leaf.hash));
+  } catch (e) {
+    if (!isMedtrailError(e, 'LOG_INTEGRITY')) throw e;
+  }
   integrity.start();
   const v: VerifyServices = {
     keys,

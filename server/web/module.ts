@@ -2,6 +2,8 @@
 // reports under /api/v1.
 import type { Ledger } from '../context.js';
 import { custodyServices } from '../custody/services.js';
+import { judgeWith } from '../verify/flow.js';
+import { verifyServices } from '../verify/services.js';
 import type { ServiceModule } from '../server.js';
 import { Assets, defaultAssetsDir } from './assets.js';
 import { makerEvidenceRouter } from './maker-evidence.js';
@@ -18,7 +20,7 @@ export function webModule(opts: WebOptions = {}): ServiceModule {
   return {
     // The ledger's one authenticator: its KeyBook learns every participant entry as it is appended, so a
     // regulator admitted a second ago can read the reports, and a key revoked a second ago cannot.
-    api: (ledger: Ledger) => [makerEvidenceRouter(ledger), reportsRouter(ledger.store.connectionFor('reports'), custodyServices(ledger).auth)],
+    api: (ledger: Ledger) => [makerEvidenceRouter(ledger), reportsRouter(ledger.store.connectionFor('reports'), custodyServices(ledger).auth, judgeWith(verifyServices(ledger)))],
     root: (ledger: Ledger) => [assets.router(), pageRouter(assets, ledger.log.verifierKey)],
   };
 }

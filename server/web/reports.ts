@@ -24,8 +24,12 @@ CREATE TABLE IF NOT EXISTS reports (
   gtin    TEXT,
   serial  TEXT,
   verdict TEXT,
-  note    TEXT
+  note    TEXT,
+  claimed TEXT
 ) STRICT;`;
+
+/** What the server itself says of a reported code: its verdict, or null for a code that names no pack. */
+export type Judge = (code: string) => string | null;
 
 export const REPORTS_PER_MINUTE = 10;
 const MAX_CODE = 4096;
@@ -71,13 +75,16 @@ function parseReport(body: unknown): { code: string; verdict: string | null; not
  * `auth` is the ledger's one request authenticator (replay-checked like every signed read); the POST limit is
  * the same token bucket as the public routes' (server/http/rate-limit.ts), with a budget of its own.
  */
-export function reportsRouter(db: Database.Database, auth: RequestAuth): Router {
+export function reportsRouter(db: Database.Database, auth: RequestAuth, judge: Judge): Router {
   const limiter = new TokenBuckets({ perSecond: REPORTS_PER_MINUTE / 60, burst: REPORTS_PER_MINUTE });
   db.exec(SCHEMA);
-  const insert = db.prepare<[string, string, string | null, string | null, string | null, string | null]>(
-    'INSERT INTO reports (at, code, gtin, serial, verdict, note) VALUES (?, ?, ?, ?, ?, ?)',
+  // Tables made before reports kept the sender's claim apart: add its column.
+  const columns = db.prepare<[], { name: string }>('PRAGMA table_info(reports)').all().map((c) => c.name);
+  if (!columns.includes('claimed')) db.exec('ALTER TABLE reports ADD COLUMN claimed TEXT');
+  const insert = db.prepare<[string, string, string | null, string | null, string | null, string | null, string | null]>(
+    'INSERT INTO reports (at, code, gtin, serial, verdict, note, claimed) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
-  const list = db.prepare<[number, number], Report>('SELECT id, at, code, gtin, serial, verdict, note FROM reports WHERE id > ? ORDER BY id LIMIT ?');
+  const list = db.prepare<[number, number], Report>('SELECT id, at, code, gtin, serial, verdict, note, claimed FROM reports WHERE id > ? ORDER BY id LIMIT ?');
   const r = Router();
 
   r.post('/reports', (req, res) => {
@@ -89,7 +96,9 @@ export function reportsRouter(db: Database.Database, auth: RequestAuth): Router 
     const rep = parseReport(req.body);
     const { gtin, serial } = identify(rep.code);
     const at = new Date().toISOString();
-    const id = Number(insert.run(at, rep.code, gtin, serial, rep.verdict, rep.note).lastInsertRowid);
+    // The verdict recorded is the server's own, judged now: a report cannot choose it (anyone may send one).
+    // What the sender said is kept beside it as its claim.
+    const id = Number(insert.run(at, rep.code, gtin, serial, judge(rep.code), rep.note, rep.verdict).lastInsertRowid);
     res.status(201).json({ id, at });
   });
 

@@ -1,7 +1,9 @@
 // Holes found by hostile testing (issue 12), each attack performed for real against a running server and
 // shown closed; a refused entry leaves the ledger byte for byte as it was. (The unsigned-serial attack on
 // POST /verify is in test/verify/verdicts.test.ts, next to the verdicts it changes.)
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leafHash } from '../../core/log/merkle.js';
 import { keyFileSeed, type KeyFile } from '../../core/crypto/keys.js';
 import { toBase64Url } from '../../core/bytes.js';
 import { sign as ed25519Sign } from '../../core/crypto/ed25519.js';
@@ -119,3 +121,45 @@ async function productHash(): Promise<string> {
   const index = ((await r.json()) as { index: number }).index;
   return srv.ledger.store.leaf(index)!.hash.reduce((s, b) => s + b.toString(16).padStart(2, '0'), '');
 }
+
+describe('issue 12 #12: the keys the running server trusts', () => {
+  it('a participant leaf whose key was replaced on disk freezes the log: no forged tag reads GENUINE, no forged entry is taken', async () => {
+    const t2 = makeLedger();
+    const maker = participantKey(64);
+    const attacker = participantKey(65);
+    const g = gtinOf(10);
+    let s2 = await startServer({ db: t2.db, port: 0, modules: serviceModules(), rateLimit: false });
+    const post2 = async (body: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+      const r = await fetch(`${s2.url}/api/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+    };
+    try {
+      const admitted = await post2(entry('participant', t2.authority as Party, { action: 'admit', gln: maker.gln, name: maker.name, role: 'manufacturer', publicKey: maker.publicKey, prefixes: [PREFIX] }));
+      const admitIndex = Number(admitted.json['index']);
+      const product = String((await post2(entry('product', maker, { gtin: g, name: 'Keysafe', form: 'tablets', strength: '1 mg', packSize: 10 }))).json['leafHash']);
+      expect((await post2(entry('batch', maker, { gtin: g, lot: 'K1', expiry: '301231', serials: ['K1A'] }, [product]))).status).toBe(201);
+      await s2.close();
+
+      // Behind the server's back: the maker's admission now names the attacker's key (bytes and leaf hash).
+      const db = new Database(t2.db);
+      db.exec('DROP TRIGGER IF EXISTS leaves_no_update');
+      const row = db.prepare<[number], { entry: Buffer }>('SELECT entry FROM leaves WHERE idx = ?').get(admitIndex)!;
+      const forged = Buffer.from(row.entry.toString('utf8').replace(maker.publicKey, attacker.publicKey));
+      db.prepare('UPDATE leaves SET entry = ?, hash = ? WHERE idx = ?').run(forged, Buffer.from(leafHash(forged)), admitIndex);
+      db.close();
+
+      s2 = await startServer({ db: t2.db, port: 0, modules: serviceModules(), rateLimit: false });
+      const id = { gtin: g, lot: 'K1', serial: 'K1A', expiry: '301231' };
+      const uri = formatDigitalLink({ resolver: s2.url, ...id, sig: toBase64Url(ed25519Sign(packIdentityBytes(id), keyFileSeed(attacker))), query: {} });
+      const v = await fetch(`${s2.url}/api/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: uri }) });
+      expect(v.status).toBe(500);
+      expect(await v.json()).toMatchObject({ error: { code: 'LOG_INTEGRITY' } });
+      const asAttacker = { ...attacker, gln: maker.gln };
+      const b = await post2(entry('batch', asAttacker, { gtin: g, lot: 'K2', expiry: '301231', serials: ['K2A'] }, [product]));
+      expect(b.json).toMatchObject({ error: { code: 'LOG_INTEGRITY' } });
+    } finally {
+      await s2.close();
+      t2.cleanup();
+    }
+  });
+});

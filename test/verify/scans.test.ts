@@ -3,7 +3,7 @@
 // the table), and for queries reaching back beyond the window.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { ScanStore, type Scan } from '../../server/verify/scans.js';
+import { ScanStore, scanRetentionMs, scansPathFor, type Scan } from '../../server/verify/scans.js';
 import { tempDir } from '../support/tmp.js';
 
 const G = '04000001000018';
@@ -50,5 +50,32 @@ describe('ScanStore recent scans', () => {
     for (let i = 0; i < 25; i++) s.record(scan(i === 3 || i === 24 ? 'X' : `F${i}`, now - 30_000 + i));
     expect(s.recent(G, 'X', now - 60_000).map((x) => x.at)).toEqual([now - 30_000 + 24, now - 30_000 + 3]);
     s.close();
+  });
+});
+
+describe('ScanStore retention (issue 12 #6: scans must not fill the disk)', () => {
+  it('the writer deletes scans older than the retention window, and keeps the rest', async () => {
+    const t = tempDir();
+    try {
+      const db = join(t.dir, 'ledger.db');
+      const now = Date.now();
+      const s = new ScanStore(db, { retentionMs: 60_000, pruneEveryMs: 0 });
+      for (let i = 0; i < 20; i++) s.record(scan(`OLD${i}`, now - 3_600_000));
+      for (let i = 0; i < 5; i++) s.record(scan(`NEW${i}`, now));
+      s.close(); // waits for the writer, which pruned after its writes
+      const { default: Database } = await import('better-sqlite3');
+      const d = new Database(scansPathFor(db), { readonly: true });
+      const serials = d.prepare<[], string>('SELECT serial FROM verify_scans ORDER BY serial').pluck().all();
+      d.close();
+      expect(serials).toEqual(['NEW0', 'NEW1', 'NEW2', 'NEW3', 'NEW4']);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('takes its window from MEDTRAIL_SCAN_RETENTION_DAYS, refusing nonsense with a coded error', () => {
+    expect(scanRetentionMs('7')).toBe(7 * 86_400_000);
+    expect(scanRetentionMs(undefined)).toBe(90 * 86_400_000);
+    expect(() => scanRetentionMs('0')).toThrow(/MEDTRAIL_SCAN_RETENTION_DAYS/);
   });
 });

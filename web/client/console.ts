@@ -77,8 +77,8 @@ async function showIncoming(s: Session): Promise<void> {
 async function showReports(s: Session): Promise<void> {
   const list = await patientReports(s);
   $('reports').replaceChildren(list.length === 0 ? h('p', {}, w.noReports) : h('table', {},
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, '#'), h('th', { scope: 'col' }, w.received), h('th', { scope: 'col' }, w.gtin), h('th', { scope: 'col' }, w.serial), h('th', { scope: 'col' }, w.pageSaid), h('th', { scope: 'col' }, w.note))),
-    h('tbody', {}, ...list.map((r) => h('tr', { 'data-report': String(r.id) }, h('td', {}, String(r.id)), h('td', {}, new Date(r.at).toLocaleString()), h('td', {}, r.gtin ?? '–'), h('td', {}, r.serial ?? '–'), h('td', {}, r.verdict ?? '–'), h('td', {}, r.note ?? ''))))));
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, '#'), h('th', { scope: 'col' }, w.received), h('th', { scope: 'col' }, w.gtin), h('th', { scope: 'col' }, w.serial), h('th', { scope: 'col' }, w.ledgerSaid), h('th', { scope: 'col' }, w.pageSaid), h('th', { scope: 'col' }, w.note))),
+    h('tbody', {}, ...list.map((r) => h('tr', { 'data-report': String(r.id) }, h('td', {}, String(r.id)), h('td', {}, new Date(r.at).toLocaleString()), h('td', {}, r.gtin ?? '–'), h('td', {}, r.serial ?? '–'), h('td', {}, r.verdict ?? '–'), h('td', {}, r.claimed ?? '–'), h('td', {}, r.note ?? ''))))));
 }
 
 async function refresh(): Promise<void> {
