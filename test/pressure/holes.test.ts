@@ -200,3 +200,44 @@ describe('issue 12 #2: stalled uploads', () => {
     }
   });
 });
+
+describe('issue 12 #11: signed requests across a restart', () => {
+  it('a captured signed read cannot be replayed after a clean restart, nor after a crash', async () => {
+    const { startServerProcess } = await import('../support/server-process.js');
+    const { signRequest } = await import('../../core/api/request-auth.js');
+    const t4 = makeLedger();
+    const dist = participantKey(66);
+    let p = await startServerProcess(t4.db);
+    try {
+      const admitted = await fetch(`${p.url}/api/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admit(t4.authority as Party, dist)) });
+      expect(admitted.status).toBe(201);
+      const path = `/api/v1/held?gln=${dist.gln}`;
+      const sign = (): Record<string, string> => ({ ...signRequest({ method: 'GET', path }, dist.gln, keyFileSeed(dist)) });
+      const read = async (headers: Record<string, string>): Promise<{ status: number; code?: string }> => {
+        const r = await fetch(`${p.url}${path}`, { headers });
+        const j = (await r.json()) as { error?: { code: string } };
+        return { status: r.status, ...(j.error ? { code: j.error.code } : {}) };
+      };
+      const captured = sign();
+      expect((await read(captured)).status).toBe(200);
+      expect((await read(captured)).code).toBe('AUTH_REPLAYED');
+
+      // A clean stop (SIGTERM) carries the replay set over: the captured request is still refused.
+      await p.stop();
+      p = await startServerProcess(t4.db);
+      expect((await read(captured)).code).toBe('AUTH_REPLAYED');
+      const fresh = sign();
+      expect((await read(fresh)).status).toBe(200);
+
+      // A crash (SIGKILL) loses it: a request signed before the new start is refused all the same.
+      p.child.kill('SIGKILL');
+      await new Promise((r) => p.child.once('exit', r));
+      p = await startServerProcess(t4.db);
+      expect((await read(fresh)).code).toBe('AUTH_REPLAYED');
+      expect((await read(sign())).status).toBe(200);
+    } finally {
+      await p.stop();
+      t4.cleanup();
+    }
+  });
+});
