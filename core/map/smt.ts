@@ -29,8 +29,8 @@
 // Empty siblings are left out (the verifier knows EMPTY[h]), so a proof carries about log2(n) hashes.
 //
 // Nodes live in a MapNodeStore (the server keeps them in SQLite; MemoryMapStore here), addressed by depth and
-// path prefix. updateMap applies a set of changes reading and writing only the nodes on their paths, and
-// hands every write to the store at once (MapNodeStore.write), so a store applies an update atomically.
+// path prefix. updateMap applies a set of changes reading and writing only the nodes on their paths. It checks
+// its input before the first write; a store whose writes can fail (a disk) runs it inside a transaction.
 //
 // Pure and synchronous, no node:* import: the patient page verifies proofs in the browser.
 import { assertBytes, concatBytes, equalBytes } from '../bytes.js';
@@ -55,22 +55,16 @@ export type MapNode =
   | { readonly kind: 'node'; readonly hash: Uint8Array }
   | { readonly kind: 'leaf'; readonly key: Uint8Array; readonly value: Uint8Array; readonly hash: Uint8Array };
 
-/** One write of an update: the node now at (depth, prefix), or undefined where the position is now empty. */
-export interface MapWrite {
-  readonly depth: number;
-  readonly prefix: Uint8Array;
-  readonly node: MapNode | undefined;
-}
-
 /**
  * Where the nodes live. A position is (depth, prefix): prefix holds the first `depth` bits of every key below
- * it, ceil(depth/8) bytes with the bits past `depth` zero. The root is (0, empty prefix). `write` gets every
- * change of one update together, in order (a later write to the same position wins); a store that applies
- * them in one transaction makes each update atomic.
+ * it, ceil(depth/8) bytes with the bits past `depth` zero. The root is (0, empty prefix). `get` returns a node
+ * the caller may keep (not a view a later write changes). updateMap's puts and deletes make a consistent tree
+ * only once all are made: a store that can fail midway (SQLite) runs updateMap inside one transaction.
  */
 export interface MapNodeStore {
   get(depth: number, prefix: Uint8Array): MapNode | undefined;
-  write(writes: readonly MapWrite[]): void;
+  put(depth: number, prefix: Uint8Array, node: MapNode): void;
+  delete(depth: number, prefix: Uint8Array): void;
 }
 
 /** One change to apply: `value` null removes the key (removing an absent key changes nothing). */
@@ -233,41 +227,30 @@ export function storedMapRoot(store: MapNodeStore): Uint8Array {
 
 /**
  * Applies `changes` to the map in `store` and returns the new root. Reads and writes only the nodes on the
- * changed keys' paths: O(changes x log n) nodes, the paths' shared upper levels once. All writes reach the
- * store in one MapNodeStore.write call at the end; a refused update (a key twice: MAP_DUPLICATE_KEY, a bad
- * key or value) writes nothing.
+ * changed keys' paths: O(changes x log n) nodes, the paths' shared upper levels once. The changes are checked
+ * (sizes; a key twice: MAP_DUPLICATE_KEY) before anything is written.
  */
 export function updateMap(store: MapNodeStore, changes: readonly MapChange[]): MapUpdate {
   if (!Array.isArray(changes)) throw new MedtrailError('BAD_TYPE', 'changes must be an array');
   changes.forEach(checkChange);
   const work = changes.slice();
-  const writes: MapWrite[] = [];
+  sortByBits(work, 0, work.length, 0);
   let hashes = 0;
+  let writes = 0;
 
   const leafOf = (key: Uint8Array, value: Uint8Array): MapNode => {
     hashes++;
     return { kind: 'leaf', key, value, hash: leafHashUnchecked(key, value) };
   };
-
-  /** Splits work[lo, hi) in place by bit `depth`: zeros first. Returns the index of the first one. */
-  const partition = (list: MapChange[], lo: number, hi: number, depth: number): number => {
-    let i = lo;
-    let j = hi - 1;
-    for (;;) {
-      while (i <= j && bit(list[i]!.key, depth) === 0) i++;
-      while (i <= j && bit(list[j]!.key, depth) === 1) j--;
-      if (i >= j) return i;
-      const t = list[i]!;
-      list[i] = list[j]!;
-      list[j] = t;
-      i++;
-      j--;
-    }
+  const put = (depth: number, prefix: Uint8Array, node: MapNode | undefined): void => {
+    writes++;
+    if (node === undefined) store.delete(depth, prefix);
+    else store.put(depth, prefix, node);
   };
 
   /**
-   * The node at `depth` on `path` once its two children (old and new) are known; records the writes of the
-   * children's positions. One child a lone leaf and the other empty: the leaf moves up here.
+   * The node at `depth` on `path` once its two children (old and new) are known; writes the children's
+   * positions. One child a lone leaf and the other empty: the leaf moves up here.
    */
   const combine = (
     depth: number,
@@ -279,30 +262,28 @@ export function updateMap(store: MapNodeStore, changes: readonly MapChange[]): M
   ): MapNode | undefined => {
     const collapse = (newL === undefined && (newR === undefined || newR.kind === 'leaf')) || (newR === undefined && newL?.kind === 'leaf');
     if (collapse) {
-      if (oldL !== undefined) writes.push({ depth: depth + 1, prefix: childPrefix(path, depth, 0), node: undefined });
-      if (oldR !== undefined) writes.push({ depth: depth + 1, prefix: childPrefix(path, depth, 1), node: undefined });
+      if (oldL !== undefined) put(depth + 1, childPrefix(path, depth, 0), undefined);
+      if (oldR !== undefined) put(depth + 1, childPrefix(path, depth, 1), undefined);
       return newL ?? newR;
     }
-    if (newL !== oldL) writes.push({ depth: depth + 1, prefix: childPrefix(path, depth, 0), node: newL });
-    if (newR !== oldR) writes.push({ depth: depth + 1, prefix: childPrefix(path, depth, 1), node: newR });
+    if (newL !== oldL) put(depth + 1, childPrefix(path, depth, 0), newL);
+    if (newR !== oldR) put(depth + 1, childPrefix(path, depth, 1), newR);
     const h = empties()[MAP_DEPTH - depth - 1]!;
     hashes++;
     return { kind: 'node', hash: nodeHashUnchecked(newL?.hash ?? h, newR?.hash ?? h) };
   };
 
-  /** The subtree at `depth` holding list[lo, hi) and nothing else (a subtree that is empty in the store). */
+  /** The subtree at `depth` holding list[lo, hi) (sorted) and nothing else: a subtree empty in the store. */
   const build = (list: MapChange[], lo: number, hi: number, depth: number): MapNode | undefined => {
     if (hi - lo === 0) return undefined;
     if (hi - lo === 1) {
       const c = list[lo]!;
       return c.value === null ? undefined : leafOf(c.key, c.value);
     }
-    if (depth === MAP_DEPTH) throw new MedtrailError('MAP_DUPLICATE_KEY', 'one map update names the same key twice');
-    const mid = partition(list, lo, hi, depth);
-    const path = list[lo]!.key;
+    const mid = firstOne(list, lo, hi, depth);
     const l = build(list, lo, mid, depth + 1);
     const r = build(list, mid, hi, depth + 1);
-    return combine(depth, path, undefined, undefined, l, r);
+    return combine(depth, list[lo]!.key, undefined, undefined, l, r);
   };
 
   /** The subtree at `depth` whose current node is `cur`, after work[lo, hi) (all on its path) is applied. */
@@ -312,14 +293,17 @@ export function updateMap(store: MapNodeStore, changes: readonly MapChange[]): M
     if (cur.kind === 'leaf') {
       // The lone key here joins the changes unless one of them rewrites or removes it.
       const sub = work.slice(lo, hi);
-      if (!sub.some((c) => equalBytes(c.key, cur.key))) sub.push({ key: cur.key, value: cur.value });
+      if (!sub.some((c) => equalBytes(c.key, cur.key))) {
+        sub.push({ key: cur.key, value: cur.value });
+        sortByBits(sub, 0, sub.length, depth);
+      }
       const out = build(sub, 0, sub.length, depth);
       // Unchanged (the key set again to its value, or absent keys removed): keep the stored node as it is.
-      return out !== undefined && out.kind === 'leaf' && equalBytes(out.hash, cur.hash) && equalBytes(out.key, cur.key) ? cur : out;
+      return out !== undefined && out.kind === 'leaf' && equalBytes(out.key, cur.key) && equalBytes(out.hash, cur.hash) ? cur : out;
     }
     if (depth === MAP_DEPTH) throw new MedtrailError('STORE_CORRUPT', 'an inner map node at the bottom level');
     const path = work[lo]!.key;
-    const mid = partition(work, lo, hi, depth);
+    const mid = firstOne(work, lo, hi, depth);
     const oldL = store.get(depth + 1, childPrefix(path, depth, 0));
     const oldR = store.get(depth + 1, childPrefix(path, depth, 1));
     const newL = apply(oldL, lo, mid, depth + 1);
@@ -330,9 +314,41 @@ export function updateMap(store: MapNodeStore, changes: readonly MapChange[]): M
 
   const oldRoot = store.get(0, ROOT_PREFIX);
   const newRoot = apply(oldRoot, 0, work.length, 0);
-  if (newRoot !== oldRoot) writes.push({ depth: 0, prefix: ROOT_PREFIX, node: newRoot });
-  if (writes.length > 0) store.write(writes);
-  return { root: newRoot?.hash ?? emptyMapRoot(), hashes, writes: writes.length };
+  if (newRoot !== oldRoot) put(0, ROOT_PREFIX, newRoot);
+  return { root: newRoot?.hash ?? emptyMapRoot(), hashes, writes };
+}
+
+/**
+ * Sorts list[lo, hi) by key, bit by bit from `depth` on (an MSD radix sort: every key there shares the bits
+ * before `depth`), and refuses a key that is there twice (MAP_DUPLICATE_KEY): two keys that no bit parts.
+ */
+function sortByBits(list: MapChange[], lo: number, hi: number, depth: number): void {
+  if (hi - lo < 2) return;
+  if (depth === MAP_DEPTH) throw new MedtrailError('MAP_DUPLICATE_KEY', 'one map update names the same key twice');
+  let i = lo;
+  let j = hi - 1;
+  for (;;) {
+    while (i <= j && bit(list[i]!.key, depth) === 0) i++;
+    while (i <= j && bit(list[j]!.key, depth) === 1) j--;
+    if (i >= j) break;
+    const t = list[i]!;
+    list[i] = list[j]!;
+    list[j] = t;
+    i++;
+    j--;
+  }
+  sortByBits(list, lo, i, depth + 1);
+  sortByBits(list, i, hi, depth + 1);
+}
+
+/** In sorted list[lo, hi), whose keys share the bits before `depth`: the first index whose bit `depth` is 1. */
+function firstOne(list: readonly MapChange[], lo: number, hi: number, depth: number): number {
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    if (bit(list[m]!.key, depth) === 0) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
 }
 
 // ---------------------------------------------------------------------------------------------- proofs
@@ -456,37 +472,122 @@ export function verifyMapAbsence(root: Uint8Array, key: Uint8Array, proof: Uint8
 
 // ---------------------------------------------------------------------------------------------- memory store
 
+/** Fixed-size byte slots in large slabs, with a free list: no object per node stays on the heap. */
+class Slots {
+  private readonly slabs: Uint8Array[] = [];
+  private readonly free: number[] = [];
+  private next = 0;
+  constructor(private readonly width: number) {}
+
+  alloc(): number {
+    const s = this.free.pop();
+    if (s !== undefined) return s;
+    const n = this.next++;
+    if (n >>> SLAB_BITS >= this.slabs.length) this.slabs.push(new Uint8Array(this.width << SLAB_BITS));
+    return n;
+  }
+
+  release(slot: number): void {
+    this.free.push(slot);
+  }
+
+  /** A copy of `len` bytes at `at` in the slot. */
+  read(slot: number, at: number, len: number): Uint8Array {
+    const o = (slot & SLAB_MASK) * this.width + at;
+    return this.slabs[slot >>> SLAB_BITS]!.slice(o, o + len);
+  }
+
+  write(slot: number, at: number, bytes: Uint8Array): void {
+    this.slabs[slot >>> SLAB_BITS]!.set(bytes, (slot & SLAB_MASK) * this.width + at);
+  }
+}
+
+const SLAB_BITS = 15;
+const SLAB_MASK = (1 << SLAB_BITS) - 1;
+
+/** Positions down to this depth get a small-integer id (2^depth + prefix), the rest a string. */
+const NUMERIC_DEPTH = 29;
+
 /**
- * Nodes in memory: one Map entry per position, the node packed in one byte array (32-byte hash; a leaf adds
- * its key and value), so a million keys (two million positions) fit in a few hundred megabytes.
+ * Nodes in memory. Positions map to a slot number (twice the slot, plus 1 for a leaf); the bytes sit in slabs
+ * of fixed-size slots (32 for an inner node's hash, 96 for a leaf's hash, key and value). Positions down to
+ * depth 29 (all but a few in maps of millions of keys) are keyed by a small integer, so the index holds no
+ * object per node and a map of a million keys costs about 200 MB and little garbage collection.
  */
 export class MemoryMapStore implements MapNodeStore {
-  private readonly nodes = new Map<string, Uint8Array>();
+  private readonly upper = new Map<number, number>();
+  private readonly deep = new Map<string, number>();
+  private readonly nodes = new Slots(32);
+  private readonly leaves = new Slots(96);
 
   /** Positions held. */
   get size(): number {
-    return this.nodes.size;
+    return this.upper.size + this.deep.size;
   }
 
-  private static id(depth: number, prefix: Uint8Array): string {
-    let s = String.fromCharCode(depth);
-    for (let i = 0; i < prefix.length; i++) s += String.fromCharCode(prefix[i]!);
-    return s;
+  /** 2^depth + the prefix's bits as a number: below 2^30, a small integer. */
+  private static num(depth: number, p: Uint8Array): number {
+    if (depth === 0) return 1;
+    const v = (((p[0] ?? 0) << 24) | ((p[1] ?? 0) << 16) | ((p[2] ?? 0) << 8) | (p[3] ?? 0)) >>> 0;
+    return (1 << depth) + (v >>> (32 - depth));
+  }
+
+  /** The depth, then the prefix two bytes per UTF-16 unit, built flat by one fromCharCode. */
+  private static str(depth: number, p: Uint8Array): string {
+    const units = [depth];
+    for (let i = 0; i < p.length; i += 2) units.push((p[i]! << 8) | (p[i + 1] ?? 0));
+    return String.fromCharCode(...units);
+  }
+
+  private lookup(depth: number, prefix: Uint8Array): number | undefined {
+    return depth <= NUMERIC_DEPTH ? this.upper.get(MemoryMapStore.num(depth, prefix)) : this.deep.get(MemoryMapStore.str(depth, prefix));
+  }
+
+  private set(depth: number, prefix: Uint8Array, v: number | undefined): void {
+    if (depth <= NUMERIC_DEPTH) {
+      const k = MemoryMapStore.num(depth, prefix);
+      if (v === undefined) this.upper.delete(k);
+      else this.upper.set(k, v);
+    } else {
+      const k = MemoryMapStore.str(depth, prefix);
+      if (v === undefined) this.deep.delete(k);
+      else this.deep.set(k, v);
+    }
   }
 
   get(depth: number, prefix: Uint8Array): MapNode | undefined {
-    const b = this.nodes.get(MemoryMapStore.id(depth, prefix));
-    if (b === undefined) return undefined;
-    if (b.length === 32) return { kind: 'node', hash: b };
-    return { kind: 'leaf', hash: b.subarray(0, 32), key: b.subarray(32, 64), value: b.subarray(64, 96) };
+    const v = this.lookup(depth, prefix);
+    if (v === undefined) return undefined;
+    const slot = v >>> 1;
+    if ((v & 1) === 0) return { kind: 'node', hash: this.nodes.read(slot, 0, 32) };
+    return { kind: 'leaf', hash: this.leaves.read(slot, 0, 32), key: this.leaves.read(slot, 32, 32), value: this.leaves.read(slot, 64, 32) };
   }
 
-  write(writes: readonly MapWrite[]): void {
-    for (const w of writes) {
-      const id = MemoryMapStore.id(w.depth, w.prefix);
-      if (w.node === undefined) this.nodes.delete(id);
-      else if (w.node.kind === 'node') this.nodes.set(id, w.node.hash);
-      else this.nodes.set(id, concatBytes(w.node.hash, w.node.key, w.node.value));
+  put(depth: number, prefix: Uint8Array, node: MapNode): void {
+    const old = this.lookup(depth, prefix);
+    const leaf = node.kind === 'leaf' ? 1 : 0;
+    let slot: number;
+    if (old !== undefined && (old & 1) === leaf) slot = old >>> 1;
+    else {
+      if (old !== undefined) this.release(old);
+      slot = (leaf ? this.leaves : this.nodes).alloc();
+      this.set(depth, prefix, slot * 2 + leaf);
     }
+    if (node.kind === 'leaf') {
+      this.leaves.write(slot, 0, node.hash);
+      this.leaves.write(slot, 32, node.key);
+      this.leaves.write(slot, 64, node.value);
+    } else this.nodes.write(slot, 0, node.hash);
+  }
+
+  delete(depth: number, prefix: Uint8Array): void {
+    const old = this.lookup(depth, prefix);
+    if (old === undefined) return;
+    this.release(old);
+    this.set(depth, prefix, undefined);
+  }
+
+  private release(v: number): void {
+    ((v & 1) === 1 ? this.leaves : this.nodes).release(v >>> 1);
   }
 }
