@@ -43,7 +43,7 @@ function malformed(message: string, cause?: unknown): MedtrailError {
 }
 
 /** Key names: non-empty, no Unicode space, no '+', valid text without control characters. */
-function isValidName(name: unknown): name is string {
+export function isValidName(name: unknown): name is string {
   return typeof name === 'string' && name !== '' && !UNICODE_SPACE.test(name) && !name.includes('+') && !FORBIDDEN_IN_NOTE.test(name);
 }
 
