@@ -10,11 +10,11 @@
 // The signed message does not hold the witness's name, so one key must never serve two witness names; the
 // key ID (which holds the name) keeps lines apart. Timestamps are POSIX seconds; the spec allows up to
 // 2^63-1, JavaScript numbers are exact up to 2^53-1, and a line past that is refused as malformed.
-import { concatBytes, equalBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from '../bytes.js';
+import { concatBytes, equalBytes, fromHex, toBase64, toHex, utf8 } from '../bytes.js';
 import { PUBLIC_KEY_BYTES, publicKeyFromSeed, sign, SIGNATURE_BYTES, verify } from '../crypto/ed25519.js';
 import { sha256 } from '../crypto/hash.js';
 import { MedtrailError } from '../errors.js';
-import { isValidName, parseNote, type NoteSignature } from './checkpoint.js';
+import { isValidName, parseNote, splitVerifierKey, type NoteSignature } from './checkpoint.js';
 
 /** Signature type of Ed25519 cosignatures in key IDs and verifier keys. */
 export const COSIGNATURE_V1_ED25519 = 0x04;
@@ -74,21 +74,7 @@ export function cosignerVerifierKey(name: string, publicKey: Uint8Array): string
 
 /** Parses a cosigner verifier key; the key ID must match the name and key (VKEY_MALFORMED). */
 export function parseCosignerVerifierKey(vkey: string): CosignerKey {
-  const bad = (message: string, cause?: unknown) => new MedtrailError('VKEY_MALFORMED', message, cause === undefined ? undefined : { cause });
-  if (typeof vkey !== 'string' || vkey.length > 1024) throw bad('verifier key must be a short string');
-  const p1 = vkey.indexOf('+');
-  const p2 = p1 < 0 ? -1 : vkey.indexOf('+', p1 + 1);
-  if (p2 < 0) throw bad('verifier key must be <name>+<hex key ID>+<base64 key>');
-  const name = vkey.slice(0, p1);
-  const hex = vkey.slice(p1 + 1, p2);
-  if (!isValidName(name)) throw bad('key name must be non-empty, without spaces or "+"');
-  if (!/^[0-9a-fA-F]{8}$/.test(hex)) throw bad('key ID must be 8 hex digits');
-  let key: Uint8Array;
-  try {
-    key = fromBase64(vkey.slice(p2 + 1));
-  } catch (e) {
-    throw bad('key is not base64', e);
-  }
+  const { name, hex, key, bad } = splitVerifierKey(vkey);
   if (key[0] !== COSIGNATURE_V1_ED25519) throw bad(`key type 0x${(key[0] ?? 0).toString(16).padStart(2, '0')} is not 0x04 (Ed25519 cosignature v1)`);
   if (key.length !== 1 + PUBLIC_KEY_BYTES) throw bad('key is not 0x04 followed by a 32-byte Ed25519 public key');
   const publicKey = key.slice(1);
