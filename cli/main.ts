@@ -18,6 +18,7 @@ import { registerVerify } from './client/verify.js';
 import { registerDemo } from './operator/demo.js';
 import { registerTag } from './client/tag.js';
 import { registerReads } from './client/reads.js';
+import { registerWitness } from './operator/witness.js';
 import { serviceModules } from '../server/modules.js';
 
 // Under --json every error is one JSON object on stderr, commander's own usage errors included.
@@ -73,5 +74,6 @@ registerVerify(program);
 registerDemo(program);
 registerTag(program);
 registerReads(program);
+registerWitness(program);
 
 await program.parseAsync(process.argv);

@@ -27,6 +27,8 @@ export interface ServeOptions {
   maxInFlight?: number;
   /** Event-loop lag (ms) beyond which new requests get 503 (MEDTRAIL_MAX_LAG_MS wins; default 0: off). */
   maxLagMs?: number;
+  /** Requests in flight from one client beyond which its new ones get 429 (default: MEDTRAIL_MAX_IN_FLIGHT_PER_CLIENT, else 32). */
+  maxPerClient?: number;
   /** Per-client limit on public routes (default: MEDTRAIL_RATE_LIMIT, else DEFAULT_RATE_LIMIT); false: off. */
   rateLimit?: RateLimitOptions | false;
 }
@@ -55,6 +57,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   // The environment wins here: the operator of a running deployment tunes it without a new build.
   const maxLagMs = intFromEnv('MEDTRAIL_MAX_LAG_MS', process.env['MEDTRAIL_MAX_LAG_MS']) ?? o.maxLagMs;
   const rl = o.rateLimit ?? rateLimitFromEnv(process.env['MEDTRAIL_RATE_LIMIT']);
+  const maxPerClient = o.maxPerClient ?? intFromEnv('MEDTRAIL_MAX_IN_FLIGHT_PER_CLIENT', process.env['MEDTRAIL_MAX_IN_FLIGHT_PER_CLIENT']);
   const ledger = openLedger({ db: o.db, ...(o.logKey !== undefined ? { logKey: o.logKey } : {}) });
   const modules = o.modules ?? [];
   const app = createApp({
@@ -64,6 +67,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     rootRouters: modules.flatMap((m) => m.root?.(ledger) ?? []),
     ...(maxInFlight !== undefined ? { maxInFlight } : {}),
     ...(maxLagMs !== undefined ? { maxLagMs } : {}),
+    ...(maxPerClient !== undefined ? { maxPerClient } : {}),
     ...(rl !== undefined ? { rateLimit: rl } : {}),
   });
   // Sign a checkpoint at start so that GET checkpoint never has to, and keep signing while appends come in.
@@ -83,7 +87,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const listening = new Promise<Server>((resolve, reject) => {
     // A backlog above node's default of 511: a burst of more clients than that connecting at once (a chain's
     // pharmacies opening at 9:00) would overflow the accept queue, and a dropped SYN is retried after 1-3 s.
-    const s = createServer(app.listener).listen({ port: o.port, host, backlog: LISTEN_BACKLOG }, () => resolve(s));
+    // A request must send its headers within 10 s and its whole body within 30 s: a client that starts a body
+    // and stalls holds an in-flight slot only that long (checked every second, not node's default 30 s).
+    const s = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 }, app.listener).listen({ port: o.port, host, backlog: LISTEN_BACKLOG }, () => resolve(s));
     s.once('error', (e) => {
       if (codeOf(e) === 'EADDRINUSE') {
         reject(new MedtrailError('PORT_IN_USE', `port ${o.port} on ${host} is already in use (another medtrail or another program); choose another with --port, or --port 0 for any free one`, { cause: e }));

@@ -23,22 +23,25 @@ export async function serveForever(opts: ServeCliOptions, modules: ServiceModule
     maxLagMs: DEFAULT_MAX_LAG_MS,
     ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}),
   });
-  emit(opts, { url: s.url, port: s.port, db: opts.db }, `medtrail serving ${opts.db} at ${s.url} (Ctrl-C to stop)`);
-  if (onListening !== undefined) {
-    try {
-      await onListening(s);
-    } catch (e) {
-      await s.close();
-      throw e;
-    }
-  }
-  await new Promise<void>((resolve) => {
+  // The stop signals are taken from the moment the port is open: a Ctrl-C while start's demo runs (or just after
+  // it printed) closes the server cleanly instead of killing the process mid-write.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       void s.close().then(resolve);
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  emit(opts, { url: s.url, port: s.port, db: opts.db }, `medtrail serving ${opts.db} at ${s.url} (Ctrl-C to stop)`);
+  if (onListening !== undefined) {
+    try {
+      await Promise.race([onListening(s), stopped]);
+    } catch (e) {
+      await s.close();
+      throw e;
+    }
+  }
+  await stopped;
 }
 
 /** The options of every command that serves a ledger (serve, start). */

@@ -43,7 +43,7 @@ function malformed(message: string, cause?: unknown): MedtrailError {
 }
 
 /** Key names: non-empty, no Unicode space, no '+', valid text without control characters. */
-function isValidName(name: unknown): name is string {
+export function isValidName(name: unknown): name is string {
   return typeof name === 'string' && name !== '' && !UNICODE_SPACE.test(name) && !name.includes('+') && !FORBIDDEN_IN_NOTE.test(name);
 }
 
@@ -109,8 +109,12 @@ export function verifierKey(name: string, publicKey: Uint8Array): string {
   return `${name}+${toHex(id)}+${toBase64(concatBytes(new Uint8Array([ALG_ED25519]), publicKey))}`;
 }
 
-export function parseVerifierKey(vkey: string): { name: string; keyHash: Uint8Array; publicKey: Uint8Array } {
-  const bad = (message: string, cause?: unknown) => new MedtrailError('VKEY_MALFORMED', message, cause === undefined ? undefined : { cause });
+/**
+ * The three parts of a signed-note verifier key `<name>+<8 hex key ID>+<base64 key>` (the log's, type 0x01, and
+ * a cosigner's, type 0x04: core/log/cosignature.ts), checked for form; the caller checks the key type.
+ */
+export function splitVerifierKey(vkey: string): { name: string; hex: string; key: Uint8Array; bad: (message: string, cause?: unknown) => MedtrailError } {
+  const bad = (message: string, cause?: unknown): MedtrailError => new MedtrailError('VKEY_MALFORMED', message, cause === undefined ? undefined : { cause });
   if (typeof vkey !== 'string' || vkey.length > 1024) throw bad('verifier key must be a short string');
   // The name holds no '+', the hex holds none, so the first two '+' split; base64 may hold more.
   const p1 = vkey.indexOf('+');
@@ -120,12 +124,15 @@ export function parseVerifierKey(vkey: string): { name: string; keyHash: Uint8Ar
   const hex = vkey.slice(p1 + 1, p2);
   if (!isValidName(name)) throw bad('key name must be non-empty, without spaces or "+"');
   if (!/^[0-9a-fA-F]{8}$/.test(hex)) throw bad('key ID must be 8 hex digits');
-  let key: Uint8Array;
   try {
-    key = fromBase64(vkey.slice(p2 + 1));
+    return { name, hex, key: fromBase64(vkey.slice(p2 + 1)), bad };
   } catch (e) {
     throw bad('key is not base64', e);
   }
+}
+
+export function parseVerifierKey(vkey: string): { name: string; keyHash: Uint8Array; publicKey: Uint8Array } {
+  const { name, hex, key, bad } = splitVerifierKey(vkey);
   if (key.length !== 1 + PUBLIC_KEY_BYTES || key[0] !== ALG_ED25519) throw bad('key is not 0x01 followed by a 32-byte Ed25519 public key');
   const publicKey = key.slice(1);
   const id = fromHex(hex);

@@ -7,5 +7,13 @@ import { custodyServices } from './services.js';
 export { custodyServices } from './services.js';
 
 export function custodyModule(): ServiceModule {
-  return { api: (ledger) => [custodyRoutes(custodyServices(ledger))] };
+  let services: ReturnType<typeof custodyServices> | undefined;
+  return {
+    api: (ledger) => {
+      services = custodyServices(ledger);
+      return [custodyRoutes(services)];
+    },
+    // A clean stop keeps the replay set for the next start (server/http/auth.ts).
+    close: () => services?.auth.persist(),
+  };
 }

@@ -85,7 +85,9 @@ export function custodyServices(ledger: Ledger): CustodyServices {
     }
   };
 
-  const services: CustodyServices = { keys, auth: new RequestAuth(keys), state, submit };
+  // The replay set survives a clean restart beside the database (server/http/auth.ts).
+  const stateFile = ledger.store.path === ':memory:' || ledger.store.path === '' ? undefined : `${ledger.store.path}.replay.json`;
+  const services: CustodyServices = { keys, auth: new RequestAuth(keys, { stateFile }), state, submit };
   cache.set(ledger, services);
   return services;
 }

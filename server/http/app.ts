@@ -28,6 +28,8 @@ export interface AppOptions {
   maxInFlight?: number;
   /** Event-loop lag (ms) beyond which new requests get 503 (shedder.ts; default 0: off). */
   maxLagMs?: number;
+  /** Requests in flight from one client beyond which its new ones get 429 (default 32). */
+  maxPerClient?: number;
   /** Per-client limit on the public routes (rate-limit.ts; default DEFAULT_RATE_LIMIT); false turns it off. */
   rateLimit?: RateLimitOptions | false;
   /** Routes answered ahead of express, with the same guards (fast-path.ts): POST /api/v1/verify. */
@@ -67,8 +69,16 @@ export function createApp(opts: AppOptions): App {
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.use(securityHeaders());
+  const shed = loadShedder({
+    ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}),
+    ...(opts.maxLagMs !== undefined ? { maxLagMs: opts.maxLagMs } : {}),
+    ...(opts.maxPerClient !== undefined ? { maxPerClient: opts.maxPerClient } : {}),
+  });
+  // Health that tells the truth: 503 while new requests would be shed (it is answered ahead of the shedder, so
+  // a monitor can still ask).
   app.get('/healthz', (_req, res) => {
-    res.json({ ok: true });
+    const h = shed.health();
+    res.status(h.ok ? 200 : 503).json(h);
   });
   // The API's description (server/http/openapi.ts), held to the real answers by test/server/openapi.test.ts.
   app.get('/api/v1/openapi.json', (_req, res) => {
@@ -78,7 +88,6 @@ export function createApp(opts: AppOptions): App {
   // buckets and one shedder for express and the fast path: a client's budget and the in-flight count are shared.
   const buckets = opts.rateLimit === false ? undefined : new TokenBuckets(opts.rateLimit ?? DEFAULT_RATE_LIMIT);
   if (buckets !== undefined) app.use(rateLimit(buckets));
-  const shed = loadShedder({ ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}), ...(opts.maxLagMs !== undefined ? { maxLagMs: opts.maxLagMs } : {}) });
   app.use(shed.handler);
   // The exact body bytes are kept for signed requests (core/api/request-auth.ts signs their SHA-256).
   app.use(

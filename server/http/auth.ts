@@ -6,7 +6,8 @@
 // within its window, e.g. to scan "as the pharmacy" twice).
 import type { IncomingHttpHeaders } from 'node:http';
 import { MedtrailError } from '../../core/errors.js';
-import { checkRequestTime, MAX_REQUEST_SKEW_MS, parseAuthHeaders, verifyRequest } from '../../core/api/request-auth.js';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { checkRequestTime, MAX_REQUEST_SKEW_MS, parseAuthHeaders, parseRequestTime, verifyRequest } from '../../core/api/request-auth.js';
 import type { KeyBook, KeyRecord } from '../log/keybook.js';
 
 const MAX_SEEN = 100_000;
@@ -21,14 +22,67 @@ export interface AuthRequest {
   rawBody?: Buffer | undefined;
 }
 
+export interface RequestAuthOptions {
+  /**
+   * Where the replay set survives a restart (`<db>.replay.json`): written at a clean stop, read and removed at
+   * start. Without it (an in-memory ledger) the set lives as long as the process.
+   */
+  stateFile?: string | undefined;
+  now?: () => number;
+}
+
 export class RequestAuth {
   // Signatures accepted within the last window, with when they stop mattering (insertion order = time order).
   private readonly seen = new Map<string, number>();
+  private readonly now: () => number;
+  private readonly stateFile: string | undefined;
+  /**
+   * Requests signed before this moment are refused: after an unclean stop the replay set of before the start is
+   * lost, so a request captured then could otherwise be replayed within its 5-minute window. A clean stop
+   * carries the set over instead, and nothing is refused.
+   */
+  private readonly notBefore: number;
 
   constructor(
     private readonly keys: KeyBook,
-    private readonly now: () => number = Date.now,
-  ) {}
+    o: RequestAuthOptions = {},
+  ) {
+    this.now = o.now ?? Date.now;
+    this.stateFile = o.stateFile;
+    this.notBefore = this.stateFile === undefined || this.load(this.stateFile) ? -Infinity : this.now();
+  }
+
+  /** Reads (and removes) the replay set a clean stop left; false when there is none. */
+  private load(path: string): boolean {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      return false;
+    }
+    rmSync(path, { force: true });
+    let entries: unknown;
+    try {
+      entries = JSON.parse(text);
+    } catch {
+      return false;
+    }
+    if (!Array.isArray(entries)) return false;
+    const now = this.now();
+    for (const e of entries) {
+      if (Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'number' && e[1] > now) this.seen.set(e[0], e[1]);
+    }
+    return true;
+  }
+
+  /** Writes the replay set for the next start (a clean stop), atomically. */
+  persist(): void {
+    if (this.stateFile === undefined) return;
+    this.prune(this.now());
+    const tmp = `${this.stateFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify([...this.seen]));
+    renameSync(tmp, this.stateFile);
+  }
 
   /** The signer's key record, or undefined for an anonymous request; coded AUTH_* errors otherwise. */
   authenticate(req: AuthRequest): KeyRecord | undefined {
@@ -39,6 +93,9 @@ export class RequestAuth {
     if (auth === undefined) return undefined;
     const now = this.now();
     checkRequestTime(auth.at, now);
+    if (parseRequestTime(auth.at) < this.notBefore) {
+      throw new MedtrailError('AUTH_REPLAYED', 'this request was signed before the server (re)started after an unclean stop, so it may be a replay; sign a new one');
+    }
     const rec = this.keys.get(auth.signer);
     if (rec === undefined || rec.role === 'authority') throw new MedtrailError('AUTH_SIGNER_UNKNOWN', `${auth.signer} is not an enrolled participant`);
     if (rec.revoked) throw new MedtrailError('AUTH_KEY_REVOKED', `the key of ${auth.signer} is revoked`);

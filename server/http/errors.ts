@@ -59,6 +59,13 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   PORT_IN_USE: 500,
   SERVER_UNREACHABLE: 502,
   BAD_ANSWER: 502,
+  // The witness (server/witness) answers with the statuses c2sp.org/tlog-witness prescribes.
+  WITNESS_UNKNOWN_LOG: 404,
+  WITNESS_UNTRUSTED: 403,
+  WITNESS_CONFLICT: 409,
+  WITNESS_INCONSISTENT: 422,
+  WITNESS_BAD_RESPONSE: 502,
+  WITNESS_UNREACHABLE: 502,
 };
 
 export function statusOf(code: ErrorCode): number {

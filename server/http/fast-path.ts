@@ -39,7 +39,7 @@ export interface FastGuards {
   /** The per-client rate limit: false when it answered 429 itself (undefined: off). */
   rateLimit: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   /** The load shedder: false when it answered 503 itself. */
-  admit(res: ServerResponse): boolean;
+  admit(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
 /** A request listener that serves `routes` itself and hands every other request to `rest` (express). */
@@ -55,7 +55,7 @@ export function fastPath(routes: readonly FastRoute[], guards: FastGuards, rest:
     }
     guards.headers(res);
     if (guards.rateLimit !== undefined && !guards.rateLimit(req, res)) return;
-    if (!guards.admit(res)) return;
+    if (!guards.admit(req, res)) return;
     readJsonBody(req, route.bodyLimit, (err, got) => {
       try {
         if (err !== undefined) throw err;

@@ -86,14 +86,14 @@ const schemas: Record<string, Schema> = {
   ReportAccepted: obj({ id: int, at: str }),
   Reports: obj({ reports: list(obj({ id: int, at: str, code: str, gtin: nullable(str), serial: nullable(str), verdict: nullable(str), note: nullable(str), claimed: nullable(str) })) }),
   EpcisDocument: obj({ '@context': {}, type: { const: 'EPCISDocument' }, schemaVersion: str, creationDate: str, epcisBody: obj({ eventList: list({ type: 'object' }) }) }),
-  Health: obj({ ok: { type: 'boolean' } }),
+  Health: obj({ ok: { type: 'boolean' }, inFlight: int, maxInFlight: int, lagging: { type: 'boolean' } }),
 };
 
 type Op = { summary: string; signed?: 'optional' | 'required'; query?: string[]; path?: string[]; body?: string; answers: Record<string, string>; text?: boolean };
 
 /** The routes under /api/v1 (and /healthz), each with the schema of every answer. */
 const OPS: Record<string, Record<string, Op>> = {
-  '/healthz': { get: { summary: 'liveness and load', answers: { '200': 'Health' } } },
+  '/healthz': { get: { summary: 'whether new requests are taken now (503 while they would be shed)', answers: { '200': 'Health', '503': 'Health' } } },
   '/api/v1/checkpoint': { get: { summary: 'the newest signed checkpoint (C2SP signed note)', text: true, answers: {} } },
   '/api/v1/log/key': { get: { summary: "the log's verifier key (C2SP signed-note form)", text: true, answers: {} } },
   '/api/v1/log/entries': { get: { summary: 'leaves [start, end), at most 1,000', query: ['start', 'end'], answers: { '200': 'LogEntries' } } },

@@ -8,7 +8,7 @@
 //   and show up only as a late event loop. A timer measures how late it fires; while the loop keeps running
 //   late (SUSTAINED probes in a row),
 //   answering 503 costs almost nothing, so the backlog drains and the requests that are taken stay fast.
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { MedtrailError } from '../../core/errors.js';
 import { sendError } from './errors.js';
@@ -18,6 +18,20 @@ export interface ShedOptions {
   maxInFlight?: number;
   /** Event-loop lag (ms) beyond which new requests get 503 (default 0: off; `medtrail serve` uses DEFAULT_MAX_LAG_MS). */
   maxLagMs?: number;
+  /**
+   * Requests in flight from one client address beyond which its new ones get 429 (default 32): one client that
+   * opens hundreds of requests and never finishes their bodies must not take every slot from the others.
+   */
+  maxPerClient?: number;
+}
+
+/** What /healthz reports: the truth about whether new requests are taken now. */
+export interface Health {
+  ok: boolean;
+  inFlight: number;
+  maxInFlight: number;
+  /** The event loop has been running late (lag shedding is on). */
+  lagging: boolean;
 }
 
 const PROBE_MS = 10;
@@ -34,8 +48,9 @@ const SUSTAINED = 3;
 
 export interface Shedder {
   handler: RequestHandler;
-  /** The same check outside express (fast-path.ts): false when it answered 503 itself. */
-  admit(res: ServerResponse): boolean;
+  /** The same check outside express (fast-path.ts): false when it answered 503 (or 429) itself. */
+  admit(req: IncomingMessage, res: ServerResponse): boolean;
+  health(): Health;
   /** Stops the lag probe (the server closes). */
   stop(): void;
 }
@@ -43,7 +58,9 @@ export interface Shedder {
 export function loadShedder(o: ShedOptions = {}): Shedder {
   const maxInFlight = o.maxInFlight ?? 256;
   const maxLag = o.maxLagMs ?? 0;
+  const maxPerClient = o.maxPerClient ?? 32;
   let inFlight = 0;
+  const perClient = new Map<string, number>();
   // Consecutive probes that fired more than maxLag late. One long task (a 100,000-pack batch holds the loop
   // for a second or two) makes one late probe and is not overload; a loop that keeps running late is.
   let lateRuns = 0;
@@ -57,7 +74,14 @@ export function loadShedder(o: ShedOptions = {}): Shedder {
         }, PROBE_MS)
       : undefined;
   probe?.unref();
-  const admit = (res: ServerResponse): boolean => {
+  const admit = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const client = req.socket.remoteAddress ?? 'unknown';
+    const mine = perClient.get(client) ?? 0;
+    if (mine >= maxPerClient) {
+      res.setHeader('Retry-After', '1');
+      sendError(res, new MedtrailError('RATE_LIMITED', `more than ${maxPerClient} requests in flight from this client; finish or close them first`));
+      return false;
+    }
     if (inFlight >= maxInFlight) {
       sendError(res, new MedtrailError('OVERLOADED', `more than ${maxInFlight} requests in flight; retry shortly`));
       return false;
@@ -67,19 +91,27 @@ export function loadShedder(o: ShedOptions = {}): Shedder {
       return false;
     }
     inFlight++;
+    perClient.set(client, mine + 1);
     let done = false;
     const release = (): void => {
       if (!done) {
         done = true;
         inFlight--;
+        const left = (perClient.get(client) ?? 1) - 1;
+        if (left <= 0) perClient.delete(client);
+        else perClient.set(client, left);
       }
     };
     res.on('finish', release);
     res.on('close', release);
     return true;
   };
-  const handler: RequestHandler = (_req, res, next) => {
-    if (admit(res)) next();
+  const handler: RequestHandler = (req, res, next) => {
+    if (admit(req, res)) next();
   };
-  return { handler, admit, stop: () => clearInterval(probe) };
+  const health = (): Health => {
+    const lagging = lateRuns >= SUSTAINED;
+    return { ok: inFlight < maxInFlight && !lagging, inFlight, maxInFlight, lagging };
+  };
+  return { handler, admit, health, stop: () => clearInterval(probe) };
 }

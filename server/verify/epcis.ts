@@ -22,6 +22,8 @@
 //
 // The public gets steps and times only; a participant in the chain (or a regulator) also gets bizLocation,
 // readPoint and the source/destination parties of each hand-off.
+import { toHex, utf8 } from '../../core/bytes.js';
+import { sha256 } from '../../core/crypto/hash.js';
 import { gs1DateToIso } from '../../core/gs1/identifiers.js';
 import type { PackRow } from '../custody/state.js';
 import type { ChainEvent } from './answer.js';
@@ -43,6 +45,11 @@ function eventId(leafHash: string): string {
   return `ni:///sha-256;${leafHash}`;
 }
 
+/** A public event ID: unique per event, but not the leaf hash (which would point at the entry in the log). */
+function publicEventId(leafHash: string): string {
+  return `ni:///sha-256;${toHex(sha256(utf8(`medtrail/v1/public-event\n${leafHash}`)))}`;
+}
+
 const DECOMMISSION: Record<string, { bizStep: string; disposition: string }> = {
   destroyed: { bizStep: 'destroying', disposition: 'destroyed' },
   stolen: { bizStep: 'decommissioning', disposition: 'stolen' },
@@ -60,14 +67,12 @@ export function epcisDocument(pack: PackRow, events: readonly ChainEvent[], full
   const eventList: Json[] = [];
   let lastDispense: Json | undefined;
   for (const e of events) {
-    const base: Json = {
-      type: 'ObjectEvent',
-      eventTime: e.at,
-      eventTimeZoneOffset: '+00:00',
-      eventID: eventId(e.leafHash),
-      epcList: [epc],
-      'medtrail:leafIndex': e.index,
-    };
+    // The public sees the day of each step and an event ID that names no leaf; parties in the chain see the
+    // entry's exact time, its leaf hash as the event ID and its index in the log (docs/architecture.md,
+    // Signed requests: who supplied whom, and when exactly, is theirs to know).
+    const base: Json = full
+      ? { type: 'ObjectEvent', eventTime: e.at, eventTimeZoneOffset: '+00:00', eventID: eventId(e.leafHash), epcList: [epc], 'medtrail:leafIndex': e.index }
+      : { type: 'ObjectEvent', eventTime: `${e.at.slice(0, 10)}T00:00:00.000Z`, eventTimeZoneOffset: '+00:00', eventID: publicEventId(e.leafHash), epcList: [epc] };
     const where = (gln: string | null | undefined): Json => (full && gln ? { readPoint: { id: glnUri(gln) }, bizLocation: { id: glnUri(gln) } } : {});
     const parties = (from: string | null, to: string | null): Json =>
       full && from !== null && to !== null
@@ -101,7 +106,9 @@ export function epcisDocument(pack: PackRow, events: readonly ChainEvent[], full
         if (lastDispense !== undefined) {
           eventList.push({
             ...lastDispense,
-            errorDeclaration: { declarationTime: e.at, reason: 'incorrect_data', 'medtrail:leafIndex': e.index, 'medtrail:leafHash': e.leafHash },
+            errorDeclaration: full
+              ? { declarationTime: e.at, reason: 'incorrect_data', 'medtrail:leafIndex': e.index, 'medtrail:leafHash': e.leafHash }
+              : { declarationTime: `${e.at.slice(0, 10)}T00:00:00.000Z`, reason: 'incorrect_data' },
           });
           lastDispense = undefined;
         }

@@ -163,3 +163,81 @@ describe('issue 12 #12: the keys the running server trusts', () => {
     }
   });
 });
+
+describe('issue 12 #2: stalled uploads', () => {
+  it('hundreds of stalled bodies from one client take neither the service nor /healthz down for the others', async () => {
+    const { connect } = await import('node:net');
+    const s3 = await startServer({ db: t.db, port: 0, modules: serviceModules(), rateLimit: false });
+    const port = s3.port;
+    const sockets: import('node:net').Socket[] = [];
+    try {
+      // The attacker, from another loopback address: 300 chunked POSTs that start a body and never finish it
+      // (one more than the 256 requests in flight that used to answer everyone 503 OVERLOADED).
+      await Promise.all(
+        Array.from({ length: 300 }, () =>
+          new Promise<void>((resolve) => {
+            const sock = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' }, () => {
+              sock.write('POST /api/v1/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"ent\r\n');
+              resolve();
+            });
+            sock.on('error', () => resolve());
+            sockets.push(sock);
+          }),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      // Everyone else is served meanwhile, and /healthz tells the truth (taking requests).
+      const h = await fetch(`${s3.url}/healthz`);
+      expect(h.status).toBe(200);
+      expect(((await h.json()) as { inFlight: number }).inFlight).toBeLessThanOrEqual(33);
+      const r = await fetch(`${s3.url}/api/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: tag('H1B', 'H1', m) }) });
+      expect(r.status).toBe(200);
+      const p = await fetch(`${s3.url}/api/v1/packs/${gtin}/H1B`);
+      expect(p.status).toBe(200);
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      await s3.close();
+    }
+  });
+});
+
+describe('issue 12 #11: signed requests across a restart', () => {
+  it('a captured signed read cannot be replayed after a clean restart, nor after a crash', async () => {
+    const { startServerProcess } = await import('../support/server-process.js');
+    const { signRequest } = await import('../../core/api/request-auth.js');
+    const t4 = makeLedger();
+    const dist = participantKey(66);
+    let p = await startServerProcess(t4.db);
+    try {
+      const admitted = await fetch(`${p.url}/api/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admit(t4.authority as Party, dist)) });
+      expect(admitted.status).toBe(201);
+      const path = `/api/v1/held?gln=${dist.gln}`;
+      const sign = (): Record<string, string> => ({ ...signRequest({ method: 'GET', path }, dist.gln, keyFileSeed(dist)) });
+      const read = async (headers: Record<string, string>): Promise<{ status: number; code?: string }> => {
+        const r = await fetch(`${p.url}${path}`, { headers });
+        const j = (await r.json()) as { error?: { code: string } };
+        return { status: r.status, ...(j.error ? { code: j.error.code } : {}) };
+      };
+      const captured = sign();
+      expect((await read(captured)).status).toBe(200);
+      expect((await read(captured)).code).toBe('AUTH_REPLAYED');
+
+      // A clean stop (SIGTERM) carries the replay set over: the captured request is still refused.
+      await p.stop();
+      p = await startServerProcess(t4.db);
+      expect((await read(captured)).code).toBe('AUTH_REPLAYED');
+      const fresh = sign();
+      expect((await read(fresh)).status).toBe(200);
+
+      // A crash (SIGKILL) loses it: a request signed before the new start is refused all the same.
+      p.child.kill('SIGKILL');
+      await new Promise((r) => p.child.once('exit', r));
+      p = await startServerProcess(t4.db);
+      expect((await read(fresh)).code).toBe('AUTH_REPLAYED');
+      expect((await read(sign())).status).toBe(200);
+    } finally {
+      await p.stop();
+      t4.cleanup();
+    }
+  });
+});

@@ -163,8 +163,13 @@ describe('pack reads', () => {
         ['dispensing', 'dispensed'],
       ]);
       expect(ev[0]).toMatchObject({ type: 'ObjectEvent', action: 'ADD', eventTimeZoneOffset: '+00:00', epcList: [`https://id.gs1.org/01/${c.gtin}/21/P1`] });
-      expect(ev.map((e) => e['eventID'])).toEqual(hashes.map((h) => `ni:///sha-256;${h}`));
+      // The public document names no leaf: no index, no leaf hash as event ID, and days rather than instants.
+      expect(ev.map((e) => e['eventID'])).not.toEqual(hashes.map((h) => `ni:///sha-256;${h}`));
+      expect(new Set(ev.map((e) => e['eventID'])).size).toBe(ev.length);
+      expect(ev.every((e) => String(e['eventTime']).endsWith('T00:00:00.000Z'))).toBe(true);
       const text = JSON.stringify(doc);
+      expect(text).not.toContain('leafIndex');
+      for (const h of hashes) expect(text).not.toContain(h);
       expect(text).not.toContain(c.dist.gln);
       expect(text).not.toContain(c.pharmacy.gln);
       expect(text).not.toContain('bizLocation');
@@ -173,6 +178,7 @@ describe('pack reads', () => {
     it('the full document for a participant: locations and the parties of each hand-off', async () => {
       const doc = (await (await get(c, `/epcis/events?gtin=${c.gtin}&serial=P1`, c.dist)).json()) as Doc;
       const ev = doc.epcisBody.eventList;
+      expect(ev.map((e) => e['eventID'])).toEqual(hashes.map((h) => `ni:///sha-256;${h}`));
       expect(ev[0]!['bizLocation']).toEqual({ id: `https://id.gs1.org/414/${c.maker.gln}` });
       expect(ev[1]).toMatchObject({
         sourceList: [{ type: 'owning_party', source: `https://id.gs1.org/414/${c.maker.gln}` }],
