@@ -107,9 +107,12 @@ export function verifyRoutes(v: VerifyServices): Router {
   r.get('/epcis/events', (req, res) => {
     const who = v.auth.authenticate(req);
     const { gtin, serial } = queryPack(req);
-    const pack = v.state.pack(gtin, serial);
+    const found = v.engine.lookup({ gtin, serial });
+    const pack = found.pack;
     if (pack === undefined) throw new MedtrailError('PACK_UNKNOWN', `no pack ${serial} of ${gtin} is registered`);
-    const events = packTimeline(v.state, pack, v.state.lot(gtin, pack.lot), v.signerAt);
+    // The same order as every answer about a pack: no history told from a ledger that fails its own checks.
+    checkIntegrity(v, found);
+    const events = packTimeline(v.state, pack, found.lot, v.signerAt);
     const full = readAudience(who, events, v.engine.product(gtin)?.manufacturer) === 'full';
     const chain = v.proofs.chain(events);
     res.type('application/ld+json').send(JSON.stringify(epcisDocument(pack, chain.events, full, new Date())));
