@@ -7,7 +7,7 @@
 // inclusion proof against a signed checkpoint. With a serial of a registered pack it is the key that was valid
 // when the pack's batch was registered (the newest entry below the batch's index): a pack tagged before the
 // manufacturer rotated its key still verifies with the key that signed it. Without one, the current key. The page decodes the leaf and checks everything itself
-// (web/shared/evidence.ts: signature of the checkpoint with the pinned log key, the proof, the role, and that
+// (web/common/evidence.ts: signature of the checkpoint with the pinned log key, the proof, the role, and that
 // the entry's prefixes cover the GTIN); this route only finds the leaf. It is keyed by GTIN, which the page
 // reads from its own URI, so the page asks for it at the same time as the verdict (one round trip, not two).
 // Participant entries are signed by the authority, so the (signer, nonce) index narrows the search to them.

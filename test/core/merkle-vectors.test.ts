@@ -1,6 +1,6 @@
 // Holds core/log/merkle.ts to the published RFC 6962/9162 proof cases of transparency-dev/merkle (testdata/, commit
-// 417fb0c314750d94e53942e9f92e79b6d35915db, Apache-2.0), kept beside the checkout in
-// ../shared/vectors/rfc9162-proofs (see its README). Every file is one case with its expected outcome.
+// 417fb0c314750d94e53942e9f92e79b6d35915db, Apache-2.0), kept in test/vectors/rfc9162-proofs (see its README).
+// Every file is one case with its expected outcome.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { isMedtrailError, type ErrorCode } from '../../core/errors.js';
 import { verifyConsistency, verifyInclusion } from '../../core/log/merkle.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const vectorDir = path.resolve(repoRoot, '../shared/vectors/rfc9162-proofs');
+const vectorDir = path.resolve(repoRoot, 'test/vectors/rfc9162-proofs');
 
 function jsonFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

@@ -1,11 +1,11 @@
-// The patient page's own checks (web/shared/evidence.ts) in Node, on evidence from a real server, and the
+// The patient page's own checks (web/common/evidence.ts) in Node, on evidence from a real server, and the
 // code-entry parsers: every way the evidence can be wrong, one by one, and properties over random tampering.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64, toBase64 } from '../../core/bytes.js';
 import { isMedtrailError } from '../../core/errors.js';
-import { codeToPath, parsePackCode } from '../../web/shared/code-entry.js';
-import { checkEvidence, type EvidenceInput } from '../../web/shared/evidence.js';
+import { codeToPath, parsePackCode } from '../../web/common/code-entry.js';
+import { checkEvidence, type EvidenceInput } from '../../web/common/evidence.js';
 import { gtinOf, sign, startChain, type Chain } from '../support/custody.js';
 import { participantKey } from '../support/ledger.js';
 import { tagUri } from './browser.js';

@@ -2,7 +2,7 @@
 // passphrase), see the packs held and the shipments waiting, ship by scanning packs (a USB 2D scanner types
 // like a keyboard and ends each code with Enter), receive a shipment marking missing and extra packs,
 // dispense (pharmacy), recall a lot (manufacturer). Entries are signed here; the seed never leaves the page.
-import { parsePackCode, type ScannedPack } from '../shared/code-entry.js';
+import { parsePackCode, type ScannedPack } from '../common/code-entry.js';
 import { isMedtrailError } from '../../core/errors.js';
 import { buildEntry, held, heldPack, openSession, participants, patientReports, shipmentsWaiting, shippedItems, submit, type Session, type Shipment } from './console-actions.js';
 import { $, h } from './dom.js';

@@ -1,13 +1,13 @@
 // The patient's page (main module; patient.ts has already sent its requests). Opened by the pack's NFC tag or QR code (a GS1 Digital Link on this origin), it asks the
-// server for a verdict, then checks the evidence itself (web/shared/evidence.ts): the log's checkpoint against
+// server for a verdict, then checks the evidence itself (web/common/evidence.ts): the log's checkpoint against
 // the key pinned into the page, the manufacturer's key in the log, the pack in the log, the tag's signature.
 // If any of that fails it says NOT GENUINE whatever the server claimed. Without a code in the path it offers
 // the camera and a form to type the code.
 import { parseDigitalLink, type DigitalLink } from '../../core/gs1/digital-link.js';
 import { gs1DateToIso } from '../../core/gs1/date.js';
 import { isValidGln } from '../../core/gs1/identifiers.js';
-import { codeToPath } from '../shared/code-entry.js';
-import { checkEvidence, openCheckpointCached, type EvidenceResult } from '../shared/evidence.js';
+import { codeToPath } from '../common/code-entry.js';
+import { checkEvidence, openCheckpointCached, type EvidenceResult } from '../common/evidence.js';
 import { getJson, obj, postJson, str } from './api.js';
 import { $, h, icon } from './dom.js';
 import { takeEarly } from './early.js';
