@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   ENTRY_BAD_KIND: 'entry kind unknown',
   ENTRY_NOT_CANONICAL: 'entry bytes are not the canonical JSON of the envelope',
   ENTRY_BAD_SIGNATURE: 'entry signature does not verify with the signer key',
+  LOG_BAD_ORIGIN: 'a log origin is not one non-empty line',
   ENTRY_REPLAYED: 'an entry with this signer and nonce is already in the log',
   SIGNER_UNKNOWN: 'the signer is not an enrolled participant',
   KEY_REVOKED: "the signer's key has been revoked",

@@ -14,7 +14,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { decodeEntry } from '../core/entry/entry.js';
+import { checkLogOrigin, decodeEntry } from '../core/entry/entry.js';
 import { parseHeld, parseParticipants, type ParticipantAnswer } from '../core/api/answers.js';
 import type { LedgerClient } from '../client/ledger-client.js';
 
@@ -112,6 +112,11 @@ export class ReaderCache {
     })();
   }
 
+  /** The origin of the ledger's log as of the last sync: what offline dispenses sign (issue 12 #8). */
+  get origin(): string | undefined {
+    return this.q.meta.get('log_origin')?.value;
+  }
+
   /** When the last sync finished (RFC 3339), or undefined before the first. */
   get syncedAt(): string | undefined {
     return this.q.meta.get('synced_at')?.value;
@@ -120,9 +125,11 @@ export class ReaderCache {
   /** One sync (see the top of this file); `gln` is this pharmacy's (the held packs are read signed). */
   async sync(client: LedgerClient, gln: string | undefined): Promise<SyncResult> {
     const participants: CachedParticipant[] = await client.get('/api/v1/participants', parseParticipants);
-    const note = await checkpointSize(client);
+    const { origin, size: note } = await checkpointHead(client);
     let from = Number(this.q.meta.get('log_index')?.value ?? '0');
-    if (from > note) from = 0; // a different (or rebuilt) ledger: read it again from the start
+    // A different (or rebuilt) ledger: read it again from the start.
+    if (from > note || (this.origin !== undefined && this.origin !== origin)) from = 0;
+    this.q.setMeta.run('log_origin', origin);
     let leaves = 0;
     while (from < note) {
       const page = await client.leaves(from, Math.min(note, from + PAGE));
@@ -188,9 +195,10 @@ function participantRow(r: { gln: string; name: string; role: string; public_key
   return { gln: r.gln, name: r.name, role: r.role, publicKey: r.public_key, prefixes: JSON.parse(r.prefixes) as string[], revoked: r.revoked === 1 };
 }
 
-/** The tree size of the server's current checkpoint (its second line). */
-async function checkpointSize(client: LedgerClient): Promise<number> {
+/** The origin and tree size of the server's current checkpoint (its first two lines). */
+async function checkpointHead(client: LedgerClient): Promise<{ origin: string; size: number }> {
   const { text } = await client.text('GET', '/api/v1/checkpoint');
-  const size = Number(text.split('\n')[1]);
-  return Number.isSafeInteger(size) && size >= 0 ? size : 0;
+  const [origin = '', sizeText] = text.split('\n');
+  const size = Number(sizeText);
+  return { origin: checkLogOrigin(origin), size: Number.isSafeInteger(size) && size >= 0 ? size : 0 };
 }

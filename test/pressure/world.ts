@@ -10,7 +10,7 @@ import { leafHash, verifyConsistency, verifyInclusion } from '../../core/log/mer
 import { signRequest } from '../../core/api/request-auth.js';
 import { signTag } from '../../cli/client/batch.js';
 import { gtinOf, type Party } from '../support/custody.js';
-import { participantKey } from '../support/ledger.js';
+import { participantKey, TEST_ORIGIN } from '../support/ledger.js';
 
 export const PREFIX = '4012345';
 export const GTIN = gtinOf(7);
@@ -29,7 +29,7 @@ export async function call(url: string, method: string, path: string, body?: unk
   const raw = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   const headers: Record<string, string> = { ...extraHeaders };
   if (raw !== undefined) headers['content-type'] ??= 'application/json';
-  if (as !== undefined) Object.assign(headers, signRequest({ method, path, ...(raw !== undefined ? { body: new TextEncoder().encode(raw) } : {}) }, as.gln, keyFileSeed(as)));
+  if (as !== undefined) Object.assign(headers, signRequest({ log: TEST_ORIGIN, method, path, ...(raw !== undefined ? { body: new TextEncoder().encode(raw) } : {}) }, as.gln, keyFileSeed(as)));
   const r = await fetch(url + path, { method, headers, ...(raw !== undefined ? { body: raw } : {}) });
   const text = await r.text();
   let json: Record<string, unknown> = {};
@@ -43,7 +43,7 @@ export async function call(url: string, method: string, path: string, body?: unk
 }
 
 export function signed(kind: EntryKind, who: KeyFile & { gln: string }, body: Record<string, unknown>, prev: string[] = []): Entry {
-  return signEntry({ v: 1, kind, signer: who.gln, at: new Date().toISOString(), nonce: newNonce(), prev, body }, keyFileSeed(who));
+  return signEntry({ v: 1, kind, signer: who.gln, at: new Date().toISOString(), nonce: newNonce(), prev, body }, keyFileSeed(who), TEST_ORIGIN);
 }
 
 export interface World {
