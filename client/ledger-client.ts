@@ -138,9 +138,9 @@ export class LedgerClient {
     return this.post('/api/v1/verify', req, parseVerifyAnswer, this.options.signer !== undefined);
   }
 
-  /** GET log/entries [start, end): the exact leaf bytes. */
+  /** GET log/entries [start, end): the exact leaf bytes (a signed read: entries go to enrolled participants). */
   async leaves(start: number, end: number): Promise<{ index: number; bytes: Uint8Array }[]> {
-    const r = await this.get(`/api/v1/log/entries?start=${start}&end=${end}`, parseLogEntries);
+    const r = await this.get(`/api/v1/log/entries?start=${start}&end=${end}`, parseLogEntries, true);
     return r.entries.map((e) => ({ index: e.index, bytes: fromBase64(e.leaf) }));
   }
 

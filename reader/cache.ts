@@ -3,9 +3,10 @@
 // A sync (at start, then every --sync-interval, and after the queue drains) is three reads:
 //   1. GET participants: every participant's current key, role and company prefixes (manufacturer keys are
 //      what the tag signatures are checked against);
-//   2. the log's new leaves since the last sync (GET log/entries, 1,000 at a time, public like any mirror's
-//      copy): product entries (names, maker), recall entries (recalled lots), dispense and undo entries
-//      (dispensed serials, whoever dispensed them);
+//   2. the log's new leaves since the last sync (GET log/entries, 1,000 at a time, signed: the entries go only
+//      to enrolled participants, so a reader without --key skips this and gives no offline verdicts):
+//      product entries (names, maker), recall entries (recalled lots), dispense and undo entries (dispensed
+//      serials, whoever dispensed them);
 //   3. GET held?gln=<this pharmacy> signed, paged: the packs this pharmacy holds (lot, expiry, and the leaf
 //      hash a dispense of each must name as prev).
 // Modest on purpose: no custody replay; a pack this pharmacy does not hold is judged by its signature alone.
@@ -117,6 +118,11 @@ export class ReaderCache {
     return this.q.meta.get('log_origin')?.value;
   }
 
+  /** Whether a sync has read the ledger's entries (recalls, dispenses): only a reader with a participant key does. */
+  get entriesRead(): boolean {
+    return this.q.meta.get('entries_read')?.value === '1';
+  }
+
   /** When the last sync finished (RFC 3339), or undefined before the first. */
   get syncedAt(): string | undefined {
     return this.q.meta.get('synced_at')?.value;
@@ -131,7 +137,8 @@ export class ReaderCache {
     if (from > note || (this.origin !== undefined && this.origin !== origin)) from = 0;
     this.q.setMeta.run('log_origin', origin);
     let leaves = 0;
-    while (from < note) {
+    const signed = client.signer !== undefined;
+    while (signed && from < note) {
       const page = await client.leaves(from, Math.min(note, from + PAGE));
       if (page.length === 0) break;
       this.db.transaction(() => {
@@ -159,6 +166,7 @@ export class ReaderCache {
         for (const p of held) h.run(p.gtin, p.serial, p.lot, p.expiry, p.lastHash);
       }
       this.q.setMeta.run('synced_at', new Date().toISOString());
+      if (signed) this.q.setMeta.run('entries_read', '1');
     })();
     return { participants: participants.length, leaves, held: held.length, logSize: note };
   }

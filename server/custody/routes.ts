@@ -6,11 +6,14 @@
 //   GET  /shipments?to=GLN&open=1 shipments addressed to a party (open=1: not yet received)
 //   GET  /held?gln=GLN[&gtin&lot | &gtin&serial][&limit&offset]  active packs a party holds; with gtin+lot,
 //        every such pack of the lot plus `prev`, the leaf hashes a whole-lot ship entry must name
+//   GET  /log/entries?start&end   the leaves [start, end) (at most 1,000): signed reads only, see below
 // /shipments and /held say who supplies whom and what stock a party has: they answer only a request signed
 // (core/api/request-auth.ts) by that party or by a regulator (AUTH_REQUIRED, AUTH_NOT_PARTY otherwise).
 import { Router, type Request } from 'express';
 import { isJsonObject } from '../../core/api/wire.js';
-import { toHex } from '../../core/bytes.js';
+import { toBase64, toHex } from '../../core/bytes.js';
+import type { LogService } from '../log/log-service.js';
+import { intParams } from '../http/params.js';
 import { parseEntry, type Entry } from '../../core/entry/entry.js';
 import { FieldErrors, MedtrailError } from '../../core/errors.js';
 import { assertGln, normalizeGtin, validateLot, validateSerial } from '../../core/gs1/identifiers.js';
@@ -68,8 +71,20 @@ function intQuery(req: Request, name: string, dflt: number, max: number): number
   return Number(v);
 }
 
-export function custodyRoutes(s: CustodyServices): Router {
+export function custodyRoutes(s: CustodyServices, log: LogService): Router {
   const r = Router();
+
+  // The entries name who shipped what to whom, and every serial of a batch: they go to enrolled participants
+  // (regulators among them) over a signed request, never to the public (issue 12 #9). The public checks the log
+  // with checkpoints and proofs (server/http/log-routes.ts), and its own pack through verify.
+  r.get('/log/entries', (req, res) => {
+    if (s.auth.authenticate(req) === undefined) {
+      throw new MedtrailError('AUTH_REQUIRED', 'log entries are answered only to a request signed by an enrolled participant');
+    }
+    const { start, end } = intParams(req, ['start', 'end'] as const);
+    const leaves = log.entries(start, end);
+    res.json({ entries: leaves.map((l) => ({ index: l.index, leaf: toBase64(l.bytes) })) });
+  });
 
   r.post('/entries', (req, res) => {
     const body: unknown = req.body;

@@ -1,7 +1,9 @@
-// The log's routes, in the fixed shapes of docs/architecture.md (The wire), so that any client in any language can
-// check the ledger: the checkpoint, the verifier key, raw leaves, inclusion and consistency proofs.
+// The log's public routes, in the fixed shapes of docs/architecture.md (The wire), so that any client in any
+// language can check the ledger: the checkpoint, the verifier key, inclusion and consistency proofs. The leaves
+// themselves name trading partners and serials: GET /log/entries is a signed read of the custody module
+// (server/custody/routes.ts).
 import { Router } from 'express';
-import { toBase64, toHex } from '../../core/bytes.js';
+import { toHex } from '../../core/bytes.js';
 import type { LogService } from '../log/log-service.js';
 import { intParams } from './params.js';
 
@@ -15,12 +17,6 @@ export function logRoutes(log: LogService): Router {
 
   r.get('/log/key', (_req, res) => {
     res.type('text/plain; charset=utf-8').send(`${log.verifierKey}\n`);
-  });
-
-  r.get('/log/entries', (req, res) => {
-    const { start, end } = intParams(req, ['start', 'end'] as const);
-    const leaves = log.entries(start, end);
-    res.json({ entries: leaves.map((l) => ({ index: l.index, leaf: toBase64(l.bytes) })) });
   });
 
   r.get('/log/proof/inclusion', (req, res) => {

@@ -96,7 +96,7 @@ const OPS: Record<string, Record<string, Op>> = {
   '/healthz': { get: { summary: 'whether new requests are taken now (503 while they would be shed)', answers: { '200': 'Health', '503': 'Health' } } },
   '/api/v1/checkpoint': { get: { summary: 'the newest signed checkpoint (C2SP signed note)', text: true, answers: {} } },
   '/api/v1/log/key': { get: { summary: "the log's verifier key (C2SP signed-note form)", text: true, answers: {} } },
-  '/api/v1/log/entries': { get: { summary: 'leaves [start, end), at most 1,000', query: ['start', 'end'], answers: { '200': 'LogEntries' } } },
+  '/api/v1/log/entries': { get: { summary: 'leaves [start, end), at most 1,000 (signed by an enrolled participant: entries name trading partners)', signed: 'required', query: ['start', 'end'], answers: { '200': 'LogEntries' } } },
   '/api/v1/log/proof/inclusion': { get: { summary: 'RFC 9162 inclusion proof', query: ['index', 'size'], answers: { '200': 'InclusionProof' } } },
   '/api/v1/log/proof/consistency': { get: { summary: 'RFC 9162 consistency proof', query: ['from', 'to'], answers: { '200': 'ConsistencyProof' } } },
   '/api/v1/entries': { post: { summary: 'append a signed entry, or {"entries":[...]} all or nothing', answers: { '201': 'Appended' } } },

@@ -134,7 +134,7 @@ describe('SIGKILL at random points of a long run of appends', () => {
     // The server signs a checkpoint at start over the committed head: `now` covers every committed leaf.
     const log: string[] = [];
     for (let start = 0; start < size; start += 1000) {
-      const r = await call(url, 'GET', `/api/v1/log/entries?start=${start}&end=${Math.min(size, start + 1000)}`);
+      const r = await call(url, 'GET', `/api/v1/log/entries?start=${start}&end=${Math.min(size, start + 1000)}`, undefined, m);
       for (const e of r.json['entries'] as { index: number; leaf: string }[]) {
         expect(e.index).toBe(log.length);
         log.push(toHex(leafHash(fromBase64(e.leaf))));

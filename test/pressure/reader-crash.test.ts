@@ -152,7 +152,7 @@ async function readLog(): Promise<{ at: Map<string, number[]>; dispenses: { inde
   const at = new Map<string, number[]>();
   const dispenses: { index: number; entry: Entry; hash: string }[] = [];
   for (let start = 0; ; start += 1000) {
-    const r = await ask('GET', `/api/v1/log/entries?start=${start}&end=${start + 1000}`);
+    const r = await ask('GET', `/api/v1/log/entries?start=${start}&end=${start + 1000}`, undefined, pharmacy);
     if (r.status === 404) break;
     expect(r.status, r.text).toBe(200);
     const list = r.json['entries'] as { index: number; leaf: string }[];

@@ -136,10 +136,10 @@ export async function fetchCheckpoint(url: string): Promise<{ note: string; vkey
 /**
  * What a client that kept a checkpoint does to check the log today, over HTTP with core/ only: the current
  * checkpoint must verify, must not be smaller, must be consistent with the one kept; and every leaf it asks
- * about (by index) must be served at that index and be included in the kept checkpoint. Returns the first
- * failure, or 'ok'.
+ * about (by index) must be served at that index and be included in the kept checkpoint (the entries are a
+ * signed read: `as`, an enrolled participant, asks for them). Returns the first failure, or 'ok'.
  */
-export async function clientCheck(url: string, vkey: string, kept: Checkpoint, probes: number[] = []): Promise<string> {
+export async function clientCheck(url: string, vkey: string, kept: Checkpoint, probes: number[] = [], as?: Party): Promise<string> {
   let now: Checkpoint;
   try {
     now = openCheckpoint((await call(url, 'GET', '/api/v1/checkpoint')).text, vkey);
@@ -155,7 +155,7 @@ export async function clientCheck(url: string, vkey: string, kept: Checkpoint, p
     return 'consistency proof';
   }
   for (const i of probes) {
-    const e = await call(url, 'GET', `/api/v1/log/entries?start=${i}&end=${i + 1}`);
+    const e = await call(url, 'GET', `/api/v1/log/entries?start=${i}&end=${i + 1}`, undefined, as);
     const first = (e.json['entries'] as { index: number; leaf: string }[] | undefined)?.[0];
     if (e.status !== 200 || first === undefined || first.index !== i) return `leaf ${i} missing`;
     const inc = await call(url, 'GET', `/api/v1/log/proof/inclusion?index=${i}&size=${kept.size}`);

@@ -80,8 +80,8 @@ export async function shipmentsWaiting(s: Session): Promise<Shipment[]> {
 }
 
 /** The packs a ship entry names one by one (packs and cases), read from the signed leaf itself; lots by name. */
-export async function shippedItems(index: number): Promise<{ packs: { gtin: string; serial: string }[]; lots: { gtin: string; lot: string }[] }> {
-  const page = await getParsed(`/api/v1/log/entries?start=${index}&end=${index + 1}`, parseLogEntries);
+export async function shippedItems(s: Session, index: number): Promise<{ packs: { gtin: string; serial: string }[]; lots: { gtin: string; lot: string }[] }> {
+  const page = await getParsed(`/api/v1/log/entries?start=${index}&end=${index + 1}`, parseLogEntries, s);
   const leaf = page.entries[0]?.leaf;
   if (leaf === undefined) throw new Error(`no entry at index ${index}`);
   const e = decodeEntry(fromBase64(leaf));
