@@ -89,6 +89,7 @@ describe('the served OpenAPI description', () => {
     const checks: [string, string, string, { as?: Party; body?: unknown }, ((v: unknown) => unknown) | undefined][] = [
       ['/healthz', 'get', '/healthz', {}, undefined],
       ['/api/v1/log/entries', 'get', '/api/v1/log/entries?start=0&end=3', { as: c.reg }, parseLogEntries],
+      ['/api/v1/alerts', 'get', '/api/v1/alerts', { as: c.reg }, undefined],
       ['/api/v1/log/proof/inclusion', 'get', '/api/v1/log/proof/inclusion?index=1&size=3', {}, undefined],
       ['/api/v1/log/proof/consistency', 'get', '/api/v1/log/proof/consistency?from=2&to=4', {}, undefined],
       ['/api/v1/verify', 'post', '/api/v1/verify', { body: { code: tag('OA2') } }, parseVerifyAnswer],
