@@ -95,6 +95,7 @@ export const ERROR_CODES = {
   MAP_DUPLICATE_KEY: 'one map update names the same key twice',
   MAP_VALUE_MALFORMED: 'a map value record is malformed (see fields)',
   MAP_EXTENSION_MALFORMED: 'the medtrail-map extension line of a checkpoint is malformed or repeated',
+  MAP_PROOF_INVALID: 'the state evidence of a pack does not hold (records do not match the map, or a part is missing)',
   // witnesses: cosignatures (c2sp.org/tlog-cosignature), policies (c2sp.org/tlog-policy), the witness protocol
   COSIGNATURE_MALFORMED: 'a cosignature is not a key ID, an 8-byte timestamp and a 64-byte signature',
   COSIGNATURE_BAD_SIGNATURE: "a cosignature line carrying a trusted witness's name and key ID does not verify",

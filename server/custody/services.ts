@@ -19,6 +19,7 @@ import { applyAppended, type ApplyContext } from './apply.js';
 import { catchUp } from './replay.js';
 import { CustodyState } from './state.js';
 import { CustodyWriter } from './writer.js';
+import { MapService } from '../map/map-service.js';
 
 /** Clock skew tolerated between a signer and the server. */
 export const MAX_FUTURE_MS = 5 * 60 * 1000;
@@ -30,6 +31,8 @@ export interface CustodyServices {
   /** The ledger's one request authenticator (server/http/auth.ts): one replay set for every route. */
   auth: RequestAuth;
   state: CustodyState;
+  /** The state maps every checkpoint commits to, and their proofs. */
+  map: MapService;
   /** Validates, checks signatures and rules, appends: all entries or none. `now` is for tests of time rules. */
   submit(entries: Entry[], now?: number): Appended[];
 }
@@ -59,6 +62,9 @@ export function custodyServices(ledger: Ledger): CustodyServices {
   const base = { state, writer, store: ledger.store, authority: keys.authority.gln };
   catchUp(base, ledger.log);
   state.invalidate();
+  // Every checkpoint commits to the state of every pack and lot (server/map), brought up to date as it is signed.
+  const map = new MapService(ledger.store.connectionFor('map'), ledger.store, state);
+  ledger.log.setExtension((size) => map.extensionLine(size));
 
   const submit = (entries: Entry[], now = Date.now()): Appended[] => {
     if (entries.length === 0) throw new MedtrailError('BAD_INPUT', 'no entries');
@@ -87,7 +93,7 @@ export function custodyServices(ledger: Ledger): CustodyServices {
 
   // The replay set survives a clean restart beside the database (server/http/auth.ts).
   const stateFile = ledger.store.path === ':memory:' || ledger.store.path === '' ? undefined : `${ledger.store.path}.replay.json`;
-  const services: CustodyServices = { keys, auth: new RequestAuth(keys, { stateFile }), state, submit };
+  const services: CustodyServices = { keys, auth: new RequestAuth(keys, { stateFile }), state, map, submit };
   cache.set(ledger, services);
   return services;
 }
