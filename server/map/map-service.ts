@@ -81,6 +81,17 @@ export interface MapProofs {
   lot: Uint8Array | undefined;
 }
 
+/**
+ * The roots of the maps stored in `db` and the tree size they reflect, read without creating anything (a
+ * read-only audit); undefined when the ledger has no map tables yet.
+ */
+export function storedMaps(db: Database.Database): { applied: number; roots: MapRoots } | undefined {
+  const has = db.prepare<[], number>("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('map_nodes', 'map_meta')").pluck().get();
+  if (has !== 2) return undefined;
+  const st = statements(db);
+  return { applied: st.applied.get() ?? 0, roots: { packs: storedMapRoot(new SqliteMapNodes(st, PACKS)), lots: storedMapRoot(new SqliteMapNodes(st, LOTS)) } };
+}
+
 export class MapService {
   private readonly st: SqliteMapStatements;
   private readonly packs: SqliteMapNodes;
