@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { installNodeCrypto } from '../core/crypto/ed25519-node.js';
 import { MedtrailError } from '../core/errors.js';
 import { keyFileSeed, parseKeyFile, type KeyFile } from '../core/crypto/keys.js';
+import type { TlogPolicy } from '../core/log/policy.js';
 import { LogService } from './log/log-service.js';
 import { openDatabase, SqliteLedgerStore } from './store/ledger-store.js';
 
@@ -32,6 +33,11 @@ export function readKeyFile(path: string): KeyFile {
 export interface Ledger {
   store: SqliteLedgerStore;
   log: LogService;
+  /**
+   * The deployment's witness policy (c2sp.org/tlog-policy) when it has one: the log submits every checkpoint
+   * to its witnesses (server/log/publisher.ts) and the pages pin it, so that clients hold checkpoints to it.
+   */
+  policy?: { text: string; parsed: TlogPolicy };
   close(): void;
 }
 

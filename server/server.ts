@@ -3,6 +3,8 @@
 import { createServer, type Server } from 'node:http';
 import type { Router } from 'express';
 import { openLedger, type Ledger } from './context.js';
+import { parsePolicy, type TlogPolicy } from '../core/log/policy.js';
+import { Publisher } from './log/publisher.js';
 import { codeOf, isMedtrailError, MedtrailError } from '../core/errors.js';
 import { createApp } from './http/app.js';
 import type { FastRoute } from './http/fast-path.js';
@@ -31,6 +33,8 @@ export interface ServeOptions {
   maxPerClient?: number;
   /** Per-client limit on public routes (default: MEDTRAIL_RATE_LIMIT, else DEFAULT_RATE_LIMIT); false: off. */
   rateLimit?: RateLimitOptions | false;
+  /** A c2sp.org/tlog-policy text: its witnesses (with URLs) get every checkpoint; the pages pin it. */
+  policy?: string;
 }
 
 /** A whole-number setting from the environment, or undefined for the default. */
@@ -59,6 +63,26 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const rl = o.rateLimit ?? rateLimitFromEnv(process.env['MEDTRAIL_RATE_LIMIT']);
   const maxPerClient = o.maxPerClient ?? intFromEnv('MEDTRAIL_MAX_IN_FLIGHT_PER_CLIENT', process.env['MEDTRAIL_MAX_IN_FLIGHT_PER_CLIENT']);
   const ledger = openLedger({ db: o.db, ...(o.logKey !== undefined ? { logKey: o.logKey } : {}) });
+  let publisher: Publisher | undefined;
+  if (o.policy !== undefined) {
+    let parsed: TlogPolicy;
+    try {
+      parsed = parsePolicy(o.policy);
+    } catch (e) {
+      ledger.close();
+      throw e;
+    }
+    if (!parsed.logs.some((l) => l.vkey === ledger.log.verifierKey)) {
+      ledger.close();
+      throw new MedtrailError('CLI_USAGE', `the policy does not list this log (log ${ledger.log.verifierKey}): clients holding it would refuse every checkpoint`);
+    }
+    ledger.policy = { text: o.policy, parsed };
+    const pub = new Publisher(ledger.store.connectionFor('publisher'), ledger.log, parsed, {
+      onError: (w, code, message) => process.stderr.write(`medtrail: witness ${w}: ${code}: ${message}\n`),
+    });
+    ledger.log.setPublication({ signed: () => void pub.publish(), cosigned: (note, size) => pub.withCosignatures(note, size) });
+    publisher = pub;
+  }
   const modules = o.modules ?? [];
   const app = createApp({
     log: ledger.log,
@@ -103,6 +127,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     // Not serving after all: release what was opened for it (the database, the guard's and modules' timers).
     clearInterval(timer);
     app.stop();
+    await publisher?.close();
     for (const m of modules) m.close?.();
     ledger.close();
     throw e;
@@ -116,9 +141,12 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       clearInterval(timer);
       app.stop();
       server.close(() => {
-        for (const m of modules) m.close?.();
-        ledger.close();
-        resolve();
+        // The submission under way finishes (its cosignatures are kept) before the database closes.
+        void (publisher?.close() ?? Promise.resolve()).then(() => {
+          for (const m of modules) m.close?.();
+          ledger.close();
+          resolve();
+        });
       });
       server.closeIdleConnections();
     });

@@ -4,12 +4,23 @@ import { DEFAULT_DB } from '../../server/context.js';
 import { DEFAULT_MAX_LAG_MS } from '../../server/http/shedder.js';
 import { startServer, type RunningServer, type ServiceModule } from '../../server/server.js';
 import { action, emit, parsePort } from '../io.js';
+import { readFileSync } from 'node:fs';
+import { MedtrailError } from '../../core/errors.js';
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new MedtrailError('CLI_IO', `cannot read ${what} ${path}`, { cause: e });
+  }
+}
 
 export interface ServeCliOptions {
   db: string;
   port: string;
   host: string;
   logKey?: string;
+  policy?: string;
   json?: boolean;
 }
 
@@ -22,6 +33,7 @@ export async function serveForever(opts: ServeCliOptions, modules: ServiceModule
     modules,
     maxLagMs: DEFAULT_MAX_LAG_MS,
     ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}),
+    ...(opts.policy !== undefined ? { policy: readText(opts.policy, '--policy') } : {}),
   });
   // The stop signals are taken from the moment the port is open: a Ctrl-C while start's demo runs (or just after
   // it printed) closes the server cleanly instead of killing the process mid-write.
@@ -55,6 +67,7 @@ export function servingOptions(cmd: Command): Command {
 export function registerServe(program: Command, modules: () => ServiceModule[]): void {
   servingOptions(program.command('serve').description('run the ledger service (HTTP API, checkpoints, proofs)'))
     .option('--log-key <path>', 'log key file (default: log.key.json beside the database)')
+    .option('--policy <file>', 'witness policy (c2sp.org/tlog-policy): every checkpoint goes to its witnesses; the pages pin it')
     .option('--json', 'print the listening address as JSON')
     .action(action((opts: ServeCliOptions) => serveForever(opts, modules())));
 }

@@ -12,7 +12,7 @@ export function logRoutes(log: LogService): Router {
 
   r.get('/checkpoint', (_req, res) => {
     res.type('text/plain; charset=utf-8').setHeader('Cache-Control', 'no-store');
-    res.send(log.checkpoint().note);
+    res.send(log.served().note);
   });
 
   r.get('/log/key', (_req, res) => {

@@ -136,6 +136,23 @@ export class LogService {
   }
 
   private extension: ((size: number) => string) | undefined;
+  private cosigned: ((note: string, size: number) => string) | undefined;
+  private signed: (() => void) | undefined;
+
+  /**
+   * Witness publication (server/log/publisher.ts): `signed` is told of every new checkpoint (it submits it),
+   * `cosigned` adds the cosignature lines kept for a checkpoint to its note wherever the note is served.
+   */
+  setPublication(p: { signed: () => void; cosigned: (note: string, size: number) => string }): void {
+    this.signed = p.signed;
+    this.cosigned = p.cosigned;
+  }
+
+  /** The newest checkpoint as served: checkpoint(mustCover), its note with the witnesses' cosignatures. */
+  served(mustCover = 0): StoredCheckpoint {
+    const cp = this.checkpoint(mustCover);
+    return this.cosigned === undefined ? cp : { ...cp, note: this.cosigned(cp.note, cp.size) };
+  }
 
   /**
    * What else every checkpoint commits to: `line(size)` brings that state up to `size` leaves and returns its
@@ -160,6 +177,7 @@ export class LogService {
       return signed;
     });
     this.lastSignedAt = Date.now();
+    this.signed?.();
     return cp;
   }
 

@@ -111,7 +111,7 @@ export class Proofs {
   private checkpoint(mustCover: number): { size: number; note: string } {
     const now = Date.now();
     if (this.cp !== undefined && this.cp.size >= mustCover && now < this.cp.until) return this.cp;
-    const c = this.log.checkpoint(mustCover);
+    const c = this.log.served(mustCover);
     this.cp = { size: c.size, note: c.note, until: now + CHECKPOINT_REUSE_MS };
     return this.cp;
   }
@@ -121,7 +121,7 @@ export class Proofs {
    * answer stands on, since the state maps are always those of the newest checkpoint (server/map).
    */
   latest(mustCover: number): { size: number; note: string } {
-    const c = this.log.checkpoint(mustCover);
+    const c = this.log.served(mustCover);
     return { size: c.size, note: c.note };
   }
 

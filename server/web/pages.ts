@@ -52,7 +52,9 @@ function send(req: Request, res: Response, page: { raw: Buffer; gz: Buffer }): v
   }
 }
 
-export function pageRouter(assets: Assets, logVerifierKey: string): Router {
+export function pageRouter(assets: Assets, logVerifierKey: string, policyText?: string): Router {
+  // The witness policy the page holds checkpoints to (base64 of the c2sp.org/tlog-policy text), when there is one.
+  const policy: Record<string, string> = policyText === undefined ? {} : { 'medtrail-policy': Buffer.from(policyText, 'utf8').toString('base64') };
   // Built on first use (the assets may be built after the server started) and kept: the shells never change.
   const built = new Map<string, { raw: Buffer; gz: Buffer }>();
   const page = (s: Shell): { raw: Buffer; gz: Buffer } => {
@@ -67,7 +69,7 @@ export function pageRouter(assets: Assets, logVerifierKey: string): Router {
   const patient: Shell = {
     entry: 'patient',
     title: 'Is my medicine genuine? — medtrail',
-    meta: { 'medtrail-log-key': logVerifierKey },
+    meta: { 'medtrail-log-key': logVerifierKey, ...policy },
     body: '<h1>Is my medicine genuine?</h1><noscript><p>This page checks the evidence on your device and needs JavaScript.</p></noscript>',
   };
   const consoleShell: Shell = {

@@ -95,6 +95,7 @@ const en: Words = {
   checksHead: 'Checked on this phone',
   checks: {
     checkpoint: 'The ledger’s record is signed by the ledger’s key',
+    witnesses: 'Independent witnesses have countersigned that record',
     maker_key: 'The manufacturer’s key is registered in the ledger',
     pack_in_log: 'This pack is recorded in the ledger',
     pack_signature: 'The code carries the manufacturer’s signature',
@@ -153,6 +154,7 @@ const ru: Words = {
   checksHead: 'Проверено на этом телефоне',
   checks: {
     checkpoint: 'Запись реестра подписана ключом реестра',
+    witnesses: 'Независимые свидетели заверили эту запись',
     maker_key: 'Ключ производителя зарегистрирован в реестре',
     pack_in_log: 'Эта упаковка записана в реестре',
     pack_signature: 'Код содержит подпись производителя',

@@ -8,6 +8,8 @@ import { gs1DateToIso } from '../../core/gs1/date.js';
 import { isValidGln } from '../../core/gs1/identifiers.js';
 import { codeToPath } from '../common/code-entry.js';
 import { parseVerifyAnswer, type MapAnswer } from '../../core/api/answers.js';
+import { checkQuorum, parsePolicy, type TlogPolicy } from '../../core/log/policy.js';
+import { fromBase64 } from '../../core/bytes.js';
 import { checkEvidence, openCheckpointCached, type EvidenceResult } from '../common/evidence.js';
 import { getJson, obj, postJson, str } from './api.js';
 import { $, h, icon } from './dom.js';
@@ -20,6 +22,16 @@ const t = WORDS[lang];
 document.documentElement.lang = lang;
 document.title = t.title;
 const vkey = document.querySelector<HTMLMetaElement>('meta[name="medtrail-log-key"]')?.content ?? '';
+// The deployment's witness policy, pinned like the log key (server/web/pages.ts); none: no witness check.
+const policy: TlogPolicy | null = (() => {
+  const b64 = document.querySelector<HTMLMetaElement>('meta[name="medtrail-policy"]')?.content;
+  if (b64 === undefined || b64 === '') return null;
+  try {
+    return parsePolicy(new TextDecoder().decode(fromBase64(b64)));
+  } catch {
+    return null;
+  }
+})();
 
 const TONE: Record<VerdictKey, 'ok' | 'warn' | 'bad'> = {
   GENUINE: 'ok', DISPENSED: 'warn', IN_TRANSIT: 'warn', SUSPICIOUS: 'warn', CANNOT_CONFIRM: 'warn', ERROR: 'warn',
@@ -57,6 +69,17 @@ async function makerEvidence(gtin: string, serial: string | undefined): Promise<
     };
   } catch {
     return null;
+  }
+}
+
+/** Whether the answer's checkpoint carries a quorum of the pinned policy's witnesses. */
+function witnessed(answer: Record<string, unknown>): boolean {
+  const note = str(obj(answer['map'])['checkpoint']) ?? str(obj(answer['proof'])['checkpoint']);
+  if (policy === null || note === null) return true;
+  try {
+    return checkQuorum(policy, note, { log: vkey }).satisfied;
+  } catch {
+    return true; // a bad line is for checkEvidence to report, not a reason to wait
   }
 }
 
@@ -118,6 +141,11 @@ async function checkCode(dl: DigitalLink, code: string): Promise<void> {
   let answer: Record<string, unknown>;
   try {
     answer = obj(await (takeEarly('verify') ?? postJson('/api/v1/verify', { code })));
+    // A checkpoint signed a moment ago may not carry the witnesses' cosignatures yet: ask once more shortly.
+    if (policy !== null && !witnessed(answer)) {
+      await new Promise((r) => setTimeout(r, 800));
+      answer = obj(await postJson('/api/v1/verify', { code }));
+    }
   } catch {
     answer = { verdict: 'ERROR' };
   }
@@ -145,7 +173,7 @@ async function checkCode(dl: DigitalLink, code: string): Promise<void> {
     map = null; // a malformed answer proves nothing: checkEvidence says the state is not proven
   }
   const ev = checkEvidence({
-    vkey, packProof, makerGln, makerLeaf: maker, sig: dl.sig ?? null, map,
+    vkey, packProof, makerGln, makerLeaf: maker, sig: dl.sig ?? null, map, policy,
     key: dl.serial !== undefined ? { gtin: dl.gtin, serial: dl.serial } : null,
     pack: dl.serial !== undefined && lot !== null && expiry !== null ? { gtin: dl.gtin, serial: dl.serial, lot, expiry } : null,
   });

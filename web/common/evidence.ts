@@ -24,8 +24,9 @@ import { verifyInclusion } from '../../core/log/merkle.js';
 import { packIdentityBytes } from '../../core/tag/pack.js';
 import { checkPackState, type ProvenState } from '../../core/map/state-proof.js';
 import type { MapAnswer } from '../../core/api/answers.js';
+import { checkQuorum, type QuorumCheck, type TlogPolicy } from '../../core/log/policy.js';
 
-export type CheckId = 'checkpoint' | 'maker_key' | 'pack_in_log' | 'pack_signature' | 'pack_state';
+export type CheckId = 'checkpoint' | 'witnesses' | 'maker_key' | 'pack_in_log' | 'pack_signature' | 'pack_state';
 /** ok: passed; failed: the evidence is wrong (treat as not genuine); missing: nothing to check. */
 export type CheckStatus = 'ok' | 'failed' | 'missing';
 
@@ -63,6 +64,12 @@ export interface EvidenceInput {
   map?: MapAnswer | null;
   /** The pack's key as the page knows it (from the URI), for the map proof; null when it has no serial. */
   key?: { gtin: string; serial: string } | null;
+  /**
+   * The witness policy pinned into the page (c2sp.org/tlog-policy), when the deployment has one: the
+   * checkpoint must then carry cosignatures that make its quorum (check `witnesses`), or nothing is confirmed:
+   * a log that shows this page a history of its own cannot get a quorum of witnesses to cosign it.
+   */
+  policy?: TlogPolicy | null;
 }
 
 export interface EvidenceResult {
@@ -137,6 +144,23 @@ export function checkEvidence(input: EvidenceInput): EvidenceResult {
   if (input.packProof === null) missing('checkpoint', 'NO_PROOF');
   else run(checks, 'checkpoint', () => (cp = openCheckpointCached(input.packProof!.checkpoint, input.vkey)));
   const tree = cp as Checkpoint | null;
+
+  if (input.policy !== undefined && input.policy !== null) {
+    const policy = input.policy;
+    const note = input.map?.checkpoint ?? input.packProof?.checkpoint;
+    if (note === undefined) missing('witnesses', 'NO_PROOF');
+    else {
+      let q: QuorumCheck | undefined;
+      // A cosignature line that does not verify is evidence that is wrong: failed. Too few: not (yet) witnessed.
+      if (run(checks, 'witnesses', () => (q = checkQuorum(policy, note, { log: input.vkey })))) {
+        const quorum = q as QuorumCheck | undefined;
+        if (quorum !== undefined && !quorum.satisfied) {
+          checks.pop();
+          missing('witnesses', 'CHECKPOINT_QUORUM');
+        }
+      }
+    }
+  }
 
   let makerKey: Uint8Array | null = null;
   if (input.makerLeaf === null) missing('maker_key', 'NO_MAKER_ENTRY');

@@ -1,0 +1,119 @@
+// Checkpoint publication to witnesses (docs/architecture.md, Trust without a centre): every checkpoint the log
+// signs is submitted to the witnesses its policy names (c2sp.org/tlog-witness, core/log/witness-client.ts);
+// their verified cosignature lines are kept beside the checkpoint, and every answer that carries the checkpoint
+// (GET /checkpoint, the verify answer) carries them too, so that a client can hold it to its tlog-policy.
+//
+//   log_cosignatures (size, witness) -> line      one witness's cosignature line(s) of the checkpoint of that size
+//
+// One submission at a time, always of the newest checkpoint: a witness that missed one is brought up to the
+// next with a consistency proof from the size it holds (learnt from its 409). A witness that fails is retried
+// with the next checkpoint; the log never waits for it (the policy's quorum decides what a client accepts).
+import type Database from 'better-sqlite3';
+import { submitCheckpoint, type WitnessFetch, type WitnessTarget } from '../../core/log/witness-client.js';
+import type { TlogPolicy } from '../../core/log/policy.js';
+import { addSignatureLines } from '../../core/log/cosignature.js';
+import { isMedtrailError, messageOf } from '../../core/errors.js';
+import type { LogService } from './log-service.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS log_cosignatures (
+  size    INTEGER NOT NULL,
+  witness TEXT NOT NULL,
+  line    TEXT NOT NULL,
+  PRIMARY KEY (size, witness)
+) STRICT, WITHOUT ROWID;
+`;
+
+export interface PublisherOptions {
+  /** HTTP for the witnesses (default: globalThis.fetch). */
+  fetch?: WitnessFetch;
+  /** Per request (default 5 s). */
+  timeoutMs?: number;
+  /** Told about a witness that failed (coded error), for the server's log. */
+  onError?: (witness: string, code: string, message: string) => void;
+}
+
+export class Publisher {
+  private readonly targets: (WitnessTarget & { name: string })[];
+  private readonly put: Database.Statement<[number, string, string]>;
+  private readonly lines: Database.Statement<[number], string>;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+
+  constructor(
+    db: Database.Database,
+    private readonly log: LogService,
+    policy: TlogPolicy,
+    private readonly o: PublisherOptions = {},
+  ) {
+    db.exec(SCHEMA);
+    this.put = db.prepare('INSERT OR REPLACE INTO log_cosignatures (size, witness, line) VALUES (?, ?, ?)');
+    this.lines = db.prepare<[number], string>('SELECT line FROM log_cosignatures WHERE size = ? ORDER BY witness').pluck();
+    this.targets = policy.witnesses.filter((w) => w.url !== undefined).map((w) => ({ name: w.name, url: w.url!, key: w.key, oldSize: 0 }));
+  }
+
+  get witnesses(): number {
+    return this.targets.length;
+  }
+
+  /** The note of a checkpoint of `size` with every cosignature line kept for it. */
+  withCosignatures(note: string, size: number): string {
+    const lines = this.lines.all(size);
+    return lines.length === 0 ? note : addSignatureLines(note, lines.map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join(''));
+  }
+
+  /** Submits the newest checkpoint (now, or after the submission under way). Resolves when that is done. */
+  publish(): Promise<void> {
+    if (this.closed || this.targets.length === 0) return Promise.resolve();
+    if (this.running !== undefined) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.round();
+      } while (this.again && !this.closed);
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async round(): Promise<void> {
+    let cp;
+    try {
+      cp = this.log.checkpoint();
+    } catch {
+      return; // a frozen log signs and publishes nothing
+    }
+    const fetchFn: WitnessFetch = this.o.fetch ?? ((url, init) => fetch(url, init));
+    await Promise.all(
+      this.targets.map(async (t) => {
+        if (t.oldSize === cp.size) return;
+        try {
+          const r = await submitCheckpoint(t, {
+            note: cp.note,
+            proofFrom: (size) => this.log.consistency(size, cp.size),
+            fetch: fetchFn,
+            timeoutMs: this.o.timeoutMs ?? 5000,
+          });
+          if (this.closed) return;
+          this.put.run(cp.size, t.name, r.lines);
+          t.oldSize = r.size;
+        } catch (e) {
+          // A 409 taught submitCheckpoint nothing it keeps; the next round starts from "unknown" again.
+          t.oldSize = 0;
+          this.o.onError?.(t.name, isMedtrailError(e) ? e.code : 'WITNESS_BAD_RESPONSE', messageOf(e));
+        }
+      }),
+    );
+  }
+
+  /** Waits for the submission under way; nothing is submitted after. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.running;
+  }
+}

@@ -1,0 +1,126 @@
+// Issue 13: checkpoints witnessed by others, and a patient page that holds them to the deployment's witness
+// policy (c2sp.org/tlog-policy). Two `medtrail witness` processes, a `medtrail serve --policy` process that
+// submits every checkpoint to them, real Chromium. Then the operator forks its log (a copy of the database
+// with a different history, the same log key, the same page and policy): the witnesses refuse to cosign the
+// fork, and the page says it cannot confirm, where a page without the policy would have believed it.
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkQuorum, parsePolicy } from '../../core/log/policy.js';
+import { logKeyPath } from '../../server/context.js';
+import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { tempDir } from '../support/tmp.js';
+import { startWitnessProcess, type WitnessProcess } from '../support/witness-process.js';
+import { gtinOf, sign } from '../support/custody.js';
+import { buildAssets, launch, patientChain, tagUri, type PatientChain } from './browser.js';
+import { checks, openPage, verdictOf } from './patient-visit.js';
+
+const t = tempDir('medtrail-witnessed-');
+let chain: PatientChain;
+let browser: Browser;
+let closeBrowser: () => Promise<void>;
+let witnesses: WitnessProcess[] = [];
+let server: ServerProcess | undefined;
+let fork: ServerProcess | undefined;
+let policyText = '';
+let vkey = '';
+const forkDb = join(t.dir, 'fork.db');
+let forkBase = 0;
+
+async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  await buildAssets();
+  chain = await patientChain();
+  vkey = chain.c.srv.ledger.log.verifierKey;
+  // The operator's copy for the fork, taken now: same key, same history so far.
+  chain.c.srv.ledger.store.connectionFor('custody').prepare('VACUUM INTO ?').run(forkDb);
+  forkBase = chain.c.srv.ledger.log.size();
+  copyFileSync(logKeyPath(chain.c.t.db), logKeyPath(forkDb));
+  await chain.c.srv.close();
+  witnesses = [await startWitnessProcess(t.dir, 'witness.test/w1', vkey), await startWitnessProcess(t.dir, 'witness.test/w2', vkey)];
+  policyText = [`log ${vkey}`, ...witnesses.map((w, i) => `witness w${i + 1} ${w.vkey} ${w.url}`), 'group both all w1 w2', 'quorum both', ''].join('\n');
+  const policyFile = join(t.dir, 'policy.txt');
+  writeFileSync(policyFile, policyText);
+  server = await startServerProcess(chain.c.t.db, ['--policy', policyFile]);
+  // The real log goes on: one more entry, witnessed by both.
+  const more = await fetch(`${server.url}/api/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sign('product', chain.c.m, { gtin: gtinOf(2), name: 'Real', form: 'tablets', strength: '1 mg', packSize: 10 })) });
+  expect(more.status).toBe(201);
+  const policy = parsePolicy(policyText);
+  await until('the new checkpoint witnessed', async () => {
+    const cp = await (await fetch(`${server!.url}/api/v1/checkpoint`)).text();
+    const q = checkQuorum(policy, cp);
+    return q.satisfied && q.checkpoint.size === forkBase + 1 ? true : undefined;
+  });
+  // The fork: from the same history, another entry at the same place, then served with the same policy.
+  const f = await startServerProcess(forkDb);
+  const r = await fetch(`${f.url}/api/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sign('product', chain.c.m, { gtin: gtinOf(3), name: 'Only in the fork', form: 'tablets', strength: '1 mg', packSize: 10 })) });
+  expect(r.status).toBe(201);
+  await f.stop();
+  fork = await startServerProcess(forkDb, ['--policy', policyFile]);
+  ({ browser, close: closeBrowser } = await launch());
+}, 60_000);
+
+afterAll(async () => {
+  await closeBrowser?.();
+  await server?.stop();
+  await fork?.stop();
+  for (const w of witnesses) await w.stop();
+  chain?.c.t.cleanup();
+  t.cleanup();
+});
+
+describe('checkpoints witnessed by others', () => {
+  it('the log submits its checkpoint to both witnesses and serves it with their cosignatures', async () => {
+    const policy = parsePolicy(policyText);
+    const q = await until('a quorum on the served checkpoint', async () => {
+      const text = await (await fetch(`${server!.url}/api/v1/checkpoint`)).text();
+      const r = checkQuorum(policy, text);
+      return r.satisfied ? r : undefined;
+    });
+    expect(q.witnessed).toEqual(['w1', 'w2']);
+    expect(q.checkpoint.extensions.some((l) => l.startsWith('medtrail-map '))).toBe(true);
+  });
+
+  it('the patient page checks the quorum itself and shows the verdict the witnessed state gives', async () => {
+    const { ctx, page } = await openPage(browser, 'en-US', { width: 390, height: 844 });
+    try {
+      const v = await verdictOf(page, tagUri(server!.url, chain.genuine, chain.c.m));
+      expect(v.key).toBe('GENUINE');
+      expect(await checks(page)).toMatchObject({ checkpoint: 'ok', witnesses: 'ok', pack_state: 'ok' });
+      expect((await verdictOf(page, tagUri(server!.url, chain.dispensed, chain.c.m))).key).toBe('DISPENSED');
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('a fork of the log (the same key, another history) gets no cosignature, and the page cannot confirm from it', async () => {
+    // Published to the same witnesses, which hold the real log's checkpoint: they refuse it as inconsistent.
+    await new Promise((r) => setTimeout(r, 1500));
+    const note = await (await fetch(`${fork!.url}/api/v1/checkpoint`)).text();
+    const q = checkQuorum(parsePolicy(policyText), note);
+    expect(q.witnessed).toEqual([]);
+    expect(q.satisfied).toBe(false);
+    const { ctx, page } = await openPage(browser, 'en-US', { width: 390, height: 844 });
+    try {
+      // The pack's state proofs hold under the fork's own roots, signed by the log key: only the witnesses tell.
+      const v = await verdictOf(page, tagUri(fork!.url, chain.genuine, chain.c.m));
+      expect(v.key).toBe('CANNOT_CONFIRM');
+      expect((await checks(page))['witnesses']).toBe('missing');
+      // A pack the fork shows as plain active, with its maker's tag: without witnesses, not confirmed.
+      const w = await verdictOf(page, tagUri(fork!.url, chain.forged, chain.c.m));
+      expect(w.key).toBe('CANNOT_CONFIRM');
+    } finally {
+      await ctx.close();
+    }
+  });
+});
