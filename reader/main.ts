@@ -20,6 +20,7 @@ import { EXIT_USAGE, exitCodeHelp, exitCodeOf } from '../core/verdict.js';
 import { ReaderCache } from './cache.js';
 import { signal } from './feedback.js';
 import { LedgerClient, type RequestSigner } from '../client/ledger-client.js';
+import { parsePolicy, type TlogPolicy } from '../core/log/policy.js';
 import { decodeQrFile } from './image.js';
 import { watchNfc, type NfcWatch } from './nfc.js';
 import { Printer, type VerdictLine } from './output.js';
@@ -31,6 +32,7 @@ import { Verifier } from './verifier.js';
 interface Options {
   server: string;
   key?: string;
+  policy?: string;
   json?: boolean;
   once?: boolean;
   dispense?: boolean;
@@ -58,6 +60,7 @@ const program = new Command()
   .option('--slow-ms <ms>', 'print the offline verdict first when the server takes longer than this', '300')
   .option('--retry-ms <ms>', 'first delay before resending the offline queue (doubles up to 30 s)', '1000')
   .option('--sync-interval <s>', 'seconds between syncs of the offline cache', '300')
+  .option('--policy <file>', 'witness policy (c2sp.org/tlog-policy): hold every online answer to it (the state proven under a checkpoint its witnesses cosigned)')
   .addHelpText('after', `\nWithout --once: exit 0 when stopped (SIGINT, SIGTERM, or the end of stdin with --no-nfc).\n${exitCodeHelp()}`)
   // commander's own usage errors are said once, coded, by usage() below (JSON under --json, as the CLI's are).
   .configureOutput({ outputError: () => {} })
@@ -99,6 +102,15 @@ function loadSigner(path: string | undefined): RequestSigner | undefined {
   }
 }
 
+/** The witness policy file (--policy), or a usage error naming what is wrong with it. */
+function loadPolicy(path: string): TlogPolicy {
+  try {
+    return parsePolicy(readFileSync(path, 'utf8'));
+  } catch (e) {
+    usage(isMedtrailError(e) ? `--policy ${path}: ${e.code}: ${e.message}` : `cannot read ${path}: ${messageOf(e)}`);
+  }
+}
+
 installNodeCrypto();
 const signer = loadSigner(o.key);
 let client: LedgerClient;
@@ -137,6 +149,7 @@ const verifier = new Verifier({
   cache,
   queue,
   signer,
+  ...(o.policy !== undefined ? { policy: loadPolicy(o.policy) } : {}),
   dispense: o.dispense === true,
   slowMs: num(o.slowMs, '--slow-ms', 0),
   onVerdict: (v) => {

@@ -17,8 +17,10 @@ export type LineVerdict = Verdict | 'NOT_CHECKED';
 
 export interface VerdictLine {
   verdict: LineVerdict;
-  /** With NOT_CHECKED: why the reader cannot check this pack offline yet. */
+  /** With NOT_CHECKED: why the reader cannot check this pack offline yet (or the server's answer at all). */
   cannotCheck?: string;
+  /** With --policy: the witnesses whose cosignatures made the quorum on the answer's checkpoint. */
+  witnessed?: string[];
   source: Source;
   /** The code as verified (a URI, or an element string with GS shown as \u001d in JSON). */
   uri: string;

@@ -10,6 +10,10 @@
 import type { ScanRepair } from '../core/gs1/scanner-repair.js';
 import { reason, type Reason } from '../core/verdict.js';
 import type { LedgerClient, RequestSigner } from '../client/ledger-client.js';
+import type { TlogPolicy } from '../core/log/policy.js';
+import type { VerifyAnswer } from '../core/api/answers.js';
+import { provenVerdict } from '../core/map/proven-verdict.js';
+import { isMedtrailError } from '../core/errors.js';
 import type { ReaderCache } from './cache.js';
 import { QueueDelivery } from './delivery.js';
 import { Dispenser } from './dispense.js';
@@ -41,6 +45,11 @@ export interface VerifierOptions {
   dispense: boolean;
   /** Online answers slower than this get the offline verdict printed first (default 300 ms). */
   slowMs?: number;
+  /**
+   * A witness policy (c2sp.org/tlog-policy): every online answer is held to it (core/map/proven-verdict.ts),
+   * so that the verdict stands on a witnessed state, not on the server's word.
+   */
+  policy?: TlogPolicy;
   onVerdict(v: VerdictLine): void;
   onError(e: ErrorLine): void;
   onAlert(a: AlertLine): void;
@@ -116,7 +125,32 @@ export class Verifier {
     if (first === 'slow') {
       this.o.onVerdict(offlineLine(true, false));
     }
-    const got = await online;
+    let got = await online;
+    let witnessed: { verdict: VerdictLine['verdict']; witnessed?: string[]; cannotCheck?: string } | undefined;
+    if (got.kind === 'answer' && this.o.policy !== undefined) {
+      const policy = this.o.policy;
+      const hold = (a: VerifyAnswer): ReturnType<typeof provenVerdict> => provenVerdict(policy, a, ev.code.gtin, ev.code.serial);
+      try {
+        try {
+          const pv = hold(got.answer);
+          witnessed = { verdict: pv.verdict, witnessed: pv.quorum.witnessed };
+          if (pv.overridden !== undefined) this.o.onAlert({ alert: 'SERVER_CONTRADICTED', message: pv.overridden });
+        } catch (e) {
+          // A checkpoint signed a moment ago may not be cosigned yet: ask once more after a second.
+          if (!isMedtrailError(e, 'CHECKPOINT_QUORUM')) throw e;
+          await new Promise((r) => setTimeout(r, 1000));
+          got = await askServer(this.o.client, got.code, undefined);
+          if (got.kind !== 'answer') throw e;
+          const pv = hold(got.answer);
+          witnessed = { verdict: pv.verdict, witnessed: pv.quorum.witnessed };
+          if (pv.overridden !== undefined) this.o.onAlert({ alert: 'SERVER_CONTRADICTED', message: pv.overridden });
+        }
+      } catch (e) {
+        const err = errorOf(e);
+        this.o.onAlert({ alert: err.code, message: `the server's answer does not hold to the witness policy: ${err.message}` });
+        witnessed = { verdict: 'NOT_CHECKED', cannotCheck: `the server's answer is not witnessed (${err.code})` };
+      }
+    }
     let line: VerdictLine;
     if (got.kind === 'answer') {
       line = {
@@ -129,6 +163,11 @@ export class Verifier {
         pack: got.answer.pack,
       };
       if (got.code !== input.code) line.uri = got.code;
+      if (witnessed !== undefined) {
+        line.verdict = witnessed.verdict;
+        if (witnessed.witnessed !== undefined) line.witnessed = witnessed.witnessed;
+        if (witnessed.cannotCheck !== undefined) line.cannotCheck = witnessed.cannotCheck;
+      }
     } else if (got.kind === 'unreachable') {
       this.o.queue.push('verify', { code: input.code, source: input.source, scannedAt: new Date().toISOString(), offlineVerdict: ev.cannotCheck !== undefined ? 'NOT_CHECKED' : ev.verdict });
       line = offlineLine(false, true);

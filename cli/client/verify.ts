@@ -7,6 +7,11 @@ import type { VerifyRequest } from '../../client/ledger-client.js';
 import { ApiClient, clientOptions, loadKey } from '../api-client.js';
 import { action, emit } from '../io.js';
 import { exitCodeHelp } from '../../core/verdict.js';
+import { readFileSync } from 'node:fs';
+import { isMedtrailError, MedtrailError } from '../../core/errors.js';
+import { parseScannedCode } from '../../core/gs1/scanned-code.js';
+import { parsePolicy, type TlogPolicy } from '../../core/log/policy.js';
+import { provenVerdict, type ProvenVerdict } from '../../core/map/proven-verdict.js';
 
 export type { VerifyAnswer, VerifyRequest };
 
@@ -27,7 +32,34 @@ interface VerifyOptions {
   server: string;
   key?: string;
   location?: string;
+  policy?: string;
   json?: boolean;
+}
+
+/**
+ * The answer held to a witness policy (core/map/proven-verdict.ts). A checkpoint signed a moment ago may not
+ * be cosigned yet: asked once more after a second before CHECKPOINT_QUORUM is final.
+ */
+async function witnessed(ask: () => Promise<VerifyAnswer>, first: VerifyAnswer, policy: TlogPolicy, code: string): Promise<{ answer: VerifyAnswer; proven: ProvenVerdict }> {
+  const { gtin, serial } = parseScannedCode(code);
+  try {
+    return { answer: first, proven: provenVerdict(policy, first, gtin, serial) };
+  } catch (e) {
+    if (!isMedtrailError(e, 'CHECKPOINT_QUORUM')) throw e;
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  const again = await ask();
+  return { answer: again, proven: provenVerdict(policy, again, gtin, serial) };
+}
+
+function readPolicy(path: string): TlogPolicy {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new MedtrailError('CLI_IO', `cannot read the policy ${path}`, { cause: e });
+  }
+  return parsePolicy(text);
 }
 
 export function registerVerify(program: Command): void {
@@ -37,6 +69,7 @@ export function registerVerify(program: Command): void {
       .description('ask the verdict on a pack: its Digital Link URI, or a GS1 element string from a scanner')
       .argument('<code>', 'Digital Link URI or GS1 element string ((01)..(21).. or raw with GS separators)')
       .option('--location <text>', 'where the scan happens (kept with the scan, not in the log)')
+      .option('--policy <file>', 'a witness policy (c2sp.org/tlog-policy): trust no server; the verdict follows the pack state proven under a checkpoint its witnesses cosigned')
       .addHelpText('after', `\n${exitCodeHelp()}`),
     'your key file: sign the request as a participant (optional)',
   ).action(
@@ -44,10 +77,26 @@ export function registerVerify(program: Command): void {
       const key = o.key !== undefined ? loadKey(o.key) : undefined;
       const c = new ApiClient(o.server, key);
       const scanner = key !== undefined || o.location !== undefined ? { ...(key ? { gln: key.gln } : {}), ...(o.location !== undefined ? { location: o.location } : {}) } : undefined;
-      const a = await verifyCode(c, { code, ...(scanner ? { scanner } : {}) });
-      emit(o, a, humanVerdict(a));
-      // One rule with medtrail-reader --once (core/verdict.ts exitCodeOf; README, Exit codes).
-      process.exitCode = exitCodeOf(a.verdict);
+      const policy = o.policy !== undefined ? readPolicy(o.policy) : undefined;
+      const ask = (): Promise<VerifyAnswer> => verifyCode(c, { code, ...(scanner ? { scanner } : {}) });
+      const a = await ask();
+      if (policy === undefined) {
+        emit(o, a, humanVerdict(a));
+        // One rule with medtrail-reader --once (core/verdict.ts exitCodeOf; README, Exit codes).
+        process.exitCode = exitCodeOf(a.verdict);
+        return;
+      }
+      const { answer, proven } = await witnessed(ask, a, policy, code);
+      const p = proven.proven;
+      const state = p.present ? `${p.state}${p.recalled ? ', lot recalled' : ''} (lot ${p.lot}, expiry ${p.expiry}, maker ${p.maker})` : 'no such pack in the ledger';
+      const lines = [
+        humanVerdict({ ...answer, verdict: proven.verdict }),
+        `  witnessed: ${proven.quorum.explanation}`,
+        `  state proven at tree size ${p.checkpoint.size}: ${state}`,
+        ...(proven.overridden !== undefined ? [`  NOTE: ${proven.overridden}`] : []),
+      ];
+      emit(o, { ...answer, verdict: proven.verdict, serverVerdict: proven.server, witnessed: proven.quorum.witnessed, proven: { size: p.checkpoint.size, ...(p.present ? { state: p.state, lot: p.lot, expiry: p.expiry, maker: p.maker, recalled: p.recalled } : { state: null }) }, ...(proven.overridden !== undefined ? { overridden: proven.overridden } : {}) }, lines.join('\n'));
+      process.exitCode = exitCodeOf(proven.verdict);
     }),
   );
 }

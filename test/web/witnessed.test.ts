@@ -15,6 +15,9 @@ import { startWitnessProcess, type WitnessProcess } from '../support/witness-pro
 import { gtinOf, sign } from '../support/custody.js';
 import { buildAssets, launch, patientChain, tagUri, type PatientChain } from './browser.js';
 import { checks, openPage, verdictOf } from './patient-visit.js';
+import { cliAsync } from '../support/cli.js';
+import { spawnReader } from '../support/reader-world.js';
+import { lyingProxy } from './lying-proxy.js';
 
 const t = tempDir('medtrail-witnessed-');
 let chain: PatientChain;
@@ -24,6 +27,7 @@ let witnesses: WitnessProcess[] = [];
 let server: ServerProcess | undefined;
 let fork: ServerProcess | undefined;
 let policyText = '';
+let policyFile = '';
 let vkey = '';
 const forkDb = join(t.dir, 'fork.db');
 let forkBase = 0;
@@ -49,7 +53,7 @@ beforeAll(async () => {
   await chain.c.srv.close();
   witnesses = [await startWitnessProcess(t.dir, 'witness.test/w1', vkey), await startWitnessProcess(t.dir, 'witness.test/w2', vkey)];
   policyText = [`log ${vkey}`, ...witnesses.map((w, i) => `witness w${i + 1} ${w.vkey} ${w.url}`), 'group both all w1 w2', 'quorum both', ''].join('\n');
-  const policyFile = join(t.dir, 'policy.txt');
+  policyFile = join(t.dir, 'policy.txt');
   writeFileSync(policyFile, policyText);
   server = await startServerProcess(chain.c.t.db, ['--policy', policyFile]);
   // The real log goes on: one more entry, witnessed by both.
@@ -121,6 +125,56 @@ describe('checkpoints witnessed by others', () => {
       expect(w.key).toBe('CANNOT_CONFIRM');
     } finally {
       await ctx.close();
+    }
+  });
+});
+
+describe('medtrail verify --policy and medtrail-reader --policy: no server is trusted', () => {
+  const verify = async (server: string, uri: string): Promise<{ status: number | null; json: Record<string, unknown>; stderr: string }> => {
+    const r = await cliAsync(['verify', '--server', server, '--policy', policyFile, '--json', uri]);
+    let json: Record<string, unknown> = {};
+    try {
+      json = JSON.parse(r.stdout) as Record<string, unknown>;
+    } catch {
+      /* an error goes to stderr */
+    }
+    return { status: r.status, json, stderr: r.stderr };
+  };
+
+  it('verify: the witnessed state decides; a server that answers GENUINE for a dispensed pack is overruled', async () => {
+    const ok = await verify(server!.url, tagUri(server!.url, chain.genuine, chain.c.m));
+    expect(ok.status).toBe(0);
+    expect(ok.json).toMatchObject({ verdict: 'GENUINE', witnessed: ['w1', 'w2'], proven: { state: 'active' } });
+    const proxy = await lyingProxy(server!.url);
+    try {
+      const lie = await verify(proxy.url, tagUri(proxy.url, chain.dispensed, chain.c.m));
+      expect(proxy.lied()).toBeGreaterThan(0);
+      expect(lie.json).toMatchObject({ verdict: 'DISPENSED', serverVerdict: 'GENUINE', proven: { state: 'dispensed' } });
+      expect(String(lie.json['overridden'])).toMatch(/the server said GENUINE/);
+      expect(lie.status).toBe(3);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('verify: a forked log gets no quorum: CHECKPOINT_QUORUM, no verdict', async () => {
+    const r = await verify(fork!.url, tagUri(fork!.url, chain.forged, chain.c.m));
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/CHECKPOINT_QUORUM/);
+  });
+
+  it('the reader holds every online answer to the policy: witnessed GENUINE, and NOT_CHECKED from the fork', async () => {
+    for (const [url, pack, want] of [[server!.url, chain.genuine, 'GENUINE'], [fork!.url, chain.forged, 'NOT_CHECKED']] as const) {
+      const r = await spawnReader(['--server', url, '--policy', policyFile, '--state', join(t.dir, `reader-${want}`), '--no-nfc']);
+      try {
+        r.write(tagUri(url, pack, chain.c.m));
+        const line = await r.next((l) => 'verdict' in l && l['provisional'] === false, 20_000);
+        expect(line['verdict']).toBe(want);
+        if (want === 'GENUINE') expect(line['witnessed']).toEqual(['w1', 'w2']);
+        else expect(String(line['cannotCheck'])).toMatch(/CHECKPOINT_QUORUM/);
+      } finally {
+        await r.stop();
+      }
     }
   });
 });
