@@ -171,10 +171,10 @@ export class CustodyState {
         'SELECT gtin, serial, sscc, outcome FROM custody_shipment_packs WHERE ship_idx = ? ORDER BY gtin, serial',
       ),
       packCount: db.prepare<[], number>('SELECT count(*) FROM custody_packs').pluck(),
-      touched: db.prepare<[number], { gtin: string; serial: string; lot: string; expiry: string; state: string; maker: string; last_hash: Buffer }>(
-        `SELECT p.gtin, p.serial, p.lot, p.expiry, p.state, l.manufacturer AS maker, p.last_hash FROM custody_packs p
-         JOIN custody_lots l ON l.gtin = p.gtin AND l.lot = p.lot WHERE p.last_idx >= ?`,
-      ),
+      touched: db
+        .prepare<[number], [string, string, string, string, string, Buffer]>('SELECT gtin, serial, lot, expiry, state, last_hash FROM custody_packs WHERE last_idx >= ?')
+        .raw(),
+      lotMaker: db.prepare<[string, string], string>('SELECT manufacturer FROM custody_lots WHERE gtin = ? AND lot = ?').pluck(),
       recalledSince: db.prepare<[number], { gtin: string; lot: string; recalled_idx: number }>(
         'SELECT gtin, lot, recalled_idx FROM custody_lots WHERE recalled_idx >= ?',
       ),
@@ -183,11 +183,21 @@ export class CustodyState {
 
   /**
    * The packs whose newest entry is at or after `index`, with the maker of their lot: what changed in the state
-   * map (server/map) since it last caught up. Read row by row, never all at once.
+   * map (server/map) since it last caught up; from 0, every pack (the maps built at start).
    */
-  *packsTouchedSince(index: number): Generator<{ gtin: string; serial: string; lot: string; expiry: string; state: PackState; maker: string; lastHash: Uint8Array }> {
-    for (const r of this.st.touched.iterate(index)) {
-      yield { gtin: r.gtin, serial: r.serial, lot: r.lot, expiry: r.expiry, state: packStateOf(r.state), maker: r.maker, lastHash: new Uint8Array(r.last_hash) };
+  packsTouchedSince(index: number, each: (gtin: string, serial: string, lot: string, expiry: string, state: PackState, maker: string, lastHash: Uint8Array) => void): void {
+    // Rows as arrays and the lot's maker from a small cache: a batch of 100,000 packs is a few lots.
+    const makers = new Map<string, string>();
+    const rows: [string, string, string, string, string, Buffer][] = this.st.touched.all(index);
+    for (const [gtin, serial, lot, expiry, state, lastHash] of rows) {
+      const lk = `${gtin}/${lot}`;
+      let maker = makers.get(lk);
+      if (maker === undefined) {
+        maker = this.st.lotMaker.get(gtin, lot);
+        if (maker === undefined) throw new MedtrailError('STORE_CORRUPT', `pack ${gtin} ${serial} names a lot ${lot} the tables do not hold`);
+        makers.set(lk, maker);
+      }
+      each(gtin, serial, lot, expiry, packStateOf(state), maker, lastHash);
     }
   }
 

@@ -1,77 +1,64 @@
 // The state maps of one ledger (docs/architecture.md, Trust without a centre): the pack map and the lot map of
-// core/map/pack-map.ts, kept in SQLite beside the log, and brought up to the head every time a checkpoint is
-// signed, in the same transaction as the checkpoint row, so the `medtrail-map` line of a checkpoint is always
-// the roots of the maps as they were at exactly that tree size.
+// core/map/pack-map.ts, brought up to the head every time a checkpoint is signed, in the same transaction as
+// the checkpoint row, so the `medtrail-map` line of a checkpoint is always the roots of the maps as they were
+// at exactly that tree size.
 //
-//   map_nodes (map, depth, prefix) -> node      map 0 = packs, 1 = lots; the positions of core/map/smt.ts
-//   map_meta  'applied' -> tree size the maps reflect
+//   map_meta 'applied' -> tree size the maps reflect
 //
-// What changed since the last update is read from the custody state (the packs whose newest entry came
-// later, the lots recalled later): no second copy of the custody rules. Proofs are answered from the same
-// nodes; since nothing but a signing moves them, a proof read right after a checkpoint is against its roots.
+// The maps are a function of the custody tables (every pack's state, lot, expiry, maker and newest entry; every
+// recalled lot), so nothing of them is stored but that size: the trees (core/map/smt.ts MemoryMapStore) are
+// built in memory from the custody tables when the server starts, and updated from the packs whose newest
+// entry came since, at each signing. Kept as nodes in SQLite they cost ~30 writes per registered pack and made
+// registration ten times slower (npm run bench:state). The price is memory (~200 MB per million packs) and a
+// build at start (seconds per million); a disk-backed tree (tiles of nodes) is the way past that, with the
+// PostgreSQL deployment. `medtrail audit` rebuilds both from the leaves alone (audit-map.ts).
 import type Database from 'better-sqlite3';
+import { hash as nodeHash } from 'node:crypto';
 import { MedtrailError } from '../../core/errors.js';
 import { mapExtensionLine, type MapRoots } from '../../core/map/extension.js';
-import { lotMapKey, lotValueHash, packMapKey, packValueHash } from '../../core/map/pack-map.js';
-import { proveMap, storedMapRoot, updateMap, type MapChange, type MapNode, type MapNodeStore } from '../../core/map/smt.js';
-import type { CustodyState } from '../custody/state.js';
+import { lotMapKey, lotValueHash, packMapKey } from '../../core/map/pack-map.js';
+import { MemoryMapStore, proveMap, storedMapRoot, updateMap, type MapChange } from '../../core/map/smt.js';
+import type { CustodyState, PackState } from '../custody/state.js';
 import type { LedgerStore } from '../store/ledger-store.js';
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS map_nodes (
-  map    INTEGER NOT NULL,
-  depth  INTEGER NOT NULL,
-  prefix BLOB NOT NULL,
-  hash   BLOB NOT NULL,
-  key    BLOB,
-  value  BLOB,
-  PRIMARY KEY (map, depth, prefix)
-) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS map_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
 `;
 
-export const MAP_TABLES = ['map_nodes', 'map_meta'] as const;
+export const MAP_TABLES = ['map_meta'] as const;
 
-const PACKS = 0;
-const LOTS = 1;
+// The pack key and value of core/map/pack-map.ts, computed into one scratch buffer with node:crypto for rows
+// read back from the custody tables (checked by the rules on the way in, GTIN already 14 digits, all ASCII):
+// TextEncoder and the field checks were most of an update's time. test/server/map-service.test.ts holds these
+// to the checked functions.
+const scratch = Buffer.alloc(512);
+const PACK_KEY_DOMAIN = Buffer.from('medtrail/map/pack-key/v1\0', 'latin1');
+const PACK_VALUE_DOMAIN = Buffer.from('medtrail/map/pack-value/v1\0', 'latin1');
 
-/** One map's nodes in map_nodes (core/map/smt.ts's MapNodeStore). */
-class SqliteMapNodes implements MapNodeStore {
-  constructor(
-    private readonly st: SqliteMapStatements,
-    private readonly map: number,
-  ) {}
-
-  get(depth: number, prefix: Uint8Array): MapNode | undefined {
-    const r = this.st.get.get(this.map, depth, prefix);
-    if (r === undefined) return undefined;
-    if (r.key === null || r.value === null) return { kind: 'node', hash: new Uint8Array(r.hash) };
-    return { kind: 'leaf', hash: new Uint8Array(r.hash), key: new Uint8Array(r.key), value: new Uint8Array(r.value) };
-  }
-
-  put(depth: number, prefix: Uint8Array, node: MapNode): void {
-    this.st.put.run(this.map, depth, prefix, node.hash, node.kind === 'leaf' ? node.key : null, node.kind === 'leaf' ? node.value : null);
-  }
-
-  delete(depth: number, prefix: Uint8Array): void {
-    this.st.delete.run(this.map, depth, prefix);
-  }
+function short(s: string, at: number): number {
+  scratch[at] = s.length;
+  return at + 1 + scratch.write(s, at + 1, 'latin1');
 }
 
-type SqliteMapStatements = ReturnType<typeof statements>;
+function digest(len: number): Uint8Array {
+  const b = nodeHash('sha256', scratch.subarray(0, len), 'buffer');
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
 
-function statements(db: Database.Database) {
-  return {
-    get: db.prepare<[number, number, Uint8Array], { hash: Buffer; key: Buffer | null; value: Buffer | null }>(
-      'SELECT hash, key, value FROM map_nodes WHERE map = ? AND depth = ? AND prefix = ?',
-    ),
-    put: db.prepare<[number, number, Uint8Array, Uint8Array, Uint8Array | null, Uint8Array | null]>(
-      'INSERT INTO map_nodes (map, depth, prefix, hash, key, value) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (map, depth, prefix) DO UPDATE SET hash = excluded.hash, key = excluded.key, value = excluded.value',
-    ),
-    delete: db.prepare<[number, number, Uint8Array]>('DELETE FROM map_nodes WHERE map = ? AND depth = ? AND prefix = ?'),
-    applied: db.prepare<[], number>("SELECT value FROM map_meta WHERE key = 'applied'").pluck(),
-    setApplied: db.prepare<[number]>("INSERT INTO map_meta (key, value) VALUES ('applied', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
-  };
+export function packKeyOf(gtin14: string, serial: string): Uint8Array {
+  let at = PACK_KEY_DOMAIN.copy(scratch, 0);
+  at += scratch.write(gtin14, at, 'latin1');
+  return digest(short(serial, at));
+}
+
+export function packValueOf(state: string, lot: string, expiry: string, maker: string, lastEntry: Uint8Array): Uint8Array {
+  let at = PACK_VALUE_DOMAIN.copy(scratch, 0);
+  at = short(state, at);
+  at = short(lot, at);
+  at += scratch.write(expiry, at, 'latin1');
+  at += scratch.write(maker, at, 'latin1');
+  scratch.set(lastEntry, at);
+  return digest(at + 32);
 }
 
 export interface MapProofs {
@@ -81,65 +68,75 @@ export interface MapProofs {
   lot: Uint8Array | undefined;
 }
 
-/**
- * The roots of the maps stored in `db` and the tree size they reflect, read without creating anything (a
- * read-only audit); undefined when the ledger has no map tables yet.
- */
-export function storedMaps(db: Database.Database): { applied: number; roots: MapRoots } | undefined {
-  const has = db.prepare<[], number>("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('map_nodes', 'map_meta')").pluck().get();
-  if (has !== 2) return undefined;
-  const st = statements(db);
-  return { applied: st.applied.get() ?? 0, roots: { packs: storedMapRoot(new SqliteMapNodes(st, PACKS)), lots: storedMapRoot(new SqliteMapNodes(st, LOTS)) } };
-}
-
 export class MapService {
-  private readonly st: SqliteMapStatements;
-  private readonly packs: SqliteMapNodes;
-  private readonly lots: SqliteMapNodes;
+  private readonly applied_: Database.Statement<[], number>;
+  private readonly setApplied: Database.Statement<[number]>;
+  private packs = new MemoryMapStore();
+  private lots = new MemoryMapStore();
 
-  /** `db`: the ledger's connection for the map's tables (LedgerStore.connectionFor('map')). */
+  /** `db`: the ledger's connection for the map's table (LedgerStore.connectionFor('map')). */
   constructor(
     db: Database.Database,
     private readonly store: LedgerStore,
     private readonly state: CustodyState,
   ) {
     db.exec(SCHEMA);
-    this.st = statements(db);
-    this.packs = new SqliteMapNodes(this.st, PACKS);
-    this.lots = new SqliteMapNodes(this.st, LOTS);
+    this.applied_ = db.prepare<[], number>("SELECT value FROM map_meta WHERE key = 'applied'").pluck();
+    this.setApplied = db.prepare<[number]>("INSERT INTO map_meta (key, value) VALUES ('applied', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    this.build();
   }
 
   /** The tree size the maps reflect. */
   applied(): number {
-    return this.st.applied.get() ?? 0;
+    return this.applied_.get() ?? 0;
   }
 
   roots(): MapRoots {
     return { packs: storedMapRoot(this.packs), lots: storedMapRoot(this.lots) };
   }
 
+  /** The trees from every pack and recalled lot of the custody tables. */
+  private build(): void {
+    this.packs = new MemoryMapStore();
+    this.lots = new MemoryMapStore();
+    this.apply(0);
+  }
+
+  private apply(from: number): void {
+    const packChanges: MapChange[] = [];
+    this.state.packsTouchedSince(from, (gtin: string, serial: string, lot: string, expiry: string, state: PackState, maker: string, lastHash: Uint8Array) => {
+      packChanges.push({ key: packKeyOf(gtin, serial), value: packValueOf(state, lot, expiry, maker, lastHash) });
+    });
+    const lotChanges: MapChange[] = this.state.lotsRecalledSince(from).map((l) => ({
+      key: lotMapKey(l.gtin, l.lot),
+      value: lotValueHash({ state: 'recalled', lastEntry: this.store.perfectHash(0, l.recalledIndex) }),
+    }));
+    if (packChanges.length > 0) updateMap(this.packs, packChanges);
+    if (lotChanges.length > 0) updateMap(this.lots, lotChanges);
+  }
+
   /**
    * Brings both maps up to the head (`size` leaves, all applied to the custody tables) and returns their roots.
-   * Runs in the caller's transaction (the checkpoint's). A head below what the maps reflect: STORE_CORRUPT.
+   * Runs in the caller's transaction (the checkpoint's); should it not commit, the trees are built again from
+   * the tables (reload()).
    */
   catchUp(size: number): MapRoots {
     const from = this.applied();
     if (size < from) throw new MedtrailError('STORE_CORRUPT', `the state maps reflect ${from} leaves, more than the log's ${size}`);
-    if (size > from) {
-      // Collected first: better-sqlite3 allows no write while a read iterates on the same connection.
-      const packChanges: MapChange[] = [];
-      for (const p of this.state.packsTouchedSince(from)) {
-        packChanges.push({ key: packMapKey(p.gtin, p.serial), value: packValueHash({ state: p.state, lot: p.lot, expiry: p.expiry, maker: p.maker, lastEntry: p.lastHash }) });
-      }
-      const lotChanges: MapChange[] = this.state.lotsRecalledSince(from).map((l) => {
-        const hash = this.store.perfectHash(0, l.recalledIndex);
-        return { key: lotMapKey(l.gtin, l.lot), value: lotValueHash({ state: 'recalled', lastEntry: hash }) };
-      });
-      if (packChanges.length > 0) updateMap(this.packs, packChanges);
-      if (lotChanges.length > 0) updateMap(this.lots, lotChanges);
-      this.st.setApplied.run(size);
+    if (size === from) return this.roots();
+    this.setApplied.run(size);
+    try {
+      this.apply(from);
+    } catch (e) {
+      this.build();
+      throw e;
     }
     return this.roots();
+  }
+
+  /** Builds the trees again from the custody tables (after a signing transaction that did not commit). */
+  reload(): void {
+    this.build();
   }
 
   /** The checkpoint extension line of the maps after catchUp(size). */
@@ -152,4 +149,3 @@ export class MapService {
     return { pack: proveMap(this.packs, packMapKey(gtin, serial)), lot: lot === undefined ? undefined : proveMap(this.lots, lotMapKey(gtin, lot)) };
   }
 }
-

@@ -111,3 +111,4 @@ describe('the medtrail-map extension line', () => {
     expectCode(() => openCheckpoint(forged, VKEY), 'CHECKPOINT_BAD_SIGNATURE');
   });
 });
+
