@@ -36,6 +36,8 @@ export interface AppendInput {
   signer: string;
   nonce: string;
   at: string;
+  /** The leaf hash of `bytes`, when the caller computed it already (off the event loop: custody/entry-checker.ts). */
+  leafHash?: Uint8Array;
 }
 
 export interface Appended {
@@ -86,7 +88,7 @@ export class LogService {
         }
         seen.add(key);
         const index = size++;
-        const hash = leafHash(input.bytes);
+        const hash = input.leafHash ?? leafHash(input.bytes);
         for (const sub of completedSubtrees(index, hash, read)) {
           overlay.set(`${sub.level}/${sub.index}`, sub.hash);
           if (sub.level > 0) nodes.push(sub);
