@@ -11,9 +11,10 @@ import { jsonBodies } from './json-body.js';
 import { logRoutes } from './log-routes.js';
 import { fastPath, type FastRoute } from './fast-path.js';
 import { loadShedder } from './shedder.js';
+import { loopStats } from './loop-stats.js';
 import { allowed, DEFAULT_RATE_LIMIT, rateLimit, TokenBuckets, type RateLimitOptions } from './rate-limit.js';
 
-// The exact bytes of a JSON body, kept by express.json's verify hook for request signatures (http/auth.ts).
+// The exact bytes of a JSON body, kept by jsonBodies (json-body.ts) for request signatures (http/auth.ts).
 declare module 'node:http' {
   interface IncomingMessage {
     rawBody?: Buffer | undefined;
@@ -40,6 +41,10 @@ export interface AppOptions {
   apiRouters?: Router[];
   /** Extra routers at the root (pages, Digital Link resolver). */
   rootRouters?: Router[];
+  /** Bodies of POST /entries over this many bytes are read in the entry-check worker (default ENTRY_INLINE_BYTES). */
+  entryInlineBytes?: number;
+  /** Serve GET /debug/loop, the event loop's longest hold since the last read (loop-stats.ts; benchmarks only). */
+  loopStats?: boolean;
 }
 
 function setSecurityHeaders(res: ServerResponse): void {
@@ -100,6 +105,8 @@ export function createApp(opts: AppOptions): App {
     const h = shed.health();
     res.status(h.ok ? 200 : 503).json(h);
   });
+  const loop = opts.loopStats === true ? loopStats() : undefined;
+  if (loop !== undefined) app.get('/debug/loop', loop.handler);
   // The API's description (server/http/openapi.ts), held to the real answers by test/server/openapi.test.ts.
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(OPENAPI);
@@ -113,11 +120,12 @@ export function createApp(opts: AppOptions): App {
   // POST /entries takes a large body, and one over ENTRY_INLINE_BYTES is handed to its route unparsed
   // (req.deferredBody), to be read off the event loop; every other route is capped at MAX_JSON_BODY.
   const entriesLimit = opts.entriesLimit ?? MAX_ENTRIES_BODY;
+  const inline = opts.entryInlineBytes ?? ENTRY_INLINE_BYTES;
   const jsonLimit = opts.jsonLimit ?? MAX_JSON_BODY;
   app.use(
     '/api/v1',
     jsonBodies((req) =>
-      isEntriesPost(req.method, (req.url ?? '').split('?')[0] ?? '') ? { limit: entriesLimit, inlineLimit: ENTRY_INLINE_BYTES } : { limit: jsonLimit, inlineLimit: Infinity },
+      isEntriesPost(req.method, (req.url ?? '').split('?')[0] ?? '') ? { limit: entriesLimit, inlineLimit: inline } : { limit: jsonLimit, inlineLimit: Infinity },
     ),
   );
   app.use('/api/v1', logRoutes(opts.log));
@@ -132,5 +140,12 @@ export function createApp(opts: AppOptions): App {
     { headers: setSecurityHeaders, rateLimit: buckets === undefined ? undefined : (req, res) => allowed(buckets, req, res), admit: shed.admit },
     app,
   );
-  return { app, listener, stop: shed.stop };
+  return {
+    app,
+    listener,
+    stop: () => {
+      shed.stop();
+      loop?.stop();
+    },
+  };
 }
