@@ -78,6 +78,9 @@ export function readJsonBody(req: IncomingMessage, limit: number, done: (err: Me
     return;
   }
   const chunks: Buffer[] = [];
+  // A body to be deferred whose length is declared is copied into one buffer of its own as it arrives: no
+  // concatenation of 14 MB in one go at the end, and the buffer moves to a worker without a copy.
+  const whole = Number.isSafeInteger(declared) && declared > inlineLimit ? Buffer.allocUnsafeSlow(declared) : undefined;
   let size = 0;
   let finished = false;
   const finish = (err?: MedtrailError): void => {
@@ -88,7 +91,7 @@ export function readJsonBody(req: IncomingMessage, limit: number, done: (err: Me
     req.removeListener('error', onError);
     // What is left of an oversized body is read and dropped by node's server once the answer is sent.
     if (err !== undefined) return done(err);
-    const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    const buf = whole !== undefined ? whole.subarray(0, size) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
     if (buf.length > inlineLimit) return done(undefined, { body: undefined, raw: buf, deferred: true });
     let body: unknown;
     try {
@@ -101,7 +104,9 @@ export function readJsonBody(req: IncomingMessage, limit: number, done: (err: Me
   const onData = (c: Buffer): void => {
     size += c.length;
     if (size > limit) finish(new MedtrailError('BODY_TOO_LARGE', `request body larger than the limit (${limit} bytes)`));
-    else chunks.push(c);
+    else if (whole === undefined) chunks.push(c);
+    else if (size <= whole.length) c.copy(whole, size - c.length);
+    else finish(new MedtrailError('BAD_INPUT', 'request body longer than its Content-Length'));
   };
   const onEnd = (): void => finish();
   // A client that goes away mid-body gets no answer; the request simply ends here.
