@@ -16,6 +16,7 @@
 //   (c) GET /log/entries of 1,000 leaves, each a batch of 1,000 packs (23 KB), three times;
 //   (d) verify from BENCH_LOOP_CLIENTS clients (default 8) for BENCH_LOOP_SECONDS (default 8): alone, then
 //       while one more client registers 100,000-pack batches back to back. Verify p50/p99 in each.
+// The baseline runs second, on the ledger the first run grew; BENCH_LOOP_BASELINE_FIRST=1 swaps the order.
 import http from 'node:http';
 import { join } from 'node:path';
 import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
@@ -178,6 +179,8 @@ try {
     ['now', {}],
     ['baseline', { MEDTRAIL_ENTRY_INLINE_BYTES: String(1 << 30), MEDTRAIL_LOG_PAGE_BYTES: String(1 << 30) }],
   ];
+  // The second server runs on a ledger the first one grew: BENCH_LOOP_BASELINE_FIRST=1 swaps the order.
+  if (process.env['BENCH_LOOP_BASELINE_FIRST'] === '1') modes.reverse();
   let lots = 0;
   for (const [name, env] of modes) {
     await start(env);
