@@ -5,11 +5,11 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { installNodeCrypto } from '../core/crypto/ed25519-node.js';
 import type { BodyOf } from '../core/entry/bodies.js';
-import { buildEntry, type EntrySigner } from '../core/entry/builder.js';
+import { buildEntry } from '../core/entry/builder.js';
 import type { Entry, EntryKind } from '../core/entry/entry.js';
 import { MedtrailError } from '../core/errors.js';
 import { keyFileSeed, parseKeyFile, type KeyFile } from '../core/crypto/keys.js';
-import { LedgerClient } from '../client/ledger-client.js';
+import { LedgerClient, type RequestSigner } from '../client/ledger-client.js';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 
@@ -51,11 +51,11 @@ export function loadKey(path: string | undefined, what = '--key'): SignerKey {
  * Signs an entry of `kind` now, with a fresh nonce, through the one entry builder (core/entry/builder.ts):
  * a malformed body is reported here, every bad field at once, and never signed.
  */
-export function makeEntry<K extends EntryKind>(kind: K, key: SignerKey, body: BodyOf[K], prev: string[] = []): Entry<BodyOf[K]> {
-  return buildEntry(kind, signerOf(key), body, prev);
+export async function makeEntry<K extends EntryKind>(c: LedgerClient, kind: K, key: SignerKey, body: BodyOf[K], prev: string[] = []): Promise<Entry<BodyOf[K]>> {
+  return buildEntry(kind, { ...signerOf(key), log: await c.origin() }, body, prev);
 }
 
-export function signerOf(key: SignerKey): EntrySigner {
+export function signerOf(key: SignerKey): RequestSigner {
   return { gln: key.gln, seed: keyFileSeed(key) };
 }
 

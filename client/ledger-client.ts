@@ -16,6 +16,7 @@ import { MedtrailError, type ErrorCode } from '../core/errors.js';
 import { parseAppended, parseLogEntries, parseVerifyAnswer, refusalOf, type Appended, type VerifyAnswer } from '../core/api/answers.js';
 import { serverBase, signRequest } from '../core/api/request-auth.js';
 import { parseJsonText } from '../core/api/wire.js';
+import { splitVerifierKey } from '../core/log/checkpoint.js';
 
 /** Who signs requests: a participant's GLN and Ed25519 seed (the seed never leaves this process). */
 export interface RequestSigner {
@@ -29,6 +30,12 @@ export interface LedgerClientOptions {
   timeoutMs?: number | undefined;
   /** Extra fetch options (the browser's cache and credentials modes). */
   fetchInit?: RequestInit | undefined;
+  /**
+   * The log origin this client's signatures are bound to, when the caller knows it (a page has the log's
+   * verifier key pinned). Otherwise it is read once from the server's verifier key (GET /api/v1/log/key): a
+   * server that names another origin only makes our signatures fail on the real ledger, never pass on another.
+   */
+  log?: string | undefined;
 }
 
 export type Method = 'GET' | 'POST';
@@ -64,6 +71,22 @@ export class LedgerClient {
     return this.options.signer;
   }
 
+  private origin_: Promise<string> | undefined;
+
+  /** The origin of the server's log, which every signed request and entry for it signs (issue 12 #8). */
+  origin(): Promise<string> {
+    const pinned = this.options.log;
+    if (pinned !== undefined) return Promise.resolve(pinned);
+    this.origin_ ??= this.text('GET', '/api/v1/log/key').then(
+      ({ text }) => splitVerifierKey(text.trim()).name,
+      (e: unknown) => {
+        this.origin_ = undefined;
+        throw e;
+      },
+    );
+    return this.origin_;
+  }
+
   /** The answer's text, after a 2xx; coded errors otherwise. `path` starts with /api/v1 (or /). */
   async text(method: Method, path: string, body?: unknown, signed = false): Promise<{ status: number; text: string; type: string }> {
     // The text sent is exactly the text whose UTF-8 bytes are signed.
@@ -74,7 +97,8 @@ export class LedgerClient {
     if (signed) {
       const s = this.options.signer;
       if (s === undefined) throw new MedtrailError('CLI_USAGE', 'this request must be signed: give --key');
-      Object.assign(headers, signRequest({ method, path: this.basePath + path, ...(raw !== undefined ? { body: raw } : {}) }, s.gln, s.seed));
+      const log = await this.origin();
+      Object.assign(headers, signRequest({ log, method, path: this.basePath + path, ...(raw !== undefined ? { body: raw } : {}) }, s.gln, s.seed));
     }
     let res: Response;
     let text: string;
@@ -114,9 +138,9 @@ export class LedgerClient {
     return this.post('/api/v1/verify', req, parseVerifyAnswer, this.options.signer !== undefined);
   }
 
-  /** GET log/entries [start, end): the exact leaf bytes. */
+  /** GET log/entries [start, end): the exact leaf bytes (a signed read: entries go to enrolled participants). */
   async leaves(start: number, end: number): Promise<{ index: number; bytes: Uint8Array }[]> {
-    const r = await this.get(`/api/v1/log/entries?start=${start}&end=${end}`, parseLogEntries);
+    const r = await this.get(`/api/v1/log/entries?start=${start}&end=${end}`, parseLogEntries, true);
     return r.entries.map((e) => ({ index: e.index, bytes: fromBase64(e.leaf) }));
   }
 

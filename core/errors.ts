@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   ENTRY_BAD_KIND: 'entry kind unknown',
   ENTRY_NOT_CANONICAL: 'entry bytes are not the canonical JSON of the envelope',
   ENTRY_BAD_SIGNATURE: 'entry signature does not verify with the signer key',
+  LOG_BAD_ORIGIN: 'a log origin is not one non-empty line',
   ENTRY_REPLAYED: 'an entry with this signer and nonce is already in the log',
   SIGNER_UNKNOWN: 'the signer is not an enrolled participant',
   KEY_REVOKED: "the signer's key has been revoked",
@@ -94,6 +95,7 @@ export const ERROR_CODES = {
   MAP_DUPLICATE_KEY: 'one map update names the same key twice',
   MAP_VALUE_MALFORMED: 'a map value record is malformed (see fields)',
   MAP_EXTENSION_MALFORMED: 'the medtrail-map extension line of a checkpoint is malformed or repeated',
+  MAP_PROOF_INVALID: 'the state evidence of a pack does not hold (records do not match the map, or a part is missing)',
   // witnesses: cosignatures (c2sp.org/tlog-cosignature), policies (c2sp.org/tlog-policy), the witness protocol
   COSIGNATURE_MALFORMED: 'a cosignature is not a key ID, an 8-byte timestamp and a 64-byte signature',
   COSIGNATURE_BAD_SIGNATURE: "a cosignature line carrying a trusted witness's name and key ID does not verify",

@@ -3,9 +3,10 @@
 // A sync (at start, then every --sync-interval, and after the queue drains) is three reads:
 //   1. GET participants: every participant's current key, role and company prefixes (manufacturer keys are
 //      what the tag signatures are checked against);
-//   2. the log's new leaves since the last sync (GET log/entries, 1,000 at a time, public like any mirror's
-//      copy): product entries (names, maker), recall entries (recalled lots), dispense and undo entries
-//      (dispensed serials, whoever dispensed them);
+//   2. the log's new leaves since the last sync (GET log/entries, 1,000 at a time, signed: the entries go only
+//      to enrolled participants, so a reader without --key skips this and gives no offline verdicts):
+//      product entries (names, maker), recall entries (recalled lots), dispense and undo entries (dispensed
+//      serials, whoever dispensed them);
 //   3. GET held?gln=<this pharmacy> signed, paged: the packs this pharmacy holds (lot, expiry, and the leaf
 //      hash a dispense of each must name as prev).
 // Modest on purpose: no custody replay; a pack this pharmacy does not hold is judged by its signature alone.
@@ -14,7 +15,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { decodeEntry } from '../core/entry/entry.js';
+import { checkLogOrigin, decodeEntry } from '../core/entry/entry.js';
 import { parseHeld, parseParticipants, type ParticipantAnswer } from '../core/api/answers.js';
 import type { LedgerClient } from '../client/ledger-client.js';
 
@@ -112,6 +113,16 @@ export class ReaderCache {
     })();
   }
 
+  /** The origin of the ledger's log as of the last sync: what offline dispenses sign (issue 12 #8). */
+  get origin(): string | undefined {
+    return this.q.meta.get('log_origin')?.value;
+  }
+
+  /** Whether a sync has read the ledger's entries (recalls, dispenses): only a reader with a participant key does. */
+  get entriesRead(): boolean {
+    return this.q.meta.get('entries_read')?.value === '1';
+  }
+
   /** When the last sync finished (RFC 3339), or undefined before the first. */
   get syncedAt(): string | undefined {
     return this.q.meta.get('synced_at')?.value;
@@ -120,11 +131,14 @@ export class ReaderCache {
   /** One sync (see the top of this file); `gln` is this pharmacy's (the held packs are read signed). */
   async sync(client: LedgerClient, gln: string | undefined): Promise<SyncResult> {
     const participants: CachedParticipant[] = await client.get('/api/v1/participants', parseParticipants);
-    const note = await checkpointSize(client);
+    const { origin, size: note } = await checkpointHead(client);
     let from = Number(this.q.meta.get('log_index')?.value ?? '0');
-    if (from > note) from = 0; // a different (or rebuilt) ledger: read it again from the start
+    // A different (or rebuilt) ledger: read it again from the start.
+    if (from > note || (this.origin !== undefined && this.origin !== origin)) from = 0;
+    this.q.setMeta.run('log_origin', origin);
     let leaves = 0;
-    while (from < note) {
+    const signed = client.signer !== undefined;
+    while (signed && from < note) {
       const page = await client.leaves(from, Math.min(note, from + PAGE));
       if (page.length === 0) break;
       this.db.transaction(() => {
@@ -152,6 +166,7 @@ export class ReaderCache {
         for (const p of held) h.run(p.gtin, p.serial, p.lot, p.expiry, p.lastHash);
       }
       this.q.setMeta.run('synced_at', new Date().toISOString());
+      if (signed) this.q.setMeta.run('entries_read', '1');
     })();
     return { participants: participants.length, leaves, held: held.length, logSize: note };
   }
@@ -188,9 +203,10 @@ function participantRow(r: { gln: string; name: string; role: string; public_key
   return { gln: r.gln, name: r.name, role: r.role, publicKey: r.public_key, prefixes: JSON.parse(r.prefixes) as string[], revoked: r.revoked === 1 };
 }
 
-/** The tree size of the server's current checkpoint (its second line). */
-async function checkpointSize(client: LedgerClient): Promise<number> {
+/** The origin and tree size of the server's current checkpoint (its first two lines). */
+async function checkpointHead(client: LedgerClient): Promise<{ origin: string; size: number }> {
   const { text } = await client.text('GET', '/api/v1/checkpoint');
-  const size = Number(text.split('\n')[1]);
-  return Number.isSafeInteger(size) && size >= 0 ? size : 0;
+  const [origin = '', sizeText] = text.split('\n');
+  const size = Number(sizeText);
+  return { origin: checkLogOrigin(origin), size: Number.isSafeInteger(size) && size >= 0 ? size : 0 };
 }

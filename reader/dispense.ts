@@ -3,8 +3,8 @@
 // the pack's newest leaf hash from the online answer or the cache, and posted; with the server unreachable, or
 // older items still waiting, it is queued (with its nonce, so a resend is idempotent) and the pack is marked
 // dispensed in the cache, so a second tap reads DISPENSED even offline.
-import { buildEntry, type EntrySigner } from '../core/entry/builder.js';
-import { isTransient, type LedgerClient } from '../client/ledger-client.js';
+import { buildEntry } from '../core/entry/builder.js';
+import { isTransient, type LedgerClient, type RequestSigner } from '../client/ledger-client.js';
 import type { ReaderCache } from './cache.js';
 import type { OfflineEvaluation } from './offline.js';
 import { errorOf } from './online.js';
@@ -15,7 +15,7 @@ export interface DispenserOptions {
   client: LedgerClient;
   cache: ReaderCache;
   queue: OfflineQueue;
-  signer: EntrySigner | undefined;
+  signer: RequestSigner | undefined;
   onAlert(a: AlertLine): void;
   /** Asks the queue delivery to run soon (reader/delivery.ts). */
   scheduleDrain(): void;
@@ -34,8 +34,12 @@ export class Dispenser {
     if (pending !== undefined) return { queued: true, since: pending };
     const prev = onlinePrev ?? ev.held?.lastHash;
     if (prev === undefined) return { refused: 'this pharmacy does not hold the pack (as of the last sync)' };
+    // The entry signs the ledger's origin: the server's own word when it answers, else the last sync's.
+    let log = this.o.cache.origin;
+    if (!line.offline) log = await this.o.client.origin().catch(() => log);
+    if (log === undefined) return { refused: 'the ledger has not been reached yet: its origin, which a dispense signs, is unknown' };
     const body = { gtin: ev.code.gtin, serial: ev.code.serial };
-    const entry = buildEntry('dispense', signer, body, [prev]);
+    const entry = buildEntry('dispense', { ...signer, log }, body, [prev]);
     const queue = (): VerdictLine['dispense'] => {
       this.o.queue.push('dispense', { entry, gtin: body.gtin, serial: body.serial, scannedAt: entry.at });
       this.o.cache.markDispensed(body.gtin, body.serial, signer.gln, entry.at);

@@ -19,8 +19,7 @@ import { verifyOriginality } from '../core/tag/originality.js';
 import { EXIT_USAGE, exitCodeHelp, exitCodeOf } from '../core/verdict.js';
 import { ReaderCache } from './cache.js';
 import { signal } from './feedback.js';
-import { LedgerClient } from '../client/ledger-client.js';
-import type { EntrySigner } from '../core/entry/builder.js';
+import { LedgerClient, type RequestSigner } from '../client/ledger-client.js';
 import { decodeQrFile } from './image.js';
 import { watchNfc, type NfcWatch } from './nfc.js';
 import { Printer, type VerdictLine } from './output.js';
@@ -89,7 +88,7 @@ function num(v: string, name: string, min: number): number {
 }
 
 /** The pharmacy's signer from its key file (the seed stays in this process). */
-function loadSigner(path: string | undefined): EntrySigner | undefined {
+function loadSigner(path: string | undefined): RequestSigner | undefined {
   if (path === undefined) return undefined;
   try {
     const k = parseKeyFile(readFileSync(path, 'utf8'));

@@ -22,8 +22,8 @@ export function parseCode(code: string): ParsedCode {
 
 export interface OfflineEvaluation {
   /**
-   * Set when the cache cannot judge this pack at all: the reader never synced, or holds no key of the GTIN's
-   * maker. Then no offline verdict is given (never COUNTERFEIT for a pack the reader simply does not know yet).
+   * Set when the cache cannot judge this pack at all: the reader never synced, holds no key of the GTIN's
+   * maker, or (no --key) could not read the entries that say what was recalled or dispensed. Then no offline verdict is given (never COUNTERFEIT for a pack the reader simply does not know yet).
    */
   cannotCheck?: string;
   verdict: Verdict;
@@ -98,5 +98,6 @@ export function evaluateOffline(cache: ReaderCache, code: ParsedCode, now: Date)
   const out: OfflineEvaluation = { verdict: decide(sorted), reasons: sorted, code, product, held, lot, expiry };
   if (cache.syncedAt === undefined) out.cannotCheck = 'this reader has never synced with the server: no maker keys are cached';
   else if (maker === undefined) out.cannotCheck = `no key of this product's maker is cached (last sync ${cache.syncedAt})`;
+  else if (!cache.entriesRead) out.cannotCheck = `this reader runs without --key: the ledger's entries (products, recalls, dispenses) are read only by an enrolled participant (last sync ${cache.syncedAt})`;
   return out;
 }

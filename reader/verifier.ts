@@ -7,10 +7,9 @@
 //   4. the server unreachable: the offline verdict is final, and the scan is queued (reader/queue.ts), sent
 //      later by reader/delivery.ts;
 //   5. with dispense on and a GENUINE final verdict: the dispense (reader/dispense.ts).
-import type { EntrySigner } from '../core/entry/builder.js';
 import type { ScanRepair } from '../core/gs1/scanner-repair.js';
 import { reason, type Reason } from '../core/verdict.js';
-import type { LedgerClient } from '../client/ledger-client.js';
+import type { LedgerClient, RequestSigner } from '../client/ledger-client.js';
 import type { ReaderCache } from './cache.js';
 import { QueueDelivery } from './delivery.js';
 import { Dispenser } from './dispense.js';
@@ -38,7 +37,7 @@ export interface VerifierOptions {
   client: LedgerClient;
   cache: ReaderCache;
   queue: OfflineQueue;
-  signer: EntrySigner | undefined;
+  signer: RequestSigner | undefined;
   dispense: boolean;
   /** Online answers slower than this get the offline verdict printed first (default 300 ms). */
   slowMs?: number;

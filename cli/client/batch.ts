@@ -93,7 +93,7 @@ export function signTags(key: SignerKey, resolver: string, b: BatchSpec, bar?: P
 /** Posts the batch entry; its prev is the product entry of the GTIN. */
 export async function postBatch(c: ApiClient, key: SignerKey, b: BatchSpec): Promise<Appended> {
   const prev = await productEntryHash(c, b.gtin);
-  return c.submit(makeEntry('batch', key, { gtin: b.gtin, lot: b.lot, expiry: b.expiry, serials: b.serials }, [prev]));
+  return c.submit(await makeEntry(c, 'batch', key, { gtin: b.gtin, lot: b.lot, expiry: b.expiry, serials: b.serials }, [prev]));
 }
 
 export function tagsFileText(tags: Tag[], json: boolean): string {

@@ -8,7 +8,7 @@ import { parsePackRef, type PackRef } from '../pack-refs.js';
 
 export async function dispense(c: ApiClient, key: SignerKey, p: PackRef): Promise<Appended> {
   const pack = await readPack(c, p);
-  return c.submit(makeEntry('dispense', key, { gtin: p.gtin, serial: p.serial }, [pack.lastHash]));
+  return c.submit(await makeEntry(c, 'dispense', key, { gtin: p.gtin, serial: p.serial }, [pack.lastHash]));
 }
 
 export function registerDispense(program: Command): void {

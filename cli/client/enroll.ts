@@ -13,8 +13,8 @@ import { action, emit } from '../io.js';
 import { collect } from '../pack-refs.js';
 
 /** Signs and posts a participant entry as the authority. */
-export function enroll(c: ApiClient, authority: SignerKey, body: ParticipantBody): Promise<Appended> {
-  return c.submit(makeEntry('participant', authority, body));
+export async function enroll(c: ApiClient, authority: SignerKey, body: ParticipantBody): Promise<Appended> {
+  return c.submit(await makeEntry(c, 'participant', authority, body));
 }
 
 interface EnrollOptions {

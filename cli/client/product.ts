@@ -6,8 +6,8 @@ import { normalizeGtin } from '../../core/gs1/identifiers.js';
 import { ApiClient, clientOptions, loadKey, makeEntry, type Appended, type SignerKey } from '../api-client.js';
 import { action, emit } from '../io.js';
 
-export function registerProductEntry(c: ApiClient, key: SignerKey, body: ProductBody): Promise<Appended> {
-  return c.submit(makeEntry('product', key, { ...body, gtin: normalizeGtin(body.gtin) }));
+export async function registerProductEntry(c: ApiClient, key: SignerKey, body: ProductBody): Promise<Appended> {
+  return c.submit(await makeEntry(c, 'product', key, { ...body, gtin: normalizeGtin(body.gtin) }));
 }
 
 interface ProductOptions {

@@ -5,8 +5,8 @@ import { normalizeGtin, validateLot } from '../../core/gs1/identifiers.js';
 import { ApiClient, clientOptions, loadKey, makeEntry, type Appended, type SignerKey } from '../api-client.js';
 import { action, emit } from '../io.js';
 
-export function recall(c: ApiClient, key: SignerKey, gtin: string, lot: string, reason: string): Promise<Appended> {
-  return c.submit(makeEntry('recall', key, { gtin: normalizeGtin(gtin), lot: validateLot(lot), reason }));
+export async function recall(c: ApiClient, key: SignerKey, gtin: string, lot: string, reason: string): Promise<Appended> {
+  return c.submit(await makeEntry(c, 'recall', key, { gtin: normalizeGtin(gtin), lot: validateLot(lot), reason }));
 }
 
 export function registerRecall(program: Command): void {

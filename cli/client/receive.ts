@@ -31,8 +31,8 @@ export async function openShipments(c: ApiClient, me: string): Promise<ShipmentA
   return c.get(`/api/v1/shipments?to=${me}&open=1`, parseShipments, true);
 }
 
-export function receive(c: ApiClient, key: SignerKey, ship: string, missing: PackRef[] = [], extra: PackRef[] = []): Promise<Appended> {
-  return c.submit(makeEntry('receive', key, { ship, missing, extra }, [ship]));
+export async function receive(c: ApiClient, key: SignerKey, ship: string, missing: PackRef[] = [], extra: PackRef[] = []): Promise<Appended> {
+  return c.submit(await makeEntry(c, 'receive', key, { ship, missing, extra }, [ship]));
 }
 
 interface ReceiveOptions {

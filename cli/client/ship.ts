@@ -13,7 +13,7 @@ export async function ship(c: ApiClient, key: SignerKey, to: string, items: Ship
   if (!isValidGln(to)) throw new MedtrailError('GS1_BAD_GLN', `--to must be a GLN, got ${to}`);
   if (items.length === 0) throw new MedtrailError('CLI_USAGE', 'nothing to ship: give --pack, --packs-file, --lot or --case');
   const { prev, packs } = await shipPrev(c, key.gln, items);
-  const r = await c.submit(makeEntry('ship', key, { to, items }, prev));
+  const r = await c.submit(await makeEntry(c, 'ship', key, { to, items }, prev));
   return { ...r, packs };
 }
 

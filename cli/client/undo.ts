@@ -11,7 +11,7 @@ export async function undoDispense(c: ApiClient, key: SignerKey, p: PackRef): Pr
   const pack = await readPack(c, p);
   // The newest entry of a dispensed pack is its dispense: that is what the undo names.
   if (pack.state !== 'dispensed') throw new MedtrailError('UNDO_NOT_ALLOWED', `pack ${p.gtin} ${p.serial} is ${pack.state}, not dispensed`);
-  return c.submit(makeEntry('undo', key, { of: pack.lastHash, gtin: p.gtin, serial: p.serial }, [pack.lastHash]));
+  return c.submit(await makeEntry(c, 'undo', key, { of: pack.lastHash, gtin: p.gtin, serial: p.serial }, [pack.lastHash]));
 }
 
 export function registerUndo(program: Command): void {

@@ -5,6 +5,7 @@ import { isMedtrailError, MedtrailError, messageOf } from '../../core/errors.js'
 import { openCheckpoint } from '../../core/log/checkpoint.js';
 import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { auditLedger } from '../../server/log/audit.js';
+import { auditMaps } from '../../server/map/audit-map.js';
 import { readWitness, witnessPath } from '../../server/log/integrity.js';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_DB } from '../../server/context.js';
@@ -42,19 +43,27 @@ export function registerAudit(program: Command): void {
     .action(
       action((opts: { db: string; maxFindings: string; checkpoint?: string[]; json?: boolean }) => {
         installNodeCrypto();
-        const store = new SqliteLedgerStore(openDatabase(opts.db, { readonly: true }));
+        const db = openDatabase(opts.db, { readonly: true });
+        const store = new SqliteLedgerStore(db);
         let report;
         try {
           // The server's witness (the newest checkpoint it verified) is read when present: it shows a rollback.
           const witness = readWitness(witnessPath(opts.db));
           const given = (opts.checkpoint ?? []).map((f) => checkpointFile(f, store.getMeta('log_vkey')));
           const trusted = [...given, ...(witness !== undefined ? [witness] : [])];
-          report = auditLedger(store, { maxFindings: Math.max(1, Number(opts.maxFindings) || 100), trusted });
+          const log = auditLedger(store, { maxFindings: Math.max(1, Number(opts.maxFindings) || 100), trusted });
+          // The state maps, rebuilt from the leaves alone (server/map/audit-map.ts).
+          const maps = auditMaps(store, db);
+          report = { ...log, ok: log.ok && maps.findings.length === 0, findings: [...log.findings, ...maps.findings], maps };
         } finally {
           store.close();
         }
         const lines = report.ok
-          ? [`ledger intact: ${report.leaves} leaves, ${report.signatures} signatures, ${report.nodes} interior nodes, ${report.checkpoints} checkpoints`, `root ${report.root}`]
+          ? [
+              `ledger intact: ${report.leaves} leaves, ${report.signatures} signatures, ${report.nodes} interior nodes, ${report.checkpoints} checkpoints`,
+              `root ${report.root}`,
+              `state maps rebuilt from the leaves${report.maps.checkpointCompared ? ' match the checkpoint of that size' : ' (no checkpoint of that size to compare with)'}: packs ${report.maps.roots?.packs ?? '-'} lots ${report.maps.roots?.lots ?? '-'}`,
+            ]
           : [`LEDGER ALTERED: ${report.findings.length} finding(s)`, ...report.findings.map((f) => `  ${f.code}${f.index !== undefined ? ` at leaf ${f.index}` : ''}: ${f.message}`)];
         emit(opts, report, lines.join('\n'));
         if (!report.ok) process.exitCode = 1;

@@ -12,13 +12,23 @@ import { authorityKeyPath, DEFAULT_DB, logKeyPath } from '../../server/context.j
 import { openDatabase, SqliteLedgerStore } from '../../server/store/ledger-store.js';
 import { action, emit, writeNewFile } from '../io.js';
 
-export const DEFAULT_ORIGIN = 'localhost/medtrail';
+/**
+ * A fresh origin for a ledger made without --origin: `localhost/medtrail/<8 random hex>`. Every entry and
+ * signed request signs its log's origin (core/entry/entry.ts), so two ledgers made with defaults must not share
+ * one, or entries and requests copied from one would be accepted by the other (issue 12 #8).
+ */
+export function freshOrigin(): string {
+  const b = new Uint8Array(4);
+  globalThis.crypto.getRandomValues(b);
+  return `localhost/medtrail/${Buffer.from(b).toString('hex')}`;
+}
 /** A syntactically valid GLN for a local authority when none is given (prefix 0000000, never issued by GS1). */
 export const DEFAULT_AUTHORITY_GLN = `000000000001${checkDigit('000000000001')}`;
 
 export interface InitOptions {
   db: string;
-  origin: string;
+  /** Default: freshOrigin(). */
+  origin?: string | undefined;
   authorityGln: string;
   authorityName: string;
 }
@@ -37,16 +47,17 @@ const ORIGIN_RE = /^[a-zA-Z0-9.-]+(:[0-9]+)?(\/[a-zA-Z0-9._~-]+)*$/;
 
 export function initLedger(o: InitOptions): InitResult {
   installNodeCrypto();
-  if (!ORIGIN_RE.test(o.origin)) throw new MedtrailError('CLI_USAGE', `--origin must look like host/path (no scheme), got ${o.origin}`);
+  const origin = o.origin ?? freshOrigin();
+  if (!ORIGIN_RE.test(origin)) throw new MedtrailError('CLI_USAGE', `--origin must look like host/path (no scheme), got ${origin}`);
   if (!isValidGln(o.authorityGln)) throw new MedtrailError('GS1_BAD_GLN', `--authority-gln ${o.authorityGln} is not a valid GLN`);
   const logPath = logKeyPath(o.db);
   const authPath = authorityKeyPath(o.db);
   for (const p of [o.db, logPath, authPath]) {
     if (existsSync(p)) throw new MedtrailError('STORE_EXISTS', `${p} already exists; refusing to overwrite`);
   }
-  const logKey = generateKeyFile(o.origin);
+  const logKey = generateKeyFile(origin);
   const authKey = generateKeyFile(o.authorityName, o.authorityGln);
-  const vkey = verifierKey(o.origin, keyFilePublic(logKey));
+  const vkey = verifierKey(origin, keyFilePublic(logKey));
   // Keys first (exclusive create), then the database: a crash in between leaves no database, so init can be
   // re-run after removing the key files, and never leaves a database whose keys are gone.
   writeNewFile(logPath, `${JSON.stringify(logKey, null, 2)}\n`, true);
@@ -54,7 +65,7 @@ export function initLedger(o: InitOptions): InitResult {
   const store = new SqliteLedgerStore(openDatabase(o.db, { create: true }));
   try {
     store.transaction(() => {
-      store.setMeta('origin', o.origin);
+      store.setMeta('origin', origin);
       store.setMeta('log_vkey', vkey);
       store.setMeta('authority_gln', o.authorityGln);
       store.setMeta('authority_public_key', authKey.publicKey);
@@ -65,7 +76,7 @@ export function initLedger(o: InitOptions): InitResult {
   }
   return {
     db: o.db,
-    origin: o.origin,
+    origin,
     logKey: logPath,
     authorityKey: authPath,
     logVerifierKey: vkey,
@@ -79,7 +90,7 @@ export function registerInit(program: Command): void {
     .command('init')
     .description('create a new ledger: the SQLite database, the log key and the authority key (never overwrites)')
     .option('--db <path>', 'database file', DEFAULT_DB)
-    .option('--origin <origin>', 'checkpoint origin and log key name (host/path)', DEFAULT_ORIGIN)
+    .option('--origin <origin>', 'checkpoint origin and log key name (host/path; default: localhost/medtrail/<random>, distinct for every ledger)')
     .option('--authority-gln <gln>', 'GLN of the authority that admits participants', DEFAULT_AUTHORITY_GLN)
     .option('--authority-name <name>', 'name of the authority', 'medtrail authority')
     .option('--json', 'print JSON')

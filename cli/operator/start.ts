@@ -12,7 +12,7 @@ import { action, writeNewFile } from '../io.js';
 import { isJsonObject } from '../../core/api/wire.js';
 import { readFileSync } from 'node:fs';
 import { describeDemo } from './demo.js';
-import { DEFAULT_AUTHORITY_GLN, DEFAULT_ORIGIN, initLedger } from './init.js';
+import { DEFAULT_AUTHORITY_GLN, initLedger } from './init.js';
 import { serveForever, servingOptions } from './serve.js';
 
 /** The demo packs a first start saved ({"packs":{verdict: uri}}), or undefined when there are none. */
@@ -45,7 +45,7 @@ export function registerStart(program: Command, modules: () => ServiceModule[]):
       action(async (opts: { db: string; port: string; host: string; demo: boolean; json?: boolean }) => {
         const fresh = !existsSync(opts.db);
         if (fresh) {
-          const r = initLedger({ db: opts.db, origin: DEFAULT_ORIGIN, authorityGln: DEFAULT_AUTHORITY_GLN, authorityName: 'medtrail authority' });
+          const r = initLedger({ db: opts.db, authorityGln: DEFAULT_AUTHORITY_GLN, authorityName: 'medtrail authority' });
           if (!opts.json) process.stdout.write(`created a new ledger at ${r.db} (keys beside it)\n`);
         }
         const demoDir = join(dirname(opts.db), 'demo');

@@ -31,6 +31,19 @@ export interface InclusionAnswer {
   checkpoint: string;
 }
 
+/**
+ * The pack's state proven (issue 13): compact proofs (core/map/smt.ts, base64) of the pack's key in the pack
+ * map and of its lot's key in the lot map, against the `medtrail-map` roots of `checkpoint`, with the records
+ * whose hashes the proofs show (null: the key is absent). A client recomputes everything from these.
+ */
+export interface MapAnswer {
+  checkpoint: string;
+  pack: string;
+  value: { state: string; lot: string; expiry: string; maker: string; lastEntry: string } | null;
+  lot: string | null;
+  lotValue: { state: string; lastEntry: string } | null;
+}
+
 export interface PartyRef {
   gln: string;
   name: string;
@@ -85,6 +98,8 @@ export interface VerifyAnswer {
   pack: PackAnswer | null;
   journey: JourneyStep[];
   proof: InclusionAnswer | null;
+  /** The pack's state proven against the checkpoint's map roots; absent from servers without state maps. */
+  map?: MapAnswer;
 }
 
 export interface ChainStep {
@@ -326,6 +341,35 @@ function inclusionOf(r: WireReader, v: unknown, p: string): InclusionAnswer | nu
   return { index, size, leafHash, proof, checkpoint };
 }
 
+function mapOf(r: WireReader, v: unknown, p: string): MapAnswer | undefined {
+  if (v === undefined) return undefined;
+  const o = r.obj(v, p);
+  const checkpoint = r.str(o, 'checkpoint', p);
+  const pack = r.str(o, 'pack', p);
+  const lot = r.strOrNull(o, 'lot', p);
+  const rawValue = o?.['value'];
+  let value: MapAnswer['value'] = null;
+  if (rawValue !== null && rawValue !== undefined) {
+    const vo = r.obj(rawValue, `${p}.value`);
+    const state = r.str(vo, 'state', `${p}.value`);
+    const lotName = r.str(vo, 'lot', `${p}.value`);
+    const expiry = r.str(vo, 'expiry', `${p}.value`);
+    const maker = r.str(vo, 'maker', `${p}.value`);
+    const lastEntry = r.str(vo, 'lastEntry', `${p}.value`);
+    if (state !== undefined && lotName !== undefined && expiry !== undefined && maker !== undefined && lastEntry !== undefined) value = { state, lot: lotName, expiry, maker, lastEntry };
+  }
+  const rawLot = o?.['lotValue'];
+  let lotValue: MapAnswer['lotValue'] = null;
+  if (rawLot !== null && rawLot !== undefined) {
+    const lo = r.obj(rawLot, `${p}.lotValue`);
+    const state = r.str(lo, 'state', `${p}.lotValue`);
+    const lastEntry = r.str(lo, 'lastEntry', `${p}.lotValue`);
+    if (state !== undefined && lastEntry !== undefined) lotValue = { state, lastEntry };
+  }
+  if (checkpoint === undefined || pack === undefined) return undefined;
+  return { checkpoint, pack, value, lot, lotValue };
+}
+
 function verdictHead(r: WireReader, o: Json | undefined): { verdict: Verdict | undefined; reasons: Reason[]; message: string | undefined } {
   return {
     verdict: r.oneOf(o, 'verdict', '', VERDICTS),
@@ -342,7 +386,8 @@ export function parseVerifyAnswer(v: unknown): VerifyAnswer {
   const pack = o?.['pack'] === null || o?.['pack'] === undefined ? null : (packOf(r, o['pack'], '.pack') ?? null);
   const journey = r.list(o, 'journey', '', (x, p) => journeyOf(r, x, p));
   const proof = inclusionOf(r, o?.['proof'], '.proof');
-  return r.done(verdict !== undefined && message !== undefined ? { verdict, reasons, message, product, pack, journey, proof } : undefined);
+  const map = mapOf(r, o?.['map'], '.map');
+  return r.done(verdict !== undefined && message !== undefined ? { verdict, reasons, message, product, pack, journey, proof, ...(map !== undefined ? { map } : {}) } : undefined);
 }
 
 export function parsePackRead(v: unknown): PackReadAnswer {

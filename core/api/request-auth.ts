@@ -1,12 +1,13 @@
 // Signed HTTP requests: how a participant proves who is asking (a pharmacy scanning "as itself", a distributor
 // reading a pack's custody chain). The participant signs, with the same Ed25519 key it signs entries with:
 //
-//   "medtrail/v1/request\n" <METHOD> "\n" <path with query> "\n" <at> "\n" <lowercase hex SHA-256 of the body>
+//   "medtrail/v1/request\n" <log origin> "\n" <METHOD> "\n" <path with query> "\n" <at> "\n" <lowercase hex SHA-256 of the body>
 //
 // and sends three headers: X-Medtrail-Signer (its GLN), X-Medtrail-At (RFC 3339, the `at` signed) and
 // X-Medtrail-Signature (base64 of the 64-byte signature). The domain prefix keeps a request signature from
 // ever verifying as an entry (`medtrail/v1/<kind>\n`) or a pack tag (`medtrail/v1/pack\n`); the
-// method, path and body hash bind the signature to this one request, and `at` bounds how long it can be
+// log origin (the server's checkpoint origin) binds it to one ledger, so a request signed for one deployment
+// is refused by every other (issue 12 #8); method, path and body hash bind it to this one request, and `at` bounds how long it can be
 // replayed (the server refuses a time more than 5 minutes away and a signature it has already seen).
 // Pure: the browser console and the reader sign with it too.
 import { fromBase64, toBase64, toHex, utf8 } from '../bytes.js';
@@ -14,6 +15,7 @@ import { sign, verify, SIGNATURE_BYTES } from '../crypto/ed25519.js';
 import { MedtrailError } from '../errors.js';
 import { isValidGln } from '../gs1/identifiers.js';
 import { sha256 } from '../crypto/hash.js';
+import { checkLogOrigin } from '../entry/entry.js';
 
 export const REQUEST_DOMAIN = 'medtrail/v1/request\n';
 export const MAX_REQUEST_SKEW_MS = 5 * 60 * 1000;
@@ -26,6 +28,8 @@ const METHOD_RE = /^[A-Z]{1,16}$/;
 const MAX_PATH = 8192;
 
 export interface RequestToSign {
+  /** Origin of the log the server keeps (its checkpoint's first line). */
+  log: string;
   method: string;
   /** The request target as sent: path and query, e.g. `/api/v1/packs/09521234543213/ABC?x=1`. */
   path: string;
@@ -58,7 +62,7 @@ export function requestSigningBytes(r: RequestToSign): Uint8Array {
   parseRequestTime(r.at);
   const body = r.body ?? new Uint8Array(0);
   if (!(body instanceof Uint8Array)) throw new MedtrailError('BAD_TYPE', 'body must be bytes');
-  return utf8(`${REQUEST_DOMAIN}${r.method}\n${r.path}\n${r.at}\n${toHex(sha256(body))}`);
+  return utf8(`${REQUEST_DOMAIN}${checkLogOrigin(r.log)}\n${r.method}\n${r.path}\n${r.at}\n${toHex(sha256(body))}`);
 }
 
 /**

@@ -5,10 +5,14 @@
 import { validateBody, type BodyOf } from './bodies.js';
 import { newNonce, signEntry, type Entry, type EntryKind } from './entry.js';
 
-/** Who signs: a participant's GLN and its Ed25519 seed (which never leaves the process). */
+/**
+ * Who signs, and for which ledger: a participant's GLN, its Ed25519 seed (which never leaves the process) and
+ * the origin of the log it writes to (a server's checkpoint origin; see LedgerClient.origin()).
+ */
 export interface EntrySigner {
   gln: string;
   seed: Uint8Array;
+  log: string;
 }
 
 export interface BuildOptions {
@@ -18,5 +22,5 @@ export interface BuildOptions {
 
 export function buildEntry<K extends EntryKind>(kind: K, signer: EntrySigner, body: BodyOf[K], prev: readonly string[] = [], o: BuildOptions = {}): Entry<BodyOf[K]> {
   const checked = validateBody(kind, body);
-  return signEntry({ v: 1, kind, signer: signer.gln, at: (o.at ?? new Date()).toISOString(), nonce: newNonce(), prev: [...prev], body: checked }, signer.seed);
+  return signEntry({ v: 1, kind, signer: signer.gln, at: (o.at ?? new Date()).toISOString(), nonce: newNonce(), prev: [...prev], body: checked }, signer.seed, signer.log);
 }

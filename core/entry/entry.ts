@@ -2,10 +2,13 @@
 //
 // Envelope `{v, kind, signer, at, nonce, prev, body, sig}`. Two byte strings matter, and both are RFC 8785
 // canonical JSON, so every implementation in every language derives the same bytes from the same envelope:
-//   signed bytes = utf8("medtrail/v1/<kind>\n") || utf8(JCS(envelope without sig))
+//   signed bytes = utf8("medtrail/v1/<kind>\n<log origin>\n") || utf8(JCS(envelope without sig))
 //   leaf bytes   = utf8(JCS(envelope with sig))          (the log hashes these: SHA-256(0x00 || leaf bytes))
 // The kind sits in the signed prefix, so a signature made for one kind of record never verifies
-// as another, even if the JSON were otherwise identical; the version sits in the prefix too.
+// as another, even if the JSON were otherwise identical; the version sits in the prefix too. So does the origin
+// of the log the entry is written to (its checkpoints' first line): an entry signed for one ledger never
+// verifies on another (issue 12 #8: product and batch entries copied between deployments were accepted).
+// The origin is not in the leaf: every reader of a leaf reads it from a log whose origin it knows.
 //
 // The envelope's shape is checked in core/entry/envelope.ts; nothing malformed is signed, encoded or decoded.
 import { assertBytes, concatBytes, equalBytes, fromBase64, fromUtf8, toBase64, toBase64Url, utf8 } from '../bytes.js';
@@ -23,8 +26,17 @@ export const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 // Bytes that `,"sig":"<88 base64 chars>"` adds to the canonical text: sig sorts between prev and signer.
 const SIG_MEMBER_BYTES = 1 + 5 + 1 + 2 + 88;
 
-function prefix(kind: EntryKind): Uint8Array {
-  return utf8(`${ENTRY_DOMAIN}${kind}\n`);
+/** Checks a log origin as it goes into signed bytes: one non-empty line, as in a checkpoint. LOG_BAD_ORIGIN. */
+export function checkLogOrigin(log: unknown): string {
+  if (typeof log !== 'string' || log === '' || log.length > MAX_ORIGIN || /[\n\r]/.test(log)) {
+    throw new MedtrailError('LOG_BAD_ORIGIN', `a log origin is one non-empty line of at most ${MAX_ORIGIN} characters`);
+  }
+  return log;
+}
+const MAX_ORIGIN = 256;
+
+function prefix(kind: EntryKind, log: string): Uint8Array {
+  return utf8(`${ENTRY_DOMAIN}${kind}\n${checkLogOrigin(log)}\n`);
 }
 
 /**
@@ -43,10 +55,10 @@ function checkSize(n: number): void {
   if (n > MAX_ENTRY_BYTES) throw new MedtrailError('TOO_LARGE', `entry is ${n} bytes, over ${MAX_ENTRY_BYTES}`);
 }
 
-/** The bytes an entry's signature covers: utf8("medtrail/v1/<kind>\n") || utf8(JCS(envelope without sig)). */
-export function signingBytes(e: UnsignedEntry): Uint8Array {
+/** The bytes an entry's signature covers: utf8("medtrail/v1/<kind>\n<log>\n") || utf8(JCS(envelope without sig)). */
+export function signingBytes(e: UnsignedEntry, log: string): Uint8Array {
   const u = checkEnvelope(e, 'ignore');
-  return concatBytes(prefix(u.kind), utf8(envelopeText(u)));
+  return concatBytes(prefix(u.kind, log), utf8(envelopeText(u)));
 }
 
 /** 16 fresh random bytes, base64url. */
@@ -56,12 +68,15 @@ export function newNonce(): string {
   return toBase64Url(b);
 }
 
-/** Signs an envelope (checked first: nothing malformed is ever signed). An existing `sig` is replaced. */
-export function signEntry<B>(e: UnsignedEntry<B>, seed: Uint8Array): Entry<B> {
+/**
+ * Signs an envelope for the log whose origin is `log` (checked first: nothing malformed is ever signed).
+ * An existing `sig` is replaced.
+ */
+export function signEntry<B>(e: UnsignedEntry<B>, seed: Uint8Array, log: string): Entry<B> {
   const u = checkEnvelope(e, 'ignore');
   const json = utf8(envelopeText(u));
   checkSize(json.length + SIG_MEMBER_BYTES);
-  const sig = sign(concatBytes(prefix(u.kind), json), seed);
+  const sig = sign(concatBytes(prefix(u.kind, log), json), seed);
   return { ...(u as unknown as UnsignedEntry<B>), sig: toBase64(sig) };
 }
 
@@ -81,13 +96,14 @@ function decodedOf(e: unknown): Decoded | undefined {
 }
 
 /**
- * True when `e.sig` is a valid signature of `e` by `publicKey`; false for a wrong signature.
- * Coded errors: KEY_BAD_LENGTH, SIG_BAD_LENGTH / BAD_BASE64 for a malformed sig, ENTRY_* for a bad envelope.
+ * True when `e.sig` is a valid signature of `e` by `publicKey` for the log `log`; false for a wrong signature
+ * (and for a signature made for another log). Coded errors: KEY_BAD_LENGTH, SIG_BAD_LENGTH / BAD_BASE64 for a
+ * malformed sig, ENTRY_* for a bad envelope, LOG_BAD_ORIGIN.
  */
-export function verifyEntry(e: Entry, publicKey: Uint8Array): boolean {
+export function verifyEntry(e: Entry, publicKey: Uint8Array, log: string): boolean {
   assertBytes(publicKey, PUBLIC_KEY_BYTES, 'Ed25519 public key', 'KEY_BAD_LENGTH');
   const d = decodedOf(e);
-  const msg = d === undefined ? signingBytes(e) : concatBytes(prefix(e.kind), d.leaf.subarray(0, d.sigStart), d.leaf.subarray(d.sigEnd));
+  const msg = d === undefined ? signingBytes(e, log) : concatBytes(prefix(e.kind, log), d.leaf.subarray(0, d.sigStart), d.leaf.subarray(d.sigEnd));
   const s: unknown = e.sig;
   if (typeof s !== 'string') throw new MedtrailError('SIG_BAD_LENGTH', 'entry has no signature string');
   const sig = fromBase64(s);

@@ -6,8 +6,11 @@ import type { FieldError } from '../../core/errors.js';
 /** The signers the worker may accept: GLN and active key, or null for a revoked key. */
 export type KeySnapshot = [gln: string, key: Uint8Array | null][];
 
-/** `keys`: replace the worker's signers (sent before a check whenever the KeyBook changed); `id`: check a body. */
-export type CheckRequest = { keys: KeySnapshot } | { id: number; bytes: Uint8Array; now: number };
+/**
+ * `keys`: replace the worker's signers and the log's origin (entries sign it: core/entry/entry.ts), sent before
+ * a check whenever the KeyBook changed; `id`: check a body.
+ */
+export type CheckRequest = { keys: KeySnapshot; origin: string } | { id: number; bytes: Uint8Array; now: number };
 
 /** A request that passed every check (entry-checks.ts), with what the append needs. */
 export interface CheckPassed {

@@ -4,7 +4,7 @@
 // signer known, every signature, every body's schema; then the leaf bytes and hashes the append needs.
 // A refusal comes back as a code, a message and the bad fields, exactly as the server thread would have said.
 //
-// Protocol (entry-check-protocol.ts): { keys } replaces the signers it accepts; { id, bytes, now } is
+// Protocol (entry-check-protocol.ts): { keys, origin } replaces the signers it accepts and the log's origin; { id, bytes, now } is
 // answered with { id, ok: true, ... } or { id, ok: false, code, message, fields }.
 import { parentPort } from 'node:worker_threads';
 import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
@@ -18,6 +18,7 @@ import { checkEntries, entriesOf, isSingle, type SignerLookup } from './entry-ch
 function run(port: NonNullable<typeof parentPort>): void {
   installNodeCrypto();
   let keys = new Map<string, Uint8Array | null>();
+  let origin = '';
   const lookup: SignerLookup = (gln) => {
     const k = keys.get(gln);
     if (k === undefined) return undefined;
@@ -26,13 +27,14 @@ function run(port: NonNullable<typeof parentPort>): void {
   port.on('message', (m: CheckRequest) => {
     if ('keys' in m) {
       keys = new Map(m.keys);
+      origin = m.origin;
       return;
     }
     let reply: CheckReply;
     try {
       const body = parseJsonBytes(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength));
       const entries = entriesOf(body);
-      const used = checkEntries(entries, lookup, m.now);
+      const used = checkEntries(entries, lookup, origin, m.now);
       const leaves = entries.map(encodeEntry);
       reply = { id: m.id, ok: true, single: isSingle(body), entries, leaves, hashes: leaves.map(leafHash), keys: used };
     } catch (e) {

@@ -62,7 +62,7 @@ export class EntryChecker {
     const w = this.start();
     if (this.sentVersion !== this.keys.version) {
       const snapshot: KeySnapshot = this.keys.all().map((r) => [r.gln, r.revoked ? null : r.publicKey]);
-      w.postMessage({ keys: snapshot } satisfies CheckRequest);
+      w.postMessage({ keys: snapshot, origin: this.keys.origin } satisfies CheckRequest);
       this.sentVersion = this.keys.version;
     }
     const id = this.nextId++;

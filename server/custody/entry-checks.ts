@@ -6,8 +6,8 @@
 //   1. the request's shape: one envelope or {"entries":[...]}, at most MAX_ENTRIES_PER_SUBMIT, every
 //      envelope well formed (ENTRY_MALFORMED lists every bad field);
 //   2. every signer is enrolled and not revoked (SIGNER_UNKNOWN, KEY_REVOKED): a map lookup each;
-//   3. every signature verifies under the signer's active key (ENTRY_BAD_SIGNATURE): one canonical encoding
-//      and one Ed25519 verification each;
+//   3. every signature verifies under the signer's active key for this log's origin (ENTRY_BAD_SIGNATURE): one
+//      canonical encoding and one Ed25519 verification each;
 //   4. only then every body against its kind's schema, and the date (ENTRY_MALFORMED, DATE_INVALID, ...):
 //      for a batch or ship of 200,000 packs the costliest check, so it is spent on signed entries only.
 // The custody rules (apply.ts) run after these, in the append's transaction.
@@ -86,10 +86,12 @@ export function keyOf(lookup: SignerLookup, gln: string): Uint8Array {
  * verification of a 14 MB entry costs its canonical encoding), then every signature. Returns the key each
  * entry was verified with, so that a caller on another thread can see whether the keys changed meanwhile.
  */
-export function checkSigners(entries: readonly Entry[], lookup: SignerLookup): Uint8Array[] {
+export function checkSigners(entries: readonly Entry[], lookup: SignerLookup, origin: string): Uint8Array[] {
   const keys = entries.map((e) => keyOf(lookup, e.signer));
   entries.forEach((e, i) => {
-    if (!verifyEntry(e, keys[i]!)) throw new MedtrailError('ENTRY_BAD_SIGNATURE', `the signature of this ${e.kind} entry does not verify with the key of ${e.signer}`);
+    if (!verifyEntry(e, keys[i]!, origin)) {
+      throw new MedtrailError('ENTRY_BAD_SIGNATURE', `the signature of this ${e.kind} entry does not verify with the key of ${e.signer} for the log ${origin}`);
+    }
   });
   return keys;
 }
@@ -109,10 +111,10 @@ export function checkBodies(entries: readonly Entry[], now: number): void {
   );
 }
 
-/** Steps 2 to 4 over entries already read (step 1). */
-export function checkEntries(entries: readonly Entry[], lookup: SignerLookup, now: number): Uint8Array[] {
+/** Steps 2 to 4 over entries already read (step 1), for the log named `origin`. */
+export function checkEntries(entries: readonly Entry[], lookup: SignerLookup, origin: string, now: number): Uint8Array[] {
   checkCount(entries);
-  const keys = checkSigners(entries, lookup);
+  const keys = checkSigners(entries, lookup, origin);
   checkBodies(entries, now);
   return keys;
 }

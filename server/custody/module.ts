@@ -11,7 +11,7 @@ export function custodyModule(): ServiceModule {
   return {
     api: (ledger) => {
       services = custodyServices(ledger);
-      return [custodyRoutes(services)];
+      return [custodyRoutes(services, ledger.log)];
     },
     // A clean stop keeps the replay set for the next start (server/http/auth.ts), and stops the entry-check worker.
     close: () => {

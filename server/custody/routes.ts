@@ -7,10 +7,14 @@
 //   GET  /shipments?to=GLN&open=1 shipments addressed to a party (open=1: not yet received)
 //   GET  /held?gln=GLN[&gtin&lot | &gtin&serial][&limit&offset]  active packs a party holds; with gtin+lot,
 //        every such pack of the lot plus `prev`, the leaf hashes a whole-lot ship entry must name
+//   GET  /log/entries?start&end   the leaves [start, end) (at most 1,000 and about 1 MiB): signed reads only, see below
 // /shipments and /held say who supplies whom and what stock a party has: they answer only a request signed
 // (core/api/request-auth.ts) by that party or by a regulator (AUTH_REQUIRED, AUTH_NOT_PARTY otherwise).
 import { Router, type Request } from 'express';
 import { toHex } from '../../core/bytes.js';
+import type { LogService } from '../log/log-service.js';
+import { writeEntries } from '../http/leaf-page.js';
+import { intParams } from '../http/params.js';
 import { MedtrailError } from '../../core/errors.js';
 import { assertGln, normalizeGtin, validateLot, validateSerial } from '../../core/gs1/identifiers.js';
 import type { CustodyServices } from './services.js';
@@ -42,8 +46,25 @@ function intQuery(req: Request, name: string, dflt: number, max: number): number
   return Number(v);
 }
 
-export function custodyRoutes(s: CustodyServices): Router {
+export function custodyRoutes(s: CustodyServices, log: LogService): Router {
   const r = Router();
+
+  // The entries name who shipped what to whom, and every serial of a batch: they go to enrolled participants
+  // (regulators among them) over a signed request, never to the public (issue 12 #9). The public checks the log
+  // with checkpoints and proofs (server/http/log-routes.ts), and its own pack through verify.
+  // A page stops at 1,000 leaves or once its leaf bytes reach a cap (log-service.ts MAX_PAGE_BYTES); when it
+  // stops short of what was asked and of the log, `next` says where to go on (issue 12 item 4).
+  r.get('/log/entries', (req, res) => {
+    if (s.auth.authenticate(req) === undefined) {
+      throw new MedtrailError('AUTH_REQUIRED', 'log entries are answered only to a request signed by an enrolled participant');
+    }
+    const { start, end } = intParams(req, ['start', 'end'] as const);
+    const leaves = log.entries(start, end);
+    // (No leaves at all only when rows are missing under the head: a tampered file, which audit names.)
+    const last = leaves[leaves.length - 1];
+    const after = last === undefined ? undefined : last.index + 1;
+    writeEntries(res, leaves, after !== undefined && after < Math.min(end, log.size()) ? after : undefined);
+  });
 
   // A body over ENTRY_INLINE_BYTES arrives unparsed (server/http/app.ts) and is read off the event loop.
   r.post('/entries', async (req, res) => {

@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS custody_packs (
 ) STRICT, WITHOUT ROWID;
 -- packsHeldBy and whole-lot ships: the packs a party holds, by state and lot.
 CREATE INDEX IF NOT EXISTS custody_packs_by_holder ON custody_packs (holder, state, gtin, lot);
+-- The state map's catch-up (server/map): the packs whose newest entry came after the map's last update.
+CREATE INDEX IF NOT EXISTS custody_packs_by_last ON custody_packs (last_idx);
 
 CREATE TABLE IF NOT EXISTS custody_events (
   gtin         TEXT NOT NULL,

@@ -23,6 +23,7 @@ import { checkEntries, checkSigners, entriesOf, isSingle, within, type SignerLoo
 import { catchUp } from './replay.js';
 import { CustodyState } from './state.js';
 import { CustodyWriter } from './writer.js';
+import { MapService } from '../map/map-service.js';
 
 export { MAX_ENTRIES_PER_SUBMIT, MAX_FUTURE_MS } from './entry-checks.js';
 
@@ -37,6 +38,8 @@ export interface CustodyServices {
   /** The ledger's one request authenticator (server/http/auth.ts): one replay set for every route. */
   auth: RequestAuth;
   state: CustodyState;
+  /** The state maps every checkpoint commits to, and their proofs. */
+  map: MapService;
   /** Checks signers and signatures, then bodies, then rules, appends: all entries or none. `now` is for tests of time rules. */
   submit(entries: Entry[], now?: number): Appended[];
   /** A parsed request body: one entry or {"entries":[...]}. */
@@ -59,6 +62,9 @@ export function custodyServices(ledger: Ledger): CustodyServices {
   const base = { state, writer, store: ledger.store, authority: keys.authority.gln };
   catchUp(base, ledger.log);
   state.invalidate();
+  // Every checkpoint commits to the state of every pack and lot (server/map), brought up to date as it is signed.
+  const map = new MapService(ledger.store.connectionFor('map'), ledger.store, state);
+  ledger.log.setExtension((size) => map.extensionLine(size));
 
   const lookup: SignerLookup = (gln) => {
     const r = keys.get(gln);
@@ -81,7 +87,7 @@ export function custodyServices(ledger: Ledger): CustodyServices {
   };
 
   const submit = (entries: Entry[], now = Date.now()): Appended[] => {
-    checkEntries(entries, lookup, now);
+    checkEntries(entries, lookup, keys.origin, now);
     return append(entries, entries.map(toAppendInput), now);
   };
 
@@ -92,7 +98,7 @@ export function custodyServices(ledger: Ledger): CustodyServices {
     // or revoked since is checked again here (rare: the authority's own entries).
     got.entries.forEach((e, i) => {
       const active = keys.activeKey(e.signer);
-      if (active === undefined || !equalBytes(active, got.keys[i]!)) checkSigners([e], lookup);
+      if (active === undefined || !equalBytes(active, got.keys[i]!)) checkSigners([e], lookup, keys.origin);
     });
     const inputs = got.entries.map((e, i): AppendInput => ({ bytes: got.leaves[i]!, leafHash: got.hashes[i]!, kind: e.kind, signer: e.signer, nonce: e.nonce, at: e.at }));
     return { appended: append(got.entries, inputs, now), single: got.single };
@@ -104,6 +110,7 @@ export function custodyServices(ledger: Ledger): CustodyServices {
     keys,
     auth: new RequestAuth(keys, { stateFile }),
     state,
+    map,
     submit,
     submitBody: (body, now) => ({ appended: submit(entriesOf(body), now), single: isSingle(body) }),
     submitBytes,

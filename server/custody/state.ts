@@ -171,7 +171,29 @@ export class CustodyState {
         'SELECT gtin, serial, sscc, outcome FROM custody_shipment_packs WHERE ship_idx = ? ORDER BY gtin, serial',
       ),
       packCount: db.prepare<[], number>('SELECT count(*) FROM custody_packs').pluck(),
+      touched: db.prepare<[number], { gtin: string; serial: string; lot: string; expiry: string; state: string; maker: string; last_hash: Buffer }>(
+        `SELECT p.gtin, p.serial, p.lot, p.expiry, p.state, l.manufacturer AS maker, p.last_hash FROM custody_packs p
+         JOIN custody_lots l ON l.gtin = p.gtin AND l.lot = p.lot WHERE p.last_idx >= ?`,
+      ),
+      recalledSince: db.prepare<[number], { gtin: string; lot: string; recalled_idx: number }>(
+        'SELECT gtin, lot, recalled_idx FROM custody_lots WHERE recalled_idx >= ?',
+      ),
     };
+  }
+
+  /**
+   * The packs whose newest entry is at or after `index`, with the maker of their lot: what changed in the state
+   * map (server/map) since it last caught up. Read row by row, never all at once.
+   */
+  *packsTouchedSince(index: number): Generator<{ gtin: string; serial: string; lot: string; expiry: string; state: PackState; maker: string; lastHash: Uint8Array }> {
+    for (const r of this.st.touched.iterate(index)) {
+      yield { gtin: r.gtin, serial: r.serial, lot: r.lot, expiry: r.expiry, state: packStateOf(r.state), maker: r.maker, lastHash: new Uint8Array(r.last_hash) };
+    }
+  }
+
+  /** Lots recalled by an entry at or after `index`. */
+  lotsRecalledSince(index: number): { gtin: string; lot: string; recalledIndex: number }[] {
+    return this.st.recalledSince.all(index).map((r) => ({ gtin: r.gtin, lot: r.lot, recalledIndex: r.recalled_idx }));
   }
 
   pack(gtin: string, serial: string): PackRow | undefined {

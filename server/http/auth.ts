@@ -101,8 +101,8 @@ export class RequestAuth {
     if (rec.revoked) throw new MedtrailError('AUTH_KEY_REVOKED', `the key of ${auth.signer} is revoked`);
     const raw = req.rawBody;
     const body = raw === undefined ? new Uint8Array(0) : new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-    if (!verifyRequest({ method: req.method, path: req.originalUrl, body }, auth, rec.publicKey)) {
-      throw new MedtrailError('AUTH_BAD_SIGNATURE', `the request signature does not verify with the key of ${auth.signer}`);
+    if (!verifyRequest({ log: this.keys.origin, method: req.method, path: req.originalUrl, body }, auth, rec.publicKey)) {
+      throw new MedtrailError('AUTH_BAD_SIGNATURE', `the request signature does not verify with the key of ${auth.signer} for the log ${this.keys.origin}`);
     }
     const id = Buffer.from(auth.signature).toString('base64');
     this.prune(now);

@@ -8,6 +8,7 @@ import { sendJson } from './json-body.js';
 const STATUS: Partial<Record<ErrorCode, number>> = {
   TOO_LARGE: 413,
   ENTRY_BAD_SIGNATURE: 401,
+  LOG_BAD_ORIGIN: 400,
   ENTRY_REPLAYED: 409,
   SUN_KEY_EXISTS: 409,
   SIGNER_UNKNOWN: 403,

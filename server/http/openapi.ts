@@ -86,6 +86,7 @@ const schemas: Record<string, Schema> = {
   ReportAccepted: obj({ id: int, at: str }),
   Reports: obj({ reports: list(obj({ id: int, at: str, code: str, gtin: nullable(str), serial: nullable(str), verdict: nullable(str), note: nullable(str), claimed: nullable(str) })) }),
   EpcisDocument: obj({ '@context': {}, type: { const: 'EPCISDocument' }, schemaVersion: str, creationDate: str, epcisBody: obj({ eventList: list({ type: 'object' }) }) }),
+  Alerts: obj({ alerts: list(obj({ gtin: gtin14, serial: str, signals: list({ type: 'string', enum: ['SEEN_APART', 'REPEATED'] }), scans: int, places: int, firstAt: str, lastAt: str })), since: str, forgeable: { const: true } }),
   Health: obj({ ok: { type: 'boolean' }, inFlight: int, maxInFlight: int, lagging: { type: 'boolean' } }),
 };
 
@@ -96,7 +97,7 @@ const OPS: Record<string, Record<string, Op>> = {
   '/healthz': { get: { summary: 'whether new requests are taken now (503 while they would be shed)', answers: { '200': 'Health', '503': 'Health' } } },
   '/api/v1/checkpoint': { get: { summary: 'the newest signed checkpoint (C2SP signed note)', text: true, answers: {} } },
   '/api/v1/log/key': { get: { summary: "the log's verifier key (C2SP signed-note form)", text: true, answers: {} } },
-  '/api/v1/log/entries': { get: { summary: 'leaves [start, end), at most 1,000 and about 1 MiB; `next` where a short page stops', query: ['start', 'end'], answers: { '200': 'LogEntries' } } },
+  '/api/v1/log/entries': { get: { summary: 'leaves [start, end), at most 1,000 and about 1 MiB, `next` where a short page stops (signed by an enrolled participant: entries name trading partners)', signed: 'required', query: ['start', 'end'], answers: { '200': 'LogEntries' } } },
   '/api/v1/log/proof/inclusion': { get: { summary: 'RFC 9162 inclusion proof', query: ['index', 'size'], answers: { '200': 'InclusionProof' } } },
   '/api/v1/log/proof/consistency': { get: { summary: 'RFC 9162 consistency proof', query: ['from', 'to'], answers: { '200': 'ConsistencyProof' } } },
   '/api/v1/entries': { post: { summary: 'append a signed entry, or {"entries":[...]} all or nothing', answers: { '201': 'Appended' } } },
@@ -109,6 +110,7 @@ const OPS: Record<string, Record<string, Op>> = {
   '/api/v1/products/{gtin}/maker-key': { get: { summary: "the maker's key entry with its inclusion proof", path: ['gtin'], answers: { '200': 'MakerKey' } } },
   '/api/v1/shipments': { get: { summary: 'shipments addressed to a party (signed by it or a regulator)', signed: 'required', query: ['to', 'open'], answers: { '200': 'Shipments' } } },
   '/api/v1/held': { get: { summary: 'packs a party holds (signed by it or a regulator)', signed: 'required', query: ['gln', 'gtin', 'lot', 'serial', 'limit', 'offset'], answers: { '200': 'Held' } } },
+  '/api/v1/alerts': { get: { summary: "patient-page and app scans that look like a clone (forgeable signals), for the product's maker or a regulator", signed: 'required', query: ['since'], answers: { '200': 'Alerts' } } },
   '/api/v1/reports': {
     post: { summary: "a patient's report", body: 'ReportRequest', answers: { '201': 'ReportAccepted' } },
     get: { summary: 'patient reports (signed by a regulator)', signed: 'required', query: ['after'], answers: { '200': 'Reports' } },

@@ -79,7 +79,7 @@ export function auditLedger(store: LedgerStore, opts: AuditOptions = {}): AuditR
     add({ code: 'META_MISSING', message: 'the database lacks its origin or public keys (was it made by medtrail init?)' });
     return { ok: false, size: 0, leaves: 0, signatures: 0, nodes: 0, checkpoints: 0, root: toHex(emptyRoot()), findings };
   }
-  const keys = new KeyBook({ gln: authGln, publicKey: fromBase64(authKey, 32) });
+  const keys = new KeyBook({ gln: authGln, publicKey: fromBase64(authKey, 32) }, origin);
   const head = store.head();
   const cps = store.checkpoints();
   let cpAt = 0;
@@ -157,7 +157,7 @@ export function auditLedger(store: LedgerStore, opts: AuditOptions = {}): AuditR
         signatures++;
         let ok = false;
         try {
-          ok = verifyEntry(entry, key);
+          ok = verifyEntry(entry, key, origin);
         } catch {
           ok = false;
         }

@@ -12,8 +12,9 @@ import type { Appended, AppendInput, LogService } from './log-service.js';
 export function loadKeyBook(store: LedgerStore): KeyBook {
   const gln = store.getMeta('authority_gln');
   const pk = store.getMeta('authority_public_key');
-  if (gln === undefined || pk === undefined) throw new MedtrailError('STORE_CORRUPT', 'the database has no authority key');
-  const book = new KeyBook({ gln, publicKey: fromBase64(pk, 32) });
+  const origin = store.getMeta('origin');
+  if (gln === undefined || pk === undefined || origin === undefined) throw new MedtrailError('STORE_CORRUPT', 'the database has no authority key or log origin');
+  const book = new KeyBook({ gln, publicKey: fromBase64(pk, 32) }, origin);
   for (const leaf of store.participantLeaves()) book.observe(decodeEntry(leaf.bytes));
   return book;
 }
@@ -25,7 +26,9 @@ export function checkSignature(keys: KeyBook, e: Entry): void {
     if (keys.get(e.signer)?.revoked === true) throw new MedtrailError('KEY_REVOKED', `the key of ${e.signer} is revoked`);
     throw new MedtrailError('SIGNER_UNKNOWN', `signer ${e.signer} is not enrolled`);
   }
-  if (!verifyEntry(e, key)) throw new MedtrailError('ENTRY_BAD_SIGNATURE', `the signature of this ${e.kind} entry does not verify with the key of ${e.signer}`);
+  if (!verifyEntry(e, key, keys.origin)) {
+    throw new MedtrailError('ENTRY_BAD_SIGNATURE', `the signature of this ${e.kind} entry does not verify with the key of ${e.signer} for the log ${keys.origin}`);
+  }
 }
 
 export function toAppendInput(e: Entry): AppendInput {

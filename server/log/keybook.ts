@@ -23,7 +23,14 @@ export class KeyBook {
   private readonly byGln = new Map<string, KeyRecord>();
   private changes = 0;
 
-  constructor(readonly authority: { gln: string; publicKey: Uint8Array }) {
+  /**
+   * The keys of one ledger: its authority, and `origin`, the log origin that every entry and signed request
+   * made for this ledger signs (core/entry/entry.ts, core/api/request-auth.ts).
+   */
+  constructor(
+    readonly authority: { gln: string; publicKey: Uint8Array },
+    readonly origin: string,
+  ) {
     this.byGln.set(authority.gln, {
       gln: authority.gln,
       name: 'authority',

@@ -146,15 +146,30 @@ export class LogService {
     return this.signNow();
   }
 
+  private extension: ((size: number) => string) | undefined;
+
+  /**
+   * What else every checkpoint commits to: `line(size)` brings that state up to `size` leaves and returns its
+   * extension line (c2sp.org/tlog-checkpoint), inside the signing transaction. The state maps use it
+   * (server/map/map-service.ts): one provider per log.
+   */
+  setExtension(line: (size: number) => string): void {
+    this.extension = line;
+  }
+
   /** Signs a checkpoint over the committed head. Never inside a write transaction: only committed leaves. */
   signNow(): StoredCheckpoint {
     this.assertNotFrozen();
-    const head = this.store.head();
-    const latest = this.store.latestCheckpoint();
-    if (latest !== undefined && latest.size === head.size) return latest;
-    const note = signCheckpoint({ origin: this.origin, size: head.size, root: head.root, extensions: [] }, this.origin, this.seed);
-    const cp: StoredCheckpoint = { size: head.size, root: head.root, note, signedAt: new Date().toISOString() };
-    this.store.saveCheckpoint(cp);
+    const cp = this.store.transaction(() => {
+      const head = this.store.head();
+      const latest = this.store.latestCheckpoint();
+      if (latest !== undefined && latest.size === head.size) return latest;
+      const extensions = this.extension === undefined ? [] : [this.extension(head.size)];
+      const note = signCheckpoint({ origin: this.origin, size: head.size, root: head.root, extensions }, this.origin, this.seed);
+      const signed: StoredCheckpoint = { size: head.size, root: head.root, note, signedAt: new Date().toISOString() };
+      this.store.saveCheckpoint(signed);
+      return signed;
+    });
     this.lastSignedAt = Date.now();
     return cp;
   }

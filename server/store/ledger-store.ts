@@ -52,7 +52,7 @@ export interface StoredLeaf {
 }
 
 /** The modules that own tables beside the log's, each the only reader and writer of its tables. */
-export type TableOwner = 'custody' | 'tag-keys' | 'reports';
+export type TableOwner = 'custody' | 'tag-keys' | 'reports' | 'map';
 
 /** What the store keeps about a leaf besides its bytes (read without touching the bytes). */
 export interface LeafInfo {

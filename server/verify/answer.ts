@@ -116,6 +116,20 @@ export class Proofs {
     return this.cp;
   }
 
+  /**
+   * The newest signed checkpoint, signing one first when it does not cover `mustCover` leaves: what a verify
+   * answer stands on, since the state maps are always those of the newest checkpoint (server/map).
+   */
+  latest(mustCover: number): { size: number; note: string } {
+    const c = this.log.checkpoint(mustCover);
+    return { size: c.size, note: c.note };
+  }
+
+  /** The proof of `index` against a given checkpoint. */
+  inclusionIn(index: number, cp: { size: number; note: string }): InclusionAnswer {
+    return { index, size: cp.size, ...this.at(index, cp.size), checkpoint: cp.note };
+  }
+
   /** A checkpoint covering `index`, and the proof of `index` against it. */
   inclusion(index: number): InclusionAnswer {
     const cp = this.checkpoint(index + 1);

@@ -11,7 +11,8 @@ import { checkedString, FieldErrors, MedtrailError } from '../../core/errors.js'
 import { isValidGln } from '../../core/gs1/identifiers.js';
 import { MAX_SCAN_AHEAD_MS, MAX_SCAN_BACKDATE_MS, parseScannedCode, type ScannedCode } from '../../core/gs1/scanned-code.js';
 import { decide, reason, sortReasons, VERDICT_MESSAGES } from '../../core/verdict.js';
-import type { VerifyAnswer } from '../../core/api/answers.js';
+import type { MapAnswer, VerifyAnswer } from '../../core/api/answers.js';
+import { toBase64 } from '../../core/bytes.js';
 import type { PackEvent } from '../custody/state.js';
 import type { AuthRequest } from '../http/auth.js';
 import type { KeyRecord } from '../log/keybook.js';
@@ -137,6 +138,10 @@ export function verifyScan(v: VerifyServices, req: AuthRequest & { body: unknown
   const ev = record(v, v.engine.evaluate(found, code, scanner, now, 'scan', scannedAt));
   const events = ev.pack === undefined ? [] : packTimeline(v.state, ev.pack, ev.lot, v.signerAt);
   const full = ev.pack !== undefined && audience(who, events, ev.product?.manufacturer) === 'full';
+  // One checkpoint for both proofs, covering the pack's newest entry and its lot's recall: the newest, whose map
+  // roots are the maps' current state (server/map).
+  const cover = Math.max(ev.pack?.lastIndex ?? -1, ev.lot?.recalledIndex ?? -1) + 1;
+  const cp = v.proofs.latest(cover);
   return {
     verdict: ev.verdict,
     reasons: ev.reasons.map(reason),
@@ -144,7 +149,22 @@ export function verifyScan(v: VerifyServices, req: AuthRequest & { body: unknown
     product: ev.product === undefined ? null : productAnswer(ev.product, v.keys, v.state),
     pack: ev.pack === undefined ? null : packAnswer(ev.pack, ev.lot, full),
     journey: journey(events, v.keys, full, ev.pack),
-    proof: ev.pack === undefined ? null : v.proofs.inclusion(ev.pack.lastIndex),
+    proof: ev.pack === undefined ? null : v.proofs.inclusionIn(ev.pack.lastIndex, cp),
+    map: mapAnswer(v, code, ev, cp.note),
+  };
+}
+
+/** The pack's state proven (core/api/answers.ts MapAnswer); absent keys get proofs of absence. */
+function mapAnswer(v: VerifyServices, code: { gtin: string; serial: string }, ev: Evaluation, checkpoint: string): MapAnswer {
+  const pack = ev.pack;
+  const lot = pack === undefined ? undefined : ev.lot;
+  const proofs = v.map.prove(pack?.gtin ?? code.gtin, pack?.serial ?? code.serial, lot?.lot);
+  return {
+    checkpoint,
+    pack: toBase64(proofs.pack),
+    value: pack === undefined || lot === undefined ? null : { state: pack.state, lot: pack.lot, expiry: pack.expiry, maker: lot.manufacturer, lastEntry: pack.lastHash },
+    lot: proofs.lot === undefined ? null : toBase64(proofs.lot),
+    lotValue: lot?.recalledIndex === null || lot?.recalledIndex === undefined ? null : { state: 'recalled', lastEntry: v.leafHashAt(lot.recalledIndex) },
   };
 }
 

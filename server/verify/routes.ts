@@ -15,6 +15,8 @@ import { normalizeGtin, validateSerial } from '../../core/gs1/identifiers.js';
 import { reason, VERDICT_MESSAGES } from '../../core/verdict.js';
 import { journey, packAnswer, packTimeline, productAnswer } from './answer.js';
 import { epcisDocument } from './epcis.js';
+import { alertScope, alertsFrom, MAX_SCANS } from './alerts.js';
+import { DEFAULT_SEEN_WINDOW_MS } from './engine.js';
 import { checkIntegrity, readAudience, VERIFY_BODY_LIMIT, verifyScan } from './flow.js';
 import type { VerifyServices } from './services.js';
 import type { ServerResponse } from 'node:http';
@@ -102,6 +104,21 @@ export function verifyRoutes(v: VerifyServices): Router {
       }));
     }
     res.json(out);
+  });
+
+  // Patient-page and app scans that look like a clone, for the product's maker and the regulators (alerts.ts).
+  r.get('/alerts', (req, res) => {
+    const who = v.auth.requireRole(req, ['manufacturer', 'regulator'], 'the alert feed');
+    const now = Date.now();
+    const sinceText = req.query['since'];
+    let since = now - 86_400_000;
+    if (sinceText !== undefined) {
+      const t = typeof sinceText === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(sinceText) ? Date.parse(sinceText) : NaN;
+      if (Number.isNaN(t)) throw new MedtrailError('BAD_INPUT', 'since must be an RFC 3339 time', { fields: [{ path: 'since', code: 'BAD_INPUT', message: 'RFC 3339 time' }] });
+      since = t;
+    }
+    const alerts = alertsFrom(v.scans.anonymousSince(since, MAX_SCANS), DEFAULT_SEEN_WINDOW_MS, alertScope(who));
+    res.json({ alerts, since: new Date(since).toISOString(), forgeable: true });
   });
 
   r.get('/epcis/events', (req, res) => {

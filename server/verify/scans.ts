@@ -78,6 +78,7 @@ export class ScanStore {
   private readonly flushMs: number;
   private readonly maxQueue: number;
   private readonly since: Database.Statement<[string, string, number, number], Scan>;
+  private readonly anonymous: Database.Statement<[number, number], Scan>;
   private closed = false;
   private readonly db: Database.Database;
   // In memory (':memory:') there is no file for a writer thread to open: rows are written here.
@@ -113,6 +114,9 @@ export class ScanStore {
     this.maxQueue = opts.maxQueue ?? 1000;
     this.since = db.prepare(
       'SELECT gtin, serial, at, scanner, location, verdict FROM verify_scans WHERE gtin = ? AND serial = ? AND at >= ? ORDER BY at DESC LIMIT ?',
+    );
+    this.anonymous = db.prepare(
+      'SELECT gtin, serial, at, scanner, location, verdict FROM verify_scans WHERE scanner IS NULL AND at >= ? ORDER BY at LIMIT ?',
     );
     if (db.memory) {
       const insert = db.prepare<[string, string, number, string | null, string | null, string]>(
@@ -195,6 +199,19 @@ export class ScanStore {
     return pending.concat(this.since.all(gtin, serial, sinceMs, limit - pending.length));
   }
 
+  /**
+   * Anonymous scans (no signed scanner: patient pages, apps) at or after `sinceMs`, oldest first, at most
+   * `limit`, queued ones included: what the alert feed (server/verify/alerts.ts) is built from.
+   */
+  anonymousSince(sinceMs: number, limit: number): Scan[] {
+    const anon = (x: Scan): boolean => x.scanner === null && x.at >= sinceMs;
+    const pending = [...[...this.inflight.values()].flatMap((b) => b.filter(anon)), ...this.queue.filter(anon)];
+    const stored = this.anonymous.all(sinceMs, limit);
+    // A row the writer has just committed may be both stored and in flight: keep one of each.
+    const seen = new Set(stored.map(scanKey));
+    return stored.concat(pending.filter((x) => !seen.has(scanKey(x)))).slice(0, limit);
+  }
+
   /** Hands every queued scan to the writer, to be written in one transaction. */
   flush(): void {
     if (this.timer !== undefined) {
@@ -234,4 +251,8 @@ export class ScanStore {
     }
     this.db.close();
   }
+}
+
+function scanKey(x: Scan): string {
+  return `${x.gtin}\u0000${x.serial}\u0000${x.at}\u0000${x.location ?? ''}\u0000${x.verdict}`;
 }

@@ -4,6 +4,7 @@
 import { toHex } from '../../core/bytes.js';
 import { isMedtrailError } from '../../core/errors.js';
 import type { Ledger } from '../context.js';
+import type { MapService } from '../map/map-service.js';
 import { custodyServices } from '../custody/services.js';
 import type { CustodyState } from '../custody/state.js';
 import { IntegrityGuard, type IntegrityOptions } from '../log/integrity.js';
@@ -22,6 +23,10 @@ export interface VerifyServices {
   /** NTAG 424 DNA SUN keys and read counters (server/verify/sun.ts). */
   sun: SunChecker;
   proofs: Proofs;
+  /** The state maps every checkpoint commits to (server/map): the pack's state proven in the verify answer. */
+  map: MapService;
+  /** Hex leaf hash of the leaf at `index`. */
+  leafHashAt: (index: number) => string;
   scans: ScanStore;
   auth: RequestAuth;
   /** The ledger's own integrity checks (server/log/integrity.ts): LOG_INTEGRITY instead of a verdict. */
@@ -44,7 +49,7 @@ const cache = new WeakMap<Ledger, VerifyServices>();
 export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): VerifyServices {
   const have = cache.get(ledger);
   if (have !== undefined) return have;
-  const { keys, state, auth } = custodyServices(ledger);
+  const { keys, state, auth, map } = custodyServices(ledger);
   const scans = new ScanStore(ledger.store.path, { ...(opts.seenWindowMs !== undefined ? { memoryWindowMs: opts.seenWindowMs } : {}), ...opts.scans });
   const tags = new TagSignatureChecker(keys, ledger.store);
   const sun = new SunChecker(ledger.store.connectionFor('tag-keys'), tagKeySecret(ledger.store.path));
@@ -67,6 +72,8 @@ export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): Verify
     engine,
     sun,
     proofs: new Proofs(ledger.log),
+    map,
+    leafHashAt: (index) => toHex(ledger.store.perfectHash(0, index)),
     scans,
     auth,
     integrity,

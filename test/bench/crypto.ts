@@ -8,6 +8,7 @@ import { naclEd25519, publicKeyFromSeed, useEd25519, type Ed25519Impl } from '..
 import { nodeEd25519 } from '../../core/crypto/ed25519-node.js';
 import { decodeEntry, encodeEntry, signEntry, signingBytes, verifyEntry, type UnsignedEntry } from '../../core/entry/entry.js';
 import { checkDigit } from '../../core/gs1/identifiers.js';
+import { TEST_ORIGIN } from '../support/ledger.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -28,8 +29,8 @@ const ship: UnsignedEntry = {
     items: Array.from({ length: 5 }, (_, i) => ({ gtin: '09501101530003', lot: 'L2026A', serial: `SN${String(i).padStart(18, '0')}` })),
   },
 };
-const message = signingBytes(ship);
-const leaf = encodeEntry(signEntry(ship, seed));
+const message = signingBytes(ship, TEST_ORIGIN);
+const leaf = encodeEntry(signEntry(ship, seed, TEST_ORIGIN));
 
 /** Operations per second of `op`, run for SECONDS (checked every 16 calls). */
 function rate(op: () => void): number {
@@ -63,7 +64,7 @@ function measure(impl: Ed25519Impl): Row {
       if (!impl.verify(message, sig, pub)) throw new Error('verification failed');
     }),
     entry: rate(() => {
-      if (!verifyEntry(decodeEntry(leaf), pub)) throw new Error('entry verification failed');
+      if (!verifyEntry(decodeEntry(leaf), pub, TEST_ORIGIN)) throw new Error('entry verification failed');
     }),
   };
   if (sink === -1) console.log(sink); // keeps the signing loop observable

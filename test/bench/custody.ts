@@ -33,7 +33,7 @@ import { registerProductEntry } from '../../cli/client/product.js';
 import { yymmdd } from '../../cli/demo-chain.js';
 import { openDatabase } from '../../server/store/ledger-store.js';
 import { cli } from '../support/cli.js';
-import { gln } from '../support/ledger.js';
+import { gln, TEST_ORIGIN } from '../support/ledger.js';
 import { startServerProcess } from '../support/server-process.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -53,7 +53,7 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 const t = tempDir('medtrail-bench-custody-');
 const db = join(t.dir, 'medtrail.db');
-const init = cli(['init', '--db', db, '--json']);
+const init = cli(['init', '--db', db, '--origin', TEST_ORIGIN, '--json']);
 if (init.status !== 0) throw new Error(`init failed: ${init.stderr}`);
 // One client at full speed is exactly what the public routes' per-client limit is there to stop; the bench
 // measures the service, so the limit is off unless the caller sets MEDTRAIL_RATE_LIMIT.

@@ -18,7 +18,7 @@ import { keyFilePublic } from '../../core/crypto/keys.js';
 import { openLedger } from '../../server/context.js';
 import { appendSigned, loadKeyBook, toAppendInput } from '../../server/log/ingest.js';
 import { openDatabase } from '../../server/store/ledger-store.js';
-import { admit, entry, makeLedger, participantKey } from '../support/ledger.js';
+import { admit, entry, makeLedger, participantKey, TEST_ORIGIN } from '../support/ledger.js';
 
 installNodeCrypto();
 const BATCH = 1000;
@@ -51,7 +51,7 @@ try {
   const bare = (entries: Entry[]): void => {
     bareDb.transaction(() => {
       for (const e of entries) {
-        if (!verifyEntry(e, keyFilePublic(people.find((p) => p.gln === e.signer)!))) throw new Error('bad sig');
+        if (!verifyEntry(e, keyFilePublic(people.find((p) => p.gln === e.signer)!), TEST_ORIGIN)) throw new Error('bad sig');
         const bytes = encodeEntry(e);
         ins.run(bareIdx++, randomBytes(32), bytes, e.kind, e.signer, e.nonce, e.at);
       }

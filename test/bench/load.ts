@@ -24,7 +24,7 @@ import { randomSerial } from '../../core/gs1/serial.js';
 import { signTag } from '../../cli/client/batch.js';
 import { cli } from '../support/cli.js';
 import { gtinOf, type Party } from '../support/custody.js';
-import { participantKey } from '../support/ledger.js';
+import { participantKey, TEST_ORIGIN } from '../support/ledger.js';
 import { startServerProcess } from '../support/server-process.js';
 import { tempDir } from '../support/tmp.js';
 import { PREFIX, signed } from '../pressure/world.js';
@@ -46,7 +46,7 @@ const ms = (n: number): string => (Number.isNaN(n) ? '-' : `${n.toFixed(2)} ms`)
 
 const t = tempDir('medtrail-bench-load-');
 const db = join(t.dir, 'medtrail.db');
-const init = cli(['init', '--db', db, '--json']);
+const init = cli(['init', '--db', db, '--origin', TEST_ORIGIN, '--json']);
 if (init.status !== 0) throw new Error(`init failed: ${init.stderr}`);
 process.env['MEDTRAIL_RATE_LIMIT'] = 'off';
 const server = await startServerProcess(db);

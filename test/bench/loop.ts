@@ -23,11 +23,12 @@ import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { keyFileSeed, parseKeyFile } from '../../core/crypto/keys.js';
 import { encodeEntry, type Entry } from '../../core/entry/entry.js';
 import { toHex } from '../../core/bytes.js';
+import { signRequest } from '../../core/api/request-auth.js';
 import { leafHash } from '../../core/log/merkle.js';
 import { signTag } from '../../cli/client/batch.js';
 import { cli } from '../support/cli.js';
 import { gtinOf, type Party } from '../support/custody.js';
-import { gln, participantKey } from '../support/ledger.js';
+import { gln, participantKey, TEST_ORIGIN } from '../support/ledger.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { tempDir } from '../support/tmp.js';
 import { PREFIX, signed } from '../pressure/world.js';
@@ -58,13 +59,13 @@ interface Reply {
 
 let server: ServerProcess | undefined;
 let agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-function send(method: 'GET' | 'POST', path: string, body?: string | Buffer, useAgent = true): Promise<Reply> {
+function send(method: 'GET' | 'POST', path: string, body?: string | Buffer, useAgent = true, extra: Record<string, string> = {}): Promise<Reply> {
   if (server === undefined) throw new Error('no server running');
   const u = new URL(server.url);
   const t0 = performance.now();
   return new Promise((resolve) => {
     const req = http.request(
-      { host: u.hostname, port: u.port, method, path, agent: useAgent ? agent : false, headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      { host: u.hostname, port: u.port, method, path, agent: useAgent ? agent : false, headers: { ...extra, ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -109,7 +110,7 @@ async function phase(work: () => Promise<void>): Promise<Hold> {
 
 const t = tempDir('medtrail-bench-loop-');
 const db = join(t.dir, 'medtrail.db');
-const init = cli(['init', '--db', db, '--json']);
+const init = cli(['init', '--db', db, '--origin', TEST_ORIGIN, '--json']);
 if (init.status !== 0) throw new Error(`init failed: ${init.stderr}`);
 const authority = parseKeyFile(JSON.parse(readFileSync(join(t.dir, 'authority.key.json'), 'utf8'))) as Party;
 const m = participantKey(11);
@@ -212,7 +213,10 @@ try {
     let pageMs = 0;
     const c = await phase(async () => {
       for (let k = 0; k < 3; k++) {
-        const r = await send('GET', `/api/v1/log/entries?start=${pageStart}&end=${pageStart + PAGE_LEAVES}`);
+        // Entries are a signed read of an enrolled participant (issue 12 #9): the maker asks.
+        const path = `/api/v1/log/entries?start=${pageStart}&end=${pageStart + PAGE_LEAVES}`;
+        const r = await send('GET', path, undefined, true, { ...signRequest({ log: TEST_ORIGIN, method: 'GET', path }, m.gln, seed) });
+        if (r.status !== 200) throw new Error(`page refused: ${r.status} ${r.body.slice(0, 200)}`);
         const j = JSON.parse(r.body) as { entries: unknown[] };
         entries = j.entries.length;
         bytes = Buffer.byteLength(r.body);

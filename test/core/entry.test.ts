@@ -30,6 +30,7 @@ const seed = new Uint8Array(32).map((_, i) => i + 1);
 const pub = publicKeyFromSeed(seed);
 const H1 = 'a'.repeat(64);
 const H2 = '0123456789abcdef'.repeat(4);
+const LOG = 'example.org/medtrail-test';
 
 function unsigned(over: Partial<UnsignedEntry> = {}): UnsignedEntry {
   return {
@@ -60,18 +61,30 @@ afterEach(() => useEd25519(naclEd25519));
 
 describe('signing and encoding', () => {
   it('signs over the domain prefix and the canonical envelope without sig (known answer)', () => {
-    const bytes = signingBytes(unsigned());
+    const bytes = signingBytes(unsigned(), LOG);
     const expected =
       'medtrail/v1/ship\n' +
+      `${LOG}\n` +
       `{"at":"2026-11-21T17:45:09.123Z","body":{"items":[{"gtin":"09501101530003","serial":"X1"}],"to":"${gln('400000000001')}"},` +
       `"kind":"ship","nonce":"AAECAwQFBgcICQoLDA0ODw","prev":["${H1}","${H2}"],"signer":"${SIGNER}","v":1}`;
     expect(new TextDecoder().decode(bytes)).toBe(expected);
   });
 
+  it('binds the signature to one log: the same entry does not verify for another origin (issue 12 #8)', () => {
+    const e = signEntry(unsigned(), seed, LOG);
+    expect(verifyEntry(e, pub, LOG)).toBe(true);
+    expect(verifyEntry(e, pub, 'example.org/another-ledger')).toBe(false);
+    expect(verifyEntry(decodeEntry(encodeEntry(e)), pub, 'example.org/another-ledger')).toBe(false);
+    for (const bad of ['', 'two\nlines', 'x'.repeat(257)]) {
+      expect(thrown(() => signEntry(unsigned(), seed, bad)).code).toBe('LOG_BAD_ORIGIN');
+      expect(thrown(() => verifyEntry(e, pub, bad)).code).toBe('LOG_BAD_ORIGIN');
+    }
+  });
+
   it('round trip: sign, verify, encode, decode, leaf hash', () => {
-    const e = signEntry(unsigned(), seed);
+    const e = signEntry(unsigned(), seed, LOG);
     expect(e.sig).toMatch(/^[A-Za-z0-9+/]{86}==$/);
-    expect(verifyEntry(e, pub)).toBe(true);
+    expect(verifyEntry(e, pub, LOG)).toBe(true);
     const bytes = encodeEntry(e);
     expect(decodeEntry(bytes)).toEqual(e);
     const text = new TextDecoder().decode(bytes);
@@ -82,32 +95,32 @@ describe('signing and encoding', () => {
 
   it('tweetnacl and node:crypto sign entries identically and verify each other', () => {
     useEd25519(naclEd25519);
-    const a = signEntry(unsigned(), seed);
+    const a = signEntry(unsigned(), seed, LOG);
     useEd25519(nodeEd25519);
-    const b = signEntry(unsigned(), seed);
+    const b = signEntry(unsigned(), seed, LOG);
     expect(b.sig).toBe(a.sig);
-    expect(verifyEntry(a, pub)).toBe(true);
+    expect(verifyEntry(a, pub, LOG)).toBe(true);
     useEd25519(naclEd25519);
-    expect(verifyEntry(b, pub)).toBe(true);
+    expect(verifyEntry(b, pub, LOG)).toBe(true);
   });
 
   it('a signature made for one kind never verifies as another (domain separation)', () => {
     for (const k1 of ENTRY_KINDS) {
-      const e = signEntry(unsigned({ kind: k1 }), seed);
-      for (const k2 of ENTRY_KINDS) expect(verifyEntry({ ...e, kind: k2 }, pub)).toBe(k1 === k2);
+      const e = signEntry(unsigned({ kind: k1 }), seed, LOG);
+      for (const k2 of ENTRY_KINDS) expect(verifyEntry({ ...e, kind: k2 }, pub, LOG)).toBe(k1 === k2);
     }
   });
 
   it('the prefix is part of the signed bytes: a bare-JCS signature does not verify', () => {
-    const e = signEntry(unsigned(), seed);
-    const bare = signingBytes(e).subarray('medtrail/v1/ship\n'.length);
+    const e = signEntry(unsigned(), seed, LOG);
+    const bare = signingBytes(e, LOG).subarray('medtrail/v1/ship\n'.length);
     useEd25519(nodeEd25519);
     const sigOverBare = toBase64(nodeEd25519.sign(bare, seed));
-    expect(verifyEntry({ ...e, sig: sigOverBare }, pub)).toBe(false);
+    expect(verifyEntry({ ...e, sig: sigOverBare }, pub, LOG)).toBe(false);
   });
 
   it('any change to a signed member makes verification false', () => {
-    const e = signEntry(unsigned(), seed);
+    const e = signEntry(unsigned(), seed, LOG);
     const changes: Partial<Entry>[] = [
       { signer: gln('409876543211') },
       { at: '2026-11-21T17:45:09.124Z' },
@@ -116,34 +129,34 @@ describe('signing and encoding', () => {
       { prev: [H1] },
       { body: { ...e.body, extra: true } },
     ];
-    for (const c of changes) expect(verifyEntry({ ...e, ...c }, pub)).toBe(false);
-    expect(verifyEntry(e, publicKeyFromSeed(new Uint8Array(32)))).toBe(false);
+    for (const c of changes) expect(verifyEntry({ ...e, ...c }, pub, LOG)).toBe(false);
+    expect(verifyEntry(e, publicKeyFromSeed(new Uint8Array(32)), LOG)).toBe(false);
   });
 
   it('verifyEntry: coded errors for a malformed key or signature, never a bare exception', () => {
-    const e = signEntry(unsigned(), seed);
-    expect(thrown(() => verifyEntry(e, new Uint8Array(31))).code).toBe('KEY_BAD_LENGTH');
-    expect(thrown(() => verifyEntry(e, new Uint8Array(33))).code).toBe('KEY_BAD_LENGTH');
-    expect(thrown(() => verifyEntry({ ...e, sig: toBase64(new Uint8Array(63)) }, pub)).code).toBe('SIG_BAD_LENGTH');
-    expect(thrown(() => verifyEntry({ ...e, sig: toBase64(new Uint8Array(65)) }, pub)).code).toBe('SIG_BAD_LENGTH');
-    expect(thrown(() => verifyEntry({ ...e, sig: 'not base64!' }, pub)).code).toBe('BAD_BASE64');
-    expect(thrown(() => verifyEntry({ ...e, sig: undefined } as unknown as Entry, pub)).code).toBe('SIG_BAD_LENGTH');
-    expect(thrown(() => verifyEntry({ ...e, kind: 'mint' as EntryKind }, pub)).code).toBe('ENTRY_BAD_KIND');
+    const e = signEntry(unsigned(), seed, LOG);
+    expect(thrown(() => verifyEntry(e, new Uint8Array(31), LOG)).code).toBe('KEY_BAD_LENGTH');
+    expect(thrown(() => verifyEntry(e, new Uint8Array(33), LOG)).code).toBe('KEY_BAD_LENGTH');
+    expect(thrown(() => verifyEntry({ ...e, sig: toBase64(new Uint8Array(63)) }, pub, LOG)).code).toBe('SIG_BAD_LENGTH');
+    expect(thrown(() => verifyEntry({ ...e, sig: toBase64(new Uint8Array(65)) }, pub, LOG)).code).toBe('SIG_BAD_LENGTH');
+    expect(thrown(() => verifyEntry({ ...e, sig: 'not base64!' }, pub, LOG)).code).toBe('BAD_BASE64');
+    expect(thrown(() => verifyEntry({ ...e, sig: undefined } as unknown as Entry, pub, LOG)).code).toBe('SIG_BAD_LENGTH');
+    expect(thrown(() => verifyEntry({ ...e, kind: 'mint' as EntryKind }, pub, LOG)).code).toBe('ENTRY_BAD_KIND');
   });
 
   it('signEntry refuses a malformed envelope and replaces an existing sig', () => {
-    expect(thrown(() => signEntry(unsigned({ signer: '123' }), seed)).code).toBe('ENTRY_MALFORMED');
-    const e = signEntry(unsigned(), seed);
-    const again = signEntry({ ...e, body: { x: 1 } }, seed);
+    expect(thrown(() => signEntry(unsigned({ signer: '123' }), seed, LOG)).code).toBe('ENTRY_MALFORMED');
+    const e = signEntry(unsigned(), seed, LOG);
+    const again = signEntry({ ...e, body: { x: 1 } }, seed, LOG);
     expect(again.sig).not.toBe(e.sig);
-    expect(verifyEntry(again, pub)).toBe(true);
+    expect(verifyEntry(again, pub, LOG)).toBe(true);
   });
 
   it('newNonce gives 16 fresh random bytes in base64url', () => {
     const a = newNonce();
     expect(a).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(new Set(Array.from({ length: 100 }, newNonce)).size).toBe(100);
-    expect(() => signEntry(unsigned({ nonce: a }), seed)).not.toThrow();
+    expect(() => signEntry(unsigned({ nonce: a }), seed, LOG)).not.toThrow();
   });
 });
 
@@ -151,28 +164,28 @@ describe('size limits', () => {
   it('a 100,000-pack batch listing its serials signs, encodes, decodes and verifies', () => {
     useEd25519(nodeEd25519);
     const serials = Array.from({ length: 100_000 }, (_, i) => `SN${String(i).padStart(18, '0')}`);
-    const e = signEntry(unsigned({ kind: 'batch', prev: [], body: { gtin: '09501101530003', lot: 'L1', expiry: '281231', serials } }), seed);
+    const e = signEntry(unsigned({ kind: 'batch', prev: [], body: { gtin: '09501101530003', lot: 'L1', expiry: '281231', serials } }), seed, LOG);
     const bytes = encodeEntry(e);
     expect(bytes.length).toBeGreaterThan(2_000_000);
     expect(bytes.length).toBeLessThan(MAX_ENTRY_BYTES);
-    expect(verifyEntry(decodeEntry(bytes), pub)).toBe(true);
+    expect(verifyEntry(decodeEntry(bytes), pub, LOG)).toBe(true);
   });
 
   it('refuses to sign an entry whose leaf would exceed MAX_ENTRY_BYTES, and to decode one', () => {
-    expect(thrown(() => signEntry(unsigned({ body: { blob: 'x'.repeat(MAX_ENTRY_BYTES) } }), seed)).code).toBe('TOO_LARGE');
+    expect(thrown(() => signEntry(unsigned({ body: { blob: 'x'.repeat(MAX_ENTRY_BYTES) } }), seed, LOG)).code).toBe('TOO_LARGE');
     expect(thrown(() => decodeEntry(new Uint8Array(MAX_ENTRY_BYTES + 1))).code).toBe('TOO_LARGE');
   });
 
   it(`prev: ${MAX_PREV} hashes are fine, one more is TOO_LARGE`, () => {
     const hashes = Array.from({ length: MAX_PREV + 1 }, (_, i) => i.toString(16).padStart(64, '0'));
-    expect(() => signEntry(unsigned({ prev: hashes.slice(0, MAX_PREV) }), seed)).not.toThrow();
-    const e = thrown(() => signEntry(unsigned({ prev: hashes }), seed));
+    expect(() => signEntry(unsigned({ prev: hashes.slice(0, MAX_PREV) }), seed, LOG)).not.toThrow();
+    const e = thrown(() => signEntry(unsigned({ prev: hashes }), seed, LOG));
     expect(fieldsOf(e)).toEqual([['prev', 'TOO_LARGE']]);
   });
 });
 
 describe('parseEntry: every envelope field malformed, one at a time', () => {
-  const good = (): Record<string, unknown> => ({ ...signEntry(unsigned(), seed) });
+  const good = (): Record<string, unknown> => ({ ...signEntry(unsigned(), seed, LOG) });
   const cases: [string, string, unknown, string, ErrorCode][] = [
     // [name, member, bad value (undefined = removed), field path, field code]
     ['v missing', 'v', undefined, 'v', 'ENTRY_MALFORMED'],
@@ -274,7 +287,7 @@ describe('parseEntry: every envelope field malformed, one at a time', () => {
 });
 
 describe('decodeEntry: only the canonical bytes are accepted', () => {
-  const e = signEntry(unsigned({ body: { name: 'Amoxicillin 500 mg', form: 'oral/suspension', ctl: '\u000f', qty: 20, ok: true, none: null } }), seed);
+  const e = signEntry(unsigned({ body: { name: 'Amoxicillin 500 mg', form: 'oral/suspension', ctl: '\u000f', qty: 20, ok: true, none: null } }), seed, LOG);
   const canonical = new TextDecoder().decode(encodeEntry(e));
   const obj = JSON.parse(canonical) as Record<string, unknown>;
   const variants: [string, string][] = [
@@ -368,14 +381,14 @@ describe('hostile input only ever gives MedtrailError', () => {
   });
 
   it('a changed byte in a signed leaf is refused or fails verification', () => {
-    const bytes = encodeEntry(signEntry(unsigned(), seed));
+    const bytes = encodeEntry(signEntry(unsigned(), seed, LOG));
     fc.assert(
       fc.property(fc.nat({ max: bytes.length - 1 }), fc.integer({ min: 1, max: 255 }), (i, x) => {
         const b = bytes.slice();
         b[i] = b[i]! ^ x;
         let ok: boolean;
         try {
-          ok = verifyEntry(decodeEntry(b), pub);
+          ok = verifyEntry(decodeEntry(b), pub, LOG);
         } catch (e) {
           expect(e).toBeInstanceOf(MedtrailError);
           ok = false;
@@ -390,7 +403,7 @@ describe('hostile input only ever gives MedtrailError', () => {
 describe('timestamps that Date cannot represent', () => {
   for (const at of ['2026-13-01T00:00:00.000Z', '2026-11-32T00:00:00.000Z', '2026-11-21T17:61:00.000Z', '2026-11-21T17:45:60.000Z', '2026-00-10T00:00:00.000Z']) {
     it(at, () => {
-      const e = thrown(() => parseEntry({ ...signEntry(unsigned(), seed), at }));
+      const e = thrown(() => parseEntry({ ...signEntry(unsigned(), seed, LOG), at }));
       expect(fieldsOf(e)).toEqual([['at', 'BAD_INPUT']]);
     });
   }
@@ -414,9 +427,9 @@ describe('signature malleability', () => {
   for (const impl of [naclEd25519, nodeEd25519]) {
     it(`S + L is refused with ${impl.name}`, () => {
       useEd25519(impl);
-      const e = signEntry(unsigned(), seed);
-      expect(verifyEntry(e, pub)).toBe(true);
-      expect(verifyEntry({ ...e, sig: withS(e.sig, L) }, pub)).toBe(false);
+      const e = signEntry(unsigned(), seed, LOG);
+      expect(verifyEntry(e, pub, LOG)).toBe(true);
+      expect(verifyEntry({ ...e, sig: withS(e.sig, L) }, pub, LOG)).toBe(false);
     });
   }
 });
@@ -430,10 +443,10 @@ describe('the envelope text is exactly RFC 8785', () => {
         fc.uniqueArray(hashArb, { maxLength: 5 }),
         fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue({ maxDepth: 3 })),
         (kind, prev, body) => {
-          const e = signEntry(unsigned({ kind, prev, body }), seed);
+          const e = signEntry(unsigned({ kind, prev, body }), seed, LOG);
           expect(new TextDecoder().decode(encodeEntry(e))).toBe(canonicalJson(e));
           const { sig: _sig, ...u } = e;
-          expect(new TextDecoder().decode(signingBytes(e))).toBe(`medtrail/v1/${kind}\n` + canonicalJson(u));
+          expect(new TextDecoder().decode(signingBytes(e, LOG))).toBe(`medtrail/v1/${kind}\n${LOG}\n` + canonicalJson(u));
         },
       ),
       { numRuns: 200 },
@@ -443,33 +456,33 @@ describe('the envelope text is exactly RFC 8785', () => {
 
 describe('decoded entries', () => {
   it('are deeply frozen, and verify from the exact bytes they were decoded from', () => {
-    const e = signEntry(unsigned(), seed);
+    const e = signEntry(unsigned(), seed, LOG);
     const d = decodeEntry(encodeEntry(e));
     expect(Object.isFrozen(d) && Object.isFrozen(d.prev) && Object.isFrozen(d.body)).toBe(true);
     expect(Object.isFrozen((d.body['items'] as object[])[0])).toBe(true);
     expect(() => {
       (d.body as Record<string, unknown>)['to'] = SIGNER;
     }).toThrow(TypeError);
-    expect(verifyEntry(d, pub)).toBe(true);
-    expect(verifyEntry({ ...d, at: '2027-01-01T00:00:00.000Z' }, pub)).toBe(false);
-    expect(verifyEntry(d, publicKeyFromSeed(new Uint8Array(32).fill(9)))).toBe(false);
+    expect(verifyEntry(d, pub, LOG)).toBe(true);
+    expect(verifyEntry({ ...d, at: '2027-01-01T00:00:00.000Z' }, pub, LOG)).toBe(false);
+    expect(verifyEntry(d, publicKeyFromSeed(new Uint8Array(32).fill(9)), LOG)).toBe(false);
   });
 
   it('a leaf with a valid signature over different content decodes but does not verify', () => {
-    const a = signEntry(unsigned(), seed);
-    const b = signEntry(unsigned({ body: { other: 1 } }), seed);
-    expect(verifyEntry(decodeEntry(encodeEntry({ ...a, sig: b.sig })), pub)).toBe(false);
+    const a = signEntry(unsigned(), seed, LOG);
+    const b = signEntry(unsigned({ body: { other: 1 } }), seed, LOG);
+    expect(verifyEntry(decodeEntry(encodeEntry({ ...a, sig: b.sig })), pub, LOG)).toBe(false);
   });
 });
 
 describe('decoded entries keep their own copy of the leaf', () => {
   it('changing the input buffer afterwards changes nothing', () => {
-    const e = signEntry(unsigned(), seed);
+    const e = signEntry(unsigned(), seed, LOG);
     const bytes = encodeEntry(e);
     const d = decodeEntry(bytes);
     bytes.fill(0x20);
     expect(encodeEntry(d)).toEqual(encodeEntry(e));
-    expect(verifyEntry(d, pub)).toBe(true);
+    expect(verifyEntry(d, pub, LOG)).toBe(true);
     const out = encodeEntry(d);
     out.fill(0);
     expect(encodeEntry(d)).toEqual(encodeEntry(e));

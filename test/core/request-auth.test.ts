@@ -21,12 +21,12 @@ function headersOf(h: Record<string, string>): (n: string) => string | undefined
 describe('core/request-auth', () => {
   const seed = keyFileSeed(key);
   const pub = fromBase64(key.publicKey, 32);
-  const r = { method: 'POST', path: '/api/v1/verify?x=1', body: utf8('{"code":"x"}') };
+  const r = { log: 'example.org/ledger-a', method: 'POST', path: '/api/v1/verify?x=1', body: utf8('{"code":"x"}') };
 
   it('signs the documented bytes', () => {
     const at = '2026-11-21T18:00:00.000Z';
-    expect(new TextDecoder().decode(requestSigningBytes({ ...r, at }))).toBe(`medtrail/v1/request\nPOST\n/api/v1/verify?x=1\n${at}\n${toHex(sha256(r.body))}`);
-    expect(new TextDecoder().decode(requestSigningBytes({ method: 'GET', path: '/a', at }))).toMatch(/\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855$/);
+    expect(new TextDecoder().decode(requestSigningBytes({ ...r, at }))).toBe(`medtrail/v1/request\nexample.org/ledger-a\nPOST\n/api/v1/verify?x=1\n${at}\n${toHex(sha256(r.body))}`);
+    expect(new TextDecoder().decode(requestSigningBytes({ log: 'example.org/ledger-a', method: 'GET', path: '/a', at }))).toMatch(/\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855$/);
   });
 
   it('verifies what it signed, and nothing that differs in method, path, time or body', () => {
@@ -38,6 +38,8 @@ describe('core/request-auth', () => {
     expect(verifyRequest({ ...r, path: '/api/v1/verify?x=2' }, auth, pub)).toBe(false);
     expect(verifyRequest({ ...r, body: utf8('{"code":"y"}') }, auth, pub)).toBe(false);
     expect(verifyRequest(r, { ...auth, at: '2026-01-01T00:00:00Z' }, pub)).toBe(false);
+    // Signed for one ledger, refused by another (issue 12 #8).
+    expect(verifyRequest({ ...r, log: 'example.org/ledger-b' }, auth, pub)).toBe(false);
   });
 
   it('no headers is anonymous; partial or malformed headers are AUTH_BAD_HEADER', () => {

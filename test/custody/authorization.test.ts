@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signEntry, type Entry, type EntryKind } from '../../core/entry/entry.js';
 import { generateKeyFile, keyFileSeed } from '../../core/crypto/keys.js';
-import { entry, participantKey } from '../support/ledger.js';
+import { entry, participantKey, TEST_ORIGIN } from '../support/ledger.js';
 import { gtinOf, sign, snapshot, startChain, type Chain, type Party } from '../support/custody.js';
 
 const G = gtinOf(7);
@@ -105,7 +105,7 @@ describe('custody refusals', () => {
     const e = sign('ship', c.m, { to: c.p.gln, items: [{ type: 'pack', gtin: G, serial: 'S6' }] }, [h.batch!]);
     await c.ok(e);
     await expectRefused(e, 'ENTRY_REPLAYED', 409);
-    const again = signEntry({ ...e, body: { to: c.d.gln, items: [{ type: 'pack', gtin: G, serial: 'S4' }] } }, keyFileSeed(c.m));
+    const again = signEntry({ ...e, body: { to: c.d.gln, items: [{ type: 'pack', gtin: G, serial: 'S4' }] } }, keyFileSeed(c.m), TEST_ORIGIN);
     await expectRefused(again, 'ENTRY_REPLAYED', 409);
   });
 

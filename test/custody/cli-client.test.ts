@@ -10,11 +10,12 @@ import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { MedtrailError } from '../../core/errors.js';
 import { keyFilePublic } from '../../core/crypto/keys.js';
 import { parseAuthHeaders, verifyRequest } from '../../core/api/request-auth.js';
+import { verifierKey } from '../../core/log/checkpoint.js';
 import { ApiClient } from '../../cli/api-client.js';
 import { safeName } from '../../cli/client/labels.js';
 import { parseLotRef, parsePackRef } from '../../cli/pack-refs.js';
 import { x20 } from '../support/gs1-arbitraries.js';
-import { participantKey } from '../support/ledger.js';
+import { participantKey, TEST_ORIGIN } from '../support/ledger.js';
 
 installNodeCrypto();
 
@@ -86,6 +87,9 @@ describe('ApiClient against a server on the wire', () => {
         } else if (req.url === '/api/v1/proxy-error') {
           res.writeHead(502, { 'content-type': 'text/html' });
           res.end('<html>bad gateway</html>');
+        } else if (req.url === '/api/v1/log/key') {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.end(`${verifierKey(TEST_ORIGIN, keyFilePublic(participantKey(99)))}\n`);
         } else if (req.url === '/api/v1/entries') {
           res.writeHead(201, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ index: 7 }));
@@ -129,12 +133,14 @@ describe('ApiClient against a server on the wire', () => {
     const k = participantKey(6);
     seen.length = 0;
     await new ApiClient(base, k).text('POST', '/api/v1/verify?x=1', { code: 'abc' }, true);
-    const req = seen[0]!;
+    // The origin the signature binds is read first, from the server's verifier key (issue 12 #8).
+    expect(seen.map((r) => r.url)).toEqual(['/api/v1/log/key', '/api/v1/verify?x=1']);
+    const req = seen[1]!;
     const auth = parseAuthHeaders((n) => req.headers[n] as string | undefined)!;
     expect(auth.signer).toBe(k.gln);
-    expect(verifyRequest({ method: 'POST', path: req.url, body: new Uint8Array(req.body) }, auth, keyFilePublic(k))).toBe(true);
+    expect(verifyRequest({ log: TEST_ORIGIN, method: 'POST', path: req.url, body: new Uint8Array(req.body) }, auth, keyFilePublic(k))).toBe(true);
     // Another body under the same headers does not verify.
-    expect(verifyRequest({ method: 'POST', path: req.url, body: utf8('{"code":"abd"}') }, auth, keyFilePublic(k))).toBe(false);
+    expect(verifyRequest({ log: TEST_ORIGIN, method: 'POST', path: req.url, body: utf8('{"code":"abd"}') }, auth, keyFilePublic(k))).toBe(false);
     // Unsigned requests carry no signature headers.
     seen.length = 0;
     await new ApiClient(base, k).text('GET', '/api/v1/anything');

@@ -9,7 +9,7 @@ import { newNonce, signEntry } from '../../core/entry/entry.js';
 import { ENTRY_INLINE_BYTES } from '../../server/http/app.js';
 import { EntryChecker } from '../../server/custody/entry-checker.js';
 import { custodyServices } from '../../server/custody/services.js';
-import { participantKey } from '../support/ledger.js';
+import { participantKey, TEST_ORIGIN } from '../support/ledger.js';
 import { gtinOf, sign, snapshot, startChain, type Chain } from '../support/custody.js';
 
 const GTIN = gtinOf(5);
@@ -57,7 +57,7 @@ describe('the entry-check worker answers as the event loop does', () => {
       { text: JSON.stringify(batch('W3', ['A', 'A'])), code: 'SERIAL_DUPLICATE' },
       { text: JSON.stringify({ entries: [batch('W4', ['B']), batch('W5', ['C', 'C'])] }), code: 'SERIAL_DUPLICATE' },
       { text: JSON.stringify({ ...batch('W6', ['D']), sig: undefined }), code: 'ENTRY_MALFORMED' },
-      { text: JSON.stringify(signEntry({ v: 1, kind: 'batch', signer: c.m.gln, at: '2099-01-01T00:00:00.000Z', nonce: newNonce(), prev: [productHash], body: { gtin: GTIN, lot: 'W7', expiry: '301231', serials: ['E'] } }, keyFileSeed(c.m))), code: 'DATE_INVALID' },
+      { text: JSON.stringify(signEntry({ v: 1, kind: 'batch', signer: c.m.gln, at: '2099-01-01T00:00:00.000Z', nonce: newNonce(), prev: [productHash], body: { gtin: GTIN, lot: 'W7', expiry: '301231', serials: ['E'] } }, keyFileSeed(c.m), TEST_ORIGIN)), code: 'DATE_INVALID' },
       { text: JSON.stringify(sign('batch', c.m, { gtin: gtinOf(6), lot: 'W8', expiry: '301231', serials: ['F'] }, [productHash])), code: 'PRODUCT_UNKNOWN' },
       { text: '{"entries": [', code: 'BAD_JSON' },
       { text: `${'['.repeat(40)}${']'.repeat(40)}`, code: 'BAD_JSON' },

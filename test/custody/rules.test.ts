@@ -9,7 +9,7 @@ import { custodyServices } from '../../server/custody/services.js';
 import { CUSTODY_TABLES } from '../../server/custody/schema.js';
 import type { PackRow } from '../../server/custody/state.js';
 import { expectCode } from '../support/expect-code.js';
-import { entry, participantKey } from '../support/ledger.js';
+import { entry, participantKey, TEST_ORIGIN } from '../support/ledger.js';
 import { gtinOf, sign, snapshot, ssccOf, startChain, type Chain, type Party } from '../support/custody.js';
 
 const GTIN = gtinOf(1);
@@ -202,7 +202,7 @@ describe('custody rules, one refusal at a time', () => {
     const future = { ...e, at: new Date(Date.now() + 10 * 60_000).toISOString() };
     const { signEntry } = await import('../../core/entry/entry.js');
     const { keyFileSeed } = await import('../../core/crypto/keys.js');
-    await refused(c, signEntry(future, keyFileSeed(c.m)), 'DATE_INVALID');
+    await refused(c, signEntry(future, keyFileSeed(c.m), TEST_ORIGIN), 'DATE_INVALID');
   });
 
   it('ship, receive, dispense, undo, decommission: holder, recipient, state, prev and time rules', async () => {

@@ -172,7 +172,8 @@ describe('read matrix: every role against every read route', () => {
     { name: 'GET products/:gtin/maker-key', path: () => `/api/v1/products/${GTIN}/maker-key`, expect: pub },
     { name: 'GET checkpoint', path: () => '/api/v1/checkpoint', expect: pub },
     { name: 'GET log/key', path: () => '/api/v1/log/key', expect: pub },
-    { name: 'GET log/entries', path: () => '/api/v1/log/entries?start=0&end=3', expect: pub },
+    // The entries name trading partners (issue 12 #9): any enrolled participant, signed; never the public.
+    { name: 'GET log/entries', path: () => '/api/v1/log/entries?start=0&end=3', expect: { manufacturer: 200, distributor: 200, pharmacy: 200, regulator: 200, ...signedRead, anonymous: 401 } },
     { name: 'GET log/proof/inclusion', path: () => '/api/v1/log/proof/inclusion?index=1&size=3', expect: pub },
     { name: 'GET log/proof/consistency', path: () => '/api/v1/log/proof/consistency?from=1&to=3', expect: pub },
   ];

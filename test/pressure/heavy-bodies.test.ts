@@ -12,6 +12,7 @@
 // the figures (how long the loop is held) are measured by `npm run bench:loop`.
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signRequest } from '../../core/api/request-auth.js';
 import { toBase64Url, toHex } from '../../core/bytes.js';
 import { leafHash } from '../../core/log/merkle.js';
 import { sign as ed25519Sign } from '../../core/crypto/ed25519.js';
@@ -20,7 +21,7 @@ import { decodeEntry, newNonce, signEntry, type Entry } from '../../core/entry/e
 import { formatDigitalLink } from '../../core/gs1/digital-link.js';
 import { packIdentityBytes } from '../../core/tag/pack.js';
 import { gtinOf, PREFIX } from '../support/custody.js';
-import { entry, gln, makeLedger, participantKey, type TestLedger } from '../support/ledger.js';
+import { entry, gln, makeLedger, participantKey, TEST_ORIGIN, type TestLedger } from '../support/ledger.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 let t: TestLedger;
@@ -62,6 +63,11 @@ async function checkpointAt(size: number): Promise<string> {
 }
 let logSize = 0;
 
+/** GET /log/entries, signed by the maker (entries are for enrolled participants only). */
+function readLeaves(path: string): Promise<Answer> {
+  return request('GET', path, undefined, { ...signRequest({ log: TEST_ORIGIN, method: 'GET', path }, m.gln, keyFileSeed(m)) });
+}
+
 const codeOf = (a: Answer): string | undefined => (JSON.parse(a.text) as { error?: { code?: string } }).error?.code;
 
 async function post(e: unknown): Promise<Answer> {
@@ -75,7 +81,7 @@ async function post(e: unknown): Promise<Answer> {
 function bigShip(signer: string, seed: Uint8Array, mb: number, tag: string): Buffer {
   const count = Math.min(200_000, Math.ceil((mb * 1024 * 1024) / 70));
   const items = Array.from({ length: count }, (_, i) => ({ type: 'pack', gtin, serial: `${tag}${String(i).padStart(20 - tag.length, '0')}` }));
-  const e: Entry = signEntry({ v: 1, kind: 'ship', signer, at: new Date().toISOString(), nonce: newNonce(), prev: [], body: { to: gln(76), items } }, seed);
+  const e: Entry = signEntry({ v: 1, kind: 'ship', signer, at: new Date().toISOString(), nonce: newNonce(), prev: [], body: { to: gln(76), items } }, seed, TEST_ORIGIN);
   return Buffer.from(JSON.stringify(e));
 }
 
@@ -221,7 +227,7 @@ describe('issue 12 #4: anonymous heavy work', () => {
 });
 
 async function leafHashAt(index: number): Promise<string> {
-  const r = await request('GET', `/api/v1/log/entries?start=${index}&end=${index + 1}`);
+  const r = await readLeaves(`/api/v1/log/entries?start=${index}&end=${index + 1}`);
   const leaf = Buffer.from((JSON.parse(r.text) as { entries: { leaf: string }[] }).entries[0]!.leaf, 'base64');
   return toHex(leafHash(leaf));
 }
@@ -232,7 +238,7 @@ describe('issue 12 #4: a page of the log is capped in bytes', () => {
     const tail = await post(entry('recall', m, { gtin, lot: 'HB1', reason: 'page test' }));
     expect(tail.status, tail.text).toBe(201);
     logSize += 1;
-    const page = JSON.parse((await request('GET', `/api/v1/log/entries?start=0&end=1000`)).text) as { entries: { index: number; leaf: string }[]; next?: number };
+    const page = JSON.parse((await readLeaves(`/api/v1/log/entries?start=0&end=1000`)).text) as { entries: { index: number; leaf: string }[]; next?: number };
     const sizes = page.entries.map((e) => Buffer.from(e.leaf, 'base64').length);
     const total = sizes.reduce((a, b) => a + b, 0);
     expect(page.entries.length).toBeLessThan(logSize);
@@ -242,7 +248,7 @@ describe('issue 12 #4: a page of the log is capped in bytes', () => {
     // Paging on from `next` reads every leaf once, in order; the last page has no `next`.
     const all: number[] = [];
     for (let start = 0; start < logSize; ) {
-      const p = JSON.parse((await request('GET', `/api/v1/log/entries?start=${start}&end=${logSize}`)).text) as { entries: { index: number; leaf: string }[]; next?: number };
+      const p = JSON.parse((await readLeaves(`/api/v1/log/entries?start=${start}&end=${logSize}`)).text) as { entries: { index: number; leaf: string }[]; next?: number };
       for (const e of p.entries) {
         all.push(e.index);
         // The text of a large leaf is written in pieces: each leaf still decodes to its canonical entry.

@@ -13,7 +13,7 @@ import { newNonce, signEntry } from '../../core/entry/entry.js';
 import { serviceModules } from '../../server/modules.js';
 import { startServer, type RunningServer } from '../../server/server.js';
 import { gtinOf, PREFIX, snapshot, type Party } from '../support/custody.js';
-import { admit, entry, makeLedger, participantKey, type TestLedger } from '../support/ledger.js';
+import { admit, entry, makeLedger, participantKey, type TestLedger, TEST_ORIGIN } from '../support/ledger.js';
 
 let t: TestLedger;
 let srv: RunningServer;
@@ -51,6 +51,7 @@ describe('issue 12 #14: an entry dated before the entry it continues', () => {
     const backdated = signEntry(
       { v: 1, kind: 'ship', signer: m.gln, at: '2020-01-01T00:00:00.000Z', nonce: newNonce(), prev: [batchHash], body: { to: d.gln, items: [{ type: 'pack', gtin, serial: 'H1A' }] } },
       keyFileSeed(m),
+      TEST_ORIGIN,
     );
     const r = await post(backdated);
     expect(r.status).toBe(400);
@@ -212,7 +213,7 @@ describe('issue 12 #11: signed requests across a restart', () => {
       const admitted = await fetch(`${p.url}/api/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admit(t4.authority as Party, dist)) });
       expect(admitted.status).toBe(201);
       const path = `/api/v1/held?gln=${dist.gln}`;
-      const sign = (): Record<string, string> => ({ ...signRequest({ method: 'GET', path }, dist.gln, keyFileSeed(dist)) });
+      const sign = (): Record<string, string> => ({ ...signRequest({ log: TEST_ORIGIN, method: 'GET', path }, dist.gln, keyFileSeed(dist)) });
       const read = async (headers: Record<string, string>): Promise<{ status: number; code?: string }> => {
         const r = await fetch(`${p.url}${path}`, { headers });
         const j = (await r.json()) as { error?: { code: string } };
@@ -238,6 +239,63 @@ describe('issue 12 #11: signed requests across a restart', () => {
     } finally {
       await p.stop();
       t4.cleanup();
+    }
+  });
+});
+
+describe('issue 12 #8: entries and signed requests replayed across deployments', () => {
+  it("another ledger refuses entries and signed reads made for this one, and accepts the same made for it", async () => {
+    const { signRequest } = await import('../../core/api/request-auth.js');
+    const other = makeLedger('other.medtrail.local/log');
+    const s2 = await startServer({ db: other.db, port: 0, modules: serviceModules() });
+    const postTo = async (url: string, body: unknown): Promise<{ status: number; code?: string }> => {
+      const r = await fetch(`${url}/api/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const j = (await r.json()) as { error?: { code: string } };
+      return { status: r.status, ...(j.error ? { code: j.error.code } : {}) };
+    };
+    try {
+      // The same manufacturer and distributor, with the same keys, are enrolled in both deployments.
+      const m = participantKey(67);
+      const d = participantKey(68);
+      expect((await post({ entries: [entry('participant', t.authority as Party, { action: 'admit', gln: m.gln, name: m.name, role: 'manufacturer', publicKey: m.publicKey, prefixes: [PREFIX] }), admit(t.authority, d, 'distributor')] })).status).toBe(201);
+      const a2 = other.authority as Party;
+      const maker = entry('participant', a2, { action: 'admit', gln: m.gln, name: m.name, role: 'manufacturer', publicKey: m.publicKey, prefixes: [PREFIX] }, [], 'other.medtrail.local/log');
+      const dist = entry('participant', a2, { action: 'admit', gln: d.gln, name: d.name, role: 'distributor', publicKey: d.publicKey, prefixes: [] }, [], 'other.medtrail.local/log');
+      expect((await postTo(s2.url, { entries: [maker, dist] })).status).toBe(201);
+      const before = snapshot(s2);
+
+      // A product entry accepted here, copied to the other ledger: its signature binds this ledger's origin.
+      const product = entry('product', m, { gtin: gtinOf(9), name: 'Copied', form: 'tablets', strength: '1 mg', packSize: 10 });
+      expect((await post(product)).status).toBe(201);
+      expect(await postTo(s2.url, product)).toEqual({ status: 401, code: 'ENTRY_BAD_SIGNATURE' });
+      expect(snapshot(s2)).toBe(before);
+      // Signed for the other ledger, the same product is accepted there.
+      const own = entry('product', m, { gtin: gtinOf(9), name: 'Copied', form: 'tablets', strength: '1 mg', packSize: 10 }, [], 'other.medtrail.local/log');
+      expect((await postTo(s2.url, own)).status).toBe(201);
+
+      // A signed read made for this server, shown to the other one: refused there, and still good here.
+      const path = `/api/v1/held?gln=${d.gln}`;
+      const headers = { ...signRequest({ log: TEST_ORIGIN, method: 'GET', path }, d.gln, keyFileSeed(d)) };
+      const there = await fetch(`${s2.url}${path}`, { headers });
+      expect(there.status).toBe(401);
+      expect(((await there.json()) as { error: { code: string } }).error.code).toBe('AUTH_BAD_SIGNATURE');
+      expect((await fetch(`${srv.url}${path}`, { headers })).status).toBe(200);
+    } finally {
+      await s2.close();
+      other.cleanup();
+    }
+  });
+
+  it('init gives every ledger made without --origin an origin of its own', async () => {
+    const { initLedger } = await import('../../cli/operator/init.js');
+    const { tempDir } = await import('../support/tmp.js');
+    const dirs = [tempDir(), tempDir()];
+    try {
+      const [a, b] = dirs.map((x) => initLedger({ db: `${x.dir}/m.db`, authorityGln: m.gln, authorityName: 'a' }));
+      expect(a!.origin).toMatch(/^localhost\/medtrail\/[0-9a-f]{8}$/);
+      expect(a!.origin).not.toBe(b!.origin);
+    } finally {
+      for (const x of dirs) x.cleanup();
     }
   });
 });

@@ -153,7 +153,7 @@ async function readLog(): Promise<{ at: Map<string, number[]>; dispenses: { inde
   const dispenses: { index: number; entry: Entry; hash: string }[] = [];
   // A page stops at 1,000 leaves or about 1 MiB of them: page on from the last leaf read (404 past the end).
   for (let start = 0; ; ) {
-    const r = await ask('GET', `/api/v1/log/entries?start=${start}&end=${start + 1000}`);
+    const r = await ask('GET', `/api/v1/log/entries?start=${start}&end=${start + 1000}`, undefined, pharmacy);
     if (r.status === 404) break;
     expect(r.status, r.text).toBe(200);
     const list = r.json['entries'] as { index: number; leaf: string }[];

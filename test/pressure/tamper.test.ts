@@ -237,7 +237,7 @@ describe('tampering with the SQLite file', () => {
     const { db } = caseDir('control');
     expect(audit(db)).toEqual({ status: 0, codes: [] });
     await withServer(db, async (s) => {
-      expect(await clientCheck(s.url, vkey, cp1, [idx['batch']!, idx['dispense']!, idx['ship2']!])).toBe('ok');
+      expect(await clientCheck(s.url, vkey, cp1, [idx['batch']!, idx['dispense']!, idx['ship2']!], w.reg)).toBe('ok');
       expect(await clientCheck(s.url, vkey, cp2)).toBe('ok');
       for (const serial of [0, 1, 9]) {
         const r = await call(s.url, 'POST', '/api/v1/verify', { code: w.tags.get(w.serials[serial]!)! });
@@ -265,7 +265,7 @@ describe('tampering with the SQLite file', () => {
       };
       const rowsBefore = checkpointRows();
       await withServer(db, async (s) => {
-        const seen = [await clientCheck(s.url, vkey, cp1, c.probes()), await clientCheck(s.url, vkey, cp2, c.probes().filter((i) => i < cp2.size))];
+        const seen = [await clientCheck(s.url, vkey, cp1, c.probes(), w.reg), await clientCheck(s.url, vkey, cp2, c.probes().filter((i) => i < cp2.size), w.reg)];
         expect(seen.some((x) => x !== 'ok'), `client saw ${seen.join(', ')}`).toBe(true);
         const r = await call(s.url, 'POST', '/api/v1/verify', { code: w.tags.get(w.serials[c.serial]!)! });
         expect(r.status, r.text).toBe(500);

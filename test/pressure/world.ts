@@ -10,7 +10,7 @@ import { leafHash, verifyConsistency, verifyInclusion } from '../../core/log/mer
 import { signRequest } from '../../core/api/request-auth.js';
 import { signTag } from '../../cli/client/batch.js';
 import { gtinOf, type Party } from '../support/custody.js';
-import { participantKey } from '../support/ledger.js';
+import { participantKey, TEST_ORIGIN } from '../support/ledger.js';
 
 export const PREFIX = '4012345';
 export const GTIN = gtinOf(7);
@@ -29,7 +29,7 @@ export async function call(url: string, method: string, path: string, body?: unk
   const raw = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   const headers: Record<string, string> = { ...extraHeaders };
   if (raw !== undefined) headers['content-type'] ??= 'application/json';
-  if (as !== undefined) Object.assign(headers, signRequest({ method, path, ...(raw !== undefined ? { body: new TextEncoder().encode(raw) } : {}) }, as.gln, keyFileSeed(as)));
+  if (as !== undefined) Object.assign(headers, signRequest({ log: TEST_ORIGIN, method, path, ...(raw !== undefined ? { body: new TextEncoder().encode(raw) } : {}) }, as.gln, keyFileSeed(as)));
   const r = await fetch(url + path, { method, headers, ...(raw !== undefined ? { body: raw } : {}) });
   const text = await r.text();
   let json: Record<string, unknown> = {};
@@ -43,7 +43,7 @@ export async function call(url: string, method: string, path: string, body?: unk
 }
 
 export function signed(kind: EntryKind, who: KeyFile & { gln: string }, body: Record<string, unknown>, prev: string[] = []): Entry {
-  return signEntry({ v: 1, kind, signer: who.gln, at: new Date().toISOString(), nonce: newNonce(), prev, body }, keyFileSeed(who));
+  return signEntry({ v: 1, kind, signer: who.gln, at: new Date().toISOString(), nonce: newNonce(), prev, body }, keyFileSeed(who), TEST_ORIGIN);
 }
 
 export interface World {
@@ -136,10 +136,10 @@ export async function fetchCheckpoint(url: string): Promise<{ note: string; vkey
 /**
  * What a client that kept a checkpoint does to check the log today, over HTTP with core/ only: the current
  * checkpoint must verify, must not be smaller, must be consistent with the one kept; and every leaf it asks
- * about (by index) must be served at that index and be included in the kept checkpoint. Returns the first
- * failure, or 'ok'.
+ * about (by index) must be served at that index and be included in the kept checkpoint (the entries are a
+ * signed read: `as`, an enrolled participant, asks for them). Returns the first failure, or 'ok'.
  */
-export async function clientCheck(url: string, vkey: string, kept: Checkpoint, probes: number[] = []): Promise<string> {
+export async function clientCheck(url: string, vkey: string, kept: Checkpoint, probes: number[] = [], as?: Party): Promise<string> {
   let now: Checkpoint;
   try {
     now = openCheckpoint((await call(url, 'GET', '/api/v1/checkpoint')).text, vkey);
@@ -155,7 +155,7 @@ export async function clientCheck(url: string, vkey: string, kept: Checkpoint, p
     return 'consistency proof';
   }
   for (const i of probes) {
-    const e = await call(url, 'GET', `/api/v1/log/entries?start=${i}&end=${i + 1}`);
+    const e = await call(url, 'GET', `/api/v1/log/entries?start=${i}&end=${i + 1}`, undefined, as);
     const first = (e.json['entries'] as { index: number; leaf: string }[] | undefined)?.[0];
     if (e.status !== 200 || first === undefined || first.index !== i) return `leaf ${i} missing`;
     const inc = await call(url, 'GET', `/api/v1/log/proof/inclusion?index=${i}&size=${kept.size}`);

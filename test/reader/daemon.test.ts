@@ -14,6 +14,7 @@ import { readerWorld, spawnReader, type ReaderProcess, type ReaderWorld } from '
 import { withSun } from '../support/sun-tag.js';
 import { tempDir } from '../support/tmp.js';
 import { VirtualNtag } from '../support/virtual-ntag.js';
+import { TEST_ORIGIN } from '../support/ledger.js';
 
 const INDEX = 1;
 const READER = VIRTUAL_READERS[INDEX];
@@ -87,7 +88,7 @@ describe('taps give verdict lines', () => {
     const key = fromHex('0f1e2d3c4b5a69788796a5b4c3d2e1f0');
     const uid = fromHex('04112233445566');
     const raw = JSON.stringify({ gtin: p.gtin, serial: p.serial, uid: '04112233445566', key: '0f1e2d3c4b5a69788796a5b4c3d2e1f0' });
-    const headers = { 'content-type': 'application/json', ...signRequest({ method: 'POST', path: '/api/v1/tags/keys', body: utf8(raw) }, w.c.m.gln, keyFileSeed(w.c.m)) };
+    const headers = { 'content-type': 'application/json', ...signRequest({ log: TEST_ORIGIN, method: 'POST', path: '/api/v1/tags/keys', body: utf8(raw) }, w.c.m.gln, keyFileSeed(w.c.m)) };
     expect((await fetch(`${w.url}/api/v1/tags/keys`, { method: 'POST', headers, body: raw })).status).toBe(201);
     const reading = withSun(w.uri(p), key, uid, 7);
     expect(await tap(r, tag(reading, { uid }))).toMatchObject({ verdict: 'GENUINE', layer: 'online' });

@@ -173,3 +173,31 @@ describe('a reader that has never synced', () => {
     expect(out).not.toMatch(/COUNTERFEIT|as of the last sync/);
   });
 });
+
+describe('a reader without --key (issue 12 #9: the entries go only to enrolled participants)', () => {
+  it('syncs the public parts, reads no entries, and gives no offline verdict; with its key it reads them', async () => {
+    const { ReaderCache } = await import('../../reader/cache.js');
+    const { evaluateOffline, parseCode } = await import('../../reader/offline.js');
+    const { LedgerClient } = await import('../../client/ledger-client.js');
+    const { keyFileSeed } = await import('../../core/crypto/keys.js');
+    const anon = new ReaderCache(join(w.dir, 'keyless', 'cache.db'));
+    const own = new ReaderCache(join(w.dir, 'keyed', 'cache.db'));
+    try {
+      const r = await anon.sync(new LedgerClient(w.c.srv.url), undefined);
+      expect(r.participants).toBeGreaterThan(0);
+      expect(r.leaves).toBe(0);
+      expect(anon.entriesRead).toBe(false);
+      const ev = evaluateOffline(anon, parseCode(w.uri(w.genuine[4]!)), new Date());
+      expect(ev.cannotCheck).toMatch(/without --key/);
+
+      const signer = { gln: w.c.p.gln, seed: keyFileSeed(w.c.p) };
+      const s = await own.sync(new LedgerClient(w.c.srv.url, { signer }), signer.gln);
+      expect(s.leaves).toBe(s.logSize);
+      expect(own.entriesRead).toBe(true);
+      expect(evaluateOffline(own, parseCode(w.uri(w.genuine[4]!)), new Date()).cannotCheck).toBeUndefined();
+    } finally {
+      anon.close();
+      own.close();
+    }
+  });
+});

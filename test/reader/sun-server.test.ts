@@ -8,6 +8,7 @@ import { signRequest } from '../../core/api/request-auth.js';
 import type { Party } from '../support/custody.js';
 import { readerWorld, type PackFacts, type ReaderWorld } from '../support/reader-world.js';
 import { withSun } from '../support/sun-tag.js';
+import { TEST_ORIGIN } from '../support/ledger.js';
 
 let w: ReaderWorld;
 const KEY = fromHex('00112233445566778899aabbccddeeff');
@@ -21,7 +22,7 @@ afterAll(() => w?.close());
 async function register(body: Record<string, unknown>, as: Party | null = w.c.m): Promise<{ status: number; json: Record<string, unknown> }> {
   const raw = JSON.stringify(body);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (as) Object.assign(headers, signRequest({ method: 'POST', path: '/api/v1/tags/keys', body: utf8(raw) }, as.gln, keyFileSeed(as)));
+  if (as) Object.assign(headers, signRequest({ log: TEST_ORIGIN, method: 'POST', path: '/api/v1/tags/keys', body: utf8(raw) }, as.gln, keyFileSeed(as)));
   const r = await fetch(`${w.url}/api/v1/tags/keys`, { method: 'POST', headers, body: raw });
   return { status: r.status, json: (await r.json()) as Record<string, unknown> };
 }

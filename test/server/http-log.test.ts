@@ -8,7 +8,10 @@ import { fromHex } from '../../core/bytes.js';
 import { verifyConsistency, verifyInclusion } from '../../core/log/merkle.js';
 import { startServer, type RunningServer } from '../../server/server.js';
 import { toAppendInput } from '../../server/log/ingest.js';
-import { admit, makeLedger, participantKey, type TestLedger } from '../support/ledger.js';
+import { admit, makeLedger, participantKey, type TestLedger, TEST_ORIGIN } from '../support/ledger.js';
+import { serviceModules } from '../../server/modules.js';
+import { signRequest } from '../../core/api/request-auth.js';
+import { keyFileSeed } from '../../core/crypto/keys.js';
 
 // A deliberately separate RFC 9162 root computation (node:crypto, recursive), not core/merkle.
 function h(...parts: Buffer[]): Buffer {
@@ -28,13 +31,18 @@ describe('log routes, checked by an independent client', () => {
   let t: TestLedger;
   let s: RunningServer;
   let oldNote = '';
+  // The entries are a signed read of an enrolled participant (issue 12 #9): this one is admitted first.
+  const reader = participantKey(2);
   beforeAll(async () => {
     t = makeLedger();
-    s = await startServer({ db: t.db, port: 0 });
-    s.ledger.log.append(Array.from({ length: 7 }, (_, i) => toAppendInput(admit(t.authority, participantKey(i + 2)))));
-    oldNote = s.ledger.log.signNow().note;
-    s.ledger.log.append(Array.from({ length: 1200 }, (_, i) => toAppendInput(admit(t.authority, participantKey(i + 100)))));
-    s.ledger.log.signNow();
+    // Filled straight through the log (fast), then served by a server that reads those participants at start.
+    const fill = await startServer({ db: t.db, port: 0 });
+    fill.ledger.log.append([reader, ...Array.from({ length: 6 }, (_, i) => participantKey(i + 3))].map((k) => toAppendInput(admit(t.authority, k))));
+    oldNote = fill.ledger.log.signNow().note;
+    fill.ledger.log.append(Array.from({ length: 1200 }, (_, i) => toAppendInput(admit(t.authority, participantKey(i + 100)))));
+    fill.ledger.log.signNow();
+    await fill.close();
+    s = await startServer({ db: t.db, port: 0, modules: serviceModules() });
   });
   afterAll(async () => {
     await s.close();
@@ -42,6 +50,7 @@ describe('log routes, checked by an independent client', () => {
   });
 
   const get = (path: string): Promise<Response> => fetch(`${s.url}${path}`);
+  const getSigned = (path: string): Promise<Response> => fetch(`${s.url}${path}`, { headers: { ...signRequest({ log: TEST_ORIGIN, method: 'GET', path }, reader.gln, keyFileSeed(reader)) } });
 
   it('verifies the checkpoint, the entries, every inclusion proof and a consistency proof', async () => {
     const vkey = (await (await get('/api/v1/log/key')).text()).trim();
@@ -54,7 +63,7 @@ describe('log routes, checked by an independent client', () => {
 
     const leaves: Buffer[] = [];
     for (let start = 0; start < cp.size; ) {
-      const body = (await (await get(`/api/v1/log/entries?start=${start}&end=${cp.size}`)).json()) as { entries: { index: number; leaf: string }[] };
+      const body = (await (await getSigned(`/api/v1/log/entries?start=${start}&end=${cp.size}`)).json()) as { entries: { index: number; leaf: string }[] };
       expect(body.entries.length).toBeLessThanOrEqual(1000);
       for (const e of body.entries) {
         expect(e.index).toBe(leaves.length);
@@ -92,8 +101,12 @@ describe('log routes, checked by an independent client', () => {
       ['/api/v1/log/entries?start=1', 400, 'BAD_INPUT'],
       ['/api/v1/nope', 404, 'NOT_FOUND'],
     ];
+    // Unsigned, the entries are not answered at all.
+    const anon = await get('/api/v1/log/entries?start=0&end=3');
+    expect(anon.status).toBe(401);
+    expect(((await anon.json()) as { error: { code: string } }).error.code).toBe('AUTH_REQUIRED');
     for (const [path, status, code] of cases) {
-      const res = await get(path);
+      const res = await (path.startsWith('/api/v1/log/entries') ? getSigned(path) : get(path));
       expect([path, res.status]).toEqual([path, status]);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
     }

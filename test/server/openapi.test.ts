@@ -24,6 +24,7 @@ import { sign as ed25519Sign } from '../../core/crypto/ed25519.js';
 import { formatDigitalLink } from '../../core/gs1/digital-link.js';
 import { packIdentityBytes } from '../../core/tag/pack.js';
 import { gtinOf, sign, startChain, type Chain, type Party } from '../support/custody.js';
+import { TEST_ORIGIN } from '../support/ledger.js';
 
 let c: Chain;
 let doc: { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } };
@@ -55,7 +56,7 @@ afterAll(() => c?.close());
 async function call(method: string, path: string, opts: { as?: Party; body?: unknown } = {}): Promise<{ status: number; json: unknown }> {
   const raw = opts.body === undefined ? undefined : JSON.stringify(opts.body);
   const headers: Record<string, string> = raw === undefined ? {} : { 'content-type': 'application/json' };
-  if (opts.as !== undefined) Object.assign(headers, signRequest({ method, path, ...(raw !== undefined ? { body: new TextEncoder().encode(raw) } : {}) }, opts.as.gln, keyFileSeed(opts.as)));
+  if (opts.as !== undefined) Object.assign(headers, signRequest({ log: TEST_ORIGIN, method, path, ...(raw !== undefined ? { body: new TextEncoder().encode(raw) } : {}) }, opts.as.gln, keyFileSeed(opts.as)));
   const r = await fetch(c.srv.url + path, { method, headers, ...(raw !== undefined ? { body: raw } : {}) });
   return { status: r.status, json: await r.json() };
 }
@@ -87,7 +88,8 @@ describe('the served OpenAPI description', () => {
   it('matches the real answers of every JSON route, and the client parsers read each of them', async () => {
     const checks: [string, string, string, { as?: Party; body?: unknown }, ((v: unknown) => unknown) | undefined][] = [
       ['/healthz', 'get', '/healthz', {}, undefined],
-      ['/api/v1/log/entries', 'get', '/api/v1/log/entries?start=0&end=3', {}, parseLogEntries],
+      ['/api/v1/log/entries', 'get', '/api/v1/log/entries?start=0&end=3', { as: c.reg }, parseLogEntries],
+      ['/api/v1/alerts', 'get', '/api/v1/alerts', { as: c.reg }, undefined],
       ['/api/v1/log/proof/inclusion', 'get', '/api/v1/log/proof/inclusion?index=1&size=3', {}, undefined],
       ['/api/v1/log/proof/consistency', 'get', '/api/v1/log/proof/consistency?from=2&to=4', {}, undefined],
       ['/api/v1/verify', 'post', '/api/v1/verify', { body: { code: tag('OA2') } }, parseVerifyAnswer],

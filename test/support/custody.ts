@@ -8,7 +8,7 @@ import { signRequest } from '../../core/api/request-auth.js';
 import { CUSTODY_TABLES } from '../../server/custody/schema.js';
 import { serviceModules } from '../../server/modules.js';
 import { startServer, type RunningServer } from '../../server/server.js';
-import { entry, makeLedger, participantKey, type TestLedger } from './ledger.js';
+import { entry, makeLedger, participantKey, type TestLedger, TEST_ORIGIN } from './ledger.js';
 
 export type Party = KeyFile & { gln: string };
 
@@ -57,7 +57,7 @@ export async function startChain(): Promise<Chain> {
     return { status: r.status, json: (await r.json()) as Record<string, unknown> };
   };
   const get = async (path: string, as?: Party): Promise<Posted> => {
-    const headers = as === undefined ? {} : { ...signRequest({ method: 'GET', path: `/api/v1${path}` }, as.gln, keyFileSeed(as)) };
+    const headers = as === undefined ? {} : { ...signRequest({ log: TEST_ORIGIN, method: 'GET', path: `/api/v1${path}` }, as.gln, keyFileSeed(as)) };
     const r = await fetch(`${srv.url}/api/v1${path}`, { headers });
     return { status: r.status, json: (await r.json()) as Record<string, unknown> };
   };

@@ -16,11 +16,14 @@ export interface TestLedger {
   cleanup: () => void;
 }
 
-export function makeLedger(): TestLedger {
+/** The origin of every test ledger (makeLedger, and CLI-made ones in tests pass --origin with it). */
+export const TEST_ORIGIN = 'test.medtrail.local/log';
+
+export function makeLedger(origin = TEST_ORIGIN): TestLedger {
   installNodeCrypto();
   const t = tempDir();
   const db = join(t.dir, 'medtrail.db');
-  const init = initLedger({ db, origin: 'test.medtrail.local/log', authorityGln: gln(1), authorityName: 'test authority' });
+  const init = initLedger({ db, origin, authorityGln: gln(1), authorityName: 'test authority' });
   const authority = parseKeyFile(JSON.parse(readFileSync(init.authorityKey, 'utf8')));
   return { dir: t.dir, db, init, authority, cleanup: t.cleanup };
 }
@@ -31,8 +34,8 @@ export function gln(n: number): string {
   return body + String(checkDigit(body));
 }
 
-export function entry<B extends Record<string, unknown>>(kind: EntryKind, signer: KeyFile & { gln: string }, body: B, prev: string[] = []): Entry<B> {
-  return signEntry({ v: 1, kind, signer: signer.gln, at: new Date().toISOString(), nonce: newNonce(), prev, body }, keyFileSeed(signer));
+export function entry<B extends Record<string, unknown>>(kind: EntryKind, signer: KeyFile & { gln: string }, body: B, prev: string[] = [], log = TEST_ORIGIN): Entry<B> {
+  return signEntry({ v: 1, kind, signer: signer.gln, at: new Date().toISOString(), nonce: newNonce(), prev, body }, keyFileSeed(signer), log);
 }
 
 /** A participant admission signed by the authority (valid for the KeyBook and for audit). */

@@ -13,7 +13,7 @@ import { toHex } from '../../core/bytes.js';
 import { custodyServices } from '../../server/custody/services.js';
 import { serviceModules } from '../../server/modules.js';
 import { startServer, type RunningServer } from '../../server/server.js';
-import { entry, makeLedger, participantKey, type TestLedger } from '../support/ledger.js';
+import { entry, makeLedger, participantKey, type TestLedger, TEST_ORIGIN } from '../support/ledger.js';
 
 export type Key = KeyFile & { gln: string };
 
@@ -106,7 +106,7 @@ export async function verify(c: Chain, code: string, opts: { as?: Key; location?
   if (opts.gln !== undefined) scanner['gln'] = opts.gln;
   const raw = JSON.stringify({ code, ...(Object.keys(scanner).length > 0 ? { scanner } : {}), ...(opts.scannedAt !== undefined ? { scannedAt: opts.scannedAt } : {}) });
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (opts.as !== undefined) Object.assign(headers, signRequest({ method: 'POST', path: '/api/v1/verify', body: new TextEncoder().encode(raw) }, opts.as.gln, keyFileSeed(opts.as)));
+  if (opts.as !== undefined) Object.assign(headers, signRequest({ log: TEST_ORIGIN, method: 'POST', path: '/api/v1/verify', body: new TextEncoder().encode(raw) }, opts.as.gln, keyFileSeed(opts.as)));
   const res = await fetch(`${c.s.url}/api/v1/verify`, { method: 'POST', headers, body: raw });
   return { status: res.status, body: (await res.json()) as VerifyAnswer & { error?: { code: string } } };
 }
@@ -114,6 +114,6 @@ export async function verify(c: Chain, code: string, opts: { as?: Key; location?
 /** GET under /api/v1, anonymous or signed by `as`. */
 export async function get(c: Chain, path: string, as?: Key): Promise<Response> {
   const headers: Record<string, string> = {};
-  if (as !== undefined) Object.assign(headers, signRequest({ method: 'GET', path: `/api/v1${path}` }, as.gln, keyFileSeed(as)));
+  if (as !== undefined) Object.assign(headers, signRequest({ log: TEST_ORIGIN, method: 'GET', path: `/api/v1${path}` }, as.gln, keyFileSeed(as)));
   return fetch(`${c.s.url}/api/v1${path}`, { headers });
 }

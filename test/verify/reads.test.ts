@@ -6,7 +6,7 @@ import { openCheckpoint } from '../../core/log/checkpoint.js';
 import { keyFileSeed } from '../../core/crypto/keys.js';
 import { verifyInclusion } from '../../core/log/merkle.js';
 import { signRequest } from '../../core/api/request-auth.js';
-import { entry, participantKey } from '../support/ledger.js';
+import { entry, participantKey, TEST_ORIGIN } from '../support/ledger.js';
 import { batch, get, receive, shipLot, startChain, type Chain } from './fixture.js';
 
 interface ChainItem {
@@ -96,39 +96,39 @@ describe('pack reads', () => {
       expect(await send({ 'X-Medtrail-Signer': c.pharmacy.gln })).toEqual({ status: 400, code: 'AUTH_BAD_HEADER' });
     });
     it('a signature over another path', async () => {
-      const h = signRequest({ method: 'GET', path: `/api/v1/packs/${c.gtin}/P2` }, c.pharmacy.gln, keyFileSeed(c.pharmacy));
+      const h = signRequest({ log: TEST_ORIGIN, method: 'GET', path: `/api/v1/packs/${c.gtin}/P2` }, c.pharmacy.gln, keyFileSeed(c.pharmacy));
       expect(await send({ ...h })).toEqual({ status: 401, code: 'AUTH_BAD_SIGNATURE' });
     });
     it('a time more than 5 minutes off', async () => {
       const at = new Date(Date.now() - 6 * 60_000).toISOString();
-      const h = signRequest({ method: 'GET', path: path(), at }, c.pharmacy.gln, keyFileSeed(c.pharmacy));
+      const h = signRequest({ log: TEST_ORIGIN, method: 'GET', path: path(), at }, c.pharmacy.gln, keyFileSeed(c.pharmacy));
       expect(await send({ ...h })).toEqual({ status: 401, code: 'AUTH_CLOCK_SKEW' });
     });
     it('a replayed request', async () => {
-      const h = signRequest({ method: 'GET', path: path() }, c.pharmacy.gln, keyFileSeed(c.pharmacy));
+      const h = signRequest({ log: TEST_ORIGIN, method: 'GET', path: path() }, c.pharmacy.gln, keyFileSeed(c.pharmacy));
       expect((await send({ ...h })).status).toBe(200);
       expect(await send({ ...h })).toEqual({ status: 401, code: 'AUTH_REPLAYED' });
     });
     it('a signer never enrolled, and a revoked one', async () => {
       const stranger = participantKey(77);
-      expect(await send({ ...signRequest({ method: 'GET', path: path() }, stranger.gln, keyFileSeed(stranger)) })).toEqual({ status: 401, code: 'AUTH_SIGNER_UNKNOWN' });
+      expect(await send({ ...signRequest({ log: TEST_ORIGIN, method: 'GET', path: path() }, stranger.gln, keyFileSeed(stranger)) })).toEqual({ status: 401, code: 'AUTH_SIGNER_UNKNOWN' });
       const gone = participantKey(78);
       const auth = c.t.authority as typeof gone;
       c.submit(entry('participant', auth, { action: 'admit', gln: gone.gln, name: gone.name, role: 'regulator', publicKey: gone.publicKey, prefixes: [] }));
-      expect((await send({ ...signRequest({ method: 'GET', path: path() }, gone.gln, keyFileSeed(gone)) })).status).toBe(200);
+      expect((await send({ ...signRequest({ log: TEST_ORIGIN, method: 'GET', path: path() }, gone.gln, keyFileSeed(gone)) })).status).toBe(200);
       c.submit(entry('participant', auth, { action: 'revoke', gln: gone.gln }));
-      expect(await send({ ...signRequest({ method: 'GET', path: path() }, gone.gln, keyFileSeed(gone)) })).toEqual({ status: 401, code: 'AUTH_KEY_REVOKED' });
+      expect(await send({ ...signRequest({ log: TEST_ORIGIN, method: 'GET', path: path() }, gone.gln, keyFileSeed(gone)) })).toEqual({ status: 401, code: 'AUTH_KEY_REVOKED' });
     });
     it('a signed verify whose scanner.gln names someone else', async () => {
       const raw = JSON.stringify({ code: `(01)${c.gtin}(21)P2`, scanner: { gln: c.dist.gln } });
-      const h = signRequest({ method: 'POST', path: '/api/v1/verify', body: new TextEncoder().encode(raw) }, c.pharmacy.gln, keyFileSeed(c.pharmacy));
+      const h = signRequest({ log: TEST_ORIGIN, method: 'POST', path: '/api/v1/verify', body: new TextEncoder().encode(raw) }, c.pharmacy.gln, keyFileSeed(c.pharmacy));
       const res = await fetch(`${c.s.url}/api/v1/verify`, { method: 'POST', headers: { ...h, 'content-type': 'application/json' }, body: raw });
       expect(res.status).toBe(403);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('AUTH_SCANNER_MISMATCH');
     });
     it('a signed verify whose body was changed after signing', async () => {
       const raw = JSON.stringify({ code: `(01)${c.gtin}(21)P2` });
-      const h = signRequest({ method: 'POST', path: '/api/v1/verify', body: new TextEncoder().encode(raw) }, c.pharmacy.gln, keyFileSeed(c.pharmacy));
+      const h = signRequest({ log: TEST_ORIGIN, method: 'POST', path: '/api/v1/verify', body: new TextEncoder().encode(raw) }, c.pharmacy.gln, keyFileSeed(c.pharmacy));
       const res = await fetch(`${c.s.url}/api/v1/verify`, { method: 'POST', headers: { ...h, 'content-type': 'application/json' }, body: raw.replace('P2', 'P1') });
       expect(res.status).toBe(401);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('AUTH_BAD_SIGNATURE');

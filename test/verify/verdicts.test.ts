@@ -7,7 +7,7 @@ import { formatElementString } from '../../core/gs1/element-string.js';
 import { generateKeyFile } from '../../core/crypto/keys.js';
 import { verifyInclusion } from '../../core/log/merkle.js';
 import { entry } from '../support/ledger.js';
-import { batch, gtinOf, receive, shipLot, startChain, tagUri, verify, type Chain } from './fixture.js';
+import { batch, get, gtinOf, receive, shipLot, startChain, tagUri, verify, type Chain } from './fixture.js';
 
 const EXP = '301231';
 const serials = (p: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${p}${i + 1}`);
@@ -180,6 +180,24 @@ describe('POST /api/v1/verify: every verdict', () => {
       expect(codes(far.body)).not.toContain('SEEN_FAR_APART');
       const holder = await verify(c, uri, { as: c.pharmacy });
       expect(holder.body.verdict).toBe('GENUINE');
+
+      // What the patients' scans say instead goes to the product's maker and the regulators, as an alert.
+      const feed = async (as?: typeof c.maker): Promise<{ status: number; json: { alerts?: { gtin: string; serial: string; signals: string[]; places: number }[]; forgeable?: boolean; error?: { code: string } } }> => {
+        const r = await get(c, '/alerts', as);
+        return { status: r.status, json: (await r.json()) as never };
+      };
+      for (const who of [c.maker, c.regulator]) {
+        const r = await feed(who);
+        expect(r.status).toBe(200);
+        expect(r.json.forgeable).toBe(true);
+        expect(r.json.alerts).toContainEqual(expect.objectContaining({ gtin: c.gtin, serial: 'A7', signals: ['SEEN_APART'], places: 2 }));
+      }
+      // Nobody else: not the public, not a pharmacy, not a maker of other products.
+      expect((await feed()).json.error?.code).toBe('AUTH_REQUIRED');
+      expect((await feed(c.pharmacy)).json.error?.code).toBe('ROLE_NOT_ALLOWED');
+      const other = await feed(c.outsider);
+      expect(other.status).toBe(200);
+      expect(other.json.alerts?.filter((a) => a.gtin === c.gtin)).toEqual([]);
     });
 
     it('two participants scanning the same serial within minutes', async () => {

@@ -29,6 +29,8 @@ async function evidenceFor(uri: string): Promise<EvidenceInput> {
     sig: sigOf(uri),
     makerGln: v['product']['manufacturer']['gln'],
     makerLeaf: { leaf: m['leaf'], checkpoint: m['checkpoint'], inclusion: { index: m['index'], size: m['size'], leafHash: m['leafHash'], proof: m['proof'] } },
+    map: v['map'],
+    key: { gtin: pack.gtin, serial: pack.serial },
   };
 }
 
@@ -36,6 +38,7 @@ beforeAll(async () => {
   c = await startChain();
   const [product] = await c.ok(sign('product', c.m, { gtin, name: 'Atorvastatin', form: 'tablets', strength: '20 mg', packSize: 28 }));
   await c.ok(sign('batch', c.m, { gtin, lot: pack.lot, expiry: pack.expiry, serials: [pack.serial] }, [product!]));
+  await c.ok(sign('batch', c.m, { gtin, lot: 'E-9', expiry: pack.expiry, serials: ['EV0009'] }, [product!]));
   good = await evidenceFor(tagUri(c.srv.url, pack, c.m));
 });
 
@@ -50,6 +53,29 @@ describe('checkEvidence', () => {
     const r = checkEvidence(good);
     expect(r.complete).toBe(true);
     expect(r.broken).toBe(false);
+  });
+
+  it("proves the pack's state from the checkpoint's map roots", () => {
+    const r = checkEvidence(good);
+    expect(r.proven).toMatchObject({ present: true, state: 'active', lot: pack.lot, expiry: pack.expiry, maker: c.m.gln, recalled: false });
+  });
+
+  it("when the state proof is another pack's, or its record was rewritten, or the leaf proven is not this pack's", async () => {
+    // Another pack of the same lot: its proof does not hold for this pack's key.
+    const other = await evidenceFor(tagUri(c.srv.url, { ...pack, serial: 'EV0009', lot: 'E-9' }, c.m));
+    const borrowed = { ...good, map: other.map };
+    expect(status(borrowed)['pack_state']).toBe('failed');
+    expect(checkEvidence(borrowed).broken).toBe(true);
+    const rewritten = { ...good, map: { ...good.map!, value: { ...good.map!.value!, state: 'dispensed' } } };
+    expect(status(rewritten)['pack_state']).toBe('failed');
+    // The inclusion proof of another leaf (leaf 0, the authority's first admission) on the same checkpoint.
+    const size = good.packProof!.size;
+    const zero = (await (await fetch(`${c.srv.url}/api/v1/log/proof/inclusion?index=0&size=${size}`)).json()) as { leafHash: string; proof: string[] };
+    const leaf0 = { ...good, packProof: { ...good.packProof!, index: 0, leafHash: zero.leafHash, proof: zero.proof } };
+    expect(checkEvidence(leaf0).checks.find((x) => x.id === 'pack_state')).toMatchObject({ status: 'failed', code: 'LEAF_NOT_THIS_PACK' });
+    // No state proof at all: nothing broken, nothing complete.
+    const none = checkEvidence({ ...good, map: null });
+    expect([none.broken, none.complete, none.proven]).toEqual([false, false, null]);
   });
 
   it('when the signature is by another key', () => {
@@ -77,7 +103,7 @@ describe('checkEvidence', () => {
   });
 
   it('when nothing is given, it is not broken but not complete either', () => {
-    const r = checkEvidence({ ...good, packProof: null, makerLeaf: null, sig: null });
+    const r = checkEvidence({ ...good, packProof: null, makerLeaf: null, sig: null, map: null });
     expect(r.broken).toBe(false);
     expect(r.complete).toBe(false);
     expect(r.checks.every((x) => x.status === 'missing')).toBe(true);

@@ -10,7 +10,20 @@ async function body(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-export async function lyingProxy(upstream: string, opts: { forgeCheckpoint?: boolean } = {}): Promise<{ url: string; lied: () => number; close: () => Promise<void> }> {
+export interface LieOptions {
+  forgeCheckpoint?: boolean;
+  /**
+   * Issue 12 #3: where the answer has no inclusion proof (an unknown pack), borrow the real proof of leaf 0 with
+   * the real checkpoint; where it has one, swap in leaf 0's. Some leaf is then proven in the tree, never this pack's.
+   */
+  borrowLeafZero?: boolean;
+  /** Drop the state proof altogether. */
+  dropMap?: boolean;
+  /** Rewrite the proven record's state to "active" and drop the lot's recall (the proofs left as they are). */
+  claimActive?: boolean;
+}
+
+export async function lyingProxy(upstream: string, opts: LieOptions = {}): Promise<{ url: string; lied: () => number; close: () => Promise<void> }> {
   let lies = 0;
   const server = createServer((req, res) => {
     void (async () => {
@@ -30,6 +43,22 @@ export async function lyingProxy(upstream: string, opts: { forgeCheckpoint?: boo
           const lines = proof.checkpoint.split('\n');
           lines[2] = (lines[2]![0] === 'A' ? 'B' : 'A') + lines[2]!.slice(1);
           proof.checkpoint = lines.join('\n');
+        }
+        if (opts.borrowLeafZero === true) {
+          const cp = await (await fetch(`${upstream}/api/v1/checkpoint`)).text();
+          const size = Number(cp.split('\n')[1]);
+          const inc = (await (await fetch(`${upstream}/api/v1/log/proof/inclusion?index=0&size=${size}`)).json()) as { leafHash: string; proof: string[] };
+          a['proof'] = { index: 0, size, leafHash: inc.leafHash, proof: inc.proof, checkpoint: cp };
+          const map = a['map'] as { checkpoint: string } | undefined;
+          if (map !== undefined) map.checkpoint = cp;
+        }
+        if (opts.dropMap === true) delete a['map'];
+        if (opts.claimActive === true) {
+          const map = a['map'] as { value: { state: string } | null; lotValue: unknown } | undefined;
+          if (map?.value) map.value.state = 'active';
+          if (map !== undefined) map.lotValue = null;
+          const pack = a['pack'] as { state?: string } | null;
+          if (pack !== null) pack.state = 'active';
         }
         lies++;
         out = Buffer.from(JSON.stringify(a));

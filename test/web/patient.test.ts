@@ -76,7 +76,7 @@ describe('patient page verdicts', () => {
           expect(v.text).toContain('Do not take this medicine');
         } else {
           expect(v.text).toContain('At the pharmacy');
-          expect(await checks(page)).toEqual({ checkpoint: 'ok', maker_key: 'ok', pack_in_log: 'ok', pack_signature: 'ok' });
+          expect(await checks(page)).toEqual({ checkpoint: 'ok', maker_key: 'ok', pack_in_log: 'ok', pack_signature: 'ok', pack_state: 'ok' });
         }
         await page.screenshot({ path: join(SCREENSHOTS, `patient-${c.name.toLowerCase()}-en-${label}.png`), fullPage: true });
         await ctx.close();
@@ -188,6 +188,53 @@ describe('a lying server', () => {
       await ctx.close();
     } finally {
       await proxy.close();
+    }
+  });
+});
+
+describe('a lying server and the pack state the log committed to (issue 12 #3, issue 13)', () => {
+  // A proxy answers GENUINE for every pack and borrows the real inclusion proof of leaf 0: some leaf is proven
+  // in the tree, never this pack's. The page proves the pack's own state from the checkpoint's map roots.
+  const cases: [string, () => { gtin: string; lot: string; serial: string; expiry: string }, string][] = [
+    ['an unknown pack', () => ({ ...chain.genuine, serial: 'NEVER-MADE-1' }), 'UNKNOWN'],
+    ['a dispensed pack', () => chain.dispensed, 'DISPENSED'],
+    ['a pack of a recalled lot', () => chain.recalled, 'RECALLED'],
+  ];
+  for (const [name, packOf, want] of cases) {
+    it(`${name}: shows ${want}, not GENUINE`, async () => {
+      const proxy = await lyingProxy(chain.c.srv.url, { borrowLeafZero: true });
+      try {
+        const { ctx, page } = await open('en-US');
+        const v = await verdictOf(page, tagUri(proxy.url, packOf(), chain.c.m));
+        expect(proxy.lied()).toBeGreaterThan(0);
+        expect(await page.locator('#verdict').getAttribute('data-server-verdict')).toBe('GENUINE');
+        expect(v.key).not.toBe('GENUINE');
+        expect([want, 'NOT_GENUINE']).toContain(v.key);
+        await ctx.close();
+      } finally {
+        await proxy.close();
+      }
+    });
+  }
+
+  it('a state proof dropped: cannot confirm; a record rewritten to "active": not genuine', async () => {
+    const dropped = await lyingProxy(chain.c.srv.url, { dropMap: true });
+    const rewritten = await lyingProxy(chain.c.srv.url, { claimActive: true });
+    try {
+      const { ctx, page } = await open('en-US');
+      const a = await verdictOf(page, tagUri(dropped.url, chain.genuine, chain.c.m));
+      expect(a.key).toBe('CANNOT_CONFIRM');
+      expect((await checks(page))['pack_state']).toBe('missing');
+      const b = await verdictOf(page, tagUri(rewritten.url, chain.dispensed, chain.c.m));
+      expect(b.key).toBe('NOT_GENUINE');
+      expect((await checks(page))['pack_state']).toBe('failed');
+      // Without the lie, the same pages say what the log says.
+      expect((await verdictOf(page, tagUri(chain.c.srv.url, chain.genuine, chain.c.m))).key).toBe('GENUINE');
+      expect((await verdictOf(page, tagUri(chain.c.srv.url, chain.dispensed, chain.c.m))).key).toBe('DISPENSED');
+      await ctx.close();
+    } finally {
+      await dropped.close();
+      await rewritten.close();
     }
   });
 });

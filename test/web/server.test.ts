@@ -8,7 +8,7 @@ import { signRequest } from '../../core/api/request-auth.js';
 import { DEFAULT_OUT } from '../../web/build.mjs';
 import { REPORTS_PER_MINUTE } from '../../server/web/reports.js';
 import { gtinOf, PREFIX, sign, startChain, type Chain, type Party } from '../support/custody.js';
-import { participantKey } from '../support/ledger.js';
+import { participantKey, TEST_ORIGIN } from '../support/ledger.js';
 import { buildAssets } from './browser.js';
 
 let c: Chain;
@@ -83,7 +83,7 @@ async function report(body: unknown): Promise<{ status: number; json: Record<str
 
 async function readReports(as?: Party, query = ''): Promise<{ status: number; json: Record<string, unknown> }> {
   const path = `/api/v1/reports${query}`;
-  const headers: Record<string, string> = as === undefined ? {} : { ...signRequest({ method: 'GET', path }, as.gln, keyFileSeed(as)) };
+  const headers: Record<string, string> = as === undefined ? {} : { ...signRequest({ log: TEST_ORIGIN, method: 'GET', path }, as.gln, keyFileSeed(as)) };
   const r = await fetch(`${c.srv.url}${path}`, { headers });
   return { status: r.status, json: (await r.json()) as Record<string, unknown> };
 }
@@ -125,7 +125,7 @@ describe('reports', () => {
 
   it('refuses a replayed signed read of the reports (one authenticator, one replay set for every route)', async () => {
     const path = '/api/v1/reports';
-    const headers = { ...signRequest({ method: 'GET', path }, c.reg.gln, keyFileSeed(c.reg)) };
+    const headers = { ...signRequest({ log: TEST_ORIGIN, method: 'GET', path }, c.reg.gln, keyFileSeed(c.reg)) };
     const first = await fetch(`${c.srv.url}${path}`, { headers });
     expect(first.status).toBe(200);
     const again = await fetch(`${c.srv.url}${path}`, { headers });

@@ -5,13 +5,14 @@
 import { parseJsonText } from '../../core/api/wire.js';
 import { LedgerClient, type RequestSigner } from '../../client/ledger-client.js';
 
-export type Signer = RequestSigner;
+/** A participant signing in this page, with the origin of the ledger it signs for (read once at sign-in). */
+export type Signer = RequestSigner & { log?: string };
 
 /** Same origin, no cookies, never from the browser's cache: a verdict or a stock list must be today's. */
 const FETCH_INIT: RequestInit = { credentials: 'omit', cache: 'no-store' };
 
 function client(signer?: Signer): LedgerClient {
-  return new LedgerClient(location.origin, { signer, fetchInit: FETCH_INIT });
+  return new LedgerClient(location.origin, { signer, fetchInit: FETCH_INIT, log: signer?.log });
 }
 
 async function call(method: 'GET' | 'POST', path: string, body: unknown, signer?: Signer): Promise<unknown> {

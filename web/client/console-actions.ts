@@ -8,8 +8,11 @@ import { validateBody, type BodyOf } from '../../core/entry/bodies.js';
 import { decodeEntry, type Entry, type EntryKind } from '../../core/entry/entry.js';
 import { keyFileSeed, parseKeyFile, type KeyFile } from '../../core/crypto/keys.js';
 import { getJson, getParsed, obj, postJson, type Signer } from './api.js';
+import { LedgerClient } from '../../client/ledger-client.js';
 
 export interface Session extends Signer {
+  /** The origin of this ledger's log, which every entry and request signed here signs. */
+  log: string;
   name: string;
   role: string;
   /** The key file's JSON text (kept only in memory, or sealed in localStorage by key-store.ts). */
@@ -44,7 +47,8 @@ export async function openSession(keyText: string): Promise<Session> {
   const p = obj(await getJson(`/api/v1/participants/${key.gln}`));
   if (p['publicKey'] !== key.publicKey) throw new Error('this key is not the one the ledger holds for that GLN');
   if (p['revoked'] === true) throw new Error('this key has been revoked');
-  return { gln: key.gln, seed: keyFileSeed(key), name: String(p['name'] ?? key.name), role: String(p['role'] ?? ''), keyText };
+  const log = await new LedgerClient(location.origin, { fetchInit: { credentials: 'omit', cache: 'no-store' } }).origin();
+  return { gln: key.gln, seed: keyFileSeed(key), log, name: String(p['name'] ?? key.name), role: String(p['role'] ?? ''), keyText };
 }
 
 /** Signs an entry with the session's key, through the one entry builder (core/entry/builder.ts). */
@@ -76,8 +80,8 @@ export async function shipmentsWaiting(s: Session): Promise<Shipment[]> {
 }
 
 /** The packs a ship entry names one by one (packs and cases), read from the signed leaf itself; lots by name. */
-export async function shippedItems(index: number): Promise<{ packs: { gtin: string; serial: string }[]; lots: { gtin: string; lot: string }[] }> {
-  const page = await getParsed(`/api/v1/log/entries?start=${index}&end=${index + 1}`, parseLogEntries);
+export async function shippedItems(s: Session, index: number): Promise<{ packs: { gtin: string; serial: string }[]; lots: { gtin: string; lot: string }[] }> {
+  const page = await getParsed(`/api/v1/log/entries?start=${index}&end=${index + 1}`, parseLogEntries, s);
   const leaf = page.entries[0]?.leaf;
   if (leaf === undefined) throw new Error(`no entry at index ${index}`);
   const e = decodeEntry(fromBase64(leaf));

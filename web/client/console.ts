@@ -91,7 +91,7 @@ async function refresh(): Promise<void> {
 }
 
 async function receivePanel(s: Session, sh: Shipment): Promise<void> {
-  const expected = await shippedItems(sh.index);
+  const expected = await shippedItems(s, sh.index);
   const want = new Map(expected.packs.map((p) => [packKey(p), p]));
   const seen = new Map<string, ScannedPack>();
   const status = h('p', { class: 'hint', role: 'status' });

@@ -7,6 +7,7 @@ import { parseDigitalLink, type DigitalLink } from '../../core/gs1/digital-link.
 import { gs1DateToIso } from '../../core/gs1/date.js';
 import { isValidGln } from '../../core/gs1/identifiers.js';
 import { codeToPath } from '../common/code-entry.js';
+import { parseVerifyAnswer, type MapAnswer } from '../../core/api/answers.js';
 import { checkEvidence, openCheckpointCached, type EvidenceResult } from '../common/evidence.js';
 import { getJson, obj, postJson, str } from './api.js';
 import { $, h, icon } from './dom.js';
@@ -62,12 +63,26 @@ async function makerEvidence(gtin: string, serial: string | undefined): Promise<
 function decide(server: string, ev: EvidenceResult): { key: VerdictKey; noSig: boolean } {
   // The server already says so: keep its word. Otherwise the page's own failed check overrides the server.
   if (ev.broken) return { key: server === 'COUNTERFEIT' ? 'COUNTERFEIT' : 'NOT_GENUINE', noSig: false };
+  const serverKey: VerdictKey = server in TONE && server !== 'ERROR' ? (server as VerdictKey) : 'ERROR';
   // Without the maker's signature on the code, nothing here proves this pack is the one the ledger knows (a
   // serial can be copied from any shelf): never GENUINE, whatever the server says.
   const noSig = ev.checks.some((c) => c.id === 'pack_signature' && c.code === 'NO_SIGNATURE');
-  if (noSig && (server === 'GENUINE' || server === 'SUSPICIOUS')) return { key: 'CANNOT_CONFIRM', noSig: true };
-  if (server === 'GENUINE') return ev.complete ? { key: 'GENUINE', noSig: false } : { key: 'CANNOT_CONFIRM', noSig: false };
-  return { key: server in TONE && server !== 'ERROR' ? (server as VerdictKey) : 'ERROR', noSig: false };
+  const p = ev.proven;
+  // No state proven: the server's word for bad news, never for good news (issue 12 #3).
+  if (p === null) {
+    if (noSig && (server === 'GENUINE' || server === 'SUSPICIOUS')) return { key: 'CANNOT_CONFIRM', noSig: true };
+    return { key: server === 'GENUINE' ? 'CANNOT_CONFIRM' : serverKey, noSig: false };
+  }
+  // The state the log committed to decides (issue 13), whatever the server claimed.
+  if (!p.present) return { key: 'UNKNOWN', noSig: false };
+  if (p.recalled) return { key: 'RECALLED', noSig: false };
+  if (p.state === 'dispensed') return { key: 'DISPENSED', noSig: false };
+  if (p.state === 'in_transit') return { key: 'IN_TRANSIT', noSig: false };
+  if (p.state !== 'active') return { key: server === 'GENUINE' ? 'NOT_GENUINE' : serverKey, noSig: false };
+  // Active: what only the server can see (scans elsewhere, expiry by its clock) may still speak against it.
+  if (server !== 'GENUINE' && server !== 'ERROR') return { key: noSig && server === 'SUSPICIOUS' ? 'CANNOT_CONFIRM' : serverKey, noSig: noSig && server === 'SUSPICIOUS' };
+  if (noSig) return { key: 'CANNOT_CONFIRM', noSig: true };
+  return { key: ev.complete ? 'GENUINE' : 'CANNOT_CONFIRM', noSig: false };
 }
 
 function row(label: string, value: string): Node[] {
@@ -123,8 +138,15 @@ async function checkCode(dl: DigitalLink, code: string): Promise<void> {
   };
   const maker = await makerP;
   performance.mark('medtrail:maker-entry');
+  let map: MapAnswer | null = null;
+  try {
+    map = parseVerifyAnswer(answer).map ?? null;
+  } catch {
+    map = null; // a malformed answer proves nothing: checkEvidence says the state is not proven
+  }
   const ev = checkEvidence({
-    vkey, packProof, makerGln, makerLeaf: maker, sig: dl.sig ?? null,
+    vkey, packProof, makerGln, makerLeaf: maker, sig: dl.sig ?? null, map,
+    key: dl.serial !== undefined ? { gtin: dl.gtin, serial: dl.serial } : null,
     pack: dl.serial !== undefined && lot !== null && expiry !== null ? { gtin: dl.gtin, serial: dl.serial, lot, expiry } : null,
   });
   performance.mark('medtrail:checked');

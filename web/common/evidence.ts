@@ -5,7 +5,12 @@
 //                     admits/rotates the manufacturer's GLN, and owns the GTIN's company prefix;
 //   3. pack in log    the pack's leaf hash is in that tree (the verify answer's inclusion proof);
 //   4. pack signature the tag's `s=` is the manufacturer's Ed25519 signature over the pack identity
-//                     (core/tag/pack.ts), with the key proven in 2.
+//                     (core/tag/pack.ts), with the key proven in 2;
+//   5. pack state     the verify answer's map proofs hold under the checkpoint's `medtrail-map` roots for THIS
+//                     pack's key (core/map/state-proof.ts): the pack's state, lot, expiry, maker and newest
+//                     entry as the log committed to them, or that the log holds no such pack. The leaf proven
+//                     in 3 must be that newest entry, and both proofs must stand on one checkpoint: a proof
+//                     borrowed from another pack (issue 12 #3) fails here.
 //
 // Pure: the page fetches the pieces and hands them here; a test in Node runs the same code. Every failure
 // becomes a check with `ok: false` and the error code, never an exception.
@@ -17,8 +22,10 @@ import { isMedtrailError } from '../../core/errors.js';
 import { gtinHasCompanyPrefix } from '../../core/gs1/identifiers.js';
 import { verifyInclusion } from '../../core/log/merkle.js';
 import { packIdentityBytes } from '../../core/tag/pack.js';
+import { checkPackState, type ProvenState } from '../../core/map/state-proof.js';
+import type { MapAnswer } from '../../core/api/answers.js';
 
-export type CheckId = 'checkpoint' | 'maker_key' | 'pack_in_log' | 'pack_signature';
+export type CheckId = 'checkpoint' | 'maker_key' | 'pack_in_log' | 'pack_signature' | 'pack_state';
 /** ok: passed; failed: the evidence is wrong (treat as not genuine); missing: nothing to check. */
 export type CheckStatus = 'ok' | 'failed' | 'missing';
 
@@ -52,6 +59,10 @@ export interface EvidenceInput {
    * of its own, as server/web/maker-evidence.ts answers) or else against the pack's checkpoint.
    */
   makerLeaf: { leaf: string; inclusion: InclusionEvidence; checkpoint?: string } | null;
+  /** The verify answer's `map` (the pack's state proven), or null when the server gave none. */
+  map?: MapAnswer | null;
+  /** The pack's key as the page knows it (from the URI), for the map proof; null when it has no serial. */
+  key?: { gtin: string; serial: string } | null;
 }
 
 export interface EvidenceResult {
@@ -61,6 +72,8 @@ export interface EvidenceResult {
   /** Every check passed: the pack is in the signed log and its tag was signed by its proven manufacturer. */
   complete: boolean;
   checkpoint: Checkpoint | null;
+  /** The pack's state as the log committed to it (check 5), or null when not proven. */
+  proven: ProvenState | null;
 }
 
 // Opening a checkpoint costs an Ed25519 verification (slow in pure JavaScript); the same note with the same
@@ -132,6 +145,23 @@ export function checkEvidence(input: EvidenceInput): EvidenceResult {
   if (tree === null || input.packProof === null) missing('pack_in_log', 'NO_PROOF');
   else run(checks, 'pack_in_log', () => included(input.packProof!, fromHex(input.packProof!.leafHash, 32), tree));
 
+  let proven: ProvenState | null = null;
+  const map = input.map ?? null;
+  if (map === null || input.key === undefined || input.key === null) missing('pack_state', 'NO_STATE_PROOF');
+  else {
+    run(checks, 'pack_state', () => {
+      const p = checkPackState(input.vkey, input.key!.gtin, input.key!.serial, map, openCheckpointCached);
+      if (p.present) {
+        // The leaf proven in the log must be this pack's newest entry, on the same checkpoint.
+        const pp = input.packProof;
+        if (pp === null || pp.leafHash !== p.lastEntry || pp.checkpoint !== map.checkpoint) {
+          throw Object.assign(new Error('leaf'), { code: 'LEAF_NOT_THIS_PACK' });
+        }
+      }
+      proven = p;
+    });
+  }
+
   const key = makerKey as Uint8Array | null;
   if (input.sig === null) missing('pack_signature', 'NO_SIGNATURE');
   else if (input.pack === null) missing('pack_signature', 'NO_PACK');
@@ -149,5 +179,6 @@ export function checkEvidence(input: EvidenceInput): EvidenceResult {
     broken: checks.some((c) => c.status === 'failed'),
     complete: checks.every((c) => c.status === 'ok'),
     checkpoint: cp,
+    proven,
   };
 }
