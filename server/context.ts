@@ -45,6 +45,8 @@ export interface OpenLedgerOptions {
   db: string;
   logKey?: string;
   checkpointIntervalMs?: number;
+  /** Leaf bytes after which a page of GET /log/entries stops (default MAX_PAGE_BYTES). */
+  pageBytes?: number;
 }
 
 export function openLedger(opts: OpenLedgerOptions): Ledger {
@@ -58,6 +60,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
       origin,
       seed: keyFileSeed(key),
       ...(opts.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: opts.checkpointIntervalMs } : {}),
+      ...(opts.pageBytes !== undefined ? { pageBytes: opts.pageBytes } : {}),
     });
     if (store.getMeta('log_vkey') !== log.verifierKey) {
       throw new MedtrailError('KEYFILE_BAD', 'the log key file does not match the key this database was made with');

@@ -35,12 +35,16 @@ export interface ServeOptions {
   rateLimit?: RateLimitOptions | false;
   /** A c2sp.org/tlog-policy text: its witnesses (with URLs) get every checkpoint; the pages pin it. */
   policy?: string;
+  /** Bodies of POST /entries over this many bytes are read in a worker (default: MEDTRAIL_ENTRY_INLINE_BYTES, else 64 KiB). */
+  entryInlineBytes?: number;
+  /** Leaf bytes after which a page of GET /log/entries stops (default: MEDTRAIL_LOG_PAGE_BYTES, else 1 MiB). */
+  logPageBytes?: number;
 }
 
 /** A whole-number setting from the environment, or undefined for the default. */
 function intFromEnv(name: string, v: string | undefined): number | undefined {
   if (v === undefined || v.trim() === '') return undefined;
-  if (!/^[0-9]{1,7}$/.test(v.trim())) throw new MedtrailError('CLI_USAGE', `${name} must be a non-negative integer, got ${v}`);
+  if (!/^[0-9]{1,10}$/.test(v.trim())) throw new MedtrailError('CLI_USAGE', `${name} must be a non-negative integer, got ${v}`);
   return Number(v);
 }
 
@@ -62,7 +66,11 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const maxLagMs = intFromEnv('MEDTRAIL_MAX_LAG_MS', process.env['MEDTRAIL_MAX_LAG_MS']) ?? o.maxLagMs;
   const rl = o.rateLimit ?? rateLimitFromEnv(process.env['MEDTRAIL_RATE_LIMIT']);
   const maxPerClient = o.maxPerClient ?? intFromEnv('MEDTRAIL_MAX_IN_FLIGHT_PER_CLIENT', process.env['MEDTRAIL_MAX_IN_FLIGHT_PER_CLIENT']);
-  const ledger = openLedger({ db: o.db, ...(o.logKey !== undefined ? { logKey: o.logKey } : {}) });
+  // Both also serve benchmarks as a baseline (test/bench/loop.ts): a huge inline limit parses every body on the
+  // event loop, a huge page cap serves 1,000 leaves whatever their size.
+  const entryInlineBytes = o.entryInlineBytes ?? intFromEnv('MEDTRAIL_ENTRY_INLINE_BYTES', process.env['MEDTRAIL_ENTRY_INLINE_BYTES']);
+  const logPageBytes = o.logPageBytes ?? intFromEnv('MEDTRAIL_LOG_PAGE_BYTES', process.env['MEDTRAIL_LOG_PAGE_BYTES']);
+  const ledger = openLedger({ db: o.db, ...(o.logKey !== undefined ? { logKey: o.logKey } : {}), ...(logPageBytes !== undefined ? { pageBytes: logPageBytes } : {}) });
   let publisher: Publisher | undefined;
   if (o.policy !== undefined) {
     let parsed: TlogPolicy;
@@ -93,6 +101,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     ...(maxLagMs !== undefined ? { maxLagMs } : {}),
     ...(maxPerClient !== undefined ? { maxPerClient } : {}),
     ...(rl !== undefined ? { rateLimit: rl } : {}),
+    ...(entryInlineBytes !== undefined ? { entryInlineBytes } : {}),
+    loopStats: process.env['MEDTRAIL_LOOP_STATS'] === '1',
   });
   // Sign a checkpoint at start so that GET checkpoint never has to, and keep signing while appends come in.
   // The modules' integrity guard ran above (while the routers were built): a ledger that failed it is frozen,

@@ -14,9 +14,13 @@ export interface Appended {
   leafHash: string;
 }
 
-/** GET /log/entries: base64 of the exact leaf bytes. */
+/**
+ * GET /log/entries: base64 of the exact leaf bytes. A page holds at most 1,000 leaves and stops once its leaf
+ * bytes pass a cap; when it stops short of what was asked, `next` is the index to ask from.
+ */
 export interface LogEntriesAnswer {
   entries: { index: number; leaf: string }[];
+  next?: number;
 }
 
 export interface InclusionAnswer {
@@ -245,7 +249,8 @@ export function parseLogEntries(v: unknown): LogEntriesAnswer {
     const leaf = r.str(e, 'leaf', p);
     return index !== undefined && leaf !== undefined ? { index, leaf } : undefined;
   });
-  return r.done({ entries });
+  const next = r.optInt(o, 'next', '');
+  return r.done(next === undefined ? { entries } : { entries, next });
 }
 
 function reasonOf(r: WireReader, v: unknown, p: string): Reason | undefined {

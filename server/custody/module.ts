@@ -13,7 +13,10 @@ export function custodyModule(): ServiceModule {
       services = custodyServices(ledger);
       return [custodyRoutes(services, ledger.log)];
     },
-    // A clean stop keeps the replay set for the next start (server/http/auth.ts).
-    close: () => services?.auth.persist(),
+    // A clean stop keeps the replay set for the next start (server/http/auth.ts), and stops the entry-check worker.
+    close: () => {
+      services?.auth.persist();
+      services?.close();
+    },
   };
 }

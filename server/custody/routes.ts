@@ -1,52 +1,27 @@
 // HTTP routes of the custody service (thin: parse, call, map).
-//   POST /entries                 one signed entry, or {"entries":[...]} (up to 1,000, all or nothing)
+//   POST /entries                 one signed entry, or {"entries":[...]} (up to 1,000, all or nothing); cheapest
+//                                 checks first, large bodies read in a worker thread (services.ts)
 //   GET  /participants            enrolled participants (public: gln, name, role, publicKey, prefixes, revoked)
 //   GET  /participants/:gln
 //   GET  /products/:gtin          product master data (public)
 //   GET  /shipments?to=GLN&open=1 shipments addressed to a party (open=1: not yet received)
 //   GET  /held?gln=GLN[&gtin&lot | &gtin&serial][&limit&offset]  active packs a party holds; with gtin+lot,
 //        every such pack of the lot plus `prev`, the leaf hashes a whole-lot ship entry must name
-//   GET  /log/entries?start&end   the leaves [start, end) (at most 1,000): signed reads only, see below
+//   GET  /log/entries?start&end   the leaves [start, end) (at most 1,000 and about 1 MiB): signed reads only, see below
 // /shipments and /held say who supplies whom and what stock a party has: they answer only a request signed
 // (core/api/request-auth.ts) by that party or by a regulator (AUTH_REQUIRED, AUTH_NOT_PARTY otherwise).
 import { Router, type Request } from 'express';
-import { isJsonObject } from '../../core/api/wire.js';
-import { toBase64, toHex } from '../../core/bytes.js';
+import { toHex } from '../../core/bytes.js';
 import type { LogService } from '../log/log-service.js';
+import { writeEntries } from '../http/leaf-page.js';
 import { intParams } from '../http/params.js';
-import { parseEntry, type Entry } from '../../core/entry/entry.js';
-import { FieldErrors, MedtrailError } from '../../core/errors.js';
+import { MedtrailError } from '../../core/errors.js';
 import { assertGln, normalizeGtin, validateLot, validateSerial } from '../../core/gs1/identifiers.js';
 import type { CustodyServices } from './services.js';
 import type { PackRow, ParticipantRow } from './state.js';
 
 function publicParticipant(p: ParticipantRow): { gln: string; name: string; role: string; publicKey: string; prefixes: string[]; revoked: boolean } {
   return { gln: p.gln, name: p.name, role: p.role, publicKey: p.publicKey, prefixes: p.prefixes, revoked: p.revoked };
-}
-
-/** The entries of a request body: one envelope, or {"entries":[...]}; every bad field reported at once. */
-export function entriesOf(body: unknown): Entry[] {
-  if (!isJsonObject(body)) {
-    throw new MedtrailError('ENTRY_MALFORMED', 'request body must be a signed entry or {"entries":[...]}');
-  }
-  const list = body['entries'];
-  if (list === undefined) return [parseEntry(body)];
-  if (!Array.isArray(list) || list.length === 0 || Object.keys(body).length !== 1) {
-    throw new MedtrailError('ENTRY_MALFORMED', '{"entries":[...]} must hold a non-empty array and nothing else');
-  }
-  if (list.length > 1000) throw new MedtrailError('TOO_LARGE', 'at most 1,000 entries per request');
-  const errs = new FieldErrors();
-  const out: Entry[] = [];
-  list.forEach((v, i) => {
-    try {
-      out.push(parseEntry(v));
-    } catch (e) {
-      if (!(e instanceof MedtrailError)) throw e;
-      for (const f of e.fields ?? [{ path: '', code: e.code, message: e.message }]) errs.add(`entries[${i}]${f.path === '' ? '' : `.${f.path}`}`, f.code, f.message);
-    }
-  });
-  errs.throwIfAny('ENTRY_MALFORMED', 'malformed entries');
-  return out;
 }
 
 /** One query parameter given once (or not at all), checked by `check`; coded 400 otherwise. */
@@ -77,19 +52,24 @@ export function custodyRoutes(s: CustodyServices, log: LogService): Router {
   // The entries name who shipped what to whom, and every serial of a batch: they go to enrolled participants
   // (regulators among them) over a signed request, never to the public (issue 12 #9). The public checks the log
   // with checkpoints and proofs (server/http/log-routes.ts), and its own pack through verify.
+  // A page stops at 1,000 leaves or once its leaf bytes reach a cap (log-service.ts MAX_PAGE_BYTES); when it
+  // stops short of what was asked and of the log, `next` says where to go on (issue 12 item 4).
   r.get('/log/entries', (req, res) => {
     if (s.auth.authenticate(req) === undefined) {
       throw new MedtrailError('AUTH_REQUIRED', 'log entries are answered only to a request signed by an enrolled participant');
     }
     const { start, end } = intParams(req, ['start', 'end'] as const);
     const leaves = log.entries(start, end);
-    res.json({ entries: leaves.map((l) => ({ index: l.index, leaf: toBase64(l.bytes) })) });
+    // (No leaves at all only when rows are missing under the head: a tampered file, which audit names.)
+    const last = leaves[leaves.length - 1];
+    const after = last === undefined ? undefined : last.index + 1;
+    writeEntries(res, leaves, after !== undefined && after < Math.min(end, log.size()) ? after : undefined);
   });
 
-  r.post('/entries', (req, res) => {
-    const body: unknown = req.body;
-    const single = typeof body === 'object' && body !== null && !('entries' in body);
-    const appended = s.submit(entriesOf(body));
+  // A body over ENTRY_INLINE_BYTES arrives unparsed (server/http/app.ts) and is read off the event loop.
+  r.post('/entries', async (req, res) => {
+    const deferred = req.deferredBody;
+    const { appended, single } = deferred !== undefined ? await s.submitBytes(deferred) : s.submitBody(req.body);
     const out = appended.map((a) => ({ index: a.index, leafHash: toHex(a.leafHash) }));
     res.status(201).json(single ? out[0] : { entries: out });
   });

@@ -2,29 +2,36 @@
 // Memoized per Ledger so that the custody routes, the verify routes and the console share one KeyBook (the
 // signature check and the rules must agree on who holds which key) and one set of prepared statements.
 //
-// submit(entries), all or nothing:
-//   1. every body is validated (ENTRY_MALFORMED lists every bad field) and dated at most 5 minutes ahead;
-//   2. appendSigned checks every signature against the KeyBook, then in ONE transaction appends the leaves
-//      and runs the rules (apply.ts), which write the custody tables; any refusal rolls all of it back;
-//   3. after the commit the KeyBook observes participant entries.
-import { validateBody } from '../../core/entry/bodies.js';
+// submit(entries), all or nothing, cheapest checks first (entry-checks.ts):
+//   1. every signer enrolled and not revoked, then every signature against the KeyBook;
+//   2. only then every body validated (ENTRY_MALFORMED lists every bad field) and dated at most 5 minutes ahead;
+//   3. in ONE transaction the leaves are appended and the rules run (apply.ts), which write the custody
+//      tables; any refusal rolls all of it back;
+//   4. after the commit the KeyBook observes participant entries.
+// A request body over ENTRY_INLINE_BYTES (server/http/app.ts) takes submitBytes(): steps 1 and 2, and the
+// JSON parse before them, run in the entry-check worker (entry-checker.ts), off the event loop.
+import { equalBytes } from '../../core/bytes.js';
 import type { Entry } from '../../core/entry/entry.js';
-import { isMedtrailError, MedtrailError } from '../../core/errors.js';
 import type { Ledger } from '../context.js';
-import { appendSigned, loadKeyBook } from '../log/ingest.js';
+import { appendChecked, loadKeyBook, toAppendInput } from '../log/ingest.js';
 import type { KeyBook } from '../log/keybook.js';
 import { RequestAuth } from '../http/auth.js';
-import type { Appended } from '../log/log-service.js';
+import type { Appended, AppendInput } from '../log/log-service.js';
 import { applyAppended, type ApplyContext } from './apply.js';
+import { EntryChecker } from './entry-checker.js';
+import { checkEntries, checkSigners, entriesOf, isSingle, within, type SignerLookup } from './entry-checks.js';
 import { catchUp } from './replay.js';
 import { CustodyState } from './state.js';
 import { CustodyWriter } from './writer.js';
 import { MapService } from '../map/map-service.js';
 
-/** Clock skew tolerated between a signer and the server. */
-export const MAX_FUTURE_MS = 5 * 60 * 1000;
-/** Most entries in one request. */
-export const MAX_ENTRIES_PER_SUBMIT = 1000;
+export { MAX_ENTRIES_PER_SUBMIT, MAX_FUTURE_MS } from './entry-checks.js';
+
+/** What a request of entries got: where each went, and whether the request held one entry (answered as one). */
+export interface Submitted {
+  appended: Appended[];
+  single: boolean;
+}
 
 export interface CustodyServices {
   keys: KeyBook;
@@ -33,24 +40,17 @@ export interface CustodyServices {
   state: CustodyState;
   /** The state maps every checkpoint commits to, and their proofs. */
   map: MapService;
-  /** Validates, checks signatures and rules, appends: all entries or none. `now` is for tests of time rules. */
+  /** Checks signers and signatures, then bodies, then rules, appends: all entries or none. `now` is for tests of time rules. */
   submit(entries: Entry[], now?: number): Appended[];
+  /** A parsed request body: one entry or {"entries":[...]}. */
+  submitBody(body: unknown, now?: number): Submitted;
+  /** A request body's bytes, parsed and checked in the entry-check worker, then appended here. */
+  submitBytes(bytes: Buffer, now?: number): Promise<Submitted>;
+  /** Stops the entry-check worker. */
+  close(): void;
 }
 
 const cache = new WeakMap<Ledger, CustodyServices>();
-
-/** Re-throws a per-entry error with its field paths under `entries[i]` when a request holds several. */
-function within<T>(i: number, many: boolean, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (!many || !isMedtrailError(e)) throw e;
-    throw new MedtrailError(e.code, `entries[${i}]: ${e.message}`, {
-      cause: e,
-      fields: (e.fields ?? [{ path: '', code: e.code, message: e.message }]).map((f) => ({ ...f, path: `entries[${i}]${f.path === '' ? '' : `.${f.path}`}` })),
-    });
-  }
-}
 
 export function custodyServices(ledger: Ledger): CustodyServices {
   const have = cache.get(ledger);
@@ -66,23 +66,18 @@ export function custodyServices(ledger: Ledger): CustodyServices {
   const map = new MapService(ledger.store.connectionFor('map'), ledger.store, state);
   ledger.log.setExtension((size) => map.extensionLine(size));
 
-  const submit = (entries: Entry[], now = Date.now()): Appended[] => {
-    if (entries.length === 0) throw new MedtrailError('BAD_INPUT', 'no entries');
-    if (entries.length > MAX_ENTRIES_PER_SUBMIT) throw new MedtrailError('TOO_LARGE', `more than ${MAX_ENTRIES_PER_SUBMIT} entries in one request`);
+  const lookup: SignerLookup = (gln) => {
+    const r = keys.get(gln);
+    if (r === undefined) return undefined;
+    return r.revoked ? { revoked: true } : { key: r.publicKey };
+  };
+
+  /** Appends checked entries with their leaf bytes, running the rules in the append's transaction. */
+  const append = (entries: readonly Entry[], inputs: readonly AppendInput[], now: number): Appended[] => {
     const many = entries.length > 1;
-    entries.forEach((e, i) =>
-      within(i, many, () => {
-        validateBody(e.kind, e.body);
-        if (Date.parse(e.at) > now + MAX_FUTURE_MS) {
-          throw new MedtrailError('DATE_INVALID', `entry is dated ${e.at}, more than 5 minutes ahead of the server`, {
-            fields: [{ path: 'at', code: 'DATE_INVALID', message: 'in the future' }],
-          });
-        }
-      }),
-    );
     const c: ApplyContext = { ...base, now };
     try {
-      return appendSigned(ledger.log, keys, entries, (appended) => {
+      return appendChecked(ledger.log, keys, entries, inputs, (appended) => {
         for (let i = 0; i < entries.length; i++) within(i, many, () => applyAppended(c, [entries[i]!], [appended[i]!]));
       });
     } finally {
@@ -91,9 +86,36 @@ export function custodyServices(ledger: Ledger): CustodyServices {
     }
   };
 
+  const submit = (entries: Entry[], now = Date.now()): Appended[] => {
+    checkEntries(entries, lookup, keys.origin, now);
+    return append(entries, entries.map(toAppendInput), now);
+  };
+
+  const checker = new EntryChecker(keys);
+  const submitBytes = async (bytes: Buffer, now = Date.now()): Promise<Submitted> => {
+    const got = await checker.check(bytes, now);
+    // The worker checked each signature with the key the KeyBook had when the body was sent; a key rotated
+    // or revoked since is checked again here (rare: the authority's own entries).
+    got.entries.forEach((e, i) => {
+      const active = keys.activeKey(e.signer);
+      if (active === undefined || !equalBytes(active, got.keys[i]!)) checkSigners([e], lookup, keys.origin);
+    });
+    const inputs = got.entries.map((e, i): AppendInput => ({ bytes: got.leaves[i]!, leafHash: got.hashes[i]!, kind: e.kind, signer: e.signer, nonce: e.nonce, at: e.at }));
+    return { appended: append(got.entries, inputs, now), single: got.single };
+  };
+
   // The replay set survives a clean restart beside the database (server/http/auth.ts).
   const stateFile = ledger.store.path === ':memory:' || ledger.store.path === '' ? undefined : `${ledger.store.path}.replay.json`;
-  const services: CustodyServices = { keys, auth: new RequestAuth(keys, { stateFile }), state, map, submit };
+  const services: CustodyServices = {
+    keys,
+    auth: new RequestAuth(keys, { stateFile }),
+    state,
+    map,
+    submit,
+    submitBody: (body, now) => ({ appended: submit(entriesOf(body), now), single: isSingle(body) }),
+    submitBytes,
+    close: () => checker.close(),
+  };
   cache.set(ledger, services);
   return services;
 }

@@ -7,13 +7,14 @@ import express, { type Express, type RequestHandler, type Router } from 'express
 import { MedtrailError } from '../../core/errors.js';
 import type { LogService } from '../log/log-service.js';
 import { errorHandler, sendError } from './errors.js';
-import { assertJsonDepth } from './json-depth.js';
+import { jsonBodies } from './json-body.js';
 import { logRoutes } from './log-routes.js';
 import { fastPath, type FastRoute } from './fast-path.js';
 import { loadShedder } from './shedder.js';
+import { loopStats } from './loop-stats.js';
 import { allowed, DEFAULT_RATE_LIMIT, rateLimit, TokenBuckets, type RateLimitOptions } from './rate-limit.js';
 
-// The exact bytes of a JSON body, kept by express.json's verify hook for request signatures (http/auth.ts).
+// The exact bytes of a JSON body, kept by jsonBodies (json-body.ts) for request signatures (http/auth.ts).
 declare module 'node:http' {
   interface IncomingMessage {
     rawBody?: Buffer | undefined;
@@ -22,8 +23,10 @@ declare module 'node:http' {
 
 export interface AppOptions {
   log: LogService;
-  /** Largest JSON body accepted (default 16 MiB: a 100,000-pack batch entry lists its serials). */
-  jsonLimit?: string;
+  /** Largest body of POST /api/v1/entries (default MAX_ENTRIES_BODY: a 200,000-pack entry lists its packs). */
+  entriesLimit?: number;
+  /** Largest JSON body of every other route under /api/v1 (default MAX_JSON_BODY). */
+  jsonLimit?: number;
   /** Requests in flight beyond which new ones get 503 (default 256). */
   maxInFlight?: number;
   /** Event-loop lag (ms) beyond which new requests get 503 (shedder.ts; default 0: off). */
@@ -38,6 +41,10 @@ export interface AppOptions {
   apiRouters?: Router[];
   /** Extra routers at the root (pages, Digital Link resolver). */
   rootRouters?: Router[];
+  /** Bodies of POST /entries over this many bytes are read in the entry-check worker (default ENTRY_INLINE_BYTES). */
+  entryInlineBytes?: number;
+  /** Serve GET /debug/loop, the event loop's longest hold since the last read (loop-stats.ts; benchmarks only). */
+  loopStats?: boolean;
 }
 
 function setSecurityHeaders(res: ServerResponse): void {
@@ -52,6 +59,24 @@ function securityHeaders(): RequestHandler {
     setSecurityHeaders(res);
     next();
   };
+}
+
+/** Largest body of POST /api/v1/entries: 16 MiB, the largest entry (core/entry/entry.ts MAX_ENTRY_BYTES). */
+export const MAX_ENTRIES_BODY = 16 * 1024 * 1024;
+/** Largest JSON body of any other route (reports, tag keys, signed reads): none needs more than a few KiB. */
+export const MAX_JSON_BODY = 1024 * 1024;
+/**
+ * Bodies of POST /api/v1/entries larger than this are parsed and checked in the entry-check worker
+ * (server/custody/entry-checker.ts), not on the event loop: at about 4 ms per MB for the JSON alone (and
+ * as much again to canonicalise and verify), 64 KiB stays well under a millisecond.
+ */
+export const ENTRY_INLINE_BYTES = 64 * 1024;
+
+/** POST /entries under /api/v1 as express routes it (any case, one trailing slash allowed). */
+function isEntriesPost(method: string | undefined, path: string): boolean {
+  if (method !== 'POST') return false;
+  const p = path.toLowerCase();
+  return p === '/entries' || p === '/entries/';
 }
 
 export interface App {
@@ -80,6 +105,8 @@ export function createApp(opts: AppOptions): App {
     const h = shed.health();
     res.status(h.ok ? 200 : 503).json(h);
   });
+  const loop = opts.loopStats === true ? loopStats() : undefined;
+  if (loop !== undefined) app.get('/debug/loop', loop.handler);
   // The API's description (server/http/openapi.ts), held to the real answers by test/server/openapi.test.ts.
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(OPENAPI);
@@ -89,17 +116,17 @@ export function createApp(opts: AppOptions): App {
   const buckets = opts.rateLimit === false ? undefined : new TokenBuckets(opts.rateLimit ?? DEFAULT_RATE_LIMIT);
   if (buckets !== undefined) app.use(rateLimit(buckets));
   app.use(shed.handler);
-  // The exact body bytes are kept for signed requests (core/api/request-auth.ts signs their SHA-256).
+  // The exact body bytes are kept for signed requests (core/api/request-auth.ts signs their SHA-256). Only
+  // POST /entries takes a large body, and one over ENTRY_INLINE_BYTES is handed to its route unparsed
+  // (req.deferredBody), to be read off the event loop; every other route is capped at MAX_JSON_BODY.
+  const entriesLimit = opts.entriesLimit ?? MAX_ENTRIES_BODY;
+  const inline = opts.entryInlineBytes ?? ENTRY_INLINE_BYTES;
+  const jsonLimit = opts.jsonLimit ?? MAX_JSON_BODY;
   app.use(
     '/api/v1',
-    express.json({
-      limit: opts.jsonLimit ?? '16mb',
-      strict: true,
-      verify: (req, _res, buf) => {
-        assertJsonDepth(buf);
-        req.rawBody = buf;
-      },
-    }),
+    jsonBodies((req) =>
+      isEntriesPost(req.method, (req.url ?? '').split('?')[0] ?? '') ? { limit: entriesLimit, inlineLimit: inline } : { limit: jsonLimit, inlineLimit: Infinity },
+    ),
   );
   app.use('/api/v1', logRoutes(opts.log));
   for (const r of opts.apiRouters ?? []) app.use('/api/v1', r);
@@ -113,5 +140,12 @@ export function createApp(opts: AppOptions): App {
     { headers: setSecurityHeaders, rateLimit: buckets === undefined ? undefined : (req, res) => allowed(buckets, req, res), admit: shed.admit },
     app,
   );
-  return { app, listener, stop: shed.stop };
+  return {
+    app,
+    listener,
+    stop: () => {
+      shed.stop();
+      loop?.stop();
+    },
+  };
 }

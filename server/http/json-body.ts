@@ -10,15 +10,29 @@
 // - not JSON, not an object or array at the top, or nested deeper than MAX_JSON_DEPTH: BAD_JSON;
 // - a charset other than UTF-8, or a Content-Encoding (gzip, ...): BAD_INPUT (body-parser's 415s, which the
 //   app's error handler also answers as BAD_INPUT);
-// - the exact bytes come back as `raw` (signed requests sign their SHA-256, core/api/request-auth.ts).
+// - the exact bytes come back as `raw` (signed requests sign their SHA-256, core/api/request-auth.ts);
+// - a body over `inlineLimit` bytes (when given) is read but not parsed: `deferred` is set and `body` is
+//   undefined, for its route to parse off the event loop (POST /entries: server/custody/entry-checker.ts).
+//   Parsing and walking 14 MB of JSON holds a thread for a few hundred milliseconds (issue 12 item 4).
+//
+// jsonBodies() is the same reader as express middleware for every route under /api/v1 (server/http/app.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import { MedtrailError } from '../../core/errors.js';
 import { assertJsonDepth } from './json-depth.js';
+
+// A body deferred by jsonBodies(): its exact bytes, parsed later by its route (off the event loop).
+declare module 'node:http' {
+  interface IncomingMessage {
+    deferredBody?: Buffer | undefined;
+  }
+}
 
 const JSON_TYPE = /^application\/json\s*(?:;|$)/i;
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
 
-function parse(buf: Buffer): unknown {
+/** A JSON request body's bytes to a value: {} when blank; BAD_JSON when not an object or array, too deep or not JSON. */
+export function parseJsonBytes(buf: Buffer): unknown {
   let i = 0;
   while (i < buf.length && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0a || buf[i] === 0x0d)) i++;
   if (i === buf.length) return {};
@@ -36,10 +50,12 @@ function parse(buf: Buffer): unknown {
 export interface JsonBody {
   body: unknown;
   raw: Buffer | undefined;
+  /** The body was over `inlineLimit`: read, not parsed (`body` is undefined, `raw` holds it). */
+  deferred?: true;
 }
 
 /** Reads and parses a JSON request body of at most `limit` bytes; `done` gets a coded error or the body. */
-export function readJsonBody(req: IncomingMessage, limit: number, done: (err: MedtrailError | undefined, got?: JsonBody) => void): void {
+export function readJsonBody(req: IncomingMessage, limit: number, done: (err: MedtrailError | undefined, got?: JsonBody) => void, inlineLimit = Infinity): void {
   const type = req.headers['content-type'];
   if (type === undefined || !JSON_TYPE.test(type)) {
     // Not read at all (as express.json leaves it): node's server drops what is left once the answer is sent.
@@ -62,6 +78,9 @@ export function readJsonBody(req: IncomingMessage, limit: number, done: (err: Me
     return;
   }
   const chunks: Buffer[] = [];
+  // A body to be deferred whose length is declared is copied into one buffer of its own as it arrives: no
+  // concatenation of 14 MB in one go at the end, and the buffer moves to a worker without a copy.
+  const whole = Number.isSafeInteger(declared) && declared > inlineLimit ? Buffer.allocUnsafeSlow(declared) : undefined;
   let size = 0;
   let finished = false;
   const finish = (err?: MedtrailError): void => {
@@ -72,10 +91,11 @@ export function readJsonBody(req: IncomingMessage, limit: number, done: (err: Me
     req.removeListener('error', onError);
     // What is left of an oversized body is read and dropped by node's server once the answer is sent.
     if (err !== undefined) return done(err);
-    const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    const buf = whole !== undefined ? whole.subarray(0, size) : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    if (buf.length > inlineLimit) return done(undefined, { body: undefined, raw: buf, deferred: true });
     let body: unknown;
     try {
-      body = parse(buf);
+      body = parseJsonBytes(buf);
     } catch (e) {
       return done(e instanceof MedtrailError ? e : new MedtrailError('BAD_JSON', 'request body is not valid JSON'));
     }
@@ -84,7 +104,9 @@ export function readJsonBody(req: IncomingMessage, limit: number, done: (err: Me
   const onData = (c: Buffer): void => {
     size += c.length;
     if (size > limit) finish(new MedtrailError('BODY_TOO_LARGE', `request body larger than the limit (${limit} bytes)`));
-    else chunks.push(c);
+    else if (whole === undefined) chunks.push(c);
+    else if (size <= whole.length) c.copy(whole, size - c.length);
+    else finish(new MedtrailError('BAD_INPUT', 'request body longer than its Content-Length'));
   };
   const onEnd = (): void => finish();
   // A client that goes away mid-body gets no answer; the request simply ends here.
@@ -94,6 +116,36 @@ export function readJsonBody(req: IncomingMessage, limit: number, done: (err: Me
   req.on('data', onData);
   req.on('end', onEnd);
   req.on('error', onError);
+}
+
+/** For one request: the largest body read (BODY_TOO_LARGE past it), and the largest parsed here (larger: deferred). */
+export interface BodyLimits {
+  limit: number;
+  inlineLimit: number;
+}
+
+/**
+ * Express middleware: reads a JSON body as readJsonBody does and sets `req.body` (the parsed value, or
+ * undefined when not JSON or deferred), `req.rawBody` (the exact bytes) and `req.deferredBody`.
+ */
+export function jsonBodies(limitsFor: (req: IncomingMessage) => BodyLimits): RequestHandler {
+  return (req, _res, next) => {
+    // No body at all (neither a length nor chunked): nothing to read, as body-parser's hasBody() decides.
+    if (req.headers['transfer-encoding'] === undefined && req.headers['content-length'] === undefined) return next();
+    const { limit, inlineLimit } = limitsFor(req);
+    readJsonBody(
+      req,
+      limit,
+      (err, got) => {
+        if (err !== undefined) return next(err);
+        req.body = got?.body;
+        req.rawBody = got?.raw;
+        if (got?.deferred === true) req.deferredBody = got.raw;
+        next();
+      },
+      inlineLimit,
+    );
+  };
 }
 
 /**

@@ -41,7 +41,14 @@ export function toAppendInput(e: Entry): AppendInput {
  */
 export function appendSigned(log: LogService, keys: KeyBook, entries: readonly Entry[], apply?: (appended: Appended[]) => void): Appended[] {
   for (const e of entries) checkSignature(keys, e);
-  const inputs = entries.map(toAppendInput);
+  return appendChecked(log, keys, entries, entries.map(toAppendInput), apply);
+}
+
+/**
+ * Appends entries whose signatures the caller has checked against `keys` (server/custody/entry-checks.ts),
+ * as `inputs` (their leaf bytes), in one transaction with `apply`; then the KeyBook observes them.
+ */
+export function appendChecked(log: LogService, keys: KeyBook, entries: readonly Entry[], inputs: readonly AppendInput[], apply?: (appended: Appended[]) => void): Appended[] {
   const out = log.store.transaction(() => {
     const appended = log.append(inputs);
     apply?.(appended);

@@ -21,6 +21,7 @@ export interface KeyRecord {
 
 export class KeyBook {
   private readonly byGln = new Map<string, KeyRecord>();
+  private changes = 0;
 
   /**
    * The keys of one ledger: its authority, and `origin`, the log origin that every entry and signed request
@@ -50,6 +51,11 @@ export class KeyBook {
     return r === undefined || r.revoked ? undefined : r.publicKey;
   }
 
+  /** Moves whenever a key is admitted, rotated or revoked (copies of the book, such as the entry-check worker's, compare it). */
+  get version(): number {
+    return this.changes;
+  }
+
   /** Applies a participant entry already accepted into the log (its validity is the custody rules' job). */
   observe(entry: Entry): void {
     if (entry.kind !== 'participant' || entry.signer !== this.authority.gln) return;
@@ -60,6 +66,7 @@ export class KeyBook {
     const prev = this.byGln.get(gln);
     if (action === 'revoke') {
       if (prev !== undefined) prev.revoked = true;
+      this.changes++;
       return;
     }
     const pk = b['publicKey'];
@@ -80,6 +87,7 @@ export class KeyBook {
       prefixes: Array.isArray(b['prefixes']) ? b['prefixes'].filter((p): p is string => typeof p === 'string') : (prev?.prefixes ?? []),
       revoked: false,
     });
+    this.changes++;
   }
 
   all(): KeyRecord[] {

@@ -68,7 +68,8 @@ export interface LedgerStore {
   /** Hash of the perfect subtree (level, index); level 0 is a leaf hash. STORE_CORRUPT when absent. */
   perfectHash(level: number, index: number): Uint8Array;
   leaf(index: number): StoredLeaf | undefined;
-  leaves(start: number, end: number): StoredLeaf[];
+  /** Leaves [start, end) in order; with `maxBytes`, stops after the leaf that takes their bytes to it or past. */
+  leaves(start: number, end: number, maxBytes?: number): StoredLeaf[];
   leafIndexByHash(hash: Uint8Array): number | undefined;
   /** Kind, signer and time of the leaf at `index`, or undefined past the end. */
   leafInfo(index: number): LeafInfo | undefined;
@@ -184,8 +185,16 @@ export class SqliteLedgerStore implements LedgerStore {
     return r === undefined ? undefined : { index: r.idx, hash: u8(r.hash), bytes: u8(r.entry) };
   }
 
-  leaves(start: number, end: number): StoredLeaf[] {
-    return this.st.leaves.all(start, end).map((r) => ({ index: r.idx, hash: u8(r.hash), bytes: u8(r.entry) }));
+  leaves(start: number, end: number, maxBytes = Infinity): StoredLeaf[] {
+    if (maxBytes === Infinity) return this.st.leaves.all(start, end).map((r) => ({ index: r.idx, hash: u8(r.hash), bytes: u8(r.entry) }));
+    const out: StoredLeaf[] = [];
+    let bytes = 0;
+    for (const r of this.st.leaves.iterate(start, end)) {
+      out.push({ index: r.idx, hash: u8(r.hash), bytes: u8(r.entry) });
+      bytes += r.entry.length;
+      if (bytes >= maxBytes) break;
+    }
+    return out;
   }
 
   leafInfo(index: number): LeafInfo | undefined {
