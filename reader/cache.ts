@@ -16,6 +16,11 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { checkLogOrigin, decodeEntry } from '../core/entry/entry.js';
+import { equalBytes, fromHex, toHex } from '../core/bytes.js';
+import { MedtrailError } from '../core/errors.js';
+import { parseCheckpointBody, parseNote } from '../core/log/checkpoint.js';
+import { completedSubtrees, leafHash, rootAt } from '../core/log/merkle.js';
+import { requireQuorum, type TlogPolicy } from '../core/log/policy.js';
 import { parseHeld, parseParticipants, type ParticipantAnswer } from '../core/api/answers.js';
 import type { LedgerClient } from '../client/ledger-client.js';
 
@@ -51,7 +56,14 @@ export class ReaderCache {
   readonly db: Database.Database;
   private readonly q;
 
-  constructor(path: string) {
+  /**
+   * `policy`: a witness policy (c2sp.org/tlog-policy). A sync then reads up to a checkpoint that carries its
+   * quorum only, and the leaves read must give that checkpoint's root, or the cache keeps nothing of them.
+   */
+  constructor(
+    path: string,
+    private readonly policy?: TlogPolicy,
+  ) {
     mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -118,6 +130,25 @@ export class ReaderCache {
     return this.q.meta.get('log_origin')?.value;
   }
 
+  /** Forgets every entry-derived row (products, recalls, dispenses) and where the reading stood. */
+  private resetEntries(): void {
+    this.db.transaction(() => {
+      this.db.exec('DELETE FROM products; DELETE FROM recalled; DELETE FROM dispensed');
+      this.db.prepare("DELETE FROM meta WHERE key IN ('log_index', 'frontier', 'entries_read', 'witnessed_size')").run();
+    })();
+  }
+
+  /** Whether this cache holds its entries to a witness policy. */
+  get holdsPolicy(): boolean {
+    return this.policy !== undefined;
+  }
+
+  /** With a policy: the size of the witnessed checkpoint the cached entries were checked against. */
+  get witnessedSize(): number | undefined {
+    const v = this.q.meta.get('witnessed_size')?.value;
+    return v === undefined || v === '' ? undefined : Number(v);
+  }
+
   /** Whether a sync has read the ledger's entries (recalls, dispenses): only a reader with a participant key does. */
   get entriesRead(): boolean {
     return this.q.meta.get('entries_read')?.value === '1';
@@ -131,22 +162,49 @@ export class ReaderCache {
   /** One sync (see the top of this file); `gln` is this pharmacy's (the held packs are read signed). */
   async sync(client: LedgerClient, gln: string | undefined): Promise<SyncResult> {
     const participants: CachedParticipant[] = await client.get('/api/v1/participants', parseParticipants);
-    const { origin, size: note } = await checkpointHead(client);
+    const head = await checkpointHead(client, this.policy);
+    const { origin, size: note } = head;
     let from = Number(this.q.meta.get('log_index')?.value ?? '0');
-    // A different (or rebuilt) ledger: read it again from the start.
-    if (from > note || (this.origin !== undefined && this.origin !== origin)) from = 0;
+    // A different (or rebuilt) ledger, or a cache from before the frontier was kept: read it again from the start.
+    if (from > note || (this.origin !== undefined && this.origin !== origin) || (from > 0 && this.q.meta.get('frontier') === undefined)) from = 0;
     this.q.setMeta.run('log_origin', origin);
     let leaves = 0;
     const signed = client.signer !== undefined;
+    // The perfect subtrees of the leaves read so far (RFC 9162): enough to compute their root, and so to check
+    // that the entries the server sent are exactly the ones its checkpoint commits to.
+    const frontier = from === 0 ? new Map<string, Uint8Array>() : readFrontier(this.q.meta.get('frontier')?.value);
+    if (from === 0) this.resetEntries();
+    const read = (level: number, index: number): Uint8Array => {
+      const h = frontier.get(`${level}/${index}`);
+      if (h === undefined) throw new MedtrailError('STORE_CORRUPT', `the reader cache lacks the subtree ${level}/${index}`);
+      return h;
+    };
     while (signed && from < note) {
       const page = await client.leaves(from, Math.min(note, from + PAGE));
       if (page.length === 0) break;
       this.db.transaction(() => {
-        for (const l of page) this.applyLeaf(l.bytes);
+        let next = from;
+        for (const l of page) {
+          if (l.index !== next++) throw new MedtrailError('BAD_ANSWER', `GET /log/entries answered leaf ${l.index} where ${next - 1} was due`);
+          const subs = completedSubtrees(l.index, leafHash(l.bytes), read);
+          for (let k = 0; k < subs.length - 1; k++) frontier.delete(`${subs[k]!.level}/${subs[k]!.index - 1}`);
+          const top = subs[subs.length - 1]!;
+          frontier.set(`${top.level}/${top.index}`, top.hash);
+          this.applyLeaf(l.bytes);
+        }
         this.q.setMeta.run('log_index', String(from + page.length));
+        this.q.setMeta.run('frontier', writeFrontier(frontier));
       })();
       from += page.length;
       leaves += page.length;
+    }
+    if (signed) {
+      if (from !== note || !equalBytes(rootAt(note, read), head.root)) {
+        // The server's entries do not give its own checkpoint's root: keep nothing that came from them.
+        this.resetEntries();
+        throw new MedtrailError('LOG_INTEGRITY', `the entries the server sent do not give the root of its checkpoint (size ${note}); the reader's cache of entries was emptied`);
+      }
+      this.q.setMeta.run('witnessed_size', this.policy === undefined ? '' : String(note));
     }
     const held: CachedPack[] = [];
     if (gln !== undefined) {
@@ -203,10 +261,29 @@ function participantRow(r: { gln: string; name: string; role: string; public_key
   return { gln: r.gln, name: r.name, role: r.role, publicKey: r.public_key, prefixes: JSON.parse(r.prefixes) as string[], revoked: r.revoked === 1 };
 }
 
-/** The origin and tree size of the server's current checkpoint (its first two lines). */
-async function checkpointHead(client: LedgerClient): Promise<{ origin: string; size: number }> {
+/**
+ * The server's current checkpoint: with a policy, one that carries its witness quorum (CHECKPOINT_QUORUM
+ * otherwise); without, as the server says it (its body parsed, not its signature checked: the root is still
+ * held against the leaves read).
+ */
+async function checkpointHead(client: LedgerClient, policy: TlogPolicy | undefined): Promise<{ origin: string; size: number; root: Uint8Array }> {
   const { text } = await client.text('GET', '/api/v1/checkpoint');
-  const [origin = '', sizeText] = text.split('\n');
-  const size = Number(sizeText);
-  return { origin: checkLogOrigin(origin), size: Number.isSafeInteger(size) && size >= 0 ? size : 0 };
+  const cp = policy !== undefined ? requireQuorum(policy, text).checkpoint : parseCheckpointBody(parseNote(text).body);
+  return { origin: checkLogOrigin(cp.origin), size: cp.size, root: cp.root };
+}
+
+function writeFrontier(f: Map<string, Uint8Array>): string {
+  return JSON.stringify([...f].map(([k, h]) => [k, toHex(h)]));
+}
+
+function readFrontier(text: string | undefined): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  if (text === undefined) return out;
+  const v: unknown = JSON.parse(text);
+  if (!Array.isArray(v)) throw new MedtrailError('STORE_CORRUPT', 'the reader cache frontier is malformed');
+  for (const e of v) {
+    if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'string') throw new MedtrailError('STORE_CORRUPT', 'the reader cache frontier is malformed');
+    out.set(e[0], fromHex(e[1], 32));
+  }
+  return out;
 }

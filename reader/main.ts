@@ -120,7 +120,8 @@ try {
   usage(messageOf(e));
 }
 const printer = new Printer(o.json === true, process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined);
-const cache = new ReaderCache(join(o.state, 'cache.db'));
+const policy = o.policy !== undefined ? loadPolicy(o.policy) : undefined;
+const cache = new ReaderCache(join(o.state, 'cache.db'), policy);
 const queue = new OfflineQueue(join(o.state, 'queue.db'));
 let nfc: NfcWatch | undefined;
 let exiting = false;
@@ -149,7 +150,7 @@ const verifier = new Verifier({
   cache,
   queue,
   signer,
-  ...(o.policy !== undefined ? { policy: loadPolicy(o.policy) } : {}),
+  ...(policy !== undefined ? { policy } : {}),
   dispense: o.dispense === true,
   slowMs: num(o.slowMs, '--slow-ms', 0),
   onVerdict: (v) => {

@@ -98,6 +98,7 @@ export function evaluateOffline(cache: ReaderCache, code: ParsedCode, now: Date)
   const out: OfflineEvaluation = { verdict: decide(sorted), reasons: sorted, code, product, held, lot, expiry };
   if (cache.syncedAt === undefined) out.cannotCheck = 'this reader has never synced with the server: no maker keys are cached';
   else if (maker === undefined) out.cannotCheck = `no key of this product's maker is cached (last sync ${cache.syncedAt})`;
+  else if (cache.holdsPolicy && cache.witnessedSize === undefined) out.cannotCheck = `no sync has yet read the ledger's entries up to a checkpoint its witnesses cosigned (last sync ${cache.syncedAt})`;
   else if (!cache.entriesRead) out.cannotCheck = `this reader runs without --key: the ledger's entries (products, recalls, dispenses) are read only by an enrolled participant (last sync ${cache.syncedAt})`;
   return out;
 }

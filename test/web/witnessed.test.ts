@@ -178,3 +178,61 @@ describe('medtrail verify --policy and medtrail-reader --policy: no server is tr
     }
   });
 });
+
+describe("the reader's offline cache stands on a witnessed checkpoint", () => {
+  it('syncs up to a checkpoint with the quorum only, and only entries that give its root', async () => {
+    const { ReaderCache } = await import('../../reader/cache.js');
+    const { evaluateOffline, parseCode } = await import('../../reader/offline.js');
+    const { LedgerClient } = await import('../../client/ledger-client.js');
+    const { keyFileSeed } = await import('../../core/crypto/keys.js');
+    const { createServer } = await import('node:http');
+    const policy = parsePolicy(policyText);
+    const signer = { gln: chain.c.p.gln, seed: keyFileSeed(chain.c.p) };
+    const code = parseCode(tagUri(server!.url, chain.genuine, chain.c.m));
+
+    const good = new ReaderCache(join(t.dir, 'cache-good.db'), policy);
+    const r = await good.sync(new LedgerClient(server!.url, { signer }), signer.gln);
+    expect(r.leaves).toBe(r.logSize);
+    expect(good.witnessedSize).toBe(r.logSize);
+    expect(evaluateOffline(good, code, new Date()).cannotCheck).toBeUndefined();
+    good.close();
+
+    // The fork's checkpoint has no quorum: the sync refuses it, and the cache gives no offline verdict.
+    const forked = new ReaderCache(join(t.dir, 'cache-fork.db'), policy);
+    await expect(forked.sync(new LedgerClient(fork!.url, { signer }), signer.gln)).rejects.toMatchObject({ code: 'CHECKPOINT_QUORUM' });
+    expect(forked.witnessedSize).toBeUndefined();
+    forked.close();
+
+    // A server that sends other entries than its witnessed checkpoint commits to (here: leaf 1 again in place of
+    // leaf 2): the root does not come out, and the cache keeps none of them.
+    const proxy = createServer((req, res) => {
+      void (async () => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host') headers[k] = v;
+        const up = await fetch(`${server!.url}${req.url}`, { headers });
+        let text = await up.text();
+        if (req.url!.startsWith('/api/v1/log/entries') && up.status === 200) {
+          const a = JSON.parse(text) as { entries: { index: number; leaf: string }[] };
+          const one = a.entries.find((e) => e.index === 1);
+          const two = a.entries.find((e) => e.index === 2);
+          if (one !== undefined && two !== undefined) two.leaf = one.leaf;
+          text = JSON.stringify(a);
+        }
+        res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' });
+        res.end(text);
+      })();
+    });
+    await new Promise<void>((res) => proxy.listen(0, '127.0.0.1', res));
+    const port = (proxy.address() as { port: number }).port;
+    const lied = new ReaderCache(join(t.dir, 'cache-lie.db'), policy);
+    try {
+      await expect(lied.sync(new LedgerClient(`http://127.0.0.1:${port}`, { signer }), signer.gln)).rejects.toMatchObject({ code: 'LOG_INTEGRITY' });
+      expect(lied.witnessedSize).toBeUndefined();
+      expect(lied.entriesRead).toBe(false);
+      expect(evaluateOffline(lied, code, new Date()).cannotCheck).toBeDefined();
+    } finally {
+      lied.close();
+      proxy.close();
+    }
+  });
+});
