@@ -101,6 +101,7 @@ export const ERROR_CODES = {
   COSIGNATURE_BAD_SIGNATURE: "a cosignature line carrying a trusted witness's name and key ID does not verify",
   POLICY_MALFORMED: 'the witness policy is malformed (see fields)',
   CHECKPOINT_QUORUM: 'the checkpoint lacks the witness cosignatures the policy requires',
+  CHECKPOINT_STALE: 'the witnesses cosigned the checkpoint longer ago than the client allows: it may be an old one replayed',
   WITNESS_REQUEST_MALFORMED: 'the add-checkpoint request is malformed',
   WITNESS_UNKNOWN_LOG: 'the witness knows no log with this origin',
   WITNESS_UNTRUSTED: "the checkpoint carries no valid signature by the log's known key",

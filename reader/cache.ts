@@ -20,7 +20,7 @@ import { equalBytes, fromHex, toHex } from '../core/bytes.js';
 import { MedtrailError } from '../core/errors.js';
 import { parseCheckpointBody, parseNote } from '../core/log/checkpoint.js';
 import { completedSubtrees, leafHash, rootAt } from '../core/log/merkle.js';
-import { requireQuorum, type TlogPolicy } from '../core/log/policy.js';
+import { DEFAULT_WITNESS_MAX_AGE_S, requireQuorum, type TlogPolicy } from '../core/log/policy.js';
 import { parseHeld, parseParticipants, type ParticipantAnswer } from '../core/api/answers.js';
 import type { LedgerClient } from '../client/ledger-client.js';
 
@@ -63,6 +63,7 @@ export class ReaderCache {
   constructor(
     path: string,
     private readonly policy?: TlogPolicy,
+    private readonly maxAgeS = DEFAULT_WITNESS_MAX_AGE_S,
   ) {
     mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
@@ -162,7 +163,7 @@ export class ReaderCache {
   /** One sync (see the top of this file); `gln` is this pharmacy's (the held packs are read signed). */
   async sync(client: LedgerClient, gln: string | undefined): Promise<SyncResult> {
     const participants: CachedParticipant[] = await client.get('/api/v1/participants', parseParticipants);
-    const head = await checkpointHead(client, this.policy);
+    const head = await checkpointHead(client, this.policy, Math.floor(Date.now() / 1000) - this.maxAgeS);
     const { origin, size: note } = head;
     let from = Number(this.q.meta.get('log_index')?.value ?? '0');
     // A different (or rebuilt) ledger, or a cache from before the frontier was kept: read it again from the start.
@@ -266,9 +267,9 @@ function participantRow(r: { gln: string; name: string; role: string; public_key
  * otherwise); without, as the server says it (its body parsed, not its signature checked: the root is still
  * held against the leaves read).
  */
-async function checkpointHead(client: LedgerClient, policy: TlogPolicy | undefined): Promise<{ origin: string; size: number; root: Uint8Array }> {
+async function checkpointHead(client: LedgerClient, policy: TlogPolicy | undefined, notBefore: number): Promise<{ origin: string; size: number; root: Uint8Array }> {
   const { text } = await client.text('GET', '/api/v1/checkpoint');
-  const cp = policy !== undefined ? requireQuorum(policy, text).checkpoint : parseCheckpointBody(parseNote(text).body);
+  const cp = policy !== undefined ? requireQuorum(policy, text, { notBefore }).checkpoint : parseCheckpointBody(parseNote(text).body);
   return { origin: checkLogOrigin(cp.origin), size: cp.size, root: cp.root };
 }
 

@@ -33,6 +33,7 @@ interface Options {
   server: string;
   key?: string;
   policy?: string;
+  maxAge: string;
   json?: boolean;
   once?: boolean;
   dispense?: boolean;
@@ -60,6 +61,7 @@ const program = new Command()
   .option('--slow-ms <ms>', 'print the offline verdict first when the server takes longer than this', '300')
   .option('--retry-ms <ms>', 'first delay before resending the offline queue (doubles up to 30 s)', '1000')
   .option('--sync-interval <s>', 'seconds between syncs of the offline cache', '300')
+  .option('--max-age <seconds>', 'with --policy: the oldest witness cosignature accepted (an old answer replayed)', '600')
   .option('--policy <file>', 'witness policy (c2sp.org/tlog-policy): hold every online answer to it (the state proven under a checkpoint its witnesses cosigned)')
   .addHelpText('after', `\nWithout --once: exit 0 when stopped (SIGINT, SIGTERM, or the end of stdin with --no-nfc).\n${exitCodeHelp()}`)
   // commander's own usage errors are said once, coded, by usage() below (JSON under --json, as the CLI's are).
@@ -121,7 +123,8 @@ try {
 }
 const printer = new Printer(o.json === true, process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined);
 const policy = o.policy !== undefined ? loadPolicy(o.policy) : undefined;
-const cache = new ReaderCache(join(o.state, 'cache.db'), policy);
+const maxAgeS = num(o.maxAge, '--max-age', 1);
+const cache = new ReaderCache(join(o.state, 'cache.db'), policy, maxAgeS);
 const queue = new OfflineQueue(join(o.state, 'queue.db'));
 let nfc: NfcWatch | undefined;
 let exiting = false;
@@ -150,7 +153,7 @@ const verifier = new Verifier({
   cache,
   queue,
   signer,
-  ...(policy !== undefined ? { policy } : {}),
+  ...(policy !== undefined ? { policy, maxAgeS } : {}),
   dispense: o.dispense === true,
   slowMs: num(o.slowMs, '--slow-ms', 0),
   onVerdict: (v) => {

@@ -10,7 +10,7 @@
 import type { ScanRepair } from '../core/gs1/scanner-repair.js';
 import { reason, type Reason } from '../core/verdict.js';
 import type { LedgerClient, RequestSigner } from '../client/ledger-client.js';
-import type { TlogPolicy } from '../core/log/policy.js';
+import { DEFAULT_WITNESS_MAX_AGE_S, type TlogPolicy } from '../core/log/policy.js';
 import type { VerifyAnswer } from '../core/api/answers.js';
 import { provenVerdict } from '../core/map/proven-verdict.js';
 import { isMedtrailError } from '../core/errors.js';
@@ -50,6 +50,8 @@ export interface VerifierOptions {
    * so that the verdict stands on a witnessed state, not on the server's word.
    */
   policy?: TlogPolicy;
+  /** With a policy: the oldest witness cosignature accepted, in seconds (default 600). */
+  maxAgeS?: number;
   onVerdict(v: VerdictLine): void;
   onError(e: ErrorLine): void;
   onAlert(a: AlertLine): void;
@@ -129,7 +131,8 @@ export class Verifier {
     let witnessed: { verdict: VerdictLine['verdict']; witnessed?: string[]; cannotCheck?: string } | undefined;
     if (got.kind === 'answer' && this.o.policy !== undefined) {
       const policy = this.o.policy;
-      const hold = (a: VerifyAnswer): ReturnType<typeof provenVerdict> => provenVerdict(policy, a, ev.code.gtin, ev.code.serial);
+      const maxAgeS = this.o.maxAgeS ?? DEFAULT_WITNESS_MAX_AGE_S;
+      const hold = (a: VerifyAnswer): ReturnType<typeof provenVerdict> => provenVerdict(policy, a, ev.code.gtin, ev.code.serial, { notBefore: Math.floor(Date.now() / 1000) - maxAgeS });
       try {
         try {
           const pv = hold(got.answer);
@@ -137,7 +140,7 @@ export class Verifier {
           if (pv.overridden !== undefined) this.o.onAlert({ alert: 'SERVER_CONTRADICTED', message: pv.overridden });
         } catch (e) {
           // A checkpoint signed a moment ago may not be cosigned yet: ask once more after a second.
-          if (!isMedtrailError(e, 'CHECKPOINT_QUORUM')) throw e;
+          if (!isMedtrailError(e, 'CHECKPOINT_QUORUM') && !isMedtrailError(e, 'CHECKPOINT_STALE')) throw e;
           await new Promise((r) => setTimeout(r, 1000));
           got = await askServer(this.o.client, got.code, undefined);
           if (got.kind !== 'answer') throw e;

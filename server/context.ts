@@ -37,7 +37,7 @@ export interface Ledger {
    * The deployment's witness policy (c2sp.org/tlog-policy) when it has one: the log submits every checkpoint
    * to its witnesses (server/log/publisher.ts) and the pages pin it, so that clients hold checkpoints to it.
    */
-  policy?: { text: string; parsed: TlogPolicy };
+  policy?: { text: string; parsed: TlogPolicy; maxAgeS: number };
   close(): void;
 }
 

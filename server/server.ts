@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Router } from 'express';
 import { openLedger, type Ledger } from './context.js';
-import { parsePolicy, type TlogPolicy } from '../core/log/policy.js';
+import { DEFAULT_WITNESS_MAX_AGE_S, parsePolicy, type TlogPolicy } from '../core/log/policy.js';
 import { Publisher } from './log/publisher.js';
 import { codeOf, isMedtrailError, MedtrailError } from '../core/errors.js';
 import { createApp } from './http/app.js';
@@ -35,6 +35,8 @@ export interface ServeOptions {
   rateLimit?: RateLimitOptions | false;
   /** A c2sp.org/tlog-policy text: its witnesses (with URLs) get every checkpoint; the pages pin it. */
   policy?: string;
+  /** Oldest witness cosignature (seconds) the pages accept (default 600); the log refreshes them at a quarter of it, at most every minute. */
+  witnessMaxAgeS?: number;
   /** Bodies of POST /entries over this many bytes are read in a worker (default: MEDTRAIL_ENTRY_INLINE_BYTES, else 64 KiB). */
   entryInlineBytes?: number;
   /** Leaf bytes after which a page of GET /log/entries stops (default: MEDTRAIL_LOG_PAGE_BYTES, else 1 MiB). */
@@ -84,9 +86,11 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       ledger.close();
       throw new MedtrailError('CLI_USAGE', `the policy does not list this log (log ${ledger.log.verifierKey}): clients holding it would refuse every checkpoint`);
     }
-    ledger.policy = { text: o.policy, parsed };
+    const maxAgeS = o.witnessMaxAgeS ?? DEFAULT_WITNESS_MAX_AGE_S;
+    ledger.policy = { text: o.policy, parsed, maxAgeS };
     const pub = new Publisher(ledger.store.connectionFor('publisher'), ledger.log, parsed, {
       onError: (w, code, message) => process.stderr.write(`medtrail: witness ${w}: ${code}: ${message}\n`),
+      refreshMs: Math.min(60_000, (maxAgeS * 1000) / 4),
     });
     ledger.log.setPublication({ signed: () => void pub.publish(), cosigned: (note, size) => pub.withCosignatures(note, size) });
     publisher = pub;

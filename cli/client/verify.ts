@@ -10,7 +10,7 @@ import { exitCodeHelp } from '../../core/verdict.js';
 import { readFileSync } from 'node:fs';
 import { isMedtrailError, MedtrailError } from '../../core/errors.js';
 import { parseScannedCode } from '../../core/gs1/scanned-code.js';
-import { parsePolicy, type TlogPolicy } from '../../core/log/policy.js';
+import { DEFAULT_WITNESS_MAX_AGE_S, parsePolicy, type TlogPolicy } from '../../core/log/policy.js';
 import { provenVerdict, type ProvenVerdict } from '../../core/map/proven-verdict.js';
 
 export type { VerifyAnswer, VerifyRequest };
@@ -33,6 +33,7 @@ interface VerifyOptions {
   key?: string;
   location?: string;
   policy?: string;
+  maxAge?: string;
   json?: boolean;
 }
 
@@ -40,16 +41,17 @@ interface VerifyOptions {
  * The answer held to a witness policy (core/map/proven-verdict.ts). A checkpoint signed a moment ago may not
  * be cosigned yet: asked once more after a second before CHECKPOINT_QUORUM is final.
  */
-async function witnessed(ask: () => Promise<VerifyAnswer>, first: VerifyAnswer, policy: TlogPolicy, code: string): Promise<{ answer: VerifyAnswer; proven: ProvenVerdict }> {
+async function witnessed(ask: () => Promise<VerifyAnswer>, first: VerifyAnswer, policy: TlogPolicy, code: string, maxAgeS: number): Promise<{ answer: VerifyAnswer; proven: ProvenVerdict }> {
   const { gtin, serial } = parseScannedCode(code);
+  const opts = (): { notBefore: number } => ({ notBefore: Math.floor(Date.now() / 1000) - maxAgeS });
   try {
-    return { answer: first, proven: provenVerdict(policy, first, gtin, serial) };
+    return { answer: first, proven: provenVerdict(policy, first, gtin, serial, opts()) };
   } catch (e) {
-    if (!isMedtrailError(e, 'CHECKPOINT_QUORUM')) throw e;
+    if (!isMedtrailError(e, 'CHECKPOINT_QUORUM') && !isMedtrailError(e, 'CHECKPOINT_STALE')) throw e;
   }
   await new Promise((r) => setTimeout(r, 1000));
   const again = await ask();
-  return { answer: again, proven: provenVerdict(policy, again, gtin, serial) };
+  return { answer: again, proven: provenVerdict(policy, again, gtin, serial, opts()) };
 }
 
 function readPolicy(path: string): TlogPolicy {
@@ -70,6 +72,7 @@ export function registerVerify(program: Command): void {
       .argument('<code>', 'Digital Link URI or GS1 element string ((01)..(21).. or raw with GS separators)')
       .option('--location <text>', 'where the scan happens (kept with the scan, not in the log)')
       .option('--policy <file>', 'a witness policy (c2sp.org/tlog-policy): trust no server; the verdict follows the pack state proven under a checkpoint its witnesses cosigned')
+      .option('--max-age <seconds>', 'with --policy: the oldest witness cosignature accepted (an old answer replayed)', String(DEFAULT_WITNESS_MAX_AGE_S))
       .addHelpText('after', `\n${exitCodeHelp()}`),
     'your key file: sign the request as a participant (optional)',
   ).action(
@@ -86,7 +89,9 @@ export function registerVerify(program: Command): void {
         process.exitCode = exitCodeOf(a.verdict);
         return;
       }
-      const { answer, proven } = await witnessed(ask, a, policy, code);
+      const maxAge = Number(o.maxAge ?? DEFAULT_WITNESS_MAX_AGE_S);
+      if (!Number.isSafeInteger(maxAge) || maxAge < 1) throw new MedtrailError('CLI_USAGE', `--max-age must be a whole number of seconds from 1, got ${o.maxAge}`);
+      const { answer, proven } = await witnessed(ask, a, policy, code, maxAge);
       const p = proven.proven;
       const state = p.present ? `${p.state}${p.recalled ? ', lot recalled' : ''} (lot ${p.lot}, expiry ${p.expiry}, maker ${p.maker})` : 'no such pack in the ledger';
       const lines = [

@@ -7,6 +7,11 @@ import { action, emit, parsePort } from '../io.js';
 import { readFileSync } from 'node:fs';
 import { MedtrailError } from '../../core/errors.js';
 
+function seconds(v: string, what: string): number {
+  if (!/^[1-9][0-9]{0,6}$/.test(v)) throw new MedtrailError('CLI_USAGE', `${what} must be a whole number of seconds from 1, got ${v}`);
+  return Number(v);
+}
+
 function readText(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -21,6 +26,7 @@ export interface ServeCliOptions {
   host: string;
   logKey?: string;
   policy?: string;
+  witnessMaxAge?: string;
   json?: boolean;
 }
 
@@ -34,6 +40,7 @@ export async function serveForever(opts: ServeCliOptions, modules: ServiceModule
     maxLagMs: DEFAULT_MAX_LAG_MS,
     ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}),
     ...(opts.policy !== undefined ? { policy: readText(opts.policy, '--policy') } : {}),
+    ...(opts.witnessMaxAge !== undefined ? { witnessMaxAgeS: seconds(opts.witnessMaxAge, '--witness-max-age') } : {}),
   });
   // The stop signals are taken from the moment the port is open: a Ctrl-C while start's demo runs (or just after
   // it printed) closes the server cleanly instead of killing the process mid-write.
@@ -68,6 +75,7 @@ export function registerServe(program: Command, modules: () => ServiceModule[]):
   servingOptions(program.command('serve').description('run the ledger service (HTTP API, checkpoints, proofs)'))
     .option('--log-key <path>', 'log key file (default: log.key.json beside the database)')
     .option('--policy <file>', 'witness policy (c2sp.org/tlog-policy): every checkpoint goes to its witnesses; the pages pin it')
+    .option('--witness-max-age <seconds>', 'oldest witness cosignature the pages accept (default 600); the log has them refreshed at a quarter of it')
     .option('--json', 'print the listening address as JSON')
     .action(action((opts: ServeCliOptions) => serveForever(opts, modules())));
 }

@@ -61,6 +61,8 @@ export interface QuorumCheck {
   /** Newest cosignature time of each witness that verified (POSIX seconds), by policy name. */
   times: Record<string, number>;
   satisfied: boolean;
+  /** The quorum would hold but for cosignatures older than `notBefore`: perhaps an old checkpoint replayed. */
+  stale: boolean;
   /** Plain words: what the quorum needs and what the checkpoint has. */
   explanation: string;
 }
@@ -194,7 +196,18 @@ function witnessedBy(policy: TlogPolicy, name: string, ok: ReadonlySet<string>):
  * no trusted log signed it (CHECKPOINT_UNKNOWN_KEY, CHECKPOINT_BAD_SIGNATURE) or a trusted line is bad
  * (COSIGNATURE_*); otherwise says which witnesses verified and whether they make the quorum.
  */
-export function checkQuorum(policy: TlogPolicy, note: string, opts: { log?: string } = {}): QuorumCheck {
+export interface QuorumOptions {
+  /** A log verifier key to trust where the policy lists no log of the checkpoint's origin. */
+  log?: string;
+  /**
+   * POSIX seconds: a cosignature older than this does not count (tlog-cosignature timestamps). A server that
+   * replays an old answer shows a checkpoint the witnesses cosigned long ago; the log has them cosign its
+   * newest checkpoint again every minute (server/log/publisher.ts), so a fresh one is always at hand.
+   */
+  notBefore?: number;
+}
+
+export function checkQuorum(policy: TlogPolicy, note: string, opts: QuorumOptions = {}): QuorumCheck {
   const origin = typeof note === 'string' ? note.slice(0, Math.max(0, note.indexOf('\n'))) : '';
   const candidates = [...policy.logs.map((l) => l.vkey), ...(opts.log !== undefined ? [opts.log] : [])].filter(
     (v) => parseVerifierKey(v).name === origin,
@@ -224,17 +237,27 @@ export function checkQuorum(policy: TlogPolicy, note: string, opts: { log?: stri
     }
   }
   const witnessed = policy.witnesses.filter((w) => ok.has(w.name)).map((w) => w.name);
-  const satisfied = witnessedBy(policy, policy.quorum, ok);
+  const fresh = new Set([...ok].filter((name) => opts.notBefore === undefined || (times[name] ?? 0) >= opts.notBefore!));
+  const satisfied = witnessedBy(policy, policy.quorum, fresh);
+  const stale = !satisfied && witnessedBy(policy, policy.quorum, ok);
   const has = witnessed.length === 0 ? 'no witness cosignature' : `cosignatures by ${witnessed.join(', ')}`;
   const explanation = satisfied
     ? `the log's signature and ${has} verify; the quorum (${describeQuorum(policy)}) holds`
-    : `the checkpoint carries ${has}, but the quorum needs ${describeQuorum(policy)}: it may be a view of the log shown to you alone`;
-  return { checkpoint, log, witnessed, times, satisfied, explanation };
+    : stale
+      ? `the checkpoint carries ${has}, but the quorum (${describeQuorum(policy)}) holds only with cosignatures older than allowed: it may be an old checkpoint replayed`
+      : `the checkpoint carries ${has}, but the quorum needs ${describeQuorum(policy)}: it may be a view of the log shown to you alone`;
+  return { checkpoint, log, witnessed, times, satisfied, stale, explanation };
 }
 
-/** checkQuorum, throwing CHECKPOINT_QUORUM (with the explanation) when the witnesses do not make the quorum. */
-export function requireQuorum(policy: TlogPolicy, note: string, opts: { log?: string } = {}): QuorumCheck {
+/**
+ * checkQuorum, throwing when the witnesses do not make the quorum: CHECKPOINT_STALE when they would but for
+ * cosignatures older than `notBefore`, CHECKPOINT_QUORUM otherwise (with the explanation).
+ */
+export function requireQuorum(policy: TlogPolicy, note: string, opts: QuorumOptions = {}): QuorumCheck {
   const r = checkQuorum(policy, note, opts);
-  if (!r.satisfied) throw new MedtrailError('CHECKPOINT_QUORUM', r.explanation);
+  if (!r.satisfied) throw new MedtrailError(r.stale ? 'CHECKPOINT_STALE' : 'CHECKPOINT_QUORUM', r.explanation);
   return r;
 }
+
+/** Default freshness a client asks of witness cosignatures (seconds): the log refreshes them every minute. */
+export const DEFAULT_WITNESS_MAX_AGE_S = 600;

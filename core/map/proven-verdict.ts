@@ -7,7 +7,7 @@
 // verdict is SUSPICIOUS. Pure; coded errors when the evidence is missing or does not hold.
 import type { VerifyAnswer } from '../api/answers.js';
 import { MedtrailError } from '../errors.js';
-import { requireQuorum, type QuorumCheck, type TlogPolicy } from '../log/policy.js';
+import { requireQuorum, type QuorumCheck, type QuorumOptions, type TlogPolicy } from '../log/policy.js';
 import type { Verdict } from '../verdict.js';
 import { checkPackState, type ProvenState } from './state-proof.js';
 
@@ -35,12 +35,12 @@ function stateVerdict(p: ProvenState): Verdict | undefined {
 
 /**
  * CHECKPOINT_QUORUM when the witnesses do not make the quorum (a view shown to this client alone, or one not
- * cosigned yet), MAP_PROOF_INVALID (and the proof codes) when the state is not proven for this pack.
+ * cosigned yet), CHECKPOINT_STALE when only cosignatures older than `opts.notBefore` would, MAP_PROOF_INVALID (and the proof codes) when the state is not proven for this pack.
  */
-export function provenVerdict(policy: TlogPolicy, answer: VerifyAnswer, gtin: string, serial: string): ProvenVerdict {
+export function provenVerdict(policy: TlogPolicy, answer: VerifyAnswer, gtin: string, serial: string, opts: QuorumOptions = {}): ProvenVerdict {
   const map = answer.map;
   if (map === undefined) throw new MedtrailError('MAP_PROOF_INVALID', 'the answer carries no proof of the pack’s state');
-  const quorum = requireQuorum(policy, map.checkpoint);
+  const quorum = requireQuorum(policy, map.checkpoint, opts);
   const proven = checkPackState(quorum.log, gtin, serial, map);
   if (proven.present && (answer.proof === null || answer.proof.leafHash !== proven.lastEntry || answer.proof.checkpoint !== map.checkpoint)) {
     throw new MedtrailError('MAP_PROOF_INVALID', 'the leaf the answer proves is not the pack’s newest entry on that checkpoint');

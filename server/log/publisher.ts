@@ -31,6 +31,11 @@ export interface PublisherOptions {
   timeoutMs?: number;
   /** Told about a witness that failed (coded error), for the server's log. */
   onError?: (witness: string, code: string, message: string) => void;
+  /**
+   * The newest checkpoint is submitted again this often (default 60 s) even when nothing changed, for a fresh
+   * cosignature time: clients refuse cosignatures older than their max age (an old checkpoint replayed).
+   */
+  refreshMs?: number;
 }
 
 export class Publisher {
@@ -39,7 +44,9 @@ export class Publisher {
   private readonly lines: Database.Statement<[number], string>;
   private running: Promise<void> | undefined;
   private again = false;
+  private refresh = false;
   private closed = false;
+  private readonly timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     db: Database.Database,
@@ -51,6 +58,13 @@ export class Publisher {
     this.put = db.prepare('INSERT OR REPLACE INTO log_cosignatures (size, witness, line) VALUES (?, ?, ?)');
     this.lines = db.prepare<[number], string>('SELECT line FROM log_cosignatures WHERE size = ? ORDER BY witness').pluck();
     this.targets = policy.witnesses.filter((w) => w.url !== undefined).map((w) => ({ name: w.name, url: w.url!, key: w.key, oldSize: 0 }));
+    if (this.targets.length > 0) {
+      this.timer = setInterval(() => {
+        this.refresh = true;
+        void this.publish();
+      }, o.refreshMs ?? 60_000);
+      this.timer.unref();
+    }
   }
 
   get witnesses(): number {
@@ -89,13 +103,15 @@ export class Publisher {
       return; // a frozen log signs and publishes nothing
     }
     const fetchFn: WitnessFetch = this.o.fetch ?? ((url, init) => fetch(url, init));
+    const refresh = this.refresh;
+    this.refresh = false;
     await Promise.all(
       this.targets.map(async (t) => {
-        if (t.oldSize === cp.size) return;
+        if (t.oldSize === cp.size && !refresh) return;
         try {
           const r = await submitCheckpoint(t, {
             note: cp.note,
-            proofFrom: (size) => this.log.consistency(size, cp.size),
+            proofFrom: (size) => (size === cp.size ? [] : this.log.consistency(size, cp.size)),
             fetch: fetchFn,
             timeoutMs: this.o.timeoutMs ?? 5000,
           });
@@ -114,6 +130,7 @@ export class Publisher {
   /** Waits for the submission under way; nothing is submitted after. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
     await this.running;
   }
 }

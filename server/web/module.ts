@@ -21,6 +21,6 @@ export function webModule(opts: WebOptions = {}): ServiceModule {
     // The ledger's one authenticator: its KeyBook learns every participant entry as it is appended, so a
     // regulator admitted a second ago can read the reports, and a key revoked a second ago cannot.
     api: (ledger: Ledger) => [makerEvidenceRouter(ledger), reportsRouter(ledger.store.connectionFor('reports'), custodyServices(ledger).auth, judgeWith(verifyServices(ledger)))],
-    root: (ledger: Ledger) => [assets.router(), pageRouter(assets, ledger.log.verifierKey, ledger.policy?.text)],
+    root: (ledger: Ledger) => [assets.router(), pageRouter(assets, ledger.log.verifierKey, ledger.policy?.text, ledger.policy?.maxAgeS)],
   };
 }

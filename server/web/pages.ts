@@ -52,9 +52,9 @@ function send(req: Request, res: Response, page: { raw: Buffer; gz: Buffer }): v
   }
 }
 
-export function pageRouter(assets: Assets, logVerifierKey: string, policyText?: string): Router {
+export function pageRouter(assets: Assets, logVerifierKey: string, policyText?: string, maxAgeS?: number): Router {
   // The witness policy the page holds checkpoints to (base64 of the c2sp.org/tlog-policy text), when there is one.
-  const policy: Record<string, string> = policyText === undefined ? {} : { 'medtrail-policy': Buffer.from(policyText, 'utf8').toString('base64') };
+  const policy: Record<string, string> = policyText === undefined ? {} : { 'medtrail-policy': Buffer.from(policyText, 'utf8').toString('base64'), 'medtrail-max-age': String(maxAgeS ?? 600) };
   // Built on first use (the assets may be built after the server started) and kept: the shells never change.
   const built = new Map<string, { raw: Buffer; gz: Buffer }>();
   const page = (s: Shell): { raw: Buffer; gz: Buffer } => {

@@ -55,7 +55,8 @@ beforeAll(async () => {
   policyText = [`log ${vkey}`, ...witnesses.map((w, i) => `witness w${i + 1} ${w.vkey} ${w.url}`), 'group both all w1 w2', 'quorum both', ''].join('\n');
   policyFile = join(t.dir, 'policy.txt');
   writeFileSync(policyFile, policyText);
-  server = await startServerProcess(chain.c.t.db, ['--policy', policyFile]);
+  // Cosignatures older than 4 s are refused by the pages (so the log refreshes them every second).
+  server = await startServerProcess(chain.c.t.db, ['--policy', policyFile, '--witness-max-age', '4']);
   // The real log goes on: one more entry, witnessed by both.
   const more = await fetch(`${server.url}/api/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sign('product', chain.c.m, { gtin: gtinOf(2), name: 'Real', form: 'tablets', strength: '1 mg', packSize: 10 })) });
   expect(more.status).toBe(201);
@@ -235,4 +236,66 @@ describe("the reader's offline cache stands on a witnessed checkpoint", () => {
       proxy.close();
     }
   });
+});
+
+describe('an old answer replayed', () => {
+  it("a recalled pack's answer from before the recall, replayed later: the page and the CLI refuse its old cosignatures", async () => {
+    const { createServer } = await import('node:http');
+    const post = async (body: unknown): Promise<{ index: number; leafHash: string }> => {
+      const r = await fetch(`${server!.url}/api/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(r.status).toBe(201);
+      return (await r.json()) as { index: number; leafHash: string };
+    };
+    const product = (await (await fetch(`${server!.url}/api/v1/products/${chain.gtin}`)).json()) as { index: number };
+    const size = Number((await (await fetch(`${server!.url}/api/v1/checkpoint`)).text()).split('\n')[1]);
+    const inc = (await (await fetch(`${server!.url}/api/v1/log/proof/inclusion?index=${product.index}&size=${size}`)).json()) as { leafHash: string };
+    await post(sign('batch', chain.c.m, { gtin: chain.gtin, lot: 'RPL-1', expiry: chain.genuine.expiry, serials: ['RPL0001'] }, [inc.leafHash]));
+    const pack = { gtin: chain.gtin, lot: 'RPL-1', serial: 'RPL0001', expiry: chain.genuine.expiry };
+    const policy = parsePolicy(policyText);
+    // The answer as it was while the pack was fine, witnessed.
+    const captured = await until('a witnessed answer for the new pack', async () => {
+      const text = await (await fetch(`${server!.url}/api/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: tagUri(server!.url, pack, chain.c.m) }) })).text();
+      const a = JSON.parse(text) as { verdict: string; map?: { checkpoint: string } };
+      return a.verdict === 'GENUINE' && a.map !== undefined && checkQuorum(policy, a.map.checkpoint).satisfied ? text : undefined;
+    });
+    await post(sign('recall', chain.c.m, { gtin: chain.gtin, lot: 'RPL-1', reason: 'replay test' }));
+    await new Promise((r) => setTimeout(r, 5000));
+    const replay = createServer((req, res) => {
+      void (async () => {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        if (req.method === 'POST' && req.url === '/api/v1/verify') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(captured);
+          return;
+        }
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'accept-encoding') headers[k] = v;
+        const up = await fetch(`${server!.url}${req.url}`, { method: req.method!, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) });
+        const skip = new Set(['content-encoding', 'content-length', 'transfer-encoding', 'connection', 'keep-alive']);
+        up.headers.forEach((v, k) => {
+          if (!skip.has(k)) res.setHeader(k, v);
+        });
+        res.statusCode = up.status;
+        res.end(Buffer.from(await up.arrayBuffer()));
+      })();
+    });
+    await new Promise<void>((res) => replay.listen(0, '127.0.0.1', res));
+    const url = `http://127.0.0.1:${(replay.address() as { port: number }).port}`;
+    const { ctx, page } = await openPage(browser, 'en-US', { width: 390, height: 844 });
+    try {
+      const v = await verdictOf(page, tagUri(url, pack, chain.c.m));
+      expect(v.key).toBe('CANNOT_CONFIRM');
+      expect((await checks(page))['witnesses']).toBe('missing');
+      expect(await page.locator('[data-stale]').count()).toBe(1);
+      const cli = await cliAsync(['verify', '--server', url, '--policy', policyFile, '--max-age', '4', '--json', tagUri(url, pack, chain.c.m)]);
+      expect(cli.status).not.toBe(0);
+      expect(cli.stderr).toMatch(/CHECKPOINT_STALE/);
+      // Asked directly, the same page says what the witnessed ledger now holds.
+      expect((await verdictOf(page, tagUri(server!.url, pack, chain.c.m))).key).toBe('RECALLED');
+    } finally {
+      await ctx.close();
+      replay.close();
+    }
+  }, 60_000);
 });

@@ -39,6 +39,10 @@ interface Words {
   checkStatus: { ok: string; failed: string; missing: string };
   logKey: string;
   noSignature: string;
+  /** The server's verdict differed from the state the ledger proves: the page shows the proven one. */
+  serverWrong: (server: string) => string;
+  /** The newest witness countersignature is too old: the server may be showing an old record. */
+  stale: string;
   another: string;
   scan: string;
   scanStop: string;
@@ -104,6 +108,8 @@ const en: Words = {
   checkStatus: { ok: 'passed', failed: 'FAILED', missing: 'not available' },
   logKey: 'Ledger key this page trusts',
   noSignature: 'The code had no manufacturer’s signature, so this pack cannot be confirmed from it: scan the pack’s own QR code or tap its NFC tag.',
+  serverWrong: (server) => `The server answered “${server}”, but the record the ledger signed says otherwise: this page shows what the record proves.`,
+  stale: 'The ledger’s record shown here is older than the witnesses allow: the server may be showing an old record. Try again later.',
   another: 'Check a pack',
   scan: 'Scan the QR code with the camera',
   scanStop: 'Stop the camera',
@@ -163,6 +169,8 @@ const ru: Words = {
   checkStatus: { ok: 'пройдено', failed: 'НЕ ПРОЙДЕНО', missing: 'нет данных' },
   logKey: 'Ключ реестра, которому доверяет страница',
   noSignature: 'В коде нет подписи производителя, поэтому подтвердить упаковку по нему нельзя: отсканируйте QR-код упаковки или приложите телефон к её NFC-метке.',
+  serverWrong: (server) => `Сервер ответил «${server}», но подписанная реестром запись говорит иное: страница показывает то, что доказывает запись.`,
+  stale: 'Показанная запись реестра старше, чем допускают свидетели: сервер может показывать старую запись. Попробуйте позже.',
   another: 'Проверить упаковку',
   scan: 'Сканировать QR-код камерой',
   scanStop: 'Выключить камеру',

@@ -5,7 +5,7 @@
 // the camera and a form to type the code.
 import { parseDigitalLink, type DigitalLink } from '../../core/gs1/digital-link.js';
 import { gs1DateToIso } from '../../core/gs1/date.js';
-import { isValidGln } from '../../core/gs1/identifiers.js';
+import { isExpired, isValidGln } from '../../core/gs1/identifiers.js';
 import { codeToPath } from '../common/code-entry.js';
 import { parseVerifyAnswer, type MapAnswer } from '../../core/api/answers.js';
 import { checkQuorum, parsePolicy, type TlogPolicy } from '../../core/log/policy.js';
@@ -22,6 +22,9 @@ const t = WORDS[lang];
 document.documentElement.lang = lang;
 document.title = t.title;
 const vkey = document.querySelector<HTMLMetaElement>('meta[name="medtrail-log-key"]')?.content ?? '';
+// The oldest witness cosignature accepted (seconds): an answer replayed from before is refused.
+const maxAgeS = Number(document.querySelector<HTMLMetaElement>('meta[name="medtrail-max-age"]')?.content ?? '600') || 600;
+const notBefore = (): number => Math.floor(Date.now() / 1000) - maxAgeS;
 // The deployment's witness policy, pinned like the log key (server/web/pages.ts); none: no witness check.
 const policy: TlogPolicy | null = (() => {
   const b64 = document.querySelector<HTMLMetaElement>('meta[name="medtrail-policy"]')?.content;
@@ -77,7 +80,7 @@ function witnessed(answer: Record<string, unknown>): boolean {
   const note = str(obj(answer['map'])['checkpoint']) ?? str(obj(answer['proof'])['checkpoint']);
   if (policy === null || note === null) return true;
   try {
-    return checkQuorum(policy, note, { log: vkey }).satisfied;
+    return checkQuorum(policy, note, { log: vkey, notBefore: notBefore() }).satisfied;
   } catch {
     return true; // a bad line is for checkEvidence to report, not a reason to wait
   }
@@ -102,6 +105,12 @@ function decide(server: string, ev: EvidenceResult): { key: VerdictKey; noSig: b
   if (p.state === 'dispensed') return { key: 'DISPENSED', noSig: false };
   if (p.state === 'in_transit') return { key: 'IN_TRANSIT', noSig: false };
   if (p.state !== 'active') return { key: server === 'GENUINE' ? 'NOT_GENUINE' : serverKey, noSig: false };
+  // The expiry the maker registered, as proven, against this phone's clock.
+  try {
+    if (isExpired(p.expiry, new Date())) return { key: 'EXPIRED', noSig: false };
+  } catch {
+    /* a malformed date cannot hash to the proven value: checkEvidence would have failed */
+  }
   // Active: what only the server can see (scans elsewhere, expiry by its clock) may still speak against it.
   if (server !== 'GENUINE' && server !== 'ERROR') return { key: noSig && server === 'SUSPICIOUS' ? 'CANNOT_CONFIRM' : serverKey, noSig: noSig && server === 'SUSPICIOUS' };
   if (noSig) return { key: 'CANNOT_CONFIRM', noSig: true };
@@ -173,18 +182,21 @@ async function checkCode(dl: DigitalLink, code: string): Promise<void> {
     map = null; // a malformed answer proves nothing: checkEvidence says the state is not proven
   }
   const ev = checkEvidence({
-    vkey, packProof, makerGln, makerLeaf: maker, sig: dl.sig ?? null, map, policy,
+    vkey, packProof, makerGln, makerLeaf: maker, sig: dl.sig ?? null, map, policy, notBefore: notBefore(),
     key: dl.serial !== undefined ? { gtin: dl.gtin, serial: dl.serial } : null,
     pack: dl.serial !== undefined && lot !== null && expiry !== null ? { gtin: dl.gtin, serial: dl.serial, lot, expiry } : null,
   });
   performance.mark('medtrail:checked');
   const { key, noSig } = decide(server, ev);
+  // The proven state overruled the server: say so.
+  const overruled = ev.proven !== null && key !== server && server !== 'ERROR' && !(key === 'CANNOT_CONFIRM' && server === 'GENUINE');
   const tone = TONE[key];
   const v = t.verdict[key];
 
   const verdict = h('section', { id: 'verdict', class: `verdict tone-${tone}`, 'data-verdict': key, 'data-server-verdict': server, 'aria-labelledby': 'verdict-head' },
     icon(tone, 56),
-    h('div', {}, h('h2', { id: 'verdict-head', tabindex: '-1' }, v.head), h('p', {}, v.text), noSig ? h('p', { class: 'note' }, t.noSignature) : null));
+    h('div', {}, h('h2', { id: 'verdict-head', tabindex: '-1' }, v.head), h('p', {}, v.text), noSig ? h('p', { class: 'note' }, t.noSignature) : null, overruled ? h('p', { class: 'note', 'data-overruled': server }, t.serverWrong(server)) : null,
+      ev.checks.some((c) => c.id === 'witnesses' && c.code === 'CHECKPOINT_STALE') ? h('p', { class: 'note', 'data-stale': '' }, t.stale) : null));
 
   const name = [str(product['name']), str(product['strength'])].filter((x) => x !== null).join(' ');
   const facts = h('section', { class: 'card', 'aria-labelledby': 'facts-head' },

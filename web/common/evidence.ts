@@ -70,6 +70,8 @@ export interface EvidenceInput {
    * a log that shows this page a history of its own cannot get a quorum of witnesses to cosign it.
    */
   policy?: TlogPolicy | null;
+  /** POSIX seconds: witness cosignatures older than this do not count (an old answer replayed). */
+  notBefore?: number;
 }
 
 export interface EvidenceResult {
@@ -152,11 +154,12 @@ export function checkEvidence(input: EvidenceInput): EvidenceResult {
     else {
       let q: QuorumCheck | undefined;
       // A cosignature line that does not verify is evidence that is wrong: failed. Too few: not (yet) witnessed.
-      if (run(checks, 'witnesses', () => (q = checkQuorum(policy, note, { log: input.vkey })))) {
+      const opts = { log: input.vkey, ...(input.notBefore !== undefined ? { notBefore: input.notBefore } : {}) };
+      if (run(checks, 'witnesses', () => (q = checkQuorum(policy, note, opts)))) {
         const quorum = q as QuorumCheck | undefined;
         if (quorum !== undefined && !quorum.satisfied) {
           checks.pop();
-          missing('witnesses', 'CHECKPOINT_QUORUM');
+          missing('witnesses', quorum.stale ? 'CHECKPOINT_STALE' : 'CHECKPOINT_QUORUM');
         }
       }
     }
