@@ -19,6 +19,7 @@ import { registerDemo } from './operator/demo.js';
 import { registerTag } from './client/tag.js';
 import { registerReads } from './client/reads.js';
 import { registerWitness } from './operator/witness.js';
+import { registerMirror } from './operator/mirror.js';
 import { serviceModules } from '../server/modules.js';
 
 // Under --json every error is one JSON object on stderr, commander's own usage errors included.
@@ -75,5 +76,6 @@ registerDemo(program);
 registerTag(program);
 registerReads(program);
 registerWitness(program);
+registerMirror(program);
 
 await program.parseAsync(process.argv);

@@ -9,11 +9,11 @@
 // - the server cannot be reached (refused, reset, timed out): SERVER_UNREACHABLE;
 // - a refusal `{"error":{code,message,fields}}`: a MedtrailError with the server's own code and fields;
 // - an answer that is not JSON: BAD_JSON; JSON of the wrong shape: BAD_ANSWER (core/api/wire.ts).
-import { fromBase64, toHex, utf8 } from '../core/bytes.js';
+import { fromBase64, fromHex, toHex, utf8 } from '../core/bytes.js';
 import { decodeEntry, type Entry } from '../core/entry/entry.js';
 import { leafHash } from '../core/log/merkle.js';
 import { MedtrailError, type ErrorCode } from '../core/errors.js';
-import { parseAppended, parseLogEntries, parseVerifyAnswer, refusalOf, type Appended, type VerifyAnswer } from '../core/api/answers.js';
+import { parseAppended, parseConsistency, parseLogEntries, parseVerifyAnswer, refusalOf, type Appended, type VerifyAnswer } from '../core/api/answers.js';
 import { serverBase, signRequest } from '../core/api/request-auth.js';
 import { parseJsonText } from '../core/api/wire.js';
 import { splitVerifierKey } from '../core/log/checkpoint.js';
@@ -144,6 +144,39 @@ export class LedgerClient {
     return r.entries.map((e) => ({ index: e.index, bytes: fromBase64(e.leaf) }));
   }
 
+  /**
+   * Every leaf of [start, end), page after page: a page stops short at 1,000 leaves or about 1 MiB (its `next`),
+   * and each is handed to `page` before the next is asked for. The indexes must run on without a gap.
+   */
+  async leafPages(start: number, end: number, page: (leaves: { index: number; bytes: Uint8Array }[]) => Promise<void> | void): Promise<void> {
+    let at = start;
+    while (at < end) {
+      const got = await this.leaves(at, end);
+      if (got.length === 0) throw new MedtrailError('BAD_ANSWER', `GET /log/entries from ${at} answered no leaf`);
+      got.forEach((l, i) => {
+        if (l.index !== at + i || l.index >= end) throw new MedtrailError('BAD_ANSWER', `GET /log/entries from ${at}: leaf ${i} has index ${l.index}`);
+      });
+      await page(got);
+      at += got.length;
+    }
+  }
+
+  /** The verifier key of the server's log (`GET /log/key`). */
+  async logKey(): Promise<string> {
+    return (await this.text('GET', '/api/v1/log/key')).text.trim();
+  }
+
+  /** The server's newest checkpoint note (`GET /checkpoint`), unchecked: open it with the log key. */
+  async checkpoint(): Promise<string> {
+    return (await this.text('GET', '/api/v1/checkpoint')).text;
+  }
+
+  /** A consistency proof from size `from` to size `to` (check it with core/log/merkle.ts verifyConsistency). */
+  async consistency(from: number, to: number): Promise<Uint8Array[]> {
+    const r = await this.get(`/api/v1/log/proof/consistency?from=${from}&to=${to}`, parseConsistency);
+    return r.proof.map((h) => fromHex(h));
+  }
+
   /** The entry at `index`, and its leaf hash computed here from the leaf bytes (not taken on trust). */
   async entryAt(index: number): Promise<{ entry: Entry; leafHash: string }> {
     const [leaf] = await this.leaves(index, index + 1);
@@ -152,7 +185,7 @@ export class LedgerClient {
   }
 }
 
-const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['SERVER_UNREACHABLE', 'INTERNAL', 'OVERLOADED', 'RATE_LIMITED', 'BAD_JSON', 'AUTH_CLOCK_SKEW']);
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['SERVER_UNREACHABLE', 'INTERNAL', 'OVERLOADED', 'RATE_LIMITED', 'BAD_JSON', 'AUTH_CLOCK_SKEW', 'MIRROR_BEHIND']);
 
 /** Whether an error means "try again later" (outage, overload) rather than a refusal on the merits. */
 export function isTransient(e: unknown): boolean {

@@ -115,6 +115,12 @@ export const ERROR_CODES = {
   STORE_EXISTS: 'the database already exists; refusing to overwrite',
   STORE_MISSING: 'no database at that path; run medtrail init',
   LOG_INTEGRITY: 'the ledger failed an integrity check',
+  // mirrors (server/mirror): a checked copy of the operator's ledger
+  MIRROR_BEHIND: 'this mirror has not verified the state asked for yet (catching up); ask again shortly',
+  MIRROR_READ_ONLY: 'this server is a mirror: entries are written to the operator',
+  MIRROR_DIVERGED: "the operator showed this mirror something inconsistent with what it verified; it stopped following (see the evidence file)",
+  MAP_ROOT_MISMATCH: 'the map roots a checkpoint signed are not those of the state its leaves give',
+  MIRROR_MISMATCH: 'a mirror database belongs to another log, authority or operator',
   // HTTP
   NOT_FOUND: 'no such resource',
   METHOD_NOT_ALLOWED: 'method not allowed',

@@ -41,6 +41,11 @@ export interface ServeOptions {
   entryInlineBytes?: number;
   /** Leaf bytes after which a page of GET /log/entries stops (default: MEDTRAIL_LOG_PAGE_BYTES, else 1 MiB). */
   logPageBytes?: number;
+  /**
+   * A ledger opened by the caller instead of `db`: a mirror's (server/mirror/ledger.ts), whose log never signs.
+   * It is closed with the server.
+   */
+  ledger?: Ledger;
 }
 
 /** A whole-number setting from the environment, or undefined for the default. */
@@ -72,7 +77,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   // event loop, a huge page cap serves 1,000 leaves whatever their size.
   const entryInlineBytes = o.entryInlineBytes ?? intFromEnv('MEDTRAIL_ENTRY_INLINE_BYTES', process.env['MEDTRAIL_ENTRY_INLINE_BYTES']);
   const logPageBytes = o.logPageBytes ?? intFromEnv('MEDTRAIL_LOG_PAGE_BYTES', process.env['MEDTRAIL_LOG_PAGE_BYTES']);
-  const ledger = openLedger({ db: o.db, ...(o.logKey !== undefined ? { logKey: o.logKey } : {}), ...(logPageBytes !== undefined ? { pageBytes: logPageBytes } : {}) });
+  const ledger = o.ledger ?? openLedger({ db: o.db, ...(o.logKey !== undefined ? { logKey: o.logKey } : {}), ...(logPageBytes !== undefined ? { pageBytes: logPageBytes } : {}) });
   let publisher: Publisher | undefined;
   if (o.policy !== undefined) {
     let parsed: TlogPolicy;
@@ -118,8 +123,11 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       if (!isMedtrailError(e, 'LOG_INTEGRITY')) throw e;
     }
   };
-  signQuietly(() => ledger.log.signNow());
-  const timer = setInterval(() => signQuietly(() => ledger.log.checkpoint()), 1000);
+  // A mirror's log does not sign: it serves the operator's checkpoints it verified (server/mirror).
+  if (ledger.log.signs) signQuietly(() => ledger.log.signNow());
+  const timer = setInterval(() => {
+    if (ledger.log.signs) signQuietly(() => ledger.log.checkpoint());
+  }, 1000);
   timer.unref();
   const host = o.host ?? '127.0.0.1';
   const listening = new Promise<Server>((resolve, reject) => {

@@ -253,6 +253,22 @@ export function parseLogEntries(v: unknown): LogEntriesAnswer {
   return r.done(next === undefined ? { entries } : { entries, next });
 }
 
+/** GET /log/proof/consistency: the hex hashes proving the tree of size `from` a prefix of the tree of size `to`. */
+export interface ConsistencyAnswer {
+  from: number;
+  to: number;
+  proof: string[];
+}
+
+export function parseConsistency(v: unknown): ConsistencyAnswer {
+  const r = new WireReader('GET /log/proof/consistency answer');
+  const o = r.obj(v, '');
+  const from = r.int(o, 'from', '');
+  const to = r.int(o, 'to', '');
+  const proof = r.strings(o, 'proof', '');
+  return r.done(from !== undefined && to !== undefined ? { from, to, proof } : undefined);
+}
+
 function reasonOf(r: WireReader, v: unknown, p: string): Reason | undefined {
   const o = r.obj(v, p);
   const code = r.str(o, 'code', p);

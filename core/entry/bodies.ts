@@ -8,7 +8,9 @@ import { BodyCheck, isObj, MAX_LIST_ERRORS } from './body-check.js';
 import type { EntryKind } from './envelope.js';
 import { MedtrailError } from '../errors.js';
 
-export const ROLES = ['manufacturer', 'distributor', 'pharmacy', 'regulator'] as const;
+// A mirror (issue 14) holds and checks a copy of the whole ledger: it reads every entry and signs none of
+// custody's (no custody rule admits it), and answers verifications from its copy (docs/architecture.md, Mirrors).
+export const ROLES = ['manufacturer', 'distributor', 'pharmacy', 'regulator', 'mirror'] as const;
 export type Role = (typeof ROLES)[number];
 export const PARTICIPANT_ACTIONS = ['admit', 'rotate', 'revoke'] as const;
 /** Decommissioned states of the EU verification system (Delegated Regulation 2016/161, art. 12, 22, 25). */

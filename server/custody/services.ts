@@ -48,6 +48,8 @@ export interface CustodyServices {
   submitBytes(bytes: Buffer, now?: number): Promise<Submitted>;
   /** Stops the entry-check worker. */
   close(): void;
+  /** What the rules run against (state, writer, store, authority): a mirror replays the operator's entries with it (server/mirror). */
+  rules: Omit<ApplyContext, 'now'>;
 }
 
 const cache = new WeakMap<Ledger, CustodyServices>();
@@ -115,6 +117,7 @@ export function custodyServices(ledger: Ledger): CustodyServices {
     submitBody: (body, now) => ({ appended: submit(entriesOf(body), now), single: isSingle(body) }),
     submitBytes,
     close: () => checker.close(),
+    rules: base,
   };
   cache.set(ledger, services);
   return services;

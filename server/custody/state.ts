@@ -6,11 +6,12 @@ import { toHex } from '../../core/bytes.js';
 import { MedtrailError } from '../../core/errors.js';
 import type { ProductMasterAnswer, ShipmentAnswer } from '../../core/api/answers.js';
 import type { EntryKind } from '../../core/entry/entry.js';
+import { ROLES, type Role } from '../../core/entry/bodies.js';
 import { CUSTODY_SCHEMA } from './schema.js';
 
 export const PACK_STATES = ['active', 'in_transit', 'dispensed', 'missing', 'destroyed', 'stolen', 'sample', 'free_sample', 'exported', 'locked'] as const;
 export type PackState = (typeof PACK_STATES)[number];
-const PARTICIPANT_ROLES = ['manufacturer', 'distributor', 'pharmacy', 'regulator'] as const;
+const PARTICIPANT_ROLES = ROLES;
 
 // The custody tables hold only what the writer put there (CHECK-free TEXT columns): a value outside the set is
 // a table edited behind the server's back, STORE_CORRUPT rather than a wrong type passed on.
@@ -67,7 +68,7 @@ export type ProductRow = ProductMasterAnswer;
 export interface ParticipantRow {
   gln: string;
   name: string;
-  role: 'manufacturer' | 'distributor' | 'pharmacy' | 'regulator';
+  role: Role;
   /** base64 of the 32-byte Ed25519 public key. */
   publicKey: string;
   prefixes: string[];

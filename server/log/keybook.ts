@@ -7,8 +7,8 @@
 import { fromBase64 } from '../../core/bytes.js';
 import type { Entry } from '../../core/entry/entry.js';
 
-export const ROLES = ['manufacturer', 'distributor', 'pharmacy', 'regulator'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role } from '../../core/entry/bodies.js';
+import { ROLES, type Role } from '../../core/entry/bodies.js';
 
 export interface KeyRecord {
   gln: string;

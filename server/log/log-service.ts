@@ -24,8 +24,13 @@ import type { LedgerStore, NewLeaf, NewNode, StoredCheckpoint, StoredLeaf } from
 export interface LogConfig {
   /** C2SP checkpoint origin, also the key name, e.g. `medtrail.example/log`. */
   origin: string;
-  /** The log's Ed25519 private seed (32 bytes). */
-  seed: Uint8Array;
+  /**
+   * The log's Ed25519 private seed (32 bytes). A mirror (server/mirror) has none: it holds the operator's log,
+   * gives `publicKey` instead, appends leaves it checked and never signs (docs/architecture.md, Mirrors).
+   */
+  seed?: Uint8Array;
+  /** The log's public key, for a log opened without its seed (a mirror). */
+  publicKey?: Uint8Array;
   /** A new checkpoint is signed at most this often while appends keep coming (default 200 ms). */
   checkpointIntervalMs?: number;
   /** Leaf bytes after which a page of entries() stops (default MAX_PAGE_BYTES). */
@@ -58,7 +63,7 @@ export class LogService {
   readonly origin: string;
   readonly publicKey: Uint8Array;
   readonly verifierKey: string;
-  private readonly seed: Uint8Array;
+  private readonly seed: Uint8Array | undefined;
   private readonly intervalMs: number;
   private readonly pageBytes: number;
   private lastSignedAt = 0;
@@ -70,7 +75,9 @@ export class LogService {
   ) {
     this.origin = cfg.origin;
     this.seed = cfg.seed;
-    this.publicKey = publicKeyFromSeed(cfg.seed);
+    const pk = cfg.seed !== undefined ? publicKeyFromSeed(cfg.seed) : cfg.publicKey;
+    if (pk === undefined) throw new MedtrailError('KEYFILE_BAD', 'a log needs its seed, or its public key when it is a mirror');
+    this.publicKey = pk;
     this.verifierKey = verifierKey(cfg.origin, this.publicKey);
     this.intervalMs = cfg.checkpointIntervalMs ?? 200;
     this.pageBytes = cfg.pageBytes ?? MAX_PAGE_BYTES;
@@ -132,12 +139,33 @@ export class LogService {
     return this.store.head().size;
   }
 
+  /** Whether this log signs its own checkpoints (false for a mirror, which only keeps the operator's it verified). */
+  get signs(): boolean {
+    return this.seed !== undefined;
+  }
+
+  /**
+   * A mirror's newest checkpoint: the newest one it verified, and only while its head is at exactly that size.
+   * During a catch-up of several pages the custody tables run ahead of it, and nothing is answered from them
+   * (MIRROR_BEHIND) until the page that reaches the operator's checkpoint has been checked against it.
+   */
+  private verified(mustCover: number): StoredCheckpoint {
+    const latest = this.store.latestCheckpoint();
+    const head = this.store.head();
+    if (latest === undefined) throw new MedtrailError('MIRROR_BEHIND', 'this mirror has not verified a checkpoint of the log yet');
+    if (latest.size !== head.size || latest.size < mustCover) {
+      throw new MedtrailError('MIRROR_BEHIND', `this mirror is catching up (verified to ${latest.size} leaves, holding ${head.size}); ask again shortly`);
+    }
+    return latest;
+  }
+
   /**
    * The newest checkpoint, signing a new one first when the head has moved and the last signature is older
    * than the interval, or when `mustCover` (a tree size) is beyond the newest checkpoint.
    */
   checkpoint(mustCover = 0): StoredCheckpoint {
     this.assertNotFrozen();
+    if (this.seed === undefined) return this.verified(mustCover);
     const latest = this.store.latestCheckpoint();
     const head = this.store.head();
     const stale = latest === undefined || latest.size < head.size;
@@ -177,12 +205,14 @@ export class LogService {
   /** Signs a checkpoint over the committed head. Never inside a write transaction: only committed leaves. */
   signNow(): StoredCheckpoint {
     this.assertNotFrozen();
+    const seed = this.seed;
+    if (seed === undefined) return this.verified(0);
     const cp = this.store.transaction(() => {
       const head = this.store.head();
       const latest = this.store.latestCheckpoint();
       if (latest !== undefined && latest.size === head.size) return latest;
       const extensions = this.extension === undefined ? [] : [this.extension(head.size)];
-      const note = signCheckpoint({ origin: this.origin, size: head.size, root: head.root, extensions }, this.origin, this.seed);
+      const note = signCheckpoint({ origin: this.origin, size: head.size, root: head.root, extensions }, this.origin, seed);
       const signed: StoredCheckpoint = { size: head.size, root: head.root, note, signedAt: new Date().toISOString() };
       this.store.saveCheckpoint(signed);
       return signed;

@@ -1,0 +1,214 @@
+// `medtrail mirror`: holds a checked copy of an operator's whole ledger and serves it (docs/architecture.md,
+// Mirrors; issue 14). It reads the log as an enrolled participant (role `mirror`) through the one HTTP client
+// (client/ledger-client.ts), checks and replays every entry into its own SQLite ledger (server/mirror/follower.ts)
+// and, once it holds a verified checkpoint, answers verify, packs, proofs and the patient page from that copy
+// with the operator's own modules (server/modules.ts). It never signs a checkpoint; POST /entries is refused.
+//
+// --once: follow until the operator's newest checkpoint is verified, print it and exit (0; 1 on an error, with
+// MIRROR_DIVERGED when the operator was caught: the evidence file is written first).
+import type { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { LedgerClient, isTransient } from '../../client/ledger-client.js';
+import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
+import { fromBase64, toBase64 } from '../../core/bytes.js';
+import { parseKeyFile, parsePublicKeyFile } from '../../core/crypto/keys.js';
+import { isMedtrailError, MedtrailError, messageOf } from '../../core/errors.js';
+import { parsePolicy, type TlogPolicy } from '../../core/log/policy.js';
+import { custodyServices } from '../../server/custody/services.js';
+import { Follower } from '../../server/mirror/follower.js';
+import { openMirrorLedger } from '../../server/mirror/ledger.js';
+import { mirrorModule } from '../../server/mirror/module.js';
+import { serviceModules } from '../../server/modules.js';
+import { startServer, type RunningServer } from '../../server/server.js';
+import { openDatabase, SqliteLedgerStore } from '../../server/store/ledger-store.js';
+import { loadKey, signerOf } from '../api-client.js';
+import { action, emit, parsePort } from '../io.js';
+
+export interface MirrorCliOptions {
+  from: string;
+  db: string;
+  key: string;
+  authority: string;
+  port: string;
+  host: string;
+  policy?: string;
+  evidence?: string;
+  intervalMs: string;
+  once?: boolean;
+  json?: boolean;
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new MedtrailError('CLI_IO', `cannot read ${what} ${path}`, { cause: e });
+  }
+}
+
+/** The authority's GLN and public key from its key file (public part only, or the whole file: the seed is not used). */
+function authorityOf(path: string): { gln: string; publicKey: Uint8Array } {
+  const text = readText(path, '--authority');
+  let k: { gln?: string; publicKey: string };
+  try {
+    k = parsePublicKeyFile(text);
+  } catch {
+    k = parseKeyFile(text);
+  }
+  if (k.gln === undefined) throw new MedtrailError('KEYFILE_BAD', `${path} names no GLN: the authority's key file has one`);
+  return { gln: k.gln, publicKey: fromBase64(k.publicKey, 32) };
+}
+
+/** The log key held in an existing mirror database (when the operator cannot be asked). */
+function storedVkey(db: string): string | undefined {
+  if (!existsSync(db)) return undefined;
+  const store = new SqliteLedgerStore(openDatabase(db, { readonly: true }));
+  try {
+    return store.getMeta('log_vkey');
+  } finally {
+    store.close();
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
+  installNodeCrypto();
+  const key = loadKey(opts.key);
+  const authority = authorityOf(opts.authority);
+  const policy: TlogPolicy | undefined = opts.policy === undefined ? undefined : parsePolicy(readText(opts.policy, '--policy'));
+  const intervalMs = Number(opts.intervalMs);
+  if (!Number.isSafeInteger(intervalMs) || intervalMs < 10) throw new MedtrailError('CLI_USAGE', `--interval-ms must be an integer of at least 10, got ${opts.intervalMs}`);
+  const client = new LedgerClient(opts.from, { signer: signerOf(key), timeoutMs: 60_000 });
+  // The log key: the one the database holds, else the policy's, else the operator's (first use). A policy or
+  // a database that names another log than the operator serves is MIRROR_MISMATCH (openMirrorLedger).
+  let vkey = storedVkey(opts.db) ?? policy?.logs[0]?.vkey;
+  if (vkey === undefined) vkey = await client.logKey();
+  if (policy !== undefined && !policy.logs.some((l) => l.vkey === vkey)) throw new MedtrailError('MIRROR_MISMATCH', `the policy does not list the log ${vkey}`);
+  const ledger = openMirrorLedger(opts.db, { vkey, authority, from: opts.from });
+  const say = (line: string): void => void process.stderr.write(`${line}\n`);
+  let follower: Follower;
+  try {
+    const custody = custodyServices(ledger);
+    follower = new Follower(ledger, custody, client, {
+      from: opts.from,
+      evidenceFile: opts.evidence ?? `${opts.db}.evidence.json`,
+      ...(policy !== undefined ? { policy } : {}),
+      say,
+    });
+  } catch (e) {
+    ledger.close();
+    throw e;
+  }
+  let stopping = false;
+  let lastError = '';
+  /** One round; errors the operator cannot be blamed for are said once and tried again. */
+  const step = async (): Promise<boolean> => {
+    try {
+      await follower.round();
+      lastError = '';
+      return true;
+    } catch (e) {
+      if (isMedtrailError(e, 'MIRROR_DIVERGED')) throw e;
+      const line = `medtrail mirror: ${isMedtrailError(e) ? e.code : 'INTERNAL'}: ${messageOf(e)}${isTransient(e) ? ' (will retry)' : ''}`;
+      if (line !== lastError) say(line);
+      lastError = line;
+      return false;
+    }
+  };
+  const settled = (): boolean => {
+    const cp = ledger.store.latestCheckpoint();
+    return cp !== undefined && cp.size === ledger.store.head().size;
+  };
+  const summary = (): { size: number; root: string; checkpoint: string; mapRoots: { packs: string; lots: string } } => {
+    const cp = ledger.store.latestCheckpoint()!;
+    const r = custodyServices(ledger).map.roots();
+    return { size: cp.size, root: toBase64(cp.root), checkpoint: cp.note, mapRoots: { packs: toBase64(r.packs), lots: toBase64(r.lots) } };
+  };
+
+  if (opts.once === true) {
+    try {
+      if (follower.diverged !== undefined) await follower.round();
+      // Until a round ends settled on a checkpoint; errors other than divergence are tried again a few times.
+      for (let tries = 0; ; tries++) {
+        if ((await step()) && settled()) break;
+        if (tries >= 5) throw new MedtrailError('SERVER_UNREACHABLE', `could not verify a checkpoint of ${opts.from}: ${lastError}`);
+        await sleep(intervalMs);
+      }
+      const s = summary();
+      emit(opts, { mirrorOf: opts.from, db: opts.db, ...s }, `mirror of ${opts.from} verified at ${s.size} leaves (root ${s.root})`);
+    } finally {
+      ledger.close();
+    }
+    return;
+  }
+
+  // Serving: only from a verified state. A mirror killed in the middle of a catch-up first finishes it.
+  try {
+    while (!settled() && follower.diverged === undefined) {
+      if (!(await step())) await sleep(intervalMs);
+    }
+  } catch (e) {
+    if (!isMedtrailError(e, 'MIRROR_DIVERGED') || !settled()) {
+      ledger.close();
+      throw e;
+    }
+  }
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      db: opts.db,
+      port: parsePort(opts.port),
+      host: opts.host,
+      ledger,
+      modules: [mirrorModule(opts.from, () => follower), ...serviceModules()],
+    });
+  } catch (e) {
+    ledger.close();
+    throw e;
+  }
+  const s = summary();
+  emit(
+    opts,
+    { url: server.url, port: server.port, db: opts.db, mirrorOf: opts.from, size: s.size, diverged: follower.diverged !== undefined },
+    `medtrail mirror of ${opts.from} serving ${opts.db} at ${server.url}, verified at ${s.size} leaves (Ctrl-C to stop)`,
+  );
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (): void => {
+      stopping = true;
+      void server.close().then(resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  // Follow while serving. A diverged mirror goes on serving the state it verified, and says why on GET /api/v1/mirror.
+  const follow = async (): Promise<void> => {
+    while (!stopping && follower.diverged === undefined) {
+      try {
+        await step();
+      } catch {
+        break;
+      }
+      await sleep(intervalMs);
+    }
+  };
+  await Promise.all([follow(), stopped]);
+}
+
+export function registerMirror(program: Command): void {
+  program
+    .command('mirror')
+    .description("hold a checked copy of an operator's whole ledger, and serve it (verify, packs, proofs, the patient page)")
+    .requiredOption('--from <url>', "the operator's server")
+    .option('--db <path>', "the mirror's database file (created on first run)", './data/mirror.db')
+    .requiredOption('--key <path>', "the mirror's participant key file (enrolled with --role mirror): it signs the reads of the log")
+    .requiredOption('--authority <path>', "the authority's key file (its public part is enough): who may admit participants")
+    .option('--port <port>', 'TCP port (0 picks a free one)', '8081')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--policy <file>', "witness policy (c2sp.org/tlog-policy): the operator's checkpoints must carry its quorum")
+    .option('--evidence <file>', 'where divergence evidence is written (default: <db>.evidence.json)')
+    .option('--interval-ms <ms>', 'pause between rounds of following', '1000')
+    .option('--once', 'follow until the newest checkpoint is verified, print it and exit')
+    .option('--json', 'print JSON')
+    .action(action((opts: MirrorCliOptions) => mirrorForever(opts)));
+}

@@ -1,0 +1,339 @@
+// The mirror's follower (docs/architecture.md, Mirrors; issue 14): it reads the operator's log page by page and
+// keeps the same log in the mirror's own ledger, checking everything on the way in with the code the operator
+// runs, and stops with evidence at the first thing that does not hold.
+//
+// One round:
+//   1. the operator's newest checkpoint, opened with the log key (and held to the policy's quorum, with one);
+//   2. a consistency proof from the mirror's head to it: the mirror's tree must be a prefix of the signed one;
+//   3. for each page of leaves up to its size, ONE transaction: every leaf decoded and its signature checked
+//      against the signer's key as the log had it at that point (a KeyBook replayed to there), every body
+//      validated, the leaves appended at the same indexes (server/log/log-service.ts append), every custody rule
+//      replayed (server/custody/apply.ts applyOne, as server/custody/replay.ts does), and then either a
+//      consistency proof from the page's end to the checkpoint (a page short of it) or, for the page that
+//      reaches it, the root compared with the checkpoint's, the state maps brought to that size
+//      (server/map/map-service.ts) and compared with its `medtrail-map` roots, and the checkpoint kept as
+//      verified. Anything that fails rolls the page back: the leaves, custody rows and the verified checkpoint
+//      stay consistent whenever the process is killed.
+// What the operator cannot be blamed for (unreachable, a note not signed by the log key, a quorum not yet
+// cosigned) is an error of the round; the next one tries again. What only the log could have signed and is
+// inconsistent is divergence: the evidence is written to a JSON file and the follower stops for good.
+import { writeFileSync, renameSync } from 'node:fs';
+import { equalBytes, toBase64, toHex } from '../../core/bytes.js';
+import { decodeEntry, type Entry } from '../../core/entry/entry.js';
+import { validateBody } from '../../core/entry/bodies.js';
+import { isMedtrailError, MedtrailError, type ErrorCode } from '../../core/errors.js';
+import { openCheckpoint, type Checkpoint } from '../../core/log/checkpoint.js';
+import { verifyConsistency } from '../../core/log/merkle.js';
+import { requireQuorum, type TlogPolicy } from '../../core/log/policy.js';
+import { readMapRoots, type MapRoots } from '../../core/map/extension.js';
+import type { Ledger } from '../context.js';
+import { applyOne } from '../custody/apply.js';
+import type { CustodyServices } from '../custody/services.js';
+import { checkSignature, loadKeyBook } from '../log/ingest.js';
+import type { AppendInput } from '../log/log-service.js';
+
+/** What the mirror reads from the operator (cli/operator/mirror.ts gives it through client/ledger-client.ts). */
+export interface MirrorSource {
+  /** GET /checkpoint: the newest note, unchecked. */
+  checkpoint(): Promise<string>;
+  /** GET /log/entries over [start, end), page by page (a page may stop short), each handed to `page` in turn. */
+  leafPages(start: number, end: number, page: (leaves: { index: number; bytes: Uint8Array }[]) => Promise<void> | void): Promise<void>;
+  /** GET /log/proof/consistency. */
+  consistency(from: number, to: number): Promise<Uint8Array[]>;
+}
+
+/** The evidence file: everything a third party needs to see that the operator's log contradicts itself. */
+export interface MirrorEvidence {
+  v: 1;
+  /** What failed: PROOF_MISMATCH (the log contradicts a checkpoint), MAP_ROOT_MISMATCH, or the entry's own code. */
+  code: ErrorCode;
+  reason: string;
+  /** The log's verifier key: every note below is signed by it. */
+  log: string;
+  operator: string;
+  at: string;
+  /** The newest checkpoint the mirror had verified (signed by the log), if any. */
+  held: string | null;
+  /** The checkpoint the operator showed, signed by the log. */
+  shown: string | null;
+  /** The mirror's own tree at the size it held and at the shown checkpoint's size, where it could compute them. */
+  mirror: { size: number; root: string; mapRoots?: { packs: string; lots: string } };
+  /** A consistency proof the operator gave (hex), from `from` to `to`, that does not hold. */
+  proof?: { from: number; to: number; hashes: string[] };
+  /** The leaf at issue (base64 of its exact bytes), as the operator served it. */
+  entry?: { index: number; leaf: string };
+}
+
+class Divergence extends Error {
+  constructor(readonly evidence: Omit<MirrorEvidence, 'v' | 'log' | 'operator' | 'at'>) {
+    super(evidence.reason);
+  }
+}
+
+export interface FollowerOptions {
+  /** The operator's URL (for the evidence and the log). */
+  from: string;
+  /** Where divergence evidence is written. */
+  evidenceFile: string;
+  /** Checkpoints must carry this policy's witness quorum. */
+  policy?: TlogPolicy;
+  /** One line per event (progress, divergence). */
+  say?: (line: string) => void;
+}
+
+export interface RoundResult {
+  /** Tree size of the newest verified checkpoint after the round. */
+  size: number;
+  /** Leaves appended in this round. */
+  appended: number;
+}
+
+function rootsText(r: MapRoots): { packs: string; lots: string } {
+  return { packs: toBase64(r.packs), lots: toBase64(r.lots) };
+}
+
+export class Follower {
+  private diverged_: MirrorEvidence | undefined;
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly custody: CustodyServices,
+    private readonly source: MirrorSource,
+    private readonly opts: FollowerOptions,
+  ) {
+    const stopped = ledger.store.getMeta('mirror_diverged');
+    if (stopped !== undefined) this.diverged_ = JSON.parse(stopped) as MirrorEvidence;
+  }
+
+  /** The evidence, once the operator was caught contradicting itself (the follower then never goes on). */
+  get diverged(): MirrorEvidence | undefined {
+    return this.diverged_;
+  }
+
+  /** The newest checkpoint the mirror verified, and its size, or undefined before the first. */
+  verified(): { size: number; note: string } | undefined {
+    const cp = this.ledger.store.latestCheckpoint();
+    return cp === undefined ? undefined : { size: cp.size, note: cp.note };
+  }
+
+  /**
+   * One round (see the top of this file). MIRROR_DIVERGED when the operator was caught (the evidence is
+   * written first); other errors leave the mirror as it was, to try again.
+   */
+  async round(): Promise<RoundResult> {
+    if (this.diverged_ !== undefined) throw this.divergedError();
+    try {
+      return await this.roundInner();
+    } catch (e) {
+      if (e instanceof Divergence) throw this.diverge(e);
+      throw e;
+    }
+  }
+
+  private divergedError(): MedtrailError {
+    const d = this.diverged_!;
+    return new MedtrailError('MIRROR_DIVERGED', `the operator diverged (${d.code}: ${d.reason}); evidence in ${this.opts.evidenceFile}`);
+  }
+
+  private diverge(d: Divergence): MedtrailError {
+    const ev: MirrorEvidence = { v: 1, log: this.ledger.log.verifierKey, operator: this.opts.from, at: new Date().toISOString(), ...d.evidence };
+    const tmp = `${this.opts.evidenceFile}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(ev, null, 2)}\n`);
+    renameSync(tmp, this.opts.evidenceFile);
+    this.ledger.store.setMeta('mirror_diverged', JSON.stringify(ev));
+    this.diverged_ = ev;
+    this.opts.say?.(`medtrail mirror: DIVERGED: ${ev.code}: ${ev.reason}; evidence written to ${this.opts.evidenceFile}; following stopped`);
+    return this.divergedError();
+  }
+
+  private held(): { note: string | null; size: number; root: Uint8Array } {
+    const head = this.ledger.store.head();
+    return { note: this.ledger.store.latestCheckpoint()?.note ?? null, size: head.size, root: head.root };
+  }
+
+  private mine(): MirrorEvidence['mirror'] {
+    const h = this.held();
+    return { size: h.size, root: toBase64(h.root), mapRoots: rootsText(this.custody.map.roots()) };
+  }
+
+  private async roundInner(): Promise<RoundResult> {
+    const log = this.ledger.log;
+    const store = this.ledger.store;
+    const map = this.custody.map;
+    const note = await this.source.checkpoint();
+    // Not signed by the log key, or not (yet) cosigned: nothing the log vouched for, so no evidence; try again.
+    const cp = openCheckpoint(note, log.verifierKey);
+    if (this.opts.policy !== undefined) requireQuorum(this.opts.policy, note, { log: log.verifierKey });
+    const head = store.head();
+    const heldNote = store.latestCheckpoint()?.note ?? null;
+    const shownRoots = this.mapRootsOf(cp, note, heldNote);
+
+    if (cp.size <= head.size) {
+      // An older or equal size: it must be a prefix of what the mirror holds, with the same root.
+      const mine = log.rootAt(cp.size);
+      if (!equalBytes(mine, cp.root)) {
+        throw new Divergence({
+          code: 'PROOF_MISMATCH',
+          reason: cp.size === head.size ? `two checkpoints of size ${cp.size} with different roots` : `the checkpoint of size ${cp.size} is not a prefix of the verified log of size ${head.size}`,
+          held: heldNote,
+          shown: note,
+          mirror: { size: cp.size, root: toBase64(mine) },
+        });
+      }
+      if (cp.size === head.size) {
+        try {
+          this.checkMapsAndKeep(cp, note, shownRoots, heldNote);
+        } catch (e) {
+          map.reload();
+          throw e;
+        }
+      }
+      return { size: store.latestCheckpoint()?.size ?? 0, appended: 0 };
+    }
+
+    if (head.size > 0) {
+      const proof = await this.source.consistency(head.size, cp.size);
+      try {
+        verifyConsistency(head.size, cp.size, proof, head.root, cp.root);
+      } catch (e) {
+        if (!isMedtrailError(e)) throw e;
+        throw new Divergence({
+          code: 'PROOF_MISMATCH',
+          reason: `the checkpoint of size ${cp.size} is not consistent with the mirror's log of size ${head.size} (${e.code}: ${e.message})`,
+          held: heldNote,
+          shown: note,
+          mirror: { size: head.size, root: toBase64(head.root) },
+          proof: { from: head.size, to: cp.size, hashes: proof.map(toHex) },
+        });
+      }
+    }
+    let appended = 0;
+    await this.source.leafPages(head.size, cp.size, async (leaves) => {
+      const end = leaves[leaves.length - 1]!.index + 1;
+      const proof = end < cp.size ? await this.source.consistency(end, cp.size) : [];
+      this.applyPage(leaves, cp, note, shownRoots, proof, heldNote);
+      appended += leaves.length;
+      this.opts.say?.(`medtrail mirror: ${end} of ${cp.size} leaves checked`);
+    });
+    return { size: store.latestCheckpoint()?.size ?? 0, appended };
+  }
+
+  /** The map roots the checkpoint signed; a note without them, or with a bad line, is the log's own doing. */
+  private mapRootsOf(cp: Checkpoint, note: string, heldNote: string | null): MapRoots {
+    let roots: MapRoots | undefined;
+    try {
+      roots = readMapRoots(cp);
+    } catch (e) {
+      if (!isMedtrailError(e)) throw e;
+    }
+    if (roots === undefined) {
+      throw new Divergence({ code: 'MAP_ROOT_MISMATCH', reason: 'the signed checkpoint carries no valid medtrail-map line', held: heldNote, shown: note, mirror: this.mine() });
+    }
+    return roots;
+  }
+
+  /** At the mirror's own size: the maps must give the signed roots; then the checkpoint is kept as verified. */
+  private checkMapsAndKeep(cp: Checkpoint, note: string, shown: MapRoots, heldNote: string | null): void {
+    const store = this.ledger.store;
+    const map = this.custody.map;
+    // Runs in the page's transaction when there is one; the caller rebuilds the maps if it does not commit.
+    store.transaction(() => {
+        const roots = map.catchUp(cp.size);
+        if (!equalBytes(roots.packs, shown.packs) || !equalBytes(roots.lots, shown.lots)) {
+          throw new Divergence({
+            code: 'MAP_ROOT_MISMATCH',
+            reason: `the checkpoint of size ${cp.size} signs map roots that are not those of the state its entries give (${[...(equalBytes(roots.packs, shown.packs) ? [] : ['pack map']), ...(equalBytes(roots.lots, shown.lots) ? [] : ['lot map'])].join(', ')})`,
+            held: heldNote,
+            shown: note,
+            mirror: { size: cp.size, root: toBase64(cp.root), mapRoots: rootsText(roots) },
+          });
+        }
+        const latest = store.latestCheckpoint();
+        // At a size already held the first verified note stays (the same root and map roots: nothing new to keep).
+        if (latest === undefined || latest.size < cp.size) store.saveCheckpoint({ size: cp.size, root: cp.root, note, signedAt: new Date().toISOString() });
+    });
+  }
+
+  /** One page in one transaction (see the top of this file). */
+  private applyPage(leaves: { index: number; bytes: Uint8Array }[], cp: Checkpoint, note: string, shown: MapRoots, proof: Uint8Array[], heldNote: string | null): void {
+    const { store, log } = this.ledger;
+    const { state, map, keys } = this.custody;
+    const rules = this.custody.rules;
+    // The keys as the log had them at the page's first leaf, moved on entry by entry (a participant admitted in
+    // the page signs later entries of it); the shared KeyBook observes them only once the page is committed.
+    const book = loadKeyBook(store);
+    const entries: Entry[] = [];
+    let current: { index: number; bytes: Uint8Array } | undefined;
+    const entryDivergence = (e: MedtrailError, at: { index: number; bytes: Uint8Array }): Divergence =>
+      new Divergence({
+        code: e.code,
+        reason: `the entry at index ${at.index} does not hold: ${e.message}`,
+        held: heldNote,
+        shown: note,
+        mirror: this.mine(),
+        entry: { index: at.index, leaf: toBase64(at.bytes) },
+      });
+    const end = leaves[leaves.length - 1]!.index + 1;
+    try {
+      store.transaction(() => {
+        const inputs: AppendInput[] = [];
+        for (const leaf of leaves) {
+          current = leaf;
+          const e = decodeEntry(leaf.bytes);
+          checkSignature(book, e);
+          validateBody(e.kind, e.body);
+          book.observe(e);
+          entries.push(e);
+          inputs.push({ bytes: leaf.bytes, kind: e.kind, signer: e.signer, nonce: e.nonce, at: e.at });
+        }
+        current = undefined;
+        const appended = log.append(inputs);
+        if (appended[0]?.index !== leaves[0]!.index) throw new MedtrailError('STORE_CONFLICT', `the mirror's head is not at ${leaves[0]!.index}`);
+        entries.forEach((e, i) => {
+          current = leaves[i];
+          applyOne({ ...rules, now: Date.parse(e.at) }, e, appended[i]!);
+        });
+        current = undefined;
+        rules.writer.markApplied(end);
+        const root = store.head().root;
+        if (end < cp.size) {
+          try {
+            verifyConsistency(end, cp.size, proof, root, cp.root);
+          } catch (e) {
+            if (!isMedtrailError(e)) throw e;
+            throw new Divergence({
+              code: 'PROOF_MISMATCH',
+              reason: `the leaves served up to ${end} are not a prefix of the signed checkpoint of size ${cp.size} (${e.code})`,
+              held: heldNote,
+              shown: note,
+              mirror: { size: end, root: toBase64(root) },
+              proof: { from: end, to: cp.size, hashes: proof.map(toHex) },
+            });
+          }
+        } else if (!equalBytes(root, cp.root)) {
+          throw new Divergence({
+            code: 'PROOF_MISMATCH',
+            reason: `the leaves served do not give the root the checkpoint of size ${cp.size} signs`,
+            held: heldNote,
+            shown: note,
+            mirror: { size: end, root: toBase64(root) },
+            entry: { index: leaves[0]!.index, leaf: toBase64(leaves[0]!.bytes) },
+          });
+        } else {
+          this.checkMapsAndKeep(cp, note, shown, heldNote);
+        }
+      });
+    } catch (e) {
+      // The maps may have moved in memory with a transaction that did not commit: built again from the tables.
+      map.reload();
+      if (e instanceof Divergence) throw e;
+      if (isMedtrailError(e) && current !== undefined && e.code !== 'STORE_CONFLICT') throw entryDivergence(e, current);
+      if (isMedtrailError(e, 'ENTRY_REPLAYED')) throw entryDivergence(e, leaves[0]!);
+      throw e;
+    } finally {
+      // Committed or rolled back, the state's cached rows may be out of date (custody/state.ts).
+      state.invalidate();
+    }
+    for (const e of entries) keys.observe(e);
+  }
+}
