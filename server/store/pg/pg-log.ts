@@ -1,0 +1,253 @@
+// The log on PostgreSQL (issue 15): the same leaves, interior hashes, head and checkpoints as the SQLite store
+// (server/store/ledger-store.ts), with the same guarantees, held by the database for any number of medtrail
+// processes at once:
+//
+//   - an append is one transaction that locks the head row (SELECT ... FOR UPDATE), checks it is still the
+//     size the appender computed from (compare-and-swap: STORE_CONFLICT otherwise), inserts the leaves and the
+//     perfect subtrees they complete, and moves the head: appends from every process are serialized by the
+//     database, none lost, duplicated or reordered;
+//   - a replayed (signer, nonce) is refused by a unique index, inside that transaction (ENTRY_REPLAYED);
+//   - leaves, nodes and checkpoints are append-only in the database itself: triggers refuse UPDATE and DELETE,
+//     whoever connects (the operator's own tools included) short of dropping them.
+//
+// Async (node-postgres, `pg`): chosen over postgres.js on figures measured on this machine (README,
+// Dependencies). Each ledger lives in a schema of its own, so one database can hold several (and the tests
+// one per test). Not yet wired into `medtrail serve`: the custody, verify and map services still run on the
+// synchronous SQLite store; this is the log layer they will sit on (docs/architecture.md, The store).
+import pg from 'pg';
+import { MedtrailError } from '../../../core/errors.js';
+import { completedSubtrees, emptyRoot, leafHash, rootAt, type PerfectHashReader } from '../../../core/log/merkle.js';
+import type { Head, NewLeaf, NewNode, StoredCheckpoint, StoredLeaf } from '../ledger-store.js';
+
+const SCHEMA = (s: string): string => `
+CREATE SCHEMA IF NOT EXISTS ${s};
+CREATE TABLE IF NOT EXISTS ${s}.leaves (
+  idx    BIGINT PRIMARY KEY,
+  hash   BYTEA NOT NULL CHECK (length(hash) = 32),
+  entry  BYTEA NOT NULL,
+  kind   TEXT NOT NULL,
+  signer TEXT NOT NULL,
+  nonce  TEXT NOT NULL,
+  at     TEXT NOT NULL,
+  UNIQUE (signer, nonce)
+);
+CREATE TABLE IF NOT EXISTS ${s}.nodes (
+  level INT NOT NULL,
+  idx   BIGINT NOT NULL,
+  hash  BYTEA NOT NULL CHECK (length(hash) = 32),
+  PRIMARY KEY (level, idx)
+);
+CREATE TABLE IF NOT EXISTS ${s}.head (
+  id   INT PRIMARY KEY CHECK (id = 1),
+  size BIGINT NOT NULL,
+  root BYTEA NOT NULL CHECK (length(root) = 32)
+);
+CREATE TABLE IF NOT EXISTS ${s}.checkpoints (
+  size      BIGINT PRIMARY KEY,
+  root      BYTEA NOT NULL CHECK (length(root) = 32),
+  note      TEXT NOT NULL,
+  signed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${s}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE OR REPLACE FUNCTION ${s}.append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'medtrail: % is append-only (% refused)', TG_TABLE_NAME, TG_OP USING ERRCODE = 'raise_exception';
+END $$;
+DO $$ BEGIN
+  CREATE TRIGGER leaves_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ${s}.leaves FOR EACH STATEMENT EXECUTE FUNCTION ${s}.append_only();
+  CREATE TRIGGER nodes_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ${s}.nodes FOR EACH STATEMENT EXECUTE FUNCTION ${s}.append_only();
+  CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ${s}.checkpoints FOR EACH STATEMENT EXECUTE FUNCTION ${s}.append_only();
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $$;
+INSERT INTO ${s}.head (id, size, root) VALUES (1, 0, $empty$) ON CONFLICT (id) DO NOTHING;
+`;
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+function u8(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function pgCode(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}
+
+/** The leaves and nodes an append of `bytes` after a tree of `size` leaves writes, and the new head. */
+export interface PreparedAppend {
+  expectedSize: number;
+  leaves: NewLeaf[];
+  nodes: NewNode[];
+  head: Head;
+}
+
+export class PgLogStore {
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly s: string,
+  ) {}
+
+  /** Opens (creating when needed) the ledger in schema `schema` of the database at `url`. */
+  static async open(url: string, schema = 'medtrail'): Promise<PgLogStore> {
+    if (!SCHEMA_NAME.test(schema)) throw new MedtrailError('CLI_USAGE', `a ledger schema name is lowercase letters, digits and _, got ${schema}`);
+    const pool = new pg.Pool({ connectionString: url, max: 8 });
+    try {
+      const empty = `'\\x${Buffer.from(emptyRoot()).toString('hex')}'::bytea`;
+      // One ledger set up at a time, whichever process gets there first.
+      const c = await pool.connect();
+      try {
+        await c.query('SELECT pg_advisory_lock(hashtext($1))', [`medtrail:${schema}`]);
+        await c.query(SCHEMA(schema).replace('$empty$', empty));
+        await c.query('SELECT pg_advisory_unlock(hashtext($1))', [`medtrail:${schema}`]);
+      } finally {
+        c.release();
+      }
+    } catch (e) {
+      await pool.end();
+      throw new MedtrailError('STORE_MISSING', `cannot open the ledger on PostgreSQL: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    return new PgLogStore(pool, schema);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  async head(): Promise<Head> {
+    const r = await this.pool.query<{ size: string; root: Buffer }>(`SELECT size, root FROM ${this.s}.head WHERE id = 1`);
+    const row = r.rows[0];
+    if (row === undefined) throw new MedtrailError('STORE_CORRUPT', 'the ledger has no head row');
+    return { size: Number(row.size), root: u8(row.root) };
+  }
+
+  async leaves(start: number, end: number): Promise<StoredLeaf[]> {
+    const r = await this.pool.query<{ idx: string; hash: Buffer; entry: Buffer }>(`SELECT idx, hash, entry FROM ${this.s}.leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx`, [start, end]);
+    return r.rows.map((x) => ({ index: Number(x.idx), hash: u8(x.hash), bytes: u8(x.entry) }));
+  }
+
+  /**
+   * The perfect subtree hashes an append after `size` leaves reads (the decomposition of the tree of that
+   * size: one per set bit), fetched at once so the hashing that follows is synchronous.
+   */
+  private async frontier(size: number, q: pg.PoolClient): Promise<Map<string, Uint8Array>> {
+    const want: [number, number][] = [];
+    let start = 0;
+    for (let level = 62; level >= 0; level--) {
+      const width = 2 ** level;
+      if (start + width <= size) {
+        want.push([level, start / width]);
+        start += width;
+      }
+    }
+    const out = new Map<string, Uint8Array>();
+    if (want.length === 0) return out;
+    const leafIdx = want.filter(([l]) => l === 0).map(([, i]) => i);
+    const nodeWant = want.filter(([l]) => l > 0);
+    if (leafIdx.length > 0) {
+      const r = await q.query<{ idx: string; hash: Buffer }>(`SELECT idx, hash FROM ${this.s}.leaves WHERE idx = ANY($1::bigint[])`, [leafIdx]);
+      for (const x of r.rows) out.set(`0/${x.idx}`, u8(x.hash));
+    }
+    if (nodeWant.length > 0) {
+      const r = await q.query<{ level: number; idx: string; hash: Buffer }>(
+        `SELECT n.level, n.idx, n.hash FROM ${this.s}.nodes n JOIN unnest($1::int[], $2::bigint[]) AS w(level, idx) ON n.level = w.level AND n.idx = w.idx`,
+        [nodeWant.map(([l]) => l), nodeWant.map(([, i]) => i)],
+      );
+      for (const x of r.rows) out.set(`${x.level}/${x.idx}`, u8(x.hash));
+    }
+    if (out.size !== want.length) throw new MedtrailError('STORE_CORRUPT', `the ledger lacks interior hashes of its tree of ${size} leaves`);
+    return out;
+  }
+
+  /**
+   * Appends leaves atomically after the head the database holds now (any process may append at the same
+   * time: the head row is locked for the transaction). ENTRY_REPLAYED for a (signer, nonce) seen before.
+   */
+  async append(inputs: readonly { bytes: Uint8Array; kind: string; signer: string; nonce: string; at: string }[]): Promise<{ index: number; leafHash: Uint8Array }[]> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const h = await c.query<{ size: string }>(`SELECT size FROM ${this.s}.head WHERE id = 1 FOR UPDATE`);
+      const size = Number(h.rows[0]!.size);
+      const known = await this.frontier(size, c);
+      const prepared = prepareAppend(size, inputs, known);
+      await this.write(c, prepared);
+      await c.query('COMMIT');
+      return prepared.leaves.map((l) => ({ index: l.index, leafHash: l.hash }));
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      if (pgCode(e) === '23505') throw new MedtrailError('ENTRY_REPLAYED', 'an entry of this request reuses a (signer, nonce) already in the log', { cause: e });
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  /** Writes a prepared append if the head is still at its expected size (STORE_CONFLICT otherwise). */
+  private async write(c: pg.PoolClient, p: PreparedAppend): Promise<void> {
+    const moved = await c.query(`UPDATE ${this.s}.head SET size = $1, root = $2 WHERE id = 1 AND size = $3`, [p.head.size, Buffer.from(p.head.root), p.expectedSize]);
+    if (moved.rowCount !== 1) throw new MedtrailError('STORE_CONFLICT', `the head moved from ${p.expectedSize} during the append`);
+    if (p.leaves.length > 0) {
+      await c.query(
+        `INSERT INTO ${this.s}.leaves (idx, hash, entry, kind, signer, nonce, at)
+         SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::text[])`,
+        [
+          p.leaves.map((l) => l.index),
+          p.leaves.map((l) => Buffer.from(l.hash)),
+          p.leaves.map((l) => Buffer.from(l.bytes)),
+          p.leaves.map((l) => l.kind),
+          p.leaves.map((l) => l.signer),
+          p.leaves.map((l) => l.nonce),
+          p.leaves.map((l) => l.at),
+        ],
+      );
+    }
+    if (p.nodes.length > 0) {
+      await c.query(`INSERT INTO ${this.s}.nodes (level, idx, hash) SELECT * FROM unnest($1::int[], $2::bigint[], $3::bytea[])`, [
+        p.nodes.map((n) => n.level),
+        p.nodes.map((n) => n.index),
+        p.nodes.map((n) => Buffer.from(n.hash)),
+      ]);
+    }
+  }
+
+  async saveCheckpoint(cp: StoredCheckpoint): Promise<void> {
+    await this.pool.query(`INSERT INTO ${this.s}.checkpoints (size, root, note, signed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING`, [cp.size, Buffer.from(cp.root), cp.note, cp.signedAt]);
+  }
+
+  async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    const r = await this.pool.query<{ size: string; root: Buffer; note: string; signed_at: string }>(`SELECT size, root, note, signed_at FROM ${this.s}.checkpoints ORDER BY size DESC LIMIT 1`);
+    const x = r.rows[0];
+    return x === undefined ? undefined : { size: Number(x.size), root: u8(x.root), note: x.note, signedAt: x.signed_at };
+  }
+
+  /** Runs raw SQL on the ledger's schema (the tests use it to play the operator who edits tables). */
+  async query(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+    return this.pool.query(sql.replaceAll('$schema', this.s), params);
+  }
+}
+
+/** The leaves and completed perfect subtrees of an append after `size` leaves, hashed here (pure). */
+export function prepareAppend(size: number, inputs: readonly { bytes: Uint8Array; kind: string; signer: string; nonce: string; at: string }[], known: Map<string, Uint8Array>): PreparedAppend {
+  const overlay = new Map(known);
+  const read: PerfectHashReader = (level, index) => {
+    const h = overlay.get(`${level}/${index}`);
+    if (h === undefined) throw new MedtrailError('STORE_CORRUPT', `no hash of subtree ${level}/${index}`);
+    return h;
+  };
+  const leaves: NewLeaf[] = [];
+  const nodes: NewNode[] = [];
+  const seen = new Set<string>();
+  let n = size;
+  for (const input of inputs) {
+    const key = `${input.signer}/${input.nonce}`;
+    if (seen.has(key)) throw new MedtrailError('ENTRY_REPLAYED', `signer ${input.signer} used nonce ${input.nonce} twice`);
+    seen.add(key);
+    const index = n++;
+    const hash = leafHash(input.bytes);
+    for (const sub of completedSubtrees(index, hash, read)) {
+      overlay.set(`${sub.level}/${sub.index}`, sub.hash);
+      if (sub.level > 0) nodes.push(sub);
+    }
+    leaves.push({ index, hash, bytes: input.bytes, kind: input.kind, signer: input.signer, nonce: input.nonce, at: input.at });
+  }
+  return { expectedSize: size, leaves, nodes, head: { size: n, root: rootAt(n, read) } };
+}
