@@ -13,6 +13,7 @@
 import { Router, type Request } from 'express';
 import { toHex } from '../../core/bytes.js';
 import type { LogService } from '../log/log-service.js';
+import { encodeEntryBundle, parseTilePath, tileExists, tilePath, TILE_WIDTH } from '../../core/log/tiles.js';
 import { writeEntries } from '../http/leaf-page.js';
 import { intParams } from '../http/params.js';
 import { MedtrailError } from '../../core/errors.js';
@@ -64,6 +65,21 @@ export function custodyRoutes(s: CustodyServices, log: LogService): Router {
     const last = leaves[leaves.length - 1];
     const after = last === undefined ? undefined : last.index + 1;
     writeEntries(res, leaves, after !== undefined && after < Math.min(end, log.size()) ? after : undefined);
+  });
+
+  // c2sp.org/tlog-tiles entry bundles: the entries of level-0 tile N, as confidential as /log/entries (signed
+  // reads of enrolled participants). An entry over 65,535 bytes (a large batch) does not fit the format's
+  // uint16 length: its bundle is TOO_LARGE, and such entries are read through /log/entries.
+  r.get(/^\/tile\/entries\/(.+)$/, (req, res) => {
+    if (s.auth.authenticate(req) === undefined) {
+      throw new MedtrailError('AUTH_REQUIRED', 'entry bundles are answered only to a request signed by an enrolled participant');
+    }
+    const t = parseTilePath(`entries/${/^\/tile\/entries\/(.+)$/.exec(req.path)![1]!}`);
+    if (!tileExists(log.size(), t)) throw new MedtrailError('NOT_FOUND', `the log holds no entry bundle ${tilePath(t)}`);
+    const start = t.index * TILE_WIDTH;
+    const leaves = log.store.leaves(start, start + t.width);
+    res.type('application/octet-stream').setHeader('Cache-Control', 'private, max-age=31536000, immutable');
+    res.send(Buffer.from(encodeEntryBundle(leaves.map((l) => l.bytes))));
   });
 
   // A body over ENTRY_INLINE_BYTES arrives unparsed (server/http/app.ts) and is read off the event loop.

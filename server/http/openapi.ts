@@ -98,6 +98,8 @@ const OPS: Record<string, Record<string, Op>> = {
   '/api/v1/checkpoint': { get: { summary: 'the newest signed checkpoint (C2SP signed note)', text: true, answers: {} } },
   '/api/v1/log/key': { get: { summary: "the log's verifier key (C2SP signed-note form)", text: true, answers: {} } },
   '/api/v1/log/entries': { get: { summary: 'leaves [start, end), at most 1,000 and about 1 MiB, `next` where a short page stops (signed by an enrolled participant: entries name trading partners)', signed: 'required', query: ['start', 'end'], answers: { '200': 'LogEntries' } } },
+  '/api/v1/tile/{L}/{N}': { get: { summary: 'c2sp.org/tlog-tiles hash tile: 256 (or .p/<W>) hashes of 32 bytes; N as x001/x234/067', path: ['L', 'N'], text: true, answers: {} } },
+  '/api/v1/tile/entries/{N}': { get: { summary: 'c2sp.org/tlog-tiles entry bundle (uint16-length-prefixed entries; signed by an enrolled participant; TOO_LARGE when an entry exceeds 65,535 bytes)', signed: 'required', path: ['N'], text: true, answers: {} } },
   '/api/v1/log/proof/inclusion': { get: { summary: 'RFC 9162 inclusion proof', query: ['index', 'size'], answers: { '200': 'InclusionProof' } } },
   '/api/v1/log/proof/consistency': { get: { summary: 'RFC 9162 consistency proof', query: ['from', 'to'], answers: { '200': 'ConsistencyProof' } } },
   '/api/v1/entries': { post: { summary: 'append a signed entry, or {"entries":[...]} all or nothing', answers: { '201': 'Appended' } } },
