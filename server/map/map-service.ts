@@ -73,6 +73,7 @@ export class MapService {
   private readonly setApplied: Database.Statement<[number]>;
   private packs = new MemoryMapStore();
   private lots = new MemoryMapStore();
+  private size_ = 0;
 
   /** `db`: the ledger's connection for the map's table (LedgerStore.connectionFor('map')). */
   constructor(
@@ -84,11 +85,19 @@ export class MapService {
     this.applied_ = db.prepare<[], number>("SELECT value FROM map_meta WHERE key = 'applied'").pluck();
     this.setApplied = db.prepare<[number]>("INSERT INTO map_meta (key, value) VALUES ('applied', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
     this.build();
+    // Built from the tables at the head: they are the maps of the newest checkpoint if that was signed at it.
+    const applied = this.applied();
+    if (applied === store.head().size) this.size_ = applied;
   }
 
-  /** The tree size the maps reflect. */
+  /** The tree size the maps reflect (as stored). */
   applied(): number {
     return this.applied_.get() ?? 0;
+  }
+
+  /** The tree size the trees in memory stand at: the newest checkpoint's, once the log has signed one. */
+  get size(): number {
+    return this.size_;
   }
 
   roots(): MapRoots {
@@ -123,7 +132,10 @@ export class MapService {
   catchUp(size: number): MapRoots {
     const from = this.applied();
     if (size < from) throw new MedtrailError('STORE_CORRUPT', `the state maps reflect ${from} leaves, more than the log's ${size}`);
-    if (size === from) return this.roots();
+    if (size === from) {
+      this.size_ = size;
+      return this.roots();
+    }
     this.setApplied.run(size);
     try {
       this.apply(from);
@@ -131,6 +143,7 @@ export class MapService {
       this.build();
       throw e;
     }
+    this.size_ = size;
     return this.roots();
   }
 

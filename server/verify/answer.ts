@@ -120,9 +120,13 @@ export class Proofs {
    * The newest signed checkpoint, signing one first when it does not cover `mustCover` leaves: what a verify
    * answer stands on, since the state maps are always those of the newest checkpoint (server/map).
    */
-  latest(mustCover: number): { size: number; note: string } {
+  latest(mustCover: number, mapSize?: number): { size: number; note: string } {
+    // The reused checkpoint serves only while the maps still stand at its size (a signing moves both).
+    const now = Date.now();
+    if (this.cp !== undefined && this.cp.size >= mustCover && now < this.cp.until && (mapSize === undefined || mapSize === this.cp.size)) return this.cp;
     const c = this.log.served(mustCover);
-    return { size: c.size, note: c.note };
+    this.cp = { size: c.size, note: c.note, until: now + CHECKPOINT_REUSE_MS };
+    return this.cp;
   }
 
   /** The proof of `index` against a given checkpoint. */

@@ -141,7 +141,7 @@ export function verifyScan(v: VerifyServices, req: AuthRequest & { body: unknown
   // One checkpoint for both proofs, covering the pack's newest entry and its lot's recall: the newest, whose map
   // roots are the maps' current state (server/map).
   const cover = Math.max(ev.pack?.lastIndex ?? -1, ev.lot?.recalledIndex ?? -1) + 1;
-  const cp = v.proofs.latest(cover);
+  const cp = v.proofs.latest(cover, v.map.size);
   return {
     verdict: ev.verdict,
     reasons: ev.reasons.map(reason),
