@@ -147,7 +147,10 @@ export class MapService {
     return this.roots();
   }
 
-  /** Builds the trees again from the custody tables (after a signing transaction that did not commit). */
+  /**
+   * Builds the trees again from the custody tables: after a transaction that changed those tables and did not
+   * commit (a mirror's page refused after its rows were written, server/mirror/follower.ts).
+   */
   reload(): void {
     this.build();
   }
