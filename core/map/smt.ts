@@ -261,15 +261,17 @@ export function updateMap(store: MapNodeStore, changes: readonly MapChange[]): M
     oldR: MapNode | undefined,
     newL: MapNode | undefined,
     newR: MapNode | undefined,
+    pL?: Uint8Array,
+    pR?: Uint8Array,
   ): MapNode | undefined => {
     const collapse = (newL === undefined && (newR === undefined || newR.kind === 'leaf')) || (newR === undefined && newL?.kind === 'leaf');
     if (collapse) {
-      if (oldL !== undefined) put(depth + 1, childPrefix(path, depth, 0), undefined);
-      if (oldR !== undefined) put(depth + 1, childPrefix(path, depth, 1), undefined);
+      if (oldL !== undefined) put(depth + 1, pL ?? childPrefix(path, depth, 0), undefined);
+      if (oldR !== undefined) put(depth + 1, pR ?? childPrefix(path, depth, 1), undefined);
       return newL ?? newR;
     }
-    if (newL !== oldL) put(depth + 1, childPrefix(path, depth, 0), newL);
-    if (newR !== oldR) put(depth + 1, childPrefix(path, depth, 1), newR);
+    if (newL !== oldL) put(depth + 1, pL ?? childPrefix(path, depth, 0), newL);
+    if (newR !== oldR) put(depth + 1, pR ?? childPrefix(path, depth, 1), newR);
     const h = empties()[MAP_DEPTH - depth - 1]!;
     hashes++;
     return { kind: 'node', hash: nodeHashUnchecked(newL?.hash ?? h, newR?.hash ?? h) };
@@ -306,12 +308,15 @@ export function updateMap(store: MapNodeStore, changes: readonly MapChange[]): M
     if (depth === MAP_DEPTH) throw new MedtrailError('STORE_CORRUPT', 'an inner map node at the bottom level');
     const path = work[lo]!.key;
     const mid = firstOne(work, lo, hi, depth);
-    const oldL = store.get(depth + 1, childPrefix(path, depth, 0));
-    const oldR = store.get(depth + 1, childPrefix(path, depth, 1));
+    // The children's positions, computed once for the reads and the writes.
+    const pL = childPrefix(path, depth, 0);
+    const pR = childPrefix(path, depth, 1);
+    const oldL = store.get(depth + 1, pL);
+    const oldR = store.get(depth + 1, pR);
     const newL = apply(oldL, lo, mid, depth + 1);
     const newR = apply(oldR, mid, hi, depth + 1);
     if (newL === oldL && newR === oldR) return cur;
-    return combine(depth, path, oldL, oldR, newL, newR);
+    return combine(depth, path, oldL, oldR, newL, newR, pL, pR);
   };
 
   const oldRoot = store.get(0, ROOT_PREFIX);
