@@ -188,9 +188,20 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
       ...(witnessInfo !== undefined ? [`witnessing what it verified; policy line: witness ${witnessInfo.name} ${witnessInfo.vkey} ${witnessInfo.url}`] : []),
     ].join('\n'),
   );
+  // The pause between two rounds ends at once on SIGTERM (a long --interval-ms must not hold the exit).
+  let wake: (() => void) | undefined;
+  const pause = (ms: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       stopping = true;
+      wake?.();
       void server.close().then(() => {
         mw?.close();
         resolve();
@@ -207,7 +218,7 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
       } catch {
         break;
       }
-      await sleep(intervalMs);
+      if (!stopping) await pause(intervalMs);
     }
   };
   await Promise.all([follow(), stopped]);

@@ -64,6 +64,15 @@ describe('failover to a mirror when the operator is down', () => {
     const up = await verify([op!.url, mirror!.url], packs['GENUINE']!);
     expect(up.status, up.stderr).toBe(0);
     expect(up.json).toMatchObject({ verdict: 'GENUINE', server: op!.url });
+    // An operator that hangs (stopped, its socket open): past the client's timeout the mirror is asked.
+    op!.child.kill('SIGSTOP');
+    try {
+      const hung = await verify([op!.url, mirror!.url], packs['GENUINE']!);
+      expect(hung.status, hung.stderr).toBe(0);
+      expect(hung.json).toMatchObject({ verdict: 'GENUINE', server: mirror!.url });
+    } finally {
+      op!.child.kill('SIGCONT');
+    }
     const port = new URL(op!.url).port;
     await op!.stop('SIGKILL');
     // The operator alone: no verdict.
