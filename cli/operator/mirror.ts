@@ -39,6 +39,7 @@ export interface MirrorCliOptions {
   json?: boolean;
   witnessKey?: string;
   witnessName?: string;
+  witnessMaxAge?: string;
 }
 
 function readText(path: string, what: string): string {
@@ -79,7 +80,13 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
   installNodeCrypto();
   const key = loadKey(opts.key);
   const authority = authorityOf(opts.authority);
-  const policy: TlogPolicy | undefined = opts.policy === undefined ? undefined : parsePolicy(readText(opts.policy, '--policy'));
+  const policyText = opts.policy === undefined ? undefined : readText(opts.policy, '--policy');
+  const policy: TlogPolicy | undefined = policyText === undefined ? undefined : parsePolicy(policyText);
+  let witnessMaxAgeS: number | undefined;
+  if (opts.witnessMaxAge !== undefined) {
+    if (!/^[1-9][0-9]{0,6}$/.test(opts.witnessMaxAge)) throw new MedtrailError('CLI_USAGE', `--witness-max-age must be a whole number of seconds from 1, got ${opts.witnessMaxAge}`);
+    witnessMaxAgeS = Number(opts.witnessMaxAge);
+  }
   const intervalMs = Number(opts.intervalMs);
   if (!Number.isSafeInteger(intervalMs) || intervalMs < 10) throw new MedtrailError('CLI_USAGE', `--interval-ms must be an integer of at least 10, got ${opts.intervalMs}`);
   const client = new LedgerClient(opts.from, { signer: signerOf(key), timeoutMs: 60_000 });
@@ -171,6 +178,10 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
       port: parsePort(opts.port),
       host: opts.host,
       ledger,
+      // With a policy the mirror pins it into its pages, and has the newest checkpoint it verified cosigned
+      // again by the policy's witnesses at a quarter of the max age (server/log/publisher.ts, as the operator
+      // does): clients that fail over to it while the operator is down get fresh cosignatures, not stale ones.
+      ...(policyText !== undefined ? { policy: policyText, ...(witnessMaxAgeS !== undefined ? { witnessMaxAgeS } : {}) } : {}),
       modules: [mirrorModule(opts.from, () => follower), ...(router !== undefined ? [{ root: () => [router] }] : []), ...serviceModules()],
     });
   } catch (e) {
@@ -239,6 +250,7 @@ export function registerMirror(program: Command): void {
     .option('--interval-ms <ms>', 'pause between rounds of following', '1000')
     .option('--once', 'follow until the newest checkpoint is verified, print it and exit')
     .option('--witness-key <path>', 'also be a witness (c2sp.org/tlog-witness at <url>/witness) with this key file (medtrail keygen): cosign only checkpoints this mirror verified')
+    .option('--witness-max-age <seconds>', "with --policy: oldest witness cosignature its pages accept (default 600); the checkpoint it verified is resubmitted to the policy's witnesses at a quarter of it")
     .option('--witness-name <name>', 'cosigner name, e.g. mirror.example/m1 (default: the witness key file name)')
     .option('--json', 'print JSON')
     .action(action((opts: MirrorCliOptions) => mirrorForever(opts)));

@@ -3,7 +3,8 @@
 // the CLI and the reader daemon. The operator is SIGKILLed: verify answers through the mirror; the reader keeps
 // verifying online through the mirror, queues its dispense for the operator (a mirror takes no writes), and
 // delivers it once the operator is back on its address.
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { openDatabase, SqliteLedgerStore } from '../../server/store/ledger-store.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, cliAsync } from '../support/cli.js';
@@ -11,6 +12,7 @@ import { startMirrorProcess, type MirrorProcess } from '../support/mirror-proces
 import { spawnReader } from '../support/reader-world.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { tempDir } from '../support/tmp.js';
+import { startWitnessProcess, type WitnessProcess } from '../support/witness-process.js';
 
 const t = tempDir('medtrail-failover-');
 const opDb = join(t.dir, 'op', 'medtrail.db');
@@ -47,6 +49,16 @@ afterAll(async () => {
   await mirror?.stop();
   t.cleanup();
 });
+
+/** The log's verifier key, as `init` wrote it into the database. */
+function logKeyOf(db: string): string {
+  const s = new SqliteLedgerStore(openDatabase(db, { readonly: true }));
+  try {
+    return s.getMeta('log_vkey')!;
+  } finally {
+    s.close();
+  }
+}
 
 async function verify(servers: string[], uri: string): Promise<{ status: number | null; json: Record<string, unknown>; stderr: string }> {
   const r = await cliAsync(['verify', ...servers.flatMap((s) => ['--server', s]), '--json', uri]);
@@ -116,4 +128,51 @@ describe('failover to a mirror when the operator is down', () => {
       await reader.stop();
     }
   });
+});
+
+describe('failover under a witness policy: the mirror keeps its checkpoint freshly cosigned', () => {
+  const db2 = join(t.dir, 'op2', 'medtrail.db');
+  const auth2 = join(t.dir, 'op2', 'authority.key.json');
+  const policyFile = join(t.dir, 'policy.txt');
+  let op2: ServerProcess | undefined;
+  let mirror2: MirrorProcess | undefined;
+  let w1: WitnessProcess | undefined;
+  let genuine = '';
+
+  beforeAll(async () => {
+    expect(cli(['init', '--db', db2, '--json']).status).toBe(0);
+    const vkey = logKeyOf(db2);
+    w1 = await startWitnessProcess(t.dir, 'witness.test/f1', vkey);
+    writeFileSync(policyFile, [`log ${vkey}`, `witness w1 ${w1.vkey} ${w1.url}`, 'quorum w1', ''].join('\n'));
+    // Cosignatures older than 4 s are refused: the operator, and then the mirror, have them refreshed every second.
+    op2 = await startServerProcess(db2, ['--policy', policyFile, '--witness-max-age', '4']);
+    const demoDir = join(t.dir, 'demo2');
+    const d = await cliAsync(['demo', '--server', op2.url, '--authority-key', auth2, '--dir', demoDir, '--json']);
+    expect(d.status, d.stderr).toBe(0);
+    genuine = (JSON.parse(d.stdout) as { packs: Record<string, string> }).packs['GENUINE']!;
+    const en = cli(['enroll', '--server', op2.url, '--authority-key', auth2, '--participant-key', mirrorKey, '--role', 'mirror', '--name', 'Mirror', '--json']);
+    expect(en.status, en.stderr).toBe(0);
+    mirror2 = await startMirrorProcess(['--from', op2.url, '--db', join(t.dir, 'mirror2.db'), '--key', mirrorKey, '--authority', auth2, '--interval-ms', '100', '--policy', policyFile, '--witness-max-age', '4']);
+  }, 120_000);
+
+  afterAll(async () => {
+    await op2?.stop();
+    await mirror2?.stop();
+    await w1?.stop();
+  });
+
+  it('with the operator dead past the max age, verify --policy through the mirror still stands on a fresh quorum', async () => {
+    const size = Number((await (await fetch(`${op2!.url}/api/v1/checkpoint`)).text()).split('\n')[1]);
+    for (let i = 0; i < 300; i++) {
+      const s = (await (await fetch(`${mirror2!.url}/api/v1/mirror`)).json()) as { size: number | null };
+      if ((s.size ?? 0) >= size) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await op2!.stop('SIGKILL');
+    // Longer than the max age: every cosignature the operator ever had collected is stale by now.
+    await new Promise((r) => setTimeout(r, 5000));
+    const r = await cliAsync(['verify', '--server', op2!.url, '--server', mirror2!.url, '--policy', policyFile, '--max-age', '4', '--json', genuine]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ verdict: 'GENUINE', server: mirror2!.url, witnessed: ['w1'], proven: { state: 'active' } });
+  }, 60_000);
 });
