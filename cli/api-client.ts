@@ -66,8 +66,9 @@ export class ApiClient extends LedgerClient {
   constructor(
     server: string,
     readonly key?: SignerKey,
+    timeoutMs?: number,
   ) {
     installNodeCrypto();
-    super(server, { signer: key === undefined ? undefined : signerOf(key) });
+    super(server, { signer: key === undefined ? undefined : signerOf(key), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
   }
 }

@@ -30,7 +30,7 @@ import { directTransmit } from './tag-io.js';
 import { Verifier } from './verifier.js';
 
 interface Options {
-  server: string;
+  server: string[];
   key?: string;
   policy?: string;
   maxAge: string;
@@ -49,7 +49,12 @@ interface Options {
 const program = new Command()
   .name('medtrail-reader')
   .description('the counter daemon: verify packs tapped on PC/SC NFC readers, typed by a 2D scanner on stdin, or in QR images')
-  .option('--server <url>', 'ledger server', 'http://127.0.0.1:8080')
+  .option(
+    '--server <url>',
+    'ledger server (default http://127.0.0.1:8080); repeat or comma-separate for failover: the first is the operator (the queue and dispenses go only there), the next ones (mirrors) verify when it is unreachable',
+    (v: string, acc: string[]) => [...acc, ...v.split(',').map((s) => s.trim()).filter((s) => s !== '')],
+    [] as string[],
+  )
   .option('--key <file>', "the pharmacy's key file: signs its verifications and dispenses (the seed stays here)")
   .option('--json', 'one JSON object per line (verdict, source, uri, reasons, layer, offline, timings, ...)')
   .option('--once', "exit after the first verdict, with that verdict's exit code (below)")
@@ -116,8 +121,12 @@ function loadPolicy(path: string): TlogPolicy {
 installNodeCrypto();
 const signer = loadSigner(o.key);
 let client: LedgerClient;
+let fallbacks: LedgerClient[];
 try {
-  client = new LedgerClient(o.server, { signer, timeoutMs: 5000 });
+  const [first, ...rest] = o.server.length > 0 ? o.server : ['http://127.0.0.1:8080'];
+  client = new LedgerClient(first!, { signer, timeoutMs: 5000 });
+  // A mirror that does not answer within 2 s hands on to the next (the operator keeps its 5 s).
+  fallbacks = rest.map((url) => new LedgerClient(url, { signer, timeoutMs: 2000 }));
 } catch (e) {
   usage(messageOf(e));
 }
@@ -150,6 +159,7 @@ function onFinal(v: VerdictLine): void {
 
 const verifier = new Verifier({
   client,
+  fallbacks,
   cache,
   queue,
   signer,

@@ -8,7 +8,7 @@ import { isMedtrailError, messageOf } from '../core/errors.js';
 import { isTransient, type LedgerClient } from '../client/ledger-client.js';
 
 export type OnlineResult =
-  | { kind: 'answer'; answer: VerifyAnswer; code: string; repair?: ScanRepair }
+  | { kind: 'answer'; answer: VerifyAnswer; code: string; repair?: ScanRepair; /** The server that answered, when not the first. */ via?: string }
   | { kind: 'unreachable' }
   | { kind: 'refused'; code: string; message: string };
 
@@ -27,6 +27,20 @@ export async function askServer(client: LedgerClient, code: string, alternatives
     const err = errorOf(e);
     return { kind: 'refused', code: err.code, message: err.message };
   }
+}
+
+/**
+ * Failover (issue 14): the servers in order (the operator first, then mirrors); the first that is not
+ * unreachable answers. A server that answers (even with a refusal) ends the search; an unreachable one
+ * (refused, reset, timed out: the client's timeout) passes on to the next.
+ */
+export async function askServers(clients: readonly LedgerClient[], code: string, alternatives: readonly { text: string; repair: ScanRepair }[] | undefined): Promise<OnlineResult> {
+  let last: OnlineResult = { kind: 'unreachable' };
+  for (const [i, client] of clients.entries()) {
+    last = await askServer(client, code, alternatives);
+    if (last.kind !== 'unreachable') return last.kind === 'answer' && i > 0 ? { ...last, via: client.base } : last;
+  }
+  return last;
 }
 
 /** A coded error's code and message; anything else as INTERNAL. */

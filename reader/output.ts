@@ -38,6 +38,8 @@ export interface VerdictLine {
   uid?: string;
   reader?: string;
   syncedAt?: string;
+  /** The server that answered online when it was not the first one given (failover to a mirror). */
+  via?: string;
   /** `since`: the dispense was already queued by an earlier scan of this pack (its scan time); none added. */
   dispense?: { index: number; leafHash: string } | { queued: true; since?: string } | { refused: string };
   timings: { readMs?: number; verifyMs: number; totalMs?: number };

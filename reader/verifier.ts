@@ -18,7 +18,7 @@ import type { ReaderCache } from './cache.js';
 import { QueueDelivery } from './delivery.js';
 import { Dispenser } from './dispense.js';
 import { evaluateOffline, parseCode, type OfflineEvaluation } from './offline.js';
-import { askServer, errorOf } from './online.js';
+import { askServers, errorOf } from './online.js';
 import type { AlertLine, ErrorLine, Source, VerdictLine } from './output.js';
 import type { OfflineQueue } from './queue.js';
 
@@ -38,7 +38,10 @@ export interface ScanInput {
 }
 
 export interface VerifierOptions {
+  /** The operator: verifications first, and the only one that gets the queue and the dispenses. */
   client: LedgerClient;
+  /** Servers asked in turn when the operator is unreachable (mirrors: they verify, they take no writes). */
+  fallbacks?: readonly LedgerClient[];
   cache: ReaderCache;
   queue: OfflineQueue;
   signer: RequestSigner | undefined;
@@ -121,7 +124,8 @@ export class Verifier {
       ...(this.o.cache.syncedAt ? { syncedAt: this.o.cache.syncedAt } : {}),
     });
 
-    const online = askServer(this.o.client, input.code, input.alternatives);
+    const servers = [this.o.client, ...(this.o.fallbacks ?? [])];
+    const online = askServers(servers, input.code, input.alternatives);
     const timer = new Promise<'slow'>((r) => setTimeout(() => r('slow'), this.slowMs).unref());
     const first = await Promise.race([online, timer]);
     if (first === 'slow') {
@@ -142,7 +146,7 @@ export class Verifier {
           // A checkpoint signed a moment ago may not be cosigned yet: ask once more after a second.
           if (!isMedtrailError(e, 'CHECKPOINT_QUORUM') && !isMedtrailError(e, 'CHECKPOINT_STALE')) throw e;
           await new Promise((r) => setTimeout(r, 1000));
-          got = await askServer(this.o.client, got.code, undefined);
+          got = await askServers(servers, got.code, undefined);
           if (got.kind !== 'answer') throw e;
           const pv = hold(got.answer);
           witnessed = { verdict: pv.verdict, witnessed: pv.quorum.witnessed };
@@ -166,6 +170,7 @@ export class Verifier {
         pack: got.answer.pack,
       };
       if (got.code !== input.code) line.uri = got.code;
+      if (got.via !== undefined) line.via = got.via;
       if (witnessed !== undefined) {
         line.verdict = witnessed.verdict;
         if (witnessed.witnessed !== undefined) line.witnessed = witnessed.witnessed;

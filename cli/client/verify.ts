@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { VerifyAnswer } from '../../core/api/answers.js';
 import { exitCodeOf } from '../../core/verdict.js';
 import type { VerifyRequest } from '../../client/ledger-client.js';
-import { ApiClient, clientOptions, loadKey } from '../api-client.js';
+import { ApiClient, DEFAULT_SERVER, loadKey } from '../api-client.js';
 import { action, emit } from '../io.js';
 import { exitCodeHelp } from '../../core/verdict.js';
 import { readFileSync } from 'node:fs';
@@ -29,7 +29,7 @@ export function humanVerdict(a: VerifyAnswer): string {
 }
 
 interface VerifyOptions {
-  server: string;
+  server: string[];
   key?: string;
   location?: string;
   policy?: string;
@@ -54,6 +54,28 @@ async function witnessed(ask: () => Promise<VerifyAnswer>, first: VerifyAnswer, 
   return { answer: again, proven: provenVerdict(policy, again, gtin, serial, opts()) };
 }
 
+/** Failover (issue 14): a server that cannot be reached, or a mirror still catching up, hands on to the next. */
+const HAND_ON = new Set(['SERVER_UNREACHABLE', 'MIRROR_BEHIND', 'OVERLOADED']);
+
+/** Each time a server stays silent this long, the next one is asked (only with several servers). */
+const FAILOVER_TIMEOUT_MS = 5000;
+
+/**
+ * Asks the servers in order (the operator first, then mirrors) and returns the first answer with the client
+ * that gave it; a server that answers with a refusal ends the search, since a mirror would answer the same.
+ */
+async function firstAnswer(clients: readonly ApiClient[], ask: (c: ApiClient) => Promise<VerifyAnswer>, say: (line: string) => void): Promise<{ answer: VerifyAnswer; client: ApiClient }> {
+  for (const [i, c] of clients.entries()) {
+    try {
+      return { answer: await ask(c), client: c };
+    } catch (e) {
+      if (i === clients.length - 1 || !isMedtrailError(e) || !HAND_ON.has(e.code)) throw e;
+      say(`medtrail verify: ${c.base}: ${e.code}: ${e.message}; asking ${clients[i + 1]!.base}`);
+    }
+  }
+  throw new MedtrailError('CLI_USAGE', 'no server to ask');
+}
+
 function readPolicy(path: string): TlogPolicy {
   let text: string;
   try {
@@ -65,26 +87,37 @@ function readPolicy(path: string): TlogPolicy {
 }
 
 export function registerVerify(program: Command): void {
-  clientOptions(
-    program
-      .command('verify')
-      .description('ask the verdict on a pack: its Digital Link URI, or a GS1 element string from a scanner')
-      .argument('<code>', 'Digital Link URI or GS1 element string ((01)..(21).. or raw with GS separators)')
-      .option('--location <text>', 'where the scan happens (kept with the scan, not in the log)')
-      .option('--policy <file>', 'a witness policy (c2sp.org/tlog-policy): trust no server; the verdict follows the pack state proven under a checkpoint its witnesses cosigned')
-      .option('--max-age <seconds>', 'with --policy: the oldest witness cosignature accepted (an old answer replayed)', String(DEFAULT_WITNESS_MAX_AGE_S))
-      .addHelpText('after', `\n${exitCodeHelp()}`),
-    'your key file: sign the request as a participant (optional)',
-  ).action(
+  program
+    .command('verify')
+    .description('ask the verdict on a pack: its Digital Link URI, or a GS1 element string from a scanner')
+    .argument('<code>', 'Digital Link URI or GS1 element string ((01)..(21).. or raw with GS separators)')
+    .option(
+      '--server <url>',
+      `ledger server (default ${DEFAULT_SERVER}); repeat or comma-separate for failover: asked in order, the next when one cannot be reached (a mirror when the operator is down)`,
+      (v: string, acc: string[]) => [...acc, ...v.split(',').map((s) => s.trim()).filter((s) => s !== '')],
+      [] as string[],
+    )
+    .option('--key <path>', 'your key file: sign the request as a participant (optional)')
+    .option('--json', 'print JSON')
+    .option('--location <text>', 'where the scan happens (kept with the scan, not in the log)')
+    .option('--policy <file>', 'a witness policy (c2sp.org/tlog-policy): trust no server; the verdict follows the pack state proven under a checkpoint its witnesses cosigned')
+    .option('--max-age <seconds>', 'with --policy: the oldest witness cosignature accepted (an old answer replayed)', String(DEFAULT_WITNESS_MAX_AGE_S))
+    .addHelpText('after', `\n${exitCodeHelp()}`)
+    .action(
     action(async (code: string, o: VerifyOptions) => {
       const key = o.key !== undefined ? loadKey(o.key) : undefined;
-      const c = new ApiClient(o.server, key);
+      const urls = o.server.length > 0 ? o.server : [DEFAULT_SERVER];
+      const clients = urls.map((u) => new ApiClient(u, key, urls.length > 1 ? FAILOVER_TIMEOUT_MS : undefined));
       const scanner = key !== undefined || o.location !== undefined ? { ...(key ? { gln: key.gln } : {}), ...(o.location !== undefined ? { location: o.location } : {}) } : undefined;
       const policy = o.policy !== undefined ? readPolicy(o.policy) : undefined;
+      const first = await firstAnswer(clients, (c) => verifyCode(c, { code, ...(scanner ? { scanner } : {}) }), (line) => void process.stderr.write(`${line}\n`));
+      const c = first.client;
+      const a = first.answer;
       const ask = (): Promise<VerifyAnswer> => verifyCode(c, { code, ...(scanner ? { scanner } : {}) });
-      const a = await ask();
+      // Which server answered, when several were given (a mirror answering for an operator that is down).
+      const via = urls.length > 1 ? { server: c.base } : {};
       if (policy === undefined) {
-        emit(o, a, humanVerdict(a));
+        emit(o, { ...a, ...via }, humanVerdict(a) + (urls.length > 1 ? `\n  answered by ${c.base}` : ''));
         // One rule with medtrail-reader --once (core/verdict.ts exitCodeOf; README, Exit codes).
         process.exitCode = exitCodeOf(a.verdict);
         return;
@@ -100,7 +133,7 @@ export function registerVerify(program: Command): void {
         `  state proven at tree size ${p.checkpoint.size}: ${state}`,
         ...(proven.overridden !== undefined ? [`  NOTE: ${proven.overridden}`] : []),
       ];
-      emit(o, { ...answer, verdict: proven.verdict, serverVerdict: proven.server, witnessed: proven.quorum.witnessed, proven: { size: p.checkpoint.size, ...(p.present ? { state: p.state, lot: p.lot, expiry: p.expiry, maker: p.maker, recalled: p.recalled } : { state: null }) }, ...(proven.overridden !== undefined ? { overridden: proven.overridden } : {}) }, lines.join('\n'));
+      emit(o, { ...answer, ...via, verdict: proven.verdict, serverVerdict: proven.server, witnessed: proven.quorum.witnessed, proven: { size: p.checkpoint.size, ...(p.present ? { state: p.state, lot: p.lot, expiry: p.expiry, maker: p.maker, recalled: p.recalled } : { state: null }) }, ...(proven.overridden !== undefined ? { overridden: proven.overridden } : {}) }, lines.join('\n'));
       process.exitCode = exitCodeOf(proven.verdict);
     }),
   );

@@ -17,6 +17,7 @@ import { parsePolicy, type TlogPolicy } from '../../core/log/policy.js';
 import { custodyServices } from '../../server/custody/services.js';
 import { Follower } from '../../server/mirror/follower.js';
 import { openMirrorLedger } from '../../server/mirror/ledger.js';
+import { MIRROR_WITNESS_PREFIX, openMirrorWitness, type MirrorWitness } from '../../server/mirror/witness.js';
 import { mirrorModule } from '../../server/mirror/module.js';
 import { serviceModules } from '../../server/modules.js';
 import { startServer, type RunningServer } from '../../server/server.js';
@@ -36,6 +37,9 @@ export interface MirrorCliOptions {
   intervalMs: string;
   once?: boolean;
   json?: boolean;
+  witnessKey?: string;
+  witnessName?: string;
+  witnessMaxAge?: string;
 }
 
 function readText(path: string, what: string): string {
@@ -76,7 +80,13 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
   installNodeCrypto();
   const key = loadKey(opts.key);
   const authority = authorityOf(opts.authority);
-  const policy: TlogPolicy | undefined = opts.policy === undefined ? undefined : parsePolicy(readText(opts.policy, '--policy'));
+  const policyText = opts.policy === undefined ? undefined : readText(opts.policy, '--policy');
+  const policy: TlogPolicy | undefined = policyText === undefined ? undefined : parsePolicy(policyText);
+  let witnessMaxAgeS: number | undefined;
+  if (opts.witnessMaxAge !== undefined) {
+    if (!/^[1-9][0-9]{0,6}$/.test(opts.witnessMaxAge)) throw new MedtrailError('CLI_USAGE', `--witness-max-age must be a whole number of seconds from 1, got ${opts.witnessMaxAge}`);
+    witnessMaxAgeS = Number(opts.witnessMaxAge);
+  }
   const intervalMs = Number(opts.intervalMs);
   if (!Number.isSafeInteger(intervalMs) || intervalMs < 10) throw new MedtrailError('CLI_USAGE', `--interval-ms must be an integer of at least 10, got ${opts.intervalMs}`);
   const client = new LedgerClient(opts.from, { signer: signerOf(key), timeoutMs: 60_000 });
@@ -155,28 +165,58 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
     }
   }
   let server: RunningServer;
+  let mw: MirrorWitness | undefined;
   try {
+    // As a witness (server/mirror/witness.ts): it cosigns only checkpoints it verified itself; its state (the
+    // newest checkpoint it cosigned) lives in a file of its own beside the database.
+    if (opts.witnessKey !== undefined) {
+      mw = openMirrorWitness({ follower, logVkey: vkey, keyFile: opts.witnessKey, ...(opts.witnessName !== undefined ? { name: opts.witnessName } : {}), db: `${opts.db}.cosigner.db` });
+    }
+    const router = mw?.router;
     server = await startServer({
       db: opts.db,
       port: parsePort(opts.port),
       host: opts.host,
       ledger,
-      modules: [mirrorModule(opts.from, () => follower), ...serviceModules()],
+      // With a policy the mirror pins it into its pages, and has the newest checkpoint it verified cosigned
+      // again by the policy's witnesses at a quarter of the max age (server/log/publisher.ts, as the operator
+      // does): clients that fail over to it while the operator is down get fresh cosignatures, not stale ones.
+      ...(policyText !== undefined ? { policy: policyText, ...(witnessMaxAgeS !== undefined ? { witnessMaxAgeS } : {}) } : {}),
+      modules: [mirrorModule(opts.from, () => follower), ...(router !== undefined ? [{ root: () => [router] }] : []), ...serviceModules()],
     });
   } catch (e) {
+    mw?.close();
     ledger.close();
     throw e;
   }
   const s = summary();
+  const witnessInfo = mw === undefined ? undefined : { name: mw.witness.name, vkey: mw.witness.vkey, url: `${server.url}${MIRROR_WITNESS_PREFIX}` };
   emit(
     opts,
-    { url: server.url, port: server.port, db: opts.db, mirrorOf: opts.from, size: s.size, diverged: follower.diverged !== undefined },
-    `medtrail mirror of ${opts.from} serving ${opts.db} at ${server.url}, verified at ${s.size} leaves (Ctrl-C to stop)`,
+    { url: server.url, port: server.port, db: opts.db, mirrorOf: opts.from, size: s.size, diverged: follower.diverged !== undefined, ...(witnessInfo !== undefined ? { witness: witnessInfo } : {}) },
+    [
+      `medtrail mirror of ${opts.from} serving ${opts.db} at ${server.url}, verified at ${s.size} leaves (Ctrl-C to stop)`,
+      ...(witnessInfo !== undefined ? [`witnessing what it verified; policy line: witness ${witnessInfo.name} ${witnessInfo.vkey} ${witnessInfo.url}`] : []),
+    ].join('\n'),
   );
+  // The pause between two rounds ends at once on SIGTERM (a long --interval-ms must not hold the exit).
+  let wake: (() => void) | undefined;
+  const pause = (ms: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       stopping = true;
-      void server.close().then(resolve);
+      wake?.();
+      void server.close().then(() => {
+        mw?.close();
+        resolve();
+      });
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
@@ -189,7 +229,7 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
       } catch {
         break;
       }
-      await sleep(intervalMs);
+      if (!stopping) await pause(intervalMs);
     }
   };
   await Promise.all([follow(), stopped]);
@@ -209,6 +249,9 @@ export function registerMirror(program: Command): void {
     .option('--evidence <file>', 'where divergence evidence is written (default: <db>.evidence.json)')
     .option('--interval-ms <ms>', 'pause between rounds of following', '1000')
     .option('--once', 'follow until the newest checkpoint is verified, print it and exit')
+    .option('--witness-key <path>', 'also be a witness (c2sp.org/tlog-witness at <url>/witness) with this key file (medtrail keygen): cosign only checkpoints this mirror verified')
+    .option('--witness-max-age <seconds>', "with --policy: oldest witness cosignature its pages accept (default 600); the checkpoint it verified is resubmitted to the policy's witnesses at a quarter of it")
+    .option('--witness-name <name>', 'cosigner name, e.g. mirror.example/m1 (default: the witness key file name)')
     .option('--json', 'print JSON')
     .action(action((opts: MirrorCliOptions) => mirrorForever(opts)));
 }

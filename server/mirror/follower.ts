@@ -94,6 +94,7 @@ function rootsText(r: MapRoots): { packs: string; lots: string } {
 
 export class Follower {
   private diverged_: MirrorEvidence | undefined;
+  private busy: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ledger: Ledger,
@@ -120,14 +121,42 @@ export class Follower {
    * One round (see the top of this file). MIRROR_DIVERGED when the operator was caught (the evidence is
    * written first); other errors leave the mirror as it was, to try again.
    */
-  async round(): Promise<RoundResult> {
-    if (this.diverged_ !== undefined) throw this.divergedError();
+  async round(note?: string): Promise<RoundResult> {
+    // One round at a time: the follow loop and a witness request (server/mirror/witness.ts) take turns.
+    const run = this.busy.then(async () => {
+      if (this.diverged_ !== undefined) throw this.divergedError();
+      try {
+        return await this.roundInner(note);
+      } catch (e) {
+        if (e instanceof Divergence) throw this.diverge(e);
+        throw e;
+      }
+    });
+    this.busy = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /**
+   * Whether the mirror has verified exactly this checkpoint: a checkpoint it kept at that size (so every
+   * entry up to it was checked and replayed, and the state maps gave its `medtrail-map` roots) with the same
+   * tree root and map roots, and its own tree's root at that size the same.
+   */
+  hasVerified(cp: Checkpoint): boolean {
+    const kept = this.ledger.store.checkpointAt(cp.size);
+    if (kept === undefined || !equalBytes(kept.root, cp.root)) return false;
+    if (cp.size > this.ledger.store.head().size || !equalBytes(this.ledger.log.rootAt(cp.size), cp.root)) return false;
+    let shown: MapRoots | undefined;
     try {
-      return await this.roundInner();
+      shown = readMapRoots(cp);
     } catch (e) {
-      if (e instanceof Divergence) throw this.diverge(e);
-      throw e;
+      if (!isMedtrailError(e)) throw e;
+      return false;
     }
+    const mine = readMapRoots(openCheckpoint(kept.note, this.ledger.log.verifierKey));
+    return shown !== undefined && mine !== undefined && equalBytes(shown.packs, mine.packs) && equalBytes(shown.lots, mine.lots);
   }
 
   private divergedError(): MedtrailError {
@@ -156,14 +185,18 @@ export class Follower {
     return { size: h.size, root: toBase64(h.root), mapRoots: rootsText(this.custody.map.roots()) };
   }
 
-  private async roundInner(): Promise<RoundResult> {
+  /**
+   * `given`: a note submitted to the mirror as a witness, followed to instead of the operator's newest. It is
+   * not held to the policy's quorum (it comes to be cosigned; the mirror's own checks stand for it).
+   */
+  private async roundInner(given?: string): Promise<RoundResult> {
     const log = this.ledger.log;
     const store = this.ledger.store;
     const map = this.custody.map;
-    const note = await this.source.checkpoint();
+    const note = given ?? (await this.source.checkpoint());
     // Not signed by the log key, or not (yet) cosigned: nothing the log vouched for, so no evidence; try again.
     const cp = openCheckpoint(note, log.verifierKey);
-    if (this.opts.policy !== undefined) requireQuorum(this.opts.policy, note, { log: log.verifierKey });
+    if (this.opts.policy !== undefined && given === undefined) requireQuorum(this.opts.policy, note, { log: log.verifierKey });
     const head = store.head();
     const heldNote = store.latestCheckpoint()?.note ?? null;
     const shownRoots = this.mapRootsOf(cp, note, heldNote);

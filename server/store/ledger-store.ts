@@ -83,6 +83,8 @@ export interface LedgerStore {
   appendLeaves(expectedSize: number, leaves: readonly NewLeaf[], nodes: readonly NewNode[], newHead: Head): void;
   latestCheckpoint(): StoredCheckpoint | undefined;
   checkpoints(): StoredCheckpoint[];
+  /** The checkpoint kept at exactly this size, if any. */
+  checkpointAt(size: number): StoredCheckpoint | undefined;
   saveCheckpoint(cp: StoredCheckpoint): void;
   getMeta(key: string): string | undefined;
   /**
@@ -162,6 +164,7 @@ export class SqliteLedgerStore implements LedgerStore {
       allCp: db.prepare<[], { size: number; root: Buffer; note: string; signed_at: string }>(
         'SELECT size, root, note, signed_at FROM checkpoints ORDER BY size',
       ),
+      cpAt: db.prepare<[number], { size: number; root: Buffer; note: string; signed_at: string }>('SELECT size, root, note, signed_at FROM checkpoints WHERE size = ?'),
       insCp: db.prepare('INSERT OR IGNORE INTO checkpoints (size, root, note, signed_at) VALUES (?, ?, ?, ?)'),
       getMeta: db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
@@ -245,6 +248,11 @@ export class SqliteLedgerStore implements LedgerStore {
 
   checkpoints(): StoredCheckpoint[] {
     return this.st.allCp.all().map((r) => ({ size: r.size, root: u8(r.root), note: r.note, signedAt: r.signed_at }));
+  }
+
+  checkpointAt(size: number): StoredCheckpoint | undefined {
+    const r = this.st.cpAt.get(size);
+    return r === undefined ? undefined : { size: r.size, root: u8(r.root), note: r.note, signedAt: r.signed_at };
   }
 
   saveCheckpoint(cp: StoredCheckpoint): void {

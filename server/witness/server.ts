@@ -83,8 +83,15 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** The request handler, for tests that want it without a socket of its own. */
-export function witnessHandler(witness: Witness): (req: IncomingMessage, res: ServerResponse) => void {
+/**
+ * What a witness checks beyond consistency before it cosigns, run after the stateless checks
+ * (Witness.inspect) and before the cosignature: it throws a coded error to refuse (a mirror:
+ * server/mirror/witness.ts). Nothing else runs between its end and the cosignature.
+ */
+export type WitnessGate = (checked: ReturnType<Witness['inspect']>) => Promise<void>;
+
+/** The request handler, for tests that want it without a socket of its own; `gate`: see WitnessGate. */
+export function witnessHandler(witness: Witness, gate?: WitnessGate): (req: IncomingMessage, res: ServerResponse) => void {
   const byOriginHash = new Map(witness.origins().map((o) => [toHex(sha256(utf8(o))), o]));
   return (req, res) => {
     void (async () => {
@@ -92,7 +99,9 @@ export function witnessHandler(witness: Witness): (req: IncomingMessage, res: Se
       try {
         if (path === ADD_CHECKPOINT_PATH) {
           if (req.method !== 'POST') throw new MedtrailError('METHOD_NOT_ALLOWED', 'add-checkpoint takes POST');
-          const r = witness.addCheckpoint(await readBody(req));
+          const text = await readBody(req);
+          if (gate !== undefined) await gate(witness.inspect(text));
+          const r = witness.addCheckpoint(text);
           if (r.status === 409) send(res, 409, TLOG_SIZE_TYPE, formatSizeBody(r.size));
           else send(res, 200, 'text/plain; charset=utf-8', r.lines);
           return;

@@ -68,10 +68,15 @@ export class Witness {
     return [...this.logs.keys()];
   }
 
-  /** Handles one add-checkpoint request body. */
-  addCheckpoint(text: string): AddCheckpointResult {
+  /**
+   * The checks that need no state, in the spec's order: syntax (400), a known origin (404), the log's
+   * signature (403), old size at most the checkpoint's (400), the empty tree's root at size 0 (422). A witness
+   * that must do more before it cosigns (a mirror: server/mirror/witness.ts) runs these first, so that nobody
+   * makes it work for a note the log did not sign.
+   */
+  inspect(text: string): { checkpoint: Checkpoint; note: string; origin: string; vkey: string } {
     const req = parseAddCheckpoint(text);
-    const { body, signatures } = parseNote(req.checkpoint);
+    const { body } = parseNote(req.checkpoint);
     const origin = body.slice(0, body.indexOf('\n'));
     const vkeys = this.logs.get(origin);
     if (vkeys === undefined) throw new MedtrailError('WITNESS_UNKNOWN_LOG', `this witness does not witness ${JSON.stringify(origin)}`);
@@ -80,6 +85,19 @@ export class Witness {
     if (cp.size === 0 && !equalBytes(cp.root, emptyRoot())) {
       throw this.refuse(origin, req.checkpoint, 'a checkpoint of size 0 must carry the root of the empty tree');
     }
+    return { checkpoint: cp, note: req.checkpoint, origin, vkey };
+  }
+
+  /** Keeps a signed checkpoint refused for a reason found outside this class, and returns the 422 to throw. */
+  refuseFor(origin: string, note: string, reason: string): MedtrailError {
+    return this.refuse(origin, note, reason);
+  }
+
+  /** Handles one add-checkpoint request body. */
+  addCheckpoint(text: string): AddCheckpointResult {
+    const req = parseAddCheckpoint(text);
+    const { body, signatures } = parseNote(req.checkpoint);
+    const { checkpoint: cp, origin, vkey } = this.inspect(text);
     // The note this witness serves for the log: the text, the verified log key's lines, then its own line.
     const logKey = parseVerifierKey(vkey);
     const logLines = signatures.filter((s) => s.name === logKey.name && equalBytes(s.keyHash, logKey.keyHash)).map(signatureLine).join('');

@@ -7,8 +7,8 @@ import { CLI } from './tmp.js';
 export interface ServerProcess {
   url: string;
   child: ChildProcess;
-  /** Stops it with SIGTERM (in-flight requests finish) and waits for the exit. */
-  stop(): Promise<void>;
+  /** Stops it with SIGTERM (in-flight requests finish), or the signal given, and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
   /** Everything it wrote on stderr so far (for failure messages). */
   stderr(): string;
 }
@@ -18,8 +18,8 @@ export function startServerProcess(db: string, extra: string[] = [], timeoutMs =
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     await exited;
   };
   return new Promise((resolve, reject) => {
