@@ -191,12 +191,13 @@ export class ScanStore {
       if (list !== undefined) for (let i = list.length - 1; i >= 0 && out.length < limit; i--) if (list[i]!.at >= sinceMs) out.push(list[i]!);
       return out;
     }
-    // Not yet in the table: the queue, and what the writer holds (a row it has just committed may be counted
-    // twice here, which the engine's checks, "any scan elsewhere / since the dispense", do not mind).
+    // Not yet in the table: the queue, and what the writer holds. A row the writer has just committed is in both
+    // the table and its batch until the writer's reply is read: counted once.
     const mine = (s: Scan): boolean => s.serial === serial && s.gtin === gtin && s.at >= sinceMs;
     const pending = [...[...this.inflight.values()].flatMap((b) => b.filter(mine)), ...this.queue.filter(mine)].reverse();
     if (pending.length >= limit) return pending.slice(0, limit);
-    return pending.concat(this.since.all(gtin, serial, sinceMs, limit - pending.length));
+    const seen = new Set(pending.map(scanKey));
+    return pending.concat(this.since.all(gtin, serial, sinceMs, limit).filter((x) => !seen.has(scanKey(x)))).slice(0, limit);
   }
 
   /**
