@@ -14,7 +14,15 @@ export interface ServerProcess {
 }
 
 export function startServerProcess(db: string, extra: string[] = [], timeoutMs = 30_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--db', db, '--port', '0', '--json', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnServing('serve', ['--db', db, '--port', '0', '--json', ...extra], timeoutMs).then(({ proc, info }) => ({ ...proc, url: String(info['url']) }));
+}
+
+/**
+ * Spawns `medtrail <command> <args>` (a command that prints one JSON line once it serves) and resolves with the
+ * process and that line: for `serve` here, `mirror` in mirror-process.ts.
+ */
+export function spawnServing(command: string, args: string[], timeoutMs: number): Promise<{ proc: Omit<ServerProcess, 'url'>; info: Record<string, unknown> }> {
+  const child = spawn(process.execPath, [CLI, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -25,21 +33,20 @@ export function startServerProcess(db: string, extra: string[] = [], timeoutMs =
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop();
-      reject(new Error(`medtrail serve printed no URL within ${timeoutMs} ms; stderr: ${err}`));
+      reject(new Error(`medtrail ${command} printed no URL within ${timeoutMs} ms; stderr: ${err}`));
     }, timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`medtrail serve exited with ${code}; stderr: ${err}`));
+      reject(new Error(`medtrail ${command} exited with ${code}; stderr: ${err}`));
     });
-    const lines = createInterface({ input: child.stdout! });
-    lines.once('line', (line) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => {
       clearTimeout(timer);
       try {
-        const { url } = JSON.parse(line) as { url: string };
-        resolve({ url, child, stop, stderr: () => err });
+        const info = JSON.parse(line) as Record<string, unknown>;
+        resolve({ proc: { child, stop, stderr: () => err }, info });
       } catch (e) {
         void stop();
-        reject(new Error(`unexpected first line from medtrail serve: ${line} (${String(e)})`));
+        reject(new Error(`unexpected first line from medtrail ${command}: ${line} (${String(e)})`));
       }
     });
   });

@@ -22,9 +22,13 @@ import { startMirrorProcess, type MirrorProcess } from '../support/mirror-proces
 import { spawnReader } from '../support/reader-world.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { tempDir } from '../support/tmp.js';
+import { until as waitFor } from '../support/until.js';
 import { startWitnessProcess, type WitnessProcess } from '../support/witness-process.js';
 import { buildAssets, launch, patientChain, tagUri, type PatientChain } from './browser.js';
 import { checks, openPage, verdictOf } from './patient-visit.js';
+
+/** Waiting on processes here (a mirror catching up, witnesses cosigning) gets 20 s. */
+const until = <T>(what: string, f: () => Promise<T | undefined>): Promise<T> => waitFor(what, f, 20_000);
 
 const t = tempDir('medtrail-mirror-witness-');
 let chain: PatientChain;
@@ -39,16 +43,6 @@ const policyQ = join(t.dir, 'policy-with-mirror.txt');
 const policyW = join(t.dir, 'policy-plain-witness.txt');
 let textQ = '';
 let textW = '';
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The operator again on the same port (the mirror follows that address), with this policy. */
 async function restartOperator(policy: string): Promise<void> {

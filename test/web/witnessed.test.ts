@@ -11,6 +11,7 @@ import { checkQuorum, parsePolicy } from '../../core/log/policy.js';
 import { logKeyPath } from '../../server/context.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { tempDir } from '../support/tmp.js';
+import { until } from '../support/until.js';
 import { startWitnessProcess, type WitnessProcess } from '../support/witness-process.js';
 import { gtinOf, sign } from '../support/custody.js';
 import { buildAssets, launch, patientChain, tagUri, type PatientChain } from './browser.js';
@@ -31,16 +32,6 @@ let policyFile = '';
 let vkey = '';
 const forkDb = join(t.dir, 'fork.db');
 let forkBase = 0;
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 beforeAll(async () => {
   await buildAssets();
