@@ -84,9 +84,16 @@ try {
       for (const serial of b.serials) ins.run(b.gtin, serial, b.lot, b.expiry, sign(packIdentityBytes({ gtin: b.gtin, lot: b.lot, expiry: b.expiry, serial }), seed));
     }).immediate();
   };
+  // A registration counts once its packs verify with their state proven: the batch, then a verify of its last
+  // pack, whose answer must carry the map proofs on a checkpoint that covers the batch (server/map brings the
+  // state maps up to date as that checkpoint is signed).
   const real = async (b: BatchSpec): Promise<void> => {
-    signTags(maker, server.url, b);
-    await postBatch(c, maker, b);
+    const tags = signTags(maker, server.url, b);
+    const appended = await postBatch(c, maker, b);
+    const answer = await c.verify({ code: tags[tags.length - 1]!.uri });
+    // The checkpoint note's second line is its tree size (c2sp.org/tlog-checkpoint).
+    const size = answer.map === undefined ? 0 : Number(answer.map.checkpoint.split('\n')[1]);
+    if (answer.verdict !== 'GENUINE' || size <= appended.index) throw new Error(`the batch's last pack: ${answer.verdict}, map on a checkpoint of ${size} leaves (batch at ${appended.index})`);
   };
   const spec = (): BatchSpec => ({ gtin, lot: `B${++lots}`, expiry, serials: generateSerials(BATCH) });
 

@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
+import { parseVerifyAnswer } from '../../core/api/answers.js';
 import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { startServerProcess } from '../support/server-process.js';
 import { REPO_ROOT } from '../support/tmp.js';
@@ -44,7 +45,7 @@ function load(): string {
 function line(label: string, xs: (number | null)[], unit: string, target = ''): string {
   const v = xs.filter((x): x is number => x !== null && Number.isFinite(x));
   if (v.length === 0) return `  ${label.padEnd(44)} (not recorded)`;
-  const f = (x: number): string => (unit === 'ms' ? x.toFixed(0) : String(Math.round(x))).padStart(7);
+  const f = (x: number): string => (unit === 'ms' ? x.toFixed(0) : unit === 'ms.00' ? x.toFixed(2) : String(Math.round(x))).padStart(7);
   return `  ${label.padEnd(44)}${f(pct(v, 0.5))}${f(pct(v, 0.9))}${f(Math.max(...v))} ${unit.padEnd(5)} ${target}`;
 }
 
@@ -68,6 +69,7 @@ function report(name: string, runs: PageMetrics[]): void {
     line('  verify answer received', runs.map((r) => res(r, (n) => n === '/api/v1/verify', 'end')), 'ms'),
     line('  maker-key answer received', runs.map((r) => res(r, (n) => n.includes('/maker-key'), 'end')), 'ms'),
     ...marks.map((n) => line(`  mark ${n}`, runs.map((r) => mark(r, n)), 'ms')),
+    line('map proofs checked in the page (pack_state)', runs.map((r) => r.measures.find((m) => m.name === 'medtrail:pack-state')?.ms ?? null), 'ms.00'),
     line('bytes, encoded bodies (gzip)', runs.map((r) => r.encodedBytes), 'B', `target < ${TARGET_BYTES} B (100 KB)`),
     line('bytes, with headers', runs.map((r) => r.transferBytes), 'B', `target < ${TARGET_BYTES} B (100 KB)`),
   ];
@@ -102,6 +104,10 @@ async function main(): Promise<void> {
   try {
     const uri = tagUri(proc.url, chain.genuine, chain.c.m);
     process.stdout.write(`server ${proc.url} (pid ${proc.child.pid}), Chromium ${browser.version()}; chain ready in ${Date.now() - started} ms\n`);
+    // What the page is sent to prove the pack's state: the two compact map proofs (core/map/smt.ts).
+    const answer = parseVerifyAnswer(await (await fetch(`${proc.url}/api/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: uri }) })).json());
+    const b64 = (x: string | null | undefined): number => (x === null || x === undefined ? 0 : Buffer.from(x, 'base64').length);
+    process.stdout.write(`map proofs in the verify answer: pack ${b64(answer.map?.pack)} B, lot ${b64(answer.map?.lot)} B (decoded)\n`);
     await visit(browser, uri, PROFILES[0]!.viewport); // warm-up: the server's caches, as earlier visitors would have
     // The profiles take turns, visit by visit, so that a change in the machine's load falls on both alike.
     const runs: PageMetrics[][] = PROFILES.map(() => []);

@@ -53,6 +53,8 @@ export interface PageMetrics {
   transferBytes: number;
   resources: { name: string; encoded: number; decoded: number; start: number; end: number }[];
   marks: { name: string; at: number }[];
+  /** The page's performance measures (medtrail:pack-state: the map proofs checked), durations in ms. */
+  measures: { name: string; ms: number }[];
 }
 
 /** What the page measured, once the verdict is there (Resource Timing, the page's performance marks). */
@@ -70,6 +72,7 @@ export async function pageMetrics(page: Page): Promise<PageMetrics> {
       transferBytes: nav.transferSize + res.reduce((s, r) => s + r.transferSize, 0),
       resources: [nav, ...res].map((r) => ({ name: r.name.replace(/^https?:\\/\\/[^/]+/, ''), encoded: r.encodedBodySize, decoded: r.decodedBodySize, start: Math.round(r.startTime), end: Math.round(r.responseEnd) })),
       marks: performance.getEntriesByType('mark').map((m) => ({ name: m.name, at: Math.round(m.startTime) })),
+      measures: performance.getEntriesByType('measure').map((m) => ({ name: m.name, ms: m.duration })),
     };
   })()`)) as PageMetrics;
 }
