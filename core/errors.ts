@@ -96,6 +96,9 @@ export const ERROR_CODES = {
   MAP_VALUE_MALFORMED: 'a map value record is malformed (see fields)',
   MAP_EXTENSION_MALFORMED: 'the medtrail-map extension line of a checkpoint is malformed or repeated',
   MAP_PROOF_INVALID: 'the state evidence of a pack does not hold (records do not match the map, or a part is missing)',
+  TLOG_PROOF_MALFORMED: 'a proof file is not a c2sp.org/tlog-proof@v1 text (header, extra, index, hashes, blank line, checkpoint)',
+  PROOF_NOTHING_TO_KEEP: 'the ledger holds no such pack: there is no entry a kept proof could name',
+  PROOF_OTHER_PACK: 'the proof file is of another pack than the code given',
   // witnesses: cosignatures (c2sp.org/tlog-cosignature), policies (c2sp.org/tlog-policy), the witness protocol
   COSIGNATURE_MALFORMED: 'a cosignature is not a key ID, an 8-byte timestamp and a 64-byte signature',
   COSIGNATURE_BAD_SIGNATURE: "a cosignature line carrying a trusted witness's name and key ID does not verify",

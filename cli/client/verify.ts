@@ -7,11 +7,11 @@ import type { VerifyRequest } from '../../client/ledger-client.js';
 import { ApiClient, DEFAULT_SERVER, loadKey } from '../api-client.js';
 import { action, emit } from '../io.js';
 import { exitCodeHelp } from '../../core/verdict.js';
-import { readFileSync } from 'node:fs';
 import { isMedtrailError, MedtrailError } from '../../core/errors.js';
 import { parseScannedCode } from '../../core/gs1/scanned-code.js';
-import { DEFAULT_WITNESS_MAX_AGE_S, parsePolicy, type TlogPolicy } from '../../core/log/policy.js';
+import { DEFAULT_WITNESS_MAX_AGE_S, type TlogPolicy } from '../../core/log/policy.js';
 import { provenVerdict, type ProvenVerdict } from '../../core/map/proven-verdict.js';
+import { readPolicy, saveProof } from './proof.js';
 
 export type { VerifyAnswer, VerifyRequest };
 
@@ -34,6 +34,7 @@ interface VerifyOptions {
   location?: string;
   policy?: string;
   maxAge?: string;
+  saveProof?: string;
   json?: boolean;
 }
 
@@ -76,16 +77,6 @@ async function firstAnswer(clients: readonly ApiClient[], ask: (c: ApiClient) =>
   throw new MedtrailError('CLI_USAGE', 'no server to ask');
 }
 
-function readPolicy(path: string): TlogPolicy {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new MedtrailError('CLI_IO', `cannot read the policy ${path}`, { cause: e });
-  }
-  return parsePolicy(text);
-}
-
 export function registerVerify(program: Command): void {
   program
     .command('verify')
@@ -102,6 +93,7 @@ export function registerVerify(program: Command): void {
     .option('--location <text>', 'where the scan happens (kept with the scan, not in the log)')
     .option('--policy <file>', 'a witness policy (c2sp.org/tlog-policy): trust no server; the verdict follows the pack state proven under a checkpoint its witnesses cosigned')
     .option('--max-age <seconds>', 'with --policy: the oldest witness cosignature accepted (an old answer replayed)', String(DEFAULT_WITNESS_MAX_AGE_S))
+    .option('--save-proof <file>', 'keep what the answer proves about the pack in a file (c2sp.org/tlog-proof@v1), to check later offline with check-proof')
     .addHelpText('after', `\n${exitCodeHelp()}`)
     .action(
     action(async (code: string, o: VerifyOptions) => {
@@ -117,6 +109,7 @@ export function registerVerify(program: Command): void {
       // Which server answered, when several were given (a mirror answering for an operator that is down).
       const via = urls.length > 1 ? { server: c.base } : {};
       if (policy === undefined) {
+        if (o.saveProof !== undefined) saveProof(o.saveProof, a);
         emit(o, { ...a, ...via }, humanVerdict(a) + (urls.length > 1 ? `\n  answered by ${c.base}` : ''));
         // One rule with medtrail-reader --once (core/verdict.ts exitCodeOf; README, Exit codes).
         process.exitCode = exitCodeOf(a.verdict);
@@ -125,6 +118,7 @@ export function registerVerify(program: Command): void {
       const maxAge = Number(o.maxAge ?? DEFAULT_WITNESS_MAX_AGE_S);
       if (!Number.isSafeInteger(maxAge) || maxAge < 1) throw new MedtrailError('CLI_USAGE', `--max-age must be a whole number of seconds from 1, got ${o.maxAge}`);
       const { answer, proven } = await witnessed(ask, a, policy, code, maxAge);
+      if (o.saveProof !== undefined) saveProof(o.saveProof, answer);
       const p = proven.proven;
       const state = p.present ? `${p.state}${p.recalled ? ', lot recalled' : ''} (lot ${p.lot}, expiry ${p.expiry}, maker ${p.maker})` : 'no such pack in the ledger';
       const lines = [

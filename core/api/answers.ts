@@ -386,6 +386,12 @@ function mapOf(r: WireReader, v: unknown, p: string): MapAnswer | undefined {
   return { checkpoint, pack, value, lot, lotValue };
 }
 
+/** A MapAnswer read on its own (a kept pack proof's record, core/map/pack-proof.ts): BAD_ANSWER when malformed. */
+export function parseMapAnswer(v: unknown, what: string): MapAnswer {
+  const r = new WireReader(what);
+  return r.done(mapOf(r, v, ''));
+}
+
 function verdictHead(r: WireReader, o: Json | undefined): { verdict: Verdict | undefined; reasons: Reason[]; message: string | undefined } {
   return {
     verdict: r.oneOf(o, 'verdict', '', VERDICTS),

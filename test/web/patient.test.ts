@@ -1,10 +1,11 @@
 // The patient page in real Chromium against a real server: each verdict's statement and text in English and
 // Russian, the in-browser checks, a lying server caught, size and time to verdict, screenshots.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkPackProof } from '../../core/map/pack-proof.js';
 import { participantKey } from '../support/ledger.js';
 import { startServerProcess } from '../support/server-process.js';
 import { buildAssets, launch, patientChain, SCREENSHOTS, tagUri, type PatientChain } from './browser.js';
@@ -257,6 +258,30 @@ describe('a lying server and the pack state the log committed to (issue 12 #3, i
     } finally {
       await dropped.close();
       await rewritten.close();
+    }
+  });
+});
+
+describe('a proof to keep (c2sp.org/tlog-proof)', () => {
+  it('the page offers the pack’s proof as a file that checks offline under the log key; not when the state is not proven', async () => {
+    const vkey = (await (await fetch(`${chain.c.srv.url}/api/v1/log/key`)).text()).trim();
+    const ctx = await browser.newContext({ acceptDownloads: true, locale: 'en-US', viewport: PHONE });
+    const page = await ctx.newPage();
+    const dropped = await lyingProxy(chain.c.srv.url, { dropMap: true });
+    try {
+      expect((await verdictOf(page, uriFor('DISPENSED'))).key).toBe('DISPENSED');
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#keep-proof')]);
+      expect(download.suggestedFilename()).toBe(`${chain.gtin}-DSP0001.tlog-proof`);
+      const saved = join(SCREENSHOTS, '..', 'kept.tlog-proof');
+      await download.saveAs(saved);
+      const kept = checkPackProof(readFileSync(saved, 'utf8'), { vkey }, { gtin: chain.gtin, serial: 'DSP0001' });
+      expect(kept.proven.state).toBe('dispensed');
+      // A server that gives no state proof gets no proof to keep on the page.
+      expect((await verdictOf(page, tagUri(dropped.url, chain.genuine, chain.c.m))).key).toBe('CANNOT_CONFIRM');
+      expect(await page.locator('#keep-proof').count()).toBe(0);
+    } finally {
+      await ctx.close();
+      await dropped.close();
     }
   });
 });

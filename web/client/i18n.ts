@@ -38,6 +38,8 @@ interface Words {
   checks: Record<string, string>;
   checkStatus: { ok: string; failed: string; missing: string };
   logKey: string;
+  keepProof: string;
+  keepProofHint: string;
   noSignature: string;
   /** The server's verdict differed from the state the ledger proves: the page shows the proven one. */
   serverWrong: (server: string) => string;
@@ -107,6 +109,8 @@ const en: Words = {
   },
   checkStatus: { ok: 'passed', failed: 'FAILED', missing: 'not available' },
   logKey: 'Ledger key this page trusts',
+  keepProof: 'Keep this proof',
+  keepProofHint: 'A small file that shows this pack’s state as the ledger signed it today; anyone can check it later without this website (medtrail check-proof).',
   noSignature: 'The code had no manufacturer’s signature, so this pack cannot be confirmed from it: scan the pack’s own QR code or tap its NFC tag.',
   serverWrong: (server) => `The server answered “${server}”, but the record the ledger signed says otherwise: this page shows what the record proves.`,
   stale: 'The ledger’s record shown here is older than the witnesses allow: the server may be showing an old record. Try again later.',
@@ -168,6 +172,8 @@ const ru: Words = {
   },
   checkStatus: { ok: 'пройдено', failed: 'НЕ ПРОЙДЕНО', missing: 'нет данных' },
   logKey: 'Ключ реестра, которому доверяет страница',
+  keepProof: 'Сохранить доказательство',
+  keepProofHint: 'Небольшой файл с состоянием упаковки, подписанным реестром сегодня; его можно проверить позже без этого сайта (medtrail check-proof).',
   noSignature: 'В коде нет подписи производителя, поэтому подтвердить упаковку по нему нельзя: отсканируйте QR-код упаковки или приложите телефон к её NFC-метке.',
   serverWrong: (server) => `Сервер ответил «${server}», но подписанная реестром запись говорит иное: страница показывает то, что доказывает запись.`,
   stale: 'Показанная запись реестра старше, чем допускают свидетели: сервер может показывать старую запись. Попробуйте позже.',

@@ -11,6 +11,7 @@ import { parseVerifyAnswer, type MapAnswer } from '../../core/api/answers.js';
 import { checkQuorum, parsePolicy, type TlogPolicy } from '../../core/log/policy.js';
 import { fromBase64 } from '../../core/bytes.js';
 import { checkEvidence, openCheckpointCached, type EvidenceResult } from '../common/evidence.js';
+import { formatPackProof, packProofFileName } from '../../core/map/pack-proof.js';
 import { getJson, obj, postJson, str } from './api.js';
 import { $, h, icon } from './dom.js';
 import { takeEarly } from './early.js';
@@ -233,9 +234,28 @@ async function checkCode(dl: DigitalLink, code: string): Promise<void> {
       h('span', { class: 'mark', 'aria-hidden': 'true' }, c.status === 'ok' ? '✓' : c.status === 'failed' ? '✗' : '–'),
       h('span', {}, `${t.checks[c.id] ?? c.id}: `, h('strong', {}, t.checkStatus[c.status]))))),
     details,
+    keepProof(answer, ev.proven !== null, dl),
     h('p', { class: 'vkey' }, `${t.logKey}: `, h('code', { id: 'log-key' }, vkey)));
 
   out.replaceChildren(verdict, facts, ...(todo !== null ? [todo] : []), ...(journey !== null ? [journey] : []), checks);
+}
+
+/**
+ * A link to keep what this answer proves about the pack, as a c2sp.org/tlog-proof file (core/map/pack-proof.ts):
+ * only once the page has checked the pack's state itself, and only for a pack the ledger holds.
+ */
+function keepProof(answer: Record<string, unknown>, proven: boolean, dl: { gtin: string; serial?: string }): HTMLElement | null {
+  if (!proven || dl.serial === undefined) return null;
+  let text: string;
+  try {
+    const a = parseVerifyAnswer(answer);
+    if (a.map === undefined || a.proof === null || a.map.value === null) return null;
+    text = formatPackProof({ gtin: dl.gtin, serial: dl.serial, map: a.map, proof: a.proof });
+  } catch {
+    return null;
+  }
+  const href = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+  return h('p', { class: 'keep' }, h('a', { id: 'keep-proof', href, download: packProofFileName(dl.gtin, dl.serial) }, t.keepProof), ' ', h('span', { class: 'hint' }, t.keepProofHint));
 }
 
 function entryForm(): HTMLElement {
