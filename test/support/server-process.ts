@@ -22,7 +22,9 @@ export function startServerProcess(db: string, extra: string[] = [], timeoutMs =
  * process and that line: for `serve` here, `mirror` in mirror-process.ts.
  */
 export function spawnServing(command: string, args: string[], timeoutMs: number): Promise<{ proc: Omit<ServerProcess, 'url'>; info: Record<string, unknown> }> {
-  const child = spawn(process.execPath, [CLI, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // MEDTRAIL_BENCH_NODE_ARGS: extra node flags for the child (a benchmark profiling its server: --cpu-prof).
+  const nodeArgs = (process.env["MEDTRAIL_BENCH_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
+  const child = spawn(process.execPath, [...nodeArgs, CLI, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
