@@ -23,7 +23,7 @@ export function startServerProcess(db: string, extra: string[] = [], timeoutMs =
  */
 export function spawnServing(command: string, args: string[], timeoutMs: number): Promise<{ proc: Omit<ServerProcess, 'url'>; info: Record<string, unknown> }> {
   // MEDTRAIL_BENCH_NODE_ARGS: extra node flags for the child (a benchmark profiling its server: --cpu-prof).
-  const nodeArgs = (process.env["MEDTRAIL_BENCH_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
+  const nodeArgs = (process.env['MEDTRAIL_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
   const child = spawn(process.execPath, [...nodeArgs, CLI, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
