@@ -14,6 +14,7 @@
 // PostgreSQL deployment. `medtrail audit` rebuilds both from the leaves alone (audit-map.ts).
 import type Database from 'better-sqlite3';
 import { hash as nodeHash } from 'node:crypto';
+import { equalBytes } from '../../core/bytes.js';
 import { MedtrailError } from '../../core/errors.js';
 import { mapExtensionLine, type MapRoots } from '../../core/map/extension.js';
 import { lotMapKey, lotValueHash, packMapKey } from '../../core/map/pack-map.js';
@@ -113,8 +114,14 @@ export class MapService {
 
   private apply(from: number): void {
     const packChanges: MapChange[] = [];
+    // The packs of one entry share their value (a batch's 100,000 packs: one state, lot, expiry, maker and entry),
+    // and come one after another: the last value is reused while its inputs stay the same.
+    let last: { state: string; lot: string; expiry: string; maker: string; lastHash: Uint8Array; value: Uint8Array } | undefined;
     this.state.packsTouchedSince(from, (gtin: string, serial: string, lot: string, expiry: string, state: PackState, maker: string, lastHash: Uint8Array) => {
-      packChanges.push({ key: packKeyOf(gtin, serial), value: packValueOf(state, lot, expiry, maker, lastHash) });
+      if (last === undefined || last.state !== state || last.lot !== lot || last.expiry !== expiry || last.maker !== maker || !equalBytes(last.lastHash, lastHash)) {
+        last = { state, lot, expiry, maker, lastHash, value: packValueOf(state, lot, expiry, maker, lastHash) };
+      }
+      packChanges.push({ key: packKeyOf(gtin, serial), value: last.value });
     });
     const lotChanges: MapChange[] = this.state.lotsRecalledSince(from).map((l) => ({
       key: lotMapKey(l.gtin, l.lot),
