@@ -13,7 +13,8 @@ import { fromBase64, fromHex, toHex, utf8 } from '../core/bytes.js';
 import { decodeEntry, type Entry } from '../core/entry/entry.js';
 import { leafHash } from '../core/log/merkle.js';
 import { MedtrailError, type ErrorCode } from '../core/errors.js';
-import { parseAppended, parseConsistency, parseLogEntries, parseVerifyAnswer, refusalOf, type Appended, type VerifyAnswer } from '../core/api/answers.js';
+import { parseAppended, parseConsistency, parseInclusionProof, parseLogEntries, parseMakerKey, parseVerifyAnswer, refusalOf, type Appended, type VerifyAnswer } from '../core/api/answers.js';
+import type { MakerKeyEvidence } from '../core/tag/maker-key.js';
 import { serverBase, signRequest } from '../core/api/request-auth.js';
 import { parseJsonText } from '../core/api/wire.js';
 import { splitVerifierKey } from '../core/log/checkpoint.js';
@@ -159,6 +160,17 @@ export class LedgerClient {
       await page(got);
       at += got.length;
     }
+  }
+
+  /**
+   * The participant leaf of the key that registered the pack's batch (GET /products/:gtin/maker-key) with its
+   * inclusion proof at tree size `size` (GET /log/proof/inclusion): unchecked here; core/tag/maker-key.ts
+   * proves it under a checkpoint of that size.
+   */
+  async makerKeyAt(gtin: string, serial: string, size: number): Promise<MakerKeyEvidence> {
+    const m = await this.get(`/api/v1/products/${encodeURIComponent(gtin)}/maker-key?serial=${encodeURIComponent(serial)}`, parseMakerKey);
+    const inc = await this.get(`/api/v1/log/proof/inclusion?index=${m.index}&size=${size}`, parseInclusionProof);
+    return { index: m.index, leaf: fromBase64(m.leaf), proof: inc.proof.map((h) => fromHex(h, 32)) };
   }
 
   /** The verifier key of the server's log (`GET /log/key`). */

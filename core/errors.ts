@@ -99,6 +99,9 @@ export const ERROR_CODES = {
   TLOG_PROOF_MALFORMED: 'a proof file is not a c2sp.org/tlog-proof@v1 text (header, extra, index, hashes, blank line, checkpoint)',
   PROOF_NOTHING_TO_KEEP: 'the ledger holds no such pack: there is no entry a kept proof could name',
   PROOF_OTHER_PACK: 'the proof file is of another pack than the code given',
+  MAKER_ENTRY_MISMATCH: "the leaf given as the manufacturer's key does not admit or rotate that manufacturer's key",
+  MAKER_NOT_MANUFACTURER: "the leaf given as the manufacturer's key admits another role",
+  MAKER_PREFIX_MISMATCH: "no company prefix of the manufacturer's key entry covers the GTIN",
   // witnesses: cosignatures (c2sp.org/tlog-cosignature), policies (c2sp.org/tlog-policy), the witness protocol
   COSIGNATURE_MALFORMED: 'a cosignature is not a key ID, an 8-byte timestamp and a 64-byte signature',
   COSIGNATURE_BAD_SIGNATURE: "a cosignature line carrying a trusted witness's name and key ID does not verify",

@@ -12,7 +12,8 @@ import { reason, type Reason } from '../core/verdict.js';
 import type { LedgerClient, RequestSigner } from '../client/ledger-client.js';
 import { DEFAULT_WITNESS_MAX_AGE_S, type TlogPolicy } from '../core/log/policy.js';
 import type { VerifyAnswer } from '../core/api/answers.js';
-import { provenVerdict } from '../core/map/proven-verdict.js';
+import type { ProvenVerdict } from '../core/map/proven-verdict.js';
+import { holdToPolicy } from '../client/proven.js';
 import { isMedtrailError } from '../core/errors.js';
 import type { ReaderCache } from './cache.js';
 import { QueueDelivery } from './delivery.js';
@@ -136,10 +137,13 @@ export class Verifier {
     if (got.kind === 'answer' && this.o.policy !== undefined) {
       const policy = this.o.policy;
       const maxAgeS = this.o.maxAgeS ?? DEFAULT_WITNESS_MAX_AGE_S;
-      const hold = (a: VerifyAnswer): ReturnType<typeof provenVerdict> => provenVerdict(policy, a, ev.code.gtin, ev.code.serial, { notBefore: Math.floor(Date.now() / 1000) - maxAgeS });
+      // The state proven, and the tag checked against the maker's key the log proves (client/proven.ts), through
+      // the server that answered.
+      const hold = (a: VerifyAnswer, via: string | undefined): Promise<ProvenVerdict> =>
+        holdToPolicy(servers.find((c) => c.base === via) ?? servers[0]!, policy, a, ev.code, this.o.signer !== undefined, { notBefore: Math.floor(Date.now() / 1000) - maxAgeS });
       try {
         try {
-          const pv = hold(got.answer);
+          const pv = await hold(got.answer, got.via);
           witnessed = { verdict: pv.verdict, witnessed: pv.quorum.witnessed };
           if (pv.overridden !== undefined) this.o.onAlert({ alert: 'SERVER_CONTRADICTED', message: pv.overridden });
         } catch (e) {
@@ -148,7 +152,7 @@ export class Verifier {
           await new Promise((r) => setTimeout(r, 1000));
           got = await askServers(servers, got.code, undefined);
           if (got.kind !== 'answer') throw e;
-          const pv = hold(got.answer);
+          const pv = await hold(got.answer, got.via);
           witnessed = { verdict: pv.verdict, witnessed: pv.quorum.witnessed };
           if (pv.overridden !== undefined) this.o.onAlert({ alert: 'SERVER_CONTRADICTED', message: pv.overridden });
         }

@@ -10,7 +10,8 @@ import { exitCodeHelp } from '../../core/verdict.js';
 import { isMedtrailError, MedtrailError } from '../../core/errors.js';
 import { parseScannedCode } from '../../core/gs1/scanned-code.js';
 import { DEFAULT_WITNESS_MAX_AGE_S, type TlogPolicy } from '../../core/log/policy.js';
-import { provenVerdict, type ProvenVerdict } from '../../core/map/proven-verdict.js';
+import type { ProvenVerdict } from '../../core/map/proven-verdict.js';
+import { holdToPolicy } from '../../client/proven.js';
 import { readPolicy, saveProof } from './proof.js';
 
 export type { VerifyAnswer, VerifyRequest };
@@ -39,20 +40,21 @@ interface VerifyOptions {
 }
 
 /**
- * The answer held to a witness policy (core/map/proven-verdict.ts). A checkpoint signed a moment ago may not
- * be cosigned yet: asked once more after a second before CHECKPOINT_QUORUM is final.
+ * The answer held to a witness policy (client/proven.ts: the state proven, and the tag checked against the maker's
+ * proven key). A checkpoint signed a moment ago may not be cosigned yet: asked once more after a second before
+ * CHECKPOINT_QUORUM is final.
  */
-async function witnessed(ask: () => Promise<VerifyAnswer>, first: VerifyAnswer, policy: TlogPolicy, code: string, maxAgeS: number): Promise<{ answer: VerifyAnswer; proven: ProvenVerdict }> {
-  const { gtin, serial } = parseScannedCode(code);
+async function witnessed(c: ApiClient, ask: () => Promise<VerifyAnswer>, first: VerifyAnswer, policy: TlogPolicy, code: string, maxAgeS: number, signedRequest: boolean): Promise<{ answer: VerifyAnswer; proven: ProvenVerdict }> {
+  const scanned = parseScannedCode(code);
   const opts = (): { notBefore: number } => ({ notBefore: Math.floor(Date.now() / 1000) - maxAgeS });
   try {
-    return { answer: first, proven: provenVerdict(policy, first, gtin, serial, opts()) };
+    return { answer: first, proven: await holdToPolicy(c, policy, first, scanned, signedRequest, opts()) };
   } catch (e) {
     if (!isMedtrailError(e, 'CHECKPOINT_QUORUM') && !isMedtrailError(e, 'CHECKPOINT_STALE')) throw e;
   }
   await new Promise((r) => setTimeout(r, 1000));
   const again = await ask();
-  return { answer: again, proven: provenVerdict(policy, again, gtin, serial, opts()) };
+  return { answer: again, proven: await holdToPolicy(c, policy, again, scanned, signedRequest, opts()) };
 }
 
 /** Failover (issue 14): a server that cannot be reached, or a mirror still catching up, hands on to the next. */
@@ -117,7 +119,7 @@ export function registerVerify(program: Command): void {
       }
       const maxAge = Number(o.maxAge ?? DEFAULT_WITNESS_MAX_AGE_S);
       if (!Number.isSafeInteger(maxAge) || maxAge < 1) throw new MedtrailError('CLI_USAGE', `--max-age must be a whole number of seconds from 1, got ${o.maxAge}`);
-      const { answer, proven } = await witnessed(ask, a, policy, code, maxAge);
+      const { answer, proven } = await witnessed(c, ask, a, policy, code, maxAge, key !== undefined);
       if (o.saveProof !== undefined) saveProof(o.saveProof, answer);
       const p = proven.proven;
       const state = p.present ? `${p.state}${p.recalled ? ', lot recalled' : ''} (lot ${p.lot}, expiry ${p.expiry}, maker ${p.maker})` : 'no such pack in the ledger';

@@ -260,6 +260,24 @@ export interface ConsistencyAnswer {
   proof: string[];
 }
 
+/** GET /log/proof/inclusion. */
+export interface InclusionProofAnswer {
+  index: number;
+  size: number;
+  leafHash: string;
+  proof: string[];
+}
+
+export function parseInclusionProof(v: unknown): InclusionProofAnswer {
+  const r = new WireReader('GET /log/proof/inclusion answer');
+  const o = r.obj(v, '');
+  const index = r.int(o, 'index', '');
+  const size = r.int(o, 'size', '');
+  const leafHash = r.str(o, 'leafHash', '');
+  const proof = r.strings(o, 'proof', '');
+  return r.done(index !== undefined && size !== undefined && leafHash !== undefined ? { index, size, leafHash, proof } : undefined);
+}
+
 export function parseConsistency(v: unknown): ConsistencyAnswer {
   const r = new WireReader('GET /log/proof/consistency answer');
   const o = r.obj(v, '');

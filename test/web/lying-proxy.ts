@@ -21,6 +21,8 @@ export interface LieOptions {
   dropMap?: boolean;
   /** Rewrite the proven record's state to "active" and drop the lot's recall (the proofs left as they are). */
   claimActive?: boolean;
+  /** Graft the real evidence of another pack (its answer's pack record, inclusion proof and map proofs) onto every answer. */
+  swapFrom?: string;
 }
 
 export async function lyingProxy(upstream: string, opts: LieOptions = {}): Promise<{ url: string; lied: () => number; close: () => Promise<void> }> {
@@ -51,6 +53,10 @@ export async function lyingProxy(upstream: string, opts: LieOptions = {}): Promi
           a['proof'] = { index: 0, size, leafHash: inc.leafHash, proof: inc.proof, checkpoint: cp };
           const map = a['map'] as { checkpoint: string } | undefined;
           if (map !== undefined) map.checkpoint = cp;
+        }
+        if (opts.swapFrom !== undefined) {
+          const other = (await (await fetch(`${upstream}/api/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: opts.swapFrom }) })).json()) as Record<string, unknown>;
+          for (const k of ['pack', 'proof', 'map', 'journey']) a[k] = other[k];
         }
         if (opts.dropMap === true) delete a['map'];
         if (opts.claimActive === true) {

@@ -14,6 +14,7 @@ import { tempDir } from '../support/tmp.js';
 import { until } from '../support/until.js';
 import { startWitnessProcess, type WitnessProcess } from '../support/witness-process.js';
 import { gtinOf, sign } from '../support/custody.js';
+import { participantKey } from '../support/ledger.js';
 import { buildAssets, launch, patientChain, tagUri, type PatientChain } from './browser.js';
 import { checks, openPage, verdictOf } from './patient-visit.js';
 import { cliAsync } from '../support/cli.js';
@@ -169,6 +170,70 @@ describe('medtrail verify --policy and medtrail-reader --policy: no server is tr
       }
     }
   });
+});
+
+describe('every lie, for every pack that is not genuine: verify --policy and the reader --policy never say GENUINE', () => {
+  const LIES = {
+    'verdict rewritten': {},
+    'leaf 0 borrowed': { borrowLeafZero: true },
+    'state proof dropped': { dropMap: true },
+    'record rewritten to active': { claimActive: true },
+    'another pack’s evidence grafted': { swapFrom: '' },
+  } as const;
+  const packs = (url: string): [string, string][] => [
+    ['dispensed', tagUri(url, chain.dispensed, chain.c.m)],
+    ['recalled', tagUri(url, chain.recalled, chain.c.m)],
+    ['in transit', tagUri(url, chain.inTransit, chain.c.m)],
+    ['forged tag', tagUri(url, chain.forged, participantKey(99))],
+    ['unknown', tagUri(url, { ...chain.genuine, serial: 'NOPE0001' }, chain.c.m)],
+    // A genuine pack's printed code, no signature: proves nothing to an anonymous lookup (issue 12 #1).
+    ['unsigned code', `(01)${chain.genuine.gtin}(21)${chain.genuine.serial}`],
+  ];
+  const proxyFor = (lie: keyof typeof LIES): ReturnType<typeof lyingProxy> => {
+    const o = LIES[lie];
+    return lyingProxy(server!.url, 'swapFrom' in o ? { swapFrom: tagUri(server!.url, chain.genuine, chain.c.m) } : o);
+  };
+
+  it('medtrail verify --policy', async () => {
+    const said: string[] = [];
+    for (const lie of Object.keys(LIES) as (keyof typeof LIES)[]) {
+      const proxy = await proxyFor(lie);
+      try {
+        for (const [name, uri] of packs(proxy.url)) {
+          const r = await cliAsync(['verify', '--server', proxy.url, '--policy', policyFile, '--json', uri]);
+          let verdict = 'no verdict';
+          try {
+            verdict = String((JSON.parse(r.stdout) as Record<string, unknown>)['verdict']);
+          } catch {
+            /* refused: the error is on stderr */
+          }
+          said.push(`${lie} / ${name}: ${verdict}`);
+          if (verdict === 'GENUINE' || r.status === 0) throw new Error(`GENUINE under a lie: ${lie} / ${name}`);
+        }
+        expect(proxy.lied()).toBeGreaterThan(0);
+      } finally {
+        await proxy.close();
+      }
+    }
+    expect(said).toHaveLength(30);
+  }, 120_000);
+
+  it('medtrail-reader --policy (online answers)', async () => {
+    for (const lie of Object.keys(LIES) as (keyof typeof LIES)[]) {
+      const proxy = await proxyFor(lie);
+      const r = await spawnReader(['--server', proxy.url, '--policy', policyFile, '--state', join(t.dir, `reader-lie-${lie.replace(/\W/g, '')}`), '--no-nfc']);
+      try {
+        for (const [name, uri] of packs(proxy.url)) {
+          r.write(uri);
+          const line = await r.next((l) => 'verdict' in l && l['provisional'] === false, 20_000);
+          if (line['verdict'] === 'GENUINE') throw new Error(`the reader said GENUINE under a lie: ${lie} / ${name}`);
+        }
+      } finally {
+        await r.stop();
+        await proxy.close();
+      }
+    }
+  }, 180_000);
 });
 
 describe("the reader's offline cache stands on a witnessed checkpoint", () => {

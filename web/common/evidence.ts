@@ -17,11 +17,10 @@
 import { fromBase64, fromBase64Url, fromHex } from '../../core/bytes.js';
 import { openCheckpoint, type Checkpoint } from '../../core/log/checkpoint.js';
 import { verify } from '../../core/crypto/ed25519.js';
-import { decodeEntry, entryLeafHash } from '../../core/entry/entry.js';
 import { isMedtrailError } from '../../core/errors.js';
-import { gtinHasCompanyPrefix } from '../../core/gs1/identifiers.js';
 import { verifyInclusion } from '../../core/log/merkle.js';
 import { packIdentityBytes } from '../../core/tag/pack.js';
+import { provenMakerKey } from '../../core/tag/maker-key.js';
 import { checkPackState, type ProvenState } from '../../core/map/state-proof.js';
 import type { MapAnswer } from '../../core/api/answers.js';
 import { checkQuorum, type QuorumCheck, type TlogPolicy } from '../../core/log/policy.js';
@@ -104,24 +103,12 @@ function included(ev: InclusionEvidence, leafHash: Uint8Array, cp: Checkpoint): 
   verifyInclusion(leafHash, ev.index, ev.size, ev.proof.map((h) => fromHex(h, 32)), cp.root);
 }
 
-function provenMakerKey(input: EvidenceInput, packTree: Checkpoint | null): Uint8Array {
+function provenMakerKeyOf(input: EvidenceInput, packTree: Checkpoint | null): Uint8Array {
   const m = input.makerLeaf!;
   const cp = m.checkpoint !== undefined ? openCheckpointCached(m.checkpoint, input.vkey) : packTree;
   if (cp === null) throw Object.assign(new Error('no checkpoint'), { code: 'NO_CHECKPOINT' });
-  const entry = decodeEntry(fromBase64(m.leaf));
-  included(m.inclusion, entryLeafHash(entry), cp);
-  const b = entry.body;
-  const glnOk = input.makerGln === null || b['gln'] === input.makerGln;
-  if (entry.kind !== 'participant' || !glnOk || (b['action'] !== 'admit' && b['action'] !== 'rotate')) {
-    throw Object.assign(new Error('not the maker'), { code: 'MAKER_ENTRY_MISMATCH' });
-  }
-  if (b['role'] !== 'manufacturer') throw Object.assign(new Error('role'), { code: 'MAKER_NOT_MANUFACTURER' });
-  const prefixes = Array.isArray(b['prefixes']) ? b['prefixes'] : [];
-  const gtin = input.pack?.gtin;
-  if (gtin !== undefined && !prefixes.some((p) => typeof p === 'string' && gtinHasCompanyPrefix(gtin, p))) {
-    throw Object.assign(new Error('prefix'), { code: 'MAKER_PREFIX_MISMATCH' });
-  }
-  return fromBase64(String(b['publicKey']), 32);
+  if (m.inclusion.size !== cp.size) throw Object.assign(new Error('size'), { code: 'PROOF_BAD_SIZE' });
+  return provenMakerKey({ index: m.inclusion.index, leaf: fromBase64(m.leaf), proof: m.inclusion.proof.map((h) => fromHex(h, 32)) }, cp, input.makerGln, input.pack?.gtin);
 }
 
 function run(checks: Check[], id: CheckId, f: () => void): boolean {
@@ -167,7 +154,7 @@ export function checkEvidence(input: EvidenceInput): EvidenceResult {
 
   let makerKey: Uint8Array | null = null;
   if (input.makerLeaf === null) missing('maker_key', 'NO_MAKER_ENTRY');
-  else run(checks, 'maker_key', () => (makerKey = provenMakerKey(input, tree)));
+  else run(checks, 'maker_key', () => (makerKey = provenMakerKeyOf(input, tree)));
 
   if (tree === null || input.packProof === null) missing('pack_in_log', 'NO_PROOF');
   else run(checks, 'pack_in_log', () => included(input.packProof!, fromHex(input.packProof!.leafHash, 32), tree));
