@@ -5,6 +5,7 @@ import type Database from 'better-sqlite3';
 import { MedtrailError, codeOf } from '../../core/errors.js';
 import type { EntryKind } from '../../core/entry/entry.js';
 import { CUSTODY_SCHEMA } from './schema.js';
+import { canonicalJson } from '../../core/entry/jcs.js';
 import type { LotRow, PackState, ParticipantRow, ProductRow, RxRow } from './state.js';
 
 /** Where a prescription's counts go in custody_rx_stats: the month, and the row's region, substance, prescriber type. */
@@ -199,7 +200,7 @@ export class CustodyWriter {
       case 'rx': {
         const r = c.row;
         try {
-          this.st.rx.run(r.id, ref.index, hash, r.prescriber, r.patient, JSON.stringify(r.medicine), r.quantity, r.repeats, r.dosage, r.validFrom, r.validUntil, r.token, r.at, r.region, r.ptype, r.substance);
+          this.st.rx.run(r.id, ref.index, hash, r.prescriber, r.patient, canonicalJson(r.medicine), r.quantity, r.repeats, r.dosage, r.validFrom, r.validUntil, r.token, r.at, r.region, r.ptype, r.substance);
         } catch (e) {
           if (isPrimaryKeyConflict(e)) throw new MedtrailError('RX_EXISTS', `prescription ${r.id} is already on the ledger`);
           throw e;
