@@ -17,7 +17,7 @@ import { parseAppended, parseConsistency, parseLogEntries, parseVerifyAnswer, re
 import { serverBase, signRequest } from '../core/api/request-auth.js';
 import { parseJsonText } from '../core/api/wire.js';
 import { splitVerifierKey } from '../core/log/checkpoint.js';
-import { parseRx, parseRxCreated, parseRxList, parseRxReport, parseRxView, type RxAnswer, type RxCreatedAnswer, type RxListAnswer, type RxReportAnswer, type RxViewAnswer } from '../core/api/rx.js';
+import { parseRx, parseRxCreated, parseRxCreatedList, parseRxList, parseRxReport, parseRxView, type RxAnswer, type RxCreatedAnswer, type RxListAnswer, type RxReportAnswer, type RxViewAnswer } from '../core/api/rx.js';
 import { rxViewMessage, signWithCode } from '../core/rx/rx.js';
 import { toBase64 } from '../core/bytes.js';
 
@@ -185,6 +185,11 @@ export class LedgerClient {
   /** POST /rx: a signed prescribe entry with its off-ledger details (signed by the prescriber). */
   prescribe(entry: Entry<object>, details: unknown): Promise<RxCreatedAnswer> {
     return this.post('/api/v1/rx', { entry, details }, parseRxCreated, true);
+  }
+
+  /** POST /rx with many prescriptions at once (all or none). */
+  prescribeMany(items: { entry: Entry<object>; details: unknown }[]): Promise<RxCreatedAnswer[]> {
+    return this.post('/api/v1/rx', { items }, (v) => parseRxCreatedList(v), true);
   }
 
   /** POST /rx/view: the prescription for the holder of its access code (signed with the code, not a key). */

@@ -229,6 +229,20 @@ export function parseRxCreated(v: unknown): RxCreatedAnswer {
   return r.done(id === undefined || index === undefined || leafHash === undefined ? undefined : { id, index, leafHash });
 }
 
+export function parseRxCreatedList(v: unknown): RxCreatedAnswer[] {
+  const r = new WireReader('prescriptions created');
+  const o = r.obj(v, '');
+  return r.done(
+    r.list(o, 'items', '', (x, p) => {
+      const xo = r.obj(x, p);
+      const id = r.str(xo, 'id', p);
+      const index = r.int(xo, 'index', p);
+      const leafHash = r.str(xo, 'leafHash', p);
+      return id === undefined || index === undefined || leafHash === undefined ? undefined : { id, index, leafHash };
+    }),
+  );
+}
+
 function countOrNull(r: WireReader, o: Json | undefined, k: string, p: string): number | null {
   return o?.[k] === null ? null : (r.int(o, k, p) ?? null);
 }

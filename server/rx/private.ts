@@ -125,6 +125,13 @@ export class RxPrivateStore {
     this.st.put.run(id, validUntil, Buffer.from(nonce), Buffer.from(box));
   }
 
+  /** Seals many in one transaction (a POST /rx of many items). */
+  putAll(items: readonly { id: string; validUntil: string; details: RxDetails }[]): void {
+    this.db.transaction(() => {
+      for (const it of items) this.put(it.id, it.validUntil, it.details);
+    })();
+  }
+
   /** The details, or RX_ERASED once erased; undefined when none were ever given. */
   get(id: string): RxDetails | undefined {
     const row = this.st.get.get(id);

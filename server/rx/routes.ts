@@ -29,6 +29,9 @@ import type { RxRow } from '../custody/state.js';
 import { parseDetails } from './private.js';
 import type { RxServices } from './services.js';
 
+/** Most prescriptions one POST /rx may carry. */
+export const MAX_RX_PER_POST = 1000;
+
 function idParam(v: unknown): string {
   if (!isRxId(v)) throw new MedtrailError('BAD_INPUT', 'a prescription id is 32 lowercase hex digits', { fields: [{ path: 'id', code: 'BAD_INPUT', message: '32 lowercase hex digits' }] });
   return v;
@@ -57,23 +60,35 @@ export function rxRoutes(s: RxServices, origin: string): Router {
     return { who, row: row! };
   };
 
+  // One prescription {entry, details}, or {items: [{entry, details}, ...]} (up to MAX_RX_PER_POST, all or none:
+  // a practice system uploading a day's prescriptions).
   r.post('/rx', (req, res) => {
     const who = auth.requireRole(req, ['prescriber'], 'prescribing');
     const body: unknown = req.body;
-    if (!isJsonObject(body)) throw new MedtrailError('BAD_INPUT', 'the body is {entry, details}', { fields: [{ path: '', code: 'BAD_INPUT', message: 'must be an object' }] });
-    const entry = parseEntry(body['entry']);
-    if (entry.kind !== 'prescribe') throw new MedtrailError('BAD_INPUT', 'entry must be a prescribe entry', { fields: [{ path: 'entry.kind', code: 'BAD_INPUT', message: 'must be prescribe' }] });
-    if (entry.signer !== who.gln) throw new MedtrailError('RX_DETAILS_MISMATCH', 'the entry is signed by someone other than the request');
-    const b = validateBody('prescribe', entry.body);
-    const details = parseDetails(body['details']);
-    if (patientCommitment(details.salt, details.patient.id) !== b.patient) {
-      throw new MedtrailError('RX_DETAILS_MISMATCH', "the details' salt and patient id do not make the entry's patient commitment", {
-        fields: [{ path: 'details.salt', code: 'RX_DETAILS_MISMATCH', message: 'SHA-256(salt || patient id) differs from entry.body.patient' }],
-      });
-    }
-    const [a] = s.custody.submit([entry]);
-    s.priv.put(b.id, b.validUntil, details);
-    res.status(201).json({ id: b.id, index: a!.index, leafHash: Buffer.from(a!.leafHash).toString('hex') });
+    if (!isJsonObject(body)) throw new MedtrailError('BAD_INPUT', 'the body is {entry, details} or {items: [...]}', { fields: [{ path: '', code: 'BAD_INPUT', message: 'must be an object' }] });
+    const list: unknown = body['items'];
+    const many = Array.isArray(list);
+    const items: unknown[] = Array.isArray(list) ? list : [body];
+    if (items.length === 0 || items.length > MAX_RX_PER_POST) throw new MedtrailError('TOO_LARGE', `items holds 1 to ${MAX_RX_PER_POST} prescriptions`, { fields: [{ path: 'items', code: 'TOO_LARGE', message: `1 to ${MAX_RX_PER_POST}` }] });
+    const checked = items.map((it, i) => {
+      const at = many ? `items[${i}].` : '';
+      const o = isJsonObject(it) ? it : {};
+      const entry = parseEntry(o['entry']);
+      if (entry.kind !== 'prescribe') throw new MedtrailError('BAD_INPUT', 'entry must be a prescribe entry', { fields: [{ path: `${at}entry.kind`, code: 'BAD_INPUT', message: 'must be prescribe' }] });
+      if (entry.signer !== who.gln) throw new MedtrailError('RX_DETAILS_MISMATCH', `${at}entry is signed by someone other than the request`);
+      const b = validateBody('prescribe', entry.body);
+      const details = parseDetails(o['details']);
+      if (patientCommitment(details.salt, details.patient.id) !== b.patient) {
+        throw new MedtrailError('RX_DETAILS_MISMATCH', "the details' salt and patient id do not make the entry's patient commitment", {
+          fields: [{ path: `${at}details.salt`, code: 'RX_DETAILS_MISMATCH', message: 'SHA-256(salt || patient id) differs from entry.body.patient' }],
+        });
+      }
+      return { entry, b, details };
+    });
+    const appended = s.custody.submit(checked.map((c) => c.entry));
+    s.priv.putAll(checked.map((c) => ({ id: c.b.id, validUntil: c.b.validUntil, details: c.details })));
+    const out = checked.map((c, i) => ({ id: c.b.id, index: appended[i]!.index, leafHash: Buffer.from(appended[i]!.leafHash).toString('hex') }));
+    res.status(201).json(many ? { items: out } : out[0]);
   });
 
   r.post('/rx/view', (req, res) => {
