@@ -139,7 +139,7 @@ describe('the console', () => {
     await page.locator('#rx-patient-name').fill('Jonas Beispiel');
     await page.locator('#rx-substance').fill('amoxicillin');
     await page.locator('#rx-strength').fill('500 mg');
-    await page.locator('#rx-form').fill('capsule');
+    await page.locator('#rx-dosage-form').fill('capsule');
     await page.locator('#rx-atc').fill('J01CA04');
     await page.locator('#rx-dosage').fill('1 capsule 3 times a day');
     await page.getByRole('button', { name: 'Sign prescription' }).click();
@@ -162,6 +162,14 @@ describe('the console', () => {
     await message(page, /claimed/);
     const id = /\/rx\/([0-9a-f]{32})#/.exec(token)![1]!;
     await expect.poll(() => page.locator(`#rx-pick option[value="${id}"]`).count(), { timeout: 10_000 }).toBe(1);
+    // A pack of the wrong medicine is refused with its code, and the ledger has not moved.
+    await page.locator('#rx-pick').selectOption(id);
+    await page.locator('#rx-dispense-scan').focus();
+    await page.keyboard.type(`(01)${IBU}(21)${w.shelf[IBU]![0]!}`);
+    await page.keyboard.press('Enter');
+    await message(page, /RX_MEDICINE_MISMATCH/);
+    expect(custodyServices(w.srv.ledger).state.rx(id)).toMatchObject({ dispensed: 0 });
+    await expect.poll(() => page.locator(`#rx-pick option[value="${id}"]`).count(), { timeout: 10_000 }).toBe(1);
     await page.locator('#rx-pick').selectOption(id);
     const serial = w.take();
     await page.locator('#rx-dispense-scan').focus();
@@ -169,12 +177,7 @@ describe('the console', () => {
     await page.keyboard.press('Enter');
     await message(page, new RegExp(`Pack ${serial} dispensed against prescription`));
     expect(custodyServices(w.srv.ledger).state.rx(id)).toMatchObject({ dispensed: 1 });
-    // A pack of the wrong medicine is refused with its code.
-    await page.locator('#rx-pick').selectOption(id);
-    await page.locator('#rx-dispense-scan').focus();
-    await page.keyboard.type(`(01)${IBU}(21)${w.shelf[IBU]![0]!}`);
-    await page.keyboard.press('Enter');
-    await message(page, /RX_MEDICINE_MISMATCH|RX_COMPLETED/);
+    await shot(page, 'rx-console-pharmacy.png');
     await page.context().close();
   });
 

@@ -42,7 +42,7 @@ export function prescriberCards(s: Session, ui: RxUi): HTMLElement[] {
     gtin: field('rx-gtin', 'GTIN (or leave empty and give the substance)', { inputmode: 'numeric' }),
     substance: field('rx-substance', 'Active substance (INN)'),
     strength: field('rx-strength', 'Strength, e.g. 500 mg'),
-    form: field('rx-form', 'Form, e.g. capsule'),
+    form: field('rx-dosage-form', 'Form, e.g. capsule'),
     atc: field('rx-atc', 'ATC code (optional)'),
     quantity: field('rx-quantity', 'Packs per fill', { inputmode: 'numeric', value: '1' }),
     repeats: field('rx-repeats', 'Repeats', { inputmode: 'numeric', value: '0' }),
