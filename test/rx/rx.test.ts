@@ -187,6 +187,13 @@ describe('prescription by substance, cancel, validity', () => {
     await refused('RX_EXPIRED', () => w.prescribe({ validFrom: '2020-01-01', validUntil: '2020-02-01' }));
   });
 
+  it('a prescriber signs no custody entry and is shipped no goods', async () => {
+    const held = custodyServices(w.srv.ledger).state.pack(AMOX, w.shelf[AMOX]![5]!)!;
+    await refused('RECIPIENT_UNKNOWN', () => post(sign('ship', w.p, { to: w.doc.gln, items: [{ type: 'pack', gtin: AMOX, serial: held.serial }] }, [held.lastHash])));
+    await refused('ROLE_NOT_ALLOWED', () => post(sign('dispense', w.doc, { gtin: AMOX, serial: held.serial }, [held.lastHash])));
+    await refused('ROLE_NOT_ALLOWED', () => post(sign('recall', w.doc, { gtin: AMOX, lot: 'RX1', reason: 'x' })));
+  });
+
   it('refuses a prescription by a non-prescriber, a wrong token, a GTIN not registered, a malformed body', async () => {
     await refused('ROLE_NOT_ALLOWED', () => w.prescribe({}, w.p));
     await refused('PRODUCT_UNKNOWN', () => w.prescribe({ medicine: { gtin: gtinOf(999) } }));
@@ -290,6 +297,10 @@ describe('undo and replay', () => {
       expect(r.refused).toBe(0);
       expect(rows()).toEqual(before);
       store.close();
+      // And `medtrail audit` (every hash, signature and checkpoint; the state maps rebuilt by replay) passes.
+      const { cli } = await import('../support/cli.js');
+      const audit = cli(['audit', '--db', w.t.db, '--json']);
+      expect(audit.status, audit.stdout + audit.stderr).toBe(0);
     } finally {
       tmp.cleanup();
     }

@@ -46,7 +46,8 @@ export function prescriberCards(s: Session, ui: RxUi): HTMLElement[] {
     atc: field('rx-atc', 'ATC code (optional)'),
     quantity: field('rx-quantity', 'Packs per fill', { inputmode: 'numeric', value: '1' }),
     repeats: field('rx-repeats', 'Repeats', { inputmode: 'numeric', value: '0' }),
-    dosage: field('rx-dosage', 'Dosage instruction'),
+    dosage: field('rx-dosage', 'Dosage instruction (on the ledger: nothing about the patient here)'),
+    note: field('rx-note', 'Note for the pharmacist about the patient (optional) — sealed, never on the ledger'),
     until: field('rx-until', 'Valid until (YYYY-MM-DD)', { value: dayOf(Date.now() + 28 * 86_400_000) }),
   };
   const token = h('div', { id: 'rx-new-token' });
@@ -73,7 +74,7 @@ export function prescriberCards(s: Session, ui: RxUi): HTMLElement[] {
       };
       const entry = buildEntry(s, 'prescribe', body, []);
       const patient = { id: v(f.pid), ...(v(f.name) !== '' ? { name: v(f.name) } : {}), ...(v(f.birth) !== '' ? { birthDate: v(f.birth) } : {}) };
-      const r = parseRxCreated(await postJson('/api/v1/rx', { entry, details: { salt, patient } }, s));
+      const r = parseRxCreated(await postJson('/api/v1/rx', { entry, details: { salt, patient, ...(v(f.note) !== '' ? { note: v(f.note) } : {}) } }, s));
       const link = tokenUrl(location.origin, id, code);
       token.replaceChildren(h('h3', {}, 'Token for the patient (print it or send it to their phone; it is shown once)'), qrSvg(link, 'prescription token'), h('p', { class: 'hint' }, h('code', { id: 'rx-token-link' }, link)));
       form.reset();
