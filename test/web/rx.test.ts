@@ -47,8 +47,8 @@ afterAll(async () => {
   keys?.cleanup();
 });
 
-async function phone(): Promise<Page> {
-  const ctx = await browser.newContext({ locale: 'en-US', viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+async function phone(locale = 'en-US'): Promise<Page> {
+  const ctx = await browser.newContext({ locale, viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   return ctx.newPage();
 }
 
@@ -69,6 +69,16 @@ describe("the patient's prescription page", () => {
     // The access code never left the phone: it is in no request (the fragment is not sent; the view is signed).
     expect(sent.join('\n')).not.toContain(rx.code);
     await shot(page, 'rx-patient-page-phone.png');
+    await page.context().close();
+  });
+
+  it('speaks Russian to a Russian phone', async () => {
+    const page = await phone('ru-RU');
+    await page.goto(rx.token);
+    await page.locator('#rx-status').waitFor({ timeout: 15_000 });
+    expect(await page.locator('h1').innerText()).toBe('Ваш рецепт');
+    expect(await page.locator('#rx-status h2').innerText()).toBe('Отпускается аптекой');
+    await shot(page, 'rx-patient-page-ru-phone.png');
     await page.context().close();
   });
 
