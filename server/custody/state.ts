@@ -464,6 +464,11 @@ export class CustodyState {
     return this.st.rxStats.all();
   }
 
+  /** The same cells one at a time: a report holds its sums, never the cells (nor, ever, the prescriptions). */
+  rxStatsEach(): IterableIterator<RxStatRow> {
+    return this.st.rxStats.iterate();
+  }
+
   substanceOf(gtin: string): { substance: string | null; atc: string | null } | undefined {
     return this.st.substance.get(gtin);
   }

@@ -134,7 +134,7 @@ export function rxRoutes(s: RxServices, origin: string): Router {
     }
     const format = queryOnce(req, 'format') ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new MedtrailError('BAD_INPUT', 'format is json or csv', { fields: [{ path: 'format', code: 'BAD_INPUT', message: 'json or csv' }] });
-    const report = buildReport(state.rxStats(), by, DEFAULT_SUPPRESS_BELOW, filter);
+    const report = buildReport(state.rxStatsEach(), by, DEFAULT_SUPPRESS_BELOW, filter);
     res.setHeader('Cache-Control', 'no-store');
     if (format === 'csv') res.type('text/csv; charset=utf-8').send(reportCsv(report));
     else res.json(report);

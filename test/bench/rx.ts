@@ -201,7 +201,7 @@ try {
     const heap0 = process.memoryUsage().heapUsed;
     const rss0 = process.memoryUsage().rss;
     const t0 = performance.now();
-    const r = buildReport(state.rxStats(), by);
+    const r = buildReport(state.rxStatsEach(), by);
     const ms = performance.now() - t0;
     const heap = process.memoryUsage().heapUsed - heap0;
     const rss = process.memoryUsage().rss - rss0;
