@@ -21,6 +21,7 @@ import { registerTag } from './client/tag.js';
 import { registerReads } from './client/reads.js';
 import { registerWitness } from './operator/witness.js';
 import { registerMirror } from './operator/mirror.js';
+import { registerRx } from './client/rx.js';
 import { serviceModules } from '../server/modules.js';
 
 // Under --json every error is one JSON object on stderr, commander's own usage errors included.
@@ -79,5 +80,6 @@ registerTag(program);
 registerReads(program);
 registerWitness(program);
 registerMirror(program);
+registerRx(program);
 
 await program.parseAsync(process.argv);

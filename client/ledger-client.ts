@@ -18,6 +18,9 @@ import type { MakerKeyEvidence } from '../core/tag/maker-key.js';
 import { serverBase, signRequest } from '../core/api/request-auth.js';
 import { parseJsonText } from '../core/api/wire.js';
 import { splitVerifierKey } from '../core/log/checkpoint.js';
+import { parseRx, parseRxCreated, parseRxCreatedList, parseRxList, parseRxReport, parseRxView, type RxAnswer, type RxCreatedAnswer, type RxListAnswer, type RxReportAnswer, type RxViewAnswer } from '../core/api/rx.js';
+import { rxViewMessage, signWithCode } from '../core/rx/rx.js';
+import { toBase64 } from '../core/bytes.js';
 
 /** Who signs requests: a participant's GLN and Ed25519 seed (the seed never leaves this process). */
 export interface RequestSigner {
@@ -187,6 +190,54 @@ export class LedgerClient {
   async consistency(from: number, to: number): Promise<Uint8Array[]> {
     const r = await this.get(`/api/v1/log/proof/consistency?from=${from}&to=${to}`, parseConsistency);
     return r.proof.map((h) => fromHex(h));
+  }
+
+  // ---- prescriptions (issue 16; server/rx/routes.ts) ----
+
+  /** POST /rx: a signed prescribe entry with its off-ledger details (signed by the prescriber). */
+  prescribe(entry: Entry<object>, details: unknown): Promise<RxCreatedAnswer> {
+    return this.post('/api/v1/rx', { entry, details }, parseRxCreated, true);
+  }
+
+  /** POST /rx with many prescriptions at once (all or none). */
+  prescribeMany(items: { entry: Entry<object>; details: unknown }[]): Promise<RxCreatedAnswer[]> {
+    return this.post('/api/v1/rx', { items }, (v) => parseRxCreatedList(v), true);
+  }
+
+  /** POST /rx/view: the prescription for the holder of its access code (signed with the code, not a key). */
+  async rxView(id: string, code: string, at = new Date()): Promise<RxViewAnswer> {
+    const log = await this.origin();
+    const iso = at.toISOString();
+    return this.post('/api/v1/rx/view', { id, at: iso, sig: toBase64(signWithCode(code, rxViewMessage(log, id, iso))) }, parseRxView);
+  }
+
+  /** GET /rx/:id, signed (its parties and regulators). */
+  rx(id: string): Promise<RxAnswer> {
+    return this.get(`/api/v1/rx/${id}`, parseRx, true);
+  }
+
+  /** GET /rx/:id/fhir: the FHIR R4 Bundle, as JSON. */
+  async rxFhir(id: string): Promise<unknown> {
+    return this.get(`/api/v1/rx/${id}/fhir`, (v) => v, true);
+  }
+
+  /** GET /rx/:id/details: the off-ledger details (the prescriber, the pharmacy holding the claim). */
+  rxDetails(id: string): Promise<unknown> {
+    return this.get(`/api/v1/rx/${id}/details`, (v) => v, true);
+  }
+
+  rxList(q: { prescriber: string } | { claimedBy: string }): Promise<RxListAnswer> {
+    const qs = 'prescriber' in q ? `prescriber=${q.prescriber}` : `claimedBy=${q.claimedBy}`;
+    return this.get(`/api/v1/rx?${qs}`, parseRxList, true);
+  }
+
+  /** GET /rx/reports (a regulator): JSON, or the CSV text with `csv`. */
+  rxReport(query: string): Promise<RxReportAnswer> {
+    return this.get(`/api/v1/rx/reports?${query}`, parseRxReport, true);
+  }
+
+  async rxReportCsv(query: string): Promise<string> {
+    return (await this.text('GET', `/api/v1/rx/reports?${query}${query === '' ? '' : '&'}format=csv`, undefined, true)).text;
   }
 
   /** The entry at `index`, and its leaf hash computed here from the leaf bytes (not taken on trust). */

@@ -12,7 +12,7 @@ import { gzipSync, constants } from 'node:zlib';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_OUT = join(root, 'dist/web/assets');
 
-const ENTRIES = { patient: 'web/client/patient.ts', console: 'web/client/console.ts', style: 'web/client/style.css' };
+const ENTRIES = { patient: 'web/client/patient.ts', console: 'web/client/console.ts', rx: 'web/client/rx.ts', style: 'web/client/style.css' };
 
 // Atomic: concurrent builds (two test files at once) write identical content-hashed files; readers never see
 // half a file.

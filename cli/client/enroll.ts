@@ -4,7 +4,7 @@ import { isJsonObject } from '../../core/api/wire.js';
 import type { Command } from 'commander';
 import { authorityKeyPath, DEFAULT_DB } from '../../server/context.js';
 import { readFileSync } from 'node:fs';
-import { ROLES, type ParticipantBody } from '../../core/entry/bodies.js';
+import { PRESCRIBER_TYPES, ROLES, type ParticipantBody } from '../../core/entry/bodies.js';
 import { MedtrailError } from '../../core/errors.js';
 import { isValidGln } from '../../core/gs1/identifiers.js';
 import { parsePublicKeyFile } from '../../core/crypto/keys.js';
@@ -29,6 +29,8 @@ interface EnrollOptions {
   prefix?: string[];
   revoke?: boolean;
   rotate?: boolean;
+  region?: string;
+  prescriberType?: string;
   json?: boolean;
 }
 
@@ -58,7 +60,10 @@ export function buildParticipantBody(o: EnrollOptions): ParticipantBody {
   if (name === undefined) throw new MedtrailError('CLI_USAGE', '--name is required to admit a participant');
   const role = ROLES.find((r) => r === o.role);
   if (role === undefined) throw new MedtrailError('CLI_USAGE', `--role must be one of ${ROLES.join(', ')}`);
-  return { action: 'admit', gln, name, role, publicKey, prefixes: o.prefix ?? [] };
+  // A prescriber's region and type place its prescriptions in the reports (issue 16).
+  const ptype = o.prescriberType === undefined ? undefined : PRESCRIBER_TYPES.find((t) => t === o.prescriberType);
+  if (o.prescriberType !== undefined && ptype === undefined) throw new MedtrailError('CLI_USAGE', `--prescriber-type must be one of ${PRESCRIBER_TYPES.join(', ')}`);
+  return { action: 'admit', gln, name, role, publicKey, prefixes: o.prefix ?? [], ...(o.region !== undefined ? { region: o.region } : {}), ...(ptype !== undefined ? { prescriberType: ptype } : {}) };
 }
 
 export function registerEnroll(program: Command): void {
@@ -73,6 +78,8 @@ export function registerEnroll(program: Command): void {
       .option('--public-key <base64>', "the participant's Ed25519 public key")
       .option('--participant-key <path>', "the participant's key file (only its public key is read)")
       .option('--prefix <prefix>', 'a GS1 company prefix the participant owns (repeatable)', collect)
+      .option('--region <code>', "a prescriber's region for the prescription reports (ISO 3166: DE, DE-BY)")
+      .option('--prescriber-type <type>', `a prescriber's type: ${PRESCRIBER_TYPES.join(' | ')}`)
       .option('--rotate', 'replace the key of an enrolled participant with --public-key')
       .option('--revoke', "revoke the participant's key"),
     'the authority key file (same as --authority-key)',

@@ -18,6 +18,8 @@ interface ProductOptions {
   form: string;
   strength: string;
   packSize: string;
+  substance?: string;
+  atc?: string;
   json?: boolean;
 }
 
@@ -30,13 +32,15 @@ export function registerProduct(program: Command): void {
       .requiredOption('--name <name>', 'product name')
       .requiredOption('--form <form>', 'dosage form, e.g. "film-coated tablet"')
       .requiredOption('--strength <strength>', 'e.g. "500 mg"')
-      .requiredOption('--pack-size <n>', 'units per pack'),
+      .requiredOption('--pack-size <n>', 'units per pack')
+      .option('--substance <INN>', 'the active substance (prescriptions by substance match it)')
+      .option('--atc <code>', 'its ATC code (the substance of the prescription reports)'),
   ).action(
     action(async (o: ProductOptions) => {
       const key = loadKey(o.key);
       const packSize = Number(o.packSize);
       if (!/^[1-9][0-9]{0,6}$/.test(o.packSize)) throw new MedtrailError('CLI_USAGE', `--pack-size must be a positive integer, got ${o.packSize}`);
-      const body: ProductBody = { gtin: normalizeGtin(o.gtin), name: o.name, form: o.form, strength: o.strength, packSize };
+      const body: ProductBody = { gtin: normalizeGtin(o.gtin), name: o.name, form: o.form, strength: o.strength, packSize, ...(o.substance !== undefined ? { substance: o.substance } : {}), ...(o.atc !== undefined ? { atc: o.atc } : {}) };
       const r = await registerProductEntry(new ApiClient(o.server, key), key, body);
       emit(o, { ...r, gtin: body.gtin }, `product ${body.gtin} registered: entry ${r.index} ${r.leafHash}`);
     }),

@@ -10,9 +10,22 @@ import { MedtrailError } from '../errors.js';
 
 // A mirror (issue 14) holds and checks a copy of the whole ledger: it reads every entry and signs none of
 // custody's (no custody rule admits it), and answers verifications from its copy (docs/architecture.md, Mirrors).
-export const ROLES = ['manufacturer', 'distributor', 'pharmacy', 'regulator', 'mirror'] as const;
+// A prescriber (issue 16) is a doctor or a clinic: it signs prescriptions and cancels its own, nothing of custody's.
+export const ROLES = ['manufacturer', 'distributor', 'pharmacy', 'regulator', 'mirror', 'prescriber'] as const;
 export type Role = (typeof ROLES)[number];
 export const PARTICIPANT_ACTIONS = ['admit', 'rotate', 'revoke'] as const;
+/** What kind of prescriber a participant is: a dimension of the prescription reports (docs/architecture.md, Prescriptions). */
+export const PRESCRIBER_TYPES = ['doctor', 'dentist', 'clinic', 'hospital', 'midwife', 'other'] as const;
+export type PrescriberType = (typeof PRESCRIBER_TYPES)[number];
+/** Most packs one fill of a prescription may ask for, and most repeats. */
+export const MAX_RX_QUANTITY = 100;
+export const MAX_RX_REPEATS = 12;
+/** A region code for reports: ISO 3166-1 alpha-2, optionally with an ISO 3166-2 subdivision (DE, DE-BY). */
+export const REGION = /^[A-Z]{2}(-[A-Z0-9]{1,3})?$/;
+/** An ATC code at any of its five levels (WHO ATC/DDD index: N, N02, N02B, N02BE, N02BE01). */
+export const ATC = /^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$/;
+/** A prescription id: 32 lowercase hex digits (16 random bytes). */
+export const RX_ID = /^[0-9a-f]{32}$/;
 /** Decommissioned states of the EU verification system (Delegated Regulation 2016/161, art. 12, 22, 25). */
 export const DECOMMISSION_STATES = ['destroyed', 'stolen', 'sample', 'free_sample', 'exported', 'locked'] as const;
 export type DecommissionState = (typeof DECOMMISSION_STATES)[number];
@@ -38,6 +51,10 @@ export interface ParticipantBody {
   publicKey?: string;
   /** GS1 company prefixes (manufacturers). */
   prefixes?: string[];
+  /** Region of a prescriber (REGION), for the prescription reports. */
+  region?: string;
+  /** What kind of prescriber (PRESCRIBER_TYPES); only with role prescriber. */
+  prescriberType?: PrescriberType;
 }
 
 export interface ProductBody {
@@ -46,6 +63,10 @@ export interface ProductBody {
   form: string;
   strength: string;
   packSize: number;
+  /** The active substance (INN), which a prescription by substance names (issue 16). */
+  substance?: string;
+  /** Its ATC code (ATC), the substance dimension of the reports. */
+  atc?: string;
 }
 
 export interface BatchBody {
@@ -70,7 +91,52 @@ export interface ReceiveBody {
   extra: PackRef[];
 }
 
-export type DispenseBody = PackRef;
+export interface DispenseBody extends PackRef {
+  /** The prescription (its id) this pack is dispensed against (issue 16): the pharmacy must have claimed it. */
+  rx?: string;
+}
+
+/** What a prescription asks for: one GTIN, or a substance with strength and form that several GTINs satisfy. */
+export type Medicine = { gtin: string } | { substance: string; strength: string; form: string; atc?: string };
+
+/**
+ * A prescription (docs/architecture.md, Prescriptions). The patient is only `patient`, hex SHA-256 of a fresh
+ * random salt and the patient's identifier (the salt is kept off the ledger, erasable); `token` is the public
+ * key whose seed is the patient's access code, so the ledger holds nothing that opens the prescription.
+ */
+export interface PrescribeBody {
+  id: string;
+  patient: string;
+  medicine: Medicine;
+  /** Packs per fill. */
+  quantity: number;
+  /** The dosage instruction (e.g. "1 tablet 3 times a day"); nothing about the patient. */
+  dosage: string;
+  /** YYYY-MM-DD, both inclusive. */
+  validFrom: string;
+  validUntil: string;
+  /** Fills after the first. */
+  repeats: number;
+  /** base64 of the 32-byte Ed25519 public key of the access code. */
+  token: string;
+}
+
+/** A pharmacy claims a prescription with the patient's token: `tokenSig` signs rxClaimMessage (core/rx). */
+export interface RxClaimBody {
+  id: string;
+  tokenSig: string;
+}
+
+/** The claiming pharmacy hands the prescription back. */
+export interface RxReleaseBody {
+  id: string;
+}
+
+/** The prescriber cancels what is left of a prescription. */
+export interface RxCancelBody {
+  id: string;
+  reason: string;
+}
 
 export interface UndoBody extends PackRef {
   /** Hex leaf hash of the dispense entry being undone. */
@@ -97,6 +163,10 @@ export interface BodyOf {
   undo: UndoBody;
   recall: RecallBody;
   decommission: DecommissionBody;
+  prescribe: PrescribeBody;
+  rx_claim: RxClaimBody;
+  rx_release: RxReleaseBody;
+  rx_cancel: RxCancelBody;
 }
 
 const key = (p: PackRef): string => `${p.gtin}\u0000${p.serial}`;
@@ -125,7 +195,7 @@ function packList(c: BodyCheck, v: unknown, path: string, min: number, seen = ne
 }
 
 function participant(c: BodyCheck, b: unknown): void {
-  const o = c.object(b, 'body', ['action', 'gln'], ['name', 'role', 'publicKey', 'prefixes']);
+  const o = c.object(b, 'body', ['action', 'gln'], ['name', 'role', 'publicKey', 'prefixes', 'region', 'prescriberType']);
   const action = c.oneOf(o?.['action'], 'body.action', PARTICIPANT_ACTIONS);
   c.gln(o?.['gln'], 'body.gln');
   if (o === undefined) return;
@@ -144,14 +214,21 @@ function participant(c: BodyCheck, b: unknown): void {
       c.add('body.prefixes', 'BAD_INPUT', 'only a manufacturer has GS1 company prefixes');
     }
   }
+  if (o['region'] !== undefined) c.pattern(o['region'], 'body.region', REGION, 'a region code: ISO 3166-1 alpha-2, optionally -subdivision (DE, DE-BY)');
+  if (o['prescriberType'] !== undefined) {
+    c.oneOf(o['prescriberType'], 'body.prescriberType', PRESCRIBER_TYPES);
+    if (role !== undefined && role !== 'prescriber') c.add('body.prescriberType', 'BAD_INPUT', 'only a prescriber has a prescriber type');
+  }
 }
 
 function product(c: BodyCheck, b: unknown): void {
-  const o = c.object(b, 'body', ['gtin', 'name', 'form', 'strength', 'packSize']);
+  const o = c.object(b, 'body', ['gtin', 'name', 'form', 'strength', 'packSize'], ['substance', 'atc']);
   c.gtin14(o?.['gtin'], 'body.gtin');
   if (o === undefined) return;
   for (const k of ['name', 'form', 'strength']) c.text(o[k], `body.${k}`, MAX_TEXT);
   c.int(o['packSize'], 'body.packSize', 1, 1_000_000);
+  if (o['substance'] !== undefined) c.text(o['substance'], 'body.substance', MAX_TEXT);
+  if (o['atc'] !== undefined) c.pattern(o['atc'], 'body.atc', ATC, 'an ATC code (e.g. J01CA04)');
 }
 
 function batch(c: BodyCheck, b: unknown): void {
@@ -223,7 +300,52 @@ function receive(c: BodyCheck, b: unknown): void {
 }
 
 function dispense(c: BodyCheck, b: unknown): void {
-  packRef(c, b, 'body');
+  packRef(c, b, 'body', isObj(b) && b['rx'] !== undefined ? ['rx'] : []);
+  if (isObj(b) && b['rx'] !== undefined) c.pattern(b['rx'], 'body.rx', RX_ID, 'a prescription id: 32 lowercase hex digits');
+}
+
+function medicine(c: BodyCheck, v: unknown, path: string): void {
+  if (isObj(v) && v['gtin'] !== undefined) {
+    const o = c.object(v, path, ['gtin']);
+    c.gtin14(o?.['gtin'], `${path}.gtin`);
+    return;
+  }
+  const o = c.object(v, path, ['substance', 'strength', 'form'], ['atc']);
+  if (o === undefined) return;
+  for (const k of ['substance', 'strength', 'form']) c.text(o[k], `${path}.${k}`, MAX_TEXT);
+  if (o['atc'] !== undefined) c.pattern(o['atc'], `${path}.atc`, ATC, 'an ATC code (e.g. J01CA04)');
+}
+
+function prescribe(c: BodyCheck, b: unknown): void {
+  const o = c.object(b, 'body', ['id', 'patient', 'medicine', 'quantity', 'dosage', 'validFrom', 'validUntil', 'repeats', 'token']);
+  c.pattern(o?.['id'], 'body.id', RX_ID, 'a prescription id: 32 lowercase hex digits');
+  c.pattern(o?.['patient'], 'body.patient', /^[0-9a-f]{64}$/, 'the patient commitment: 64 lowercase hex digits');
+  if (o === undefined) return;
+  medicine(c, o['medicine'], 'body.medicine');
+  c.int(o['quantity'], 'body.quantity', 1, MAX_RX_QUANTITY);
+  c.int(o['repeats'], 'body.repeats', 0, MAX_RX_REPEATS);
+  c.text(o['dosage'], 'body.dosage', MAX_TEXT);
+  const from = c.isoDate(o['validFrom'], 'body.validFrom');
+  const until = c.isoDate(o['validUntil'], 'body.validUntil');
+  if (from !== undefined && until !== undefined && until < from) c.add('body.validUntil', 'BAD_INPUT', 'before validFrom');
+  c.base64(o['token'], 'body.token', 32);
+}
+
+function rxClaim(c: BodyCheck, b: unknown): void {
+  const o = c.object(b, 'body', ['id', 'tokenSig']);
+  c.pattern(o?.['id'], 'body.id', RX_ID, 'a prescription id: 32 lowercase hex digits');
+  c.base64(o?.['tokenSig'], 'body.tokenSig', 64);
+}
+
+function rxRelease(c: BodyCheck, b: unknown): void {
+  const o = c.object(b, 'body', ['id']);
+  c.pattern(o?.['id'], 'body.id', RX_ID, 'a prescription id: 32 lowercase hex digits');
+}
+
+function rxCancel(c: BodyCheck, b: unknown): void {
+  const o = c.object(b, 'body', ['id', 'reason']);
+  c.pattern(o?.['id'], 'body.id', RX_ID, 'a prescription id: 32 lowercase hex digits');
+  c.text(o?.['reason'], 'body.reason', MAX_REASON);
 }
 
 function undo(c: BodyCheck, b: unknown): void {
@@ -257,6 +379,10 @@ const CHECKS: Record<EntryKind, (c: BodyCheck, b: unknown) => void> = {
   undo,
   recall,
   decommission,
+  prescribe,
+  rx_claim: rxClaim,
+  rx_release: rxRelease,
+  rx_cancel: rxCancel,
 };
 
 /**

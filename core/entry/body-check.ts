@@ -155,6 +155,22 @@ export class BodyCheck {
     return v;
   }
 
+  /** A string matching `re`; `what` says what it must be. */
+  pattern(v: unknown, path: string, re: RegExp, what: string): string | undefined {
+    if (this.skip(v, path)) return undefined;
+    if (typeof v !== 'string') return this.add(path, 'BAD_TYPE', 'must be a string');
+    return re.test(v) ? v : this.add(path, 'BAD_INPUT', `must be ${what}`);
+  }
+
+  /** A calendar date YYYY-MM-DD that exists. */
+  isoDate(v: unknown, path: string): string | undefined {
+    if (this.skip(v, path)) return undefined;
+    if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(v)) return this.add(path, 'BAD_INPUT', 'must be a date YYYY-MM-DD');
+    const t = Date.parse(`${v}T00:00:00.000Z`);
+    if (Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== v) return this.add(path, 'BAD_INPUT', 'is not a calendar date');
+    return v;
+  }
+
   companyPrefix(v: unknown, path: string): string | undefined {
     if (this.skip(v, path)) return undefined;
     return isValidCompanyPrefix(v) ? v : this.add(path, 'BAD_INPUT', 'must be a GS1 company prefix: 4 to 12 digits');

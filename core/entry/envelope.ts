@@ -11,7 +11,7 @@ import { FieldErrors, MedtrailError, isMedtrailError, checkedString, checkedStri
 import { isValidGln } from '../gs1/identifiers.js';
 import { MAX_JSON_DEPTH, assertPlainJson, memberPath } from './jcs.js';
 
-export const ENTRY_KINDS = ['participant', 'product', 'batch', 'ship', 'receive', 'dispense', 'undo', 'recall', 'decommission'] as const;
+export const ENTRY_KINDS = ['participant', 'product', 'batch', 'ship', 'receive', 'dispense', 'undo', 'recall', 'decommission', 'prescribe', 'rx_claim', 'rx_release', 'rx_cancel'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
 export interface UnsignedEntry<B = Record<string, unknown>> {

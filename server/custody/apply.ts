@@ -17,6 +17,10 @@ import { receiveRule } from './rules/receive.js';
 import { recallRule } from './rules/recall.js';
 import { shipRule } from './rules/ship.js';
 import { undoRule } from './rules/undo.js';
+import { prescribeRule } from './rules/prescribe.js';
+import { rxCancelRule } from './rules/rx_cancel.js';
+import { rxClaimRule } from './rules/rx_claim.js';
+import { rxReleaseRule } from './rules/rx_release.js';
 import type { CustodyState } from './state.js';
 import type { Change, CustodyWriter } from './writer.js';
 
@@ -32,6 +36,10 @@ export const RULES: { [K in EntryKind]: Rule<K> } = {
   undo: undoRule,
   recall: recallRule,
   decommission: decommissionRule,
+  prescribe: prescribeRule,
+  rx_claim: rxClaimRule,
+  rx_release: rxReleaseRule,
+  rx_cancel: rxCancelRule,
 };
 
 export interface ApplyContext {

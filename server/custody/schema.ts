@@ -15,6 +15,13 @@
 // custody_shipment_packs which packs a ship entry moved (and how each arrived)
 // custody_discrepancies  packs reported extra on a receive (present but not shipped)
 // custody_meta          how many leaves of the log the tables reflect
+// custody_prescribers   region and type of each prescriber (issue 16: the report dimensions)
+// custody_substances    GTIN -> active substance and ATC code, when the product entry named them
+// custody_rx            prescriptions: the ledger's part (never a name: the patient is a salted commitment),
+//                       packs dispensed so far, the pharmacy holding the claim, cancellation
+// custody_rx_dispenses  each pack dispensed against a prescription (undone_idx when an undo reversed it)
+// custody_rx_stats      the report's aggregates, kept as counts by month, region, substance and prescriber type,
+//                       so that a report reads a few thousand rows however many prescriptions there are
 export const CUSTODY_SCHEMA = `
 CREATE TABLE IF NOT EXISTS custody_participants (
   gln        TEXT PRIMARY KEY,
@@ -109,6 +116,67 @@ CREATE TABLE IF NOT EXISTS custody_discrepancies (
   PRIMARY KEY (receive_idx, gtin, serial)
 ) STRICT, WITHOUT ROWID;
 
+CREATE TABLE IF NOT EXISTS custody_prescribers (
+  gln    TEXT PRIMARY KEY,
+  region TEXT NOT NULL,
+  type   TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS custody_substances (
+  gtin      TEXT PRIMARY KEY,
+  substance TEXT,
+  atc       TEXT
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS custody_rx (
+  id            TEXT PRIMARY KEY,
+  idx           INTEGER NOT NULL,
+  hash          BLOB NOT NULL CHECK (length(hash) = 32),
+  prescriber    TEXT NOT NULL,
+  patient       TEXT NOT NULL,
+  medicine      TEXT NOT NULL,
+  quantity      INTEGER NOT NULL,
+  repeats       INTEGER NOT NULL,
+  dosage        TEXT NOT NULL,
+  valid_from    TEXT NOT NULL,
+  valid_until   TEXT NOT NULL,
+  token         TEXT NOT NULL,
+  at            TEXT NOT NULL,
+  region        TEXT NOT NULL,
+  ptype         TEXT NOT NULL,
+  substance     TEXT NOT NULL,
+  dispensed     INTEGER NOT NULL,
+  claimed_by    TEXT,
+  claimed_idx   INTEGER,
+  cancelled_idx INTEGER,
+  cancel_reason TEXT
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS custody_rx_by_prescriber ON custody_rx (prescriber, idx);
+CREATE INDEX IF NOT EXISTS custody_rx_by_claimant ON custody_rx (claimed_by) WHERE claimed_by IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS custody_rx_dispenses (
+  id         TEXT NOT NULL,
+  idx        INTEGER NOT NULL,
+  gtin       TEXT NOT NULL,
+  serial     TEXT NOT NULL,
+  pharmacy   TEXT NOT NULL,
+  at         TEXT NOT NULL,
+  undone_idx INTEGER,
+  PRIMARY KEY (id, idx)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS custody_rx_dispenses_by_pack ON custody_rx_dispenses (gtin, serial, idx);
+
+CREATE TABLE IF NOT EXISTS custody_rx_stats (
+  month            TEXT NOT NULL,
+  region           TEXT NOT NULL,
+  substance        TEXT NOT NULL,
+  ptype            TEXT NOT NULL,
+  prescriptions    INTEGER NOT NULL,
+  packs_prescribed INTEGER NOT NULL,
+  packs_dispensed  INTEGER NOT NULL,
+  PRIMARY KEY (month, region, substance, ptype)
+) STRICT, WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS custody_meta (
   key   TEXT PRIMARY KEY,
   value INTEGER NOT NULL
@@ -125,5 +193,10 @@ export const CUSTODY_TABLES = [
   'custody_shipments',
   'custody_shipment_packs',
   'custody_discrepancies',
+  'custody_prescribers',
+  'custody_substances',
+  'custody_rx',
+  'custody_rx_dispenses',
+  'custody_rx_stats',
   'custody_meta',
 ] as const;

@@ -6,7 +6,7 @@ import { toHex } from '../../core/bytes.js';
 import { MedtrailError } from '../../core/errors.js';
 import type { ProductMasterAnswer, ShipmentAnswer } from '../../core/api/answers.js';
 import type { EntryKind } from '../../core/entry/entry.js';
-import { ROLES, type Role } from '../../core/entry/bodies.js';
+import { ROLES, type Medicine, type Role } from '../../core/entry/bodies.js';
 import { CUSTODY_SCHEMA } from './schema.js';
 
 export const PACK_STATES = ['active', 'in_transit', 'dispensed', 'missing', 'destroyed', 'stolen', 'sample', 'free_sample', 'exported', 'locked'] as const;
@@ -75,6 +75,124 @@ export interface ParticipantRow {
   revoked: boolean;
   /** Index of the newest participant entry about this GLN. */
   index: number;
+}
+
+/** A prescription as custody_rx holds it (issue 16; docs/architecture.md, Prescriptions). */
+export interface RxRow {
+  id: string;
+  index: number;
+  /** Hex leaf hash of the prescribe entry. */
+  hash: string;
+  prescriber: string;
+  /** The salted patient commitment (hex). */
+  patient: string;
+  medicine: Medicine;
+  quantity: number;
+  repeats: number;
+  dosage: string;
+  validFrom: string;
+  validUntil: string;
+  /** base64 token key. */
+  token: string;
+  at: string;
+  region: string;
+  ptype: string;
+  /** The report's substance key: ATC code, else substance name, else `gtin:<GTIN>`. */
+  substance: string;
+  dispensed: number;
+  claimedBy: string | null;
+  claimedIndex: number | null;
+  cancelledIndex: number | null;
+  cancelReason: string | null;
+}
+
+export interface RxDispenseRow {
+  id: string;
+  index: number;
+  gtin: string;
+  serial: string;
+  pharmacy: string;
+  at: string;
+  undoneIndex: number | null;
+}
+
+/** One cell of custody_rx_stats. */
+export interface RxStatRow {
+  month: string;
+  region: string;
+  substance: string;
+  ptype: string;
+  prescriptions: number;
+  packsPrescribed: number;
+  packsDispensed: number;
+}
+
+interface RawRx {
+  id: string;
+  idx: number;
+  hash: Buffer;
+  prescriber: string;
+  patient: string;
+  medicine: string;
+  quantity: number;
+  repeats: number;
+  dosage: string;
+  valid_from: string;
+  valid_until: string;
+  token: string;
+  at: string;
+  region: string;
+  ptype: string;
+  substance: string;
+  dispensed: number;
+  claimed_by: string | null;
+  claimed_idx: number | null;
+  cancelled_idx: number | null;
+  cancel_reason: string | null;
+}
+
+function medicineOf(json: string): Medicine {
+  const v: unknown = JSON.parse(json);
+  const str = (o: object, k: string): string | undefined => {
+    const x: unknown = Object.getOwnPropertyDescriptor(o, k)?.value;
+    return typeof x === 'string' ? x : undefined;
+  };
+  if (typeof v === 'object' && v !== null) {
+    const gtin = str(v, 'gtin');
+    if (gtin !== undefined) return { gtin };
+    const substance = str(v, 'substance');
+    const strength = str(v, 'strength');
+    const form = str(v, 'form');
+    const atc = str(v, 'atc');
+    if (substance !== undefined && strength !== undefined && form !== undefined) return { substance, strength, form, ...(atc !== undefined ? { atc } : {}) };
+  }
+  throw new MedtrailError('STORE_CORRUPT', 'custody_rx holds a malformed medicine');
+}
+
+function rxRow(r: RawRx): RxRow {
+  return {
+    id: r.id,
+    index: r.idx,
+    hash: r.hash.toString('hex'),
+    prescriber: r.prescriber,
+    patient: r.patient,
+    medicine: medicineOf(r.medicine),
+    quantity: r.quantity,
+    repeats: r.repeats,
+    dosage: r.dosage,
+    validFrom: r.valid_from,
+    validUntil: r.valid_until,
+    token: r.token,
+    at: r.at,
+    region: r.region,
+    ptype: r.ptype,
+    substance: r.substance,
+    dispensed: r.dispensed,
+    claimedBy: r.claimed_by,
+    claimedIndex: r.claimed_idx,
+    cancelledIndex: r.cancelled_idx,
+    cancelReason: r.cancel_reason,
+  };
 }
 
 export interface PackEvent {
@@ -176,6 +294,18 @@ export class CustodyState {
         .prepare<[number], [string, string, string, string, string, Buffer]>('SELECT gtin, serial, lot, expiry, state, last_hash FROM custody_packs WHERE last_idx >= ?')
         .raw(),
       lotMaker: db.prepare<[string, string], string>('SELECT manufacturer FROM custody_lots WHERE gtin = ? AND lot = ?').pluck(),
+      rx: db.prepare<[string], RawRx>('SELECT * FROM custody_rx WHERE id = ?'),
+      rxBy: db.prepare<[string, number], RawRx>('SELECT * FROM custody_rx WHERE prescriber = ? ORDER BY idx DESC LIMIT ?'),
+      rxClaimed: db.prepare<[string], RawRx>('SELECT * FROM custody_rx WHERE claimed_by = ? ORDER BY idx'),
+      rxDispenses: db.prepare<[string], RxDispenseRow>(
+        'SELECT id, idx AS "index", gtin, serial, pharmacy, at, undone_idx AS undoneIndex FROM custody_rx_dispenses WHERE id = ? ORDER BY idx',
+      ),
+      rxOfDispense: db.prepare<[string, string, number], string>('SELECT id FROM custody_rx_dispenses WHERE gtin = ? AND serial = ? AND idx = ?').pluck(),
+      rxStats: db.prepare<[], RxStatRow>(
+        'SELECT month, region, substance, ptype, prescriptions, packs_prescribed AS packsPrescribed, packs_dispensed AS packsDispensed FROM custody_rx_stats',
+      ),
+      substance: db.prepare<[string], { substance: string | null; atc: string | null }>('SELECT substance, atc FROM custody_substances WHERE gtin = ?'),
+      prescriber: db.prepare<[string], { region: string; type: string }>('SELECT region, type FROM custody_prescribers WHERE gln = ?'),
       recalledSince: db.prepare<[number], { gtin: string; lot: string; recalled_idx: number }>(
         'SELECT gtin, lot, recalled_idx FROM custody_lots WHERE recalled_idx >= ?',
       ),
@@ -303,6 +433,48 @@ export class CustodyState {
   /** The packs a ship entry moved; `outcome` is 'received' or 'missing' once the shipment is received. */
   shipmentPacks(index: number): { gtin: string; serial: string; sscc: string | null; outcome: string | null }[] {
     return this.st.shipmentPacks.all(index);
+  }
+
+  rx(id: string): RxRow | undefined {
+    const r = this.st.rx.get(id);
+    return r === undefined ? undefined : rxRow(r);
+  }
+
+  /** The newest `limit` prescriptions a prescriber signed. */
+  rxBy(prescriber: string, limit: number): RxRow[] {
+    return this.st.rxBy.all(prescriber, limit).map(rxRow);
+  }
+
+  /** The prescriptions a pharmacy holds the claim of. */
+  rxClaimedBy(pharmacy: string): RxRow[] {
+    return this.st.rxClaimed.all(pharmacy).map(rxRow);
+  }
+
+  rxDispenses(id: string): RxDispenseRow[] {
+    return this.st.rxDispenses.all(id);
+  }
+
+  /** The prescription a dispense entry (at `index`) of this pack was made against, if any. */
+  rxOfDispense(gtin: string, serial: string, index: number): string | undefined {
+    return this.st.rxOfDispense.get(gtin, serial, index);
+  }
+
+  /** Every cell of the prescription aggregates (bounded by months x regions x substances x prescriber types). */
+  rxStats(): RxStatRow[] {
+    return this.st.rxStats.all();
+  }
+
+  /** The same cells one at a time: a report holds its sums, never the cells (nor, ever, the prescriptions). */
+  rxStatsEach(): IterableIterator<RxStatRow> {
+    return this.st.rxStats.iterate();
+  }
+
+  substanceOf(gtin: string): { substance: string | null; atc: string | null } | undefined {
+    return this.st.substance.get(gtin);
+  }
+
+  prescriber(gln: string): { region: string; type: string } | undefined {
+    return this.st.prescriber.get(gln);
   }
 
   packCount(): number {

@@ -5,7 +5,16 @@ import type Database from 'better-sqlite3';
 import { MedtrailError, codeOf } from '../../core/errors.js';
 import type { EntryKind } from '../../core/entry/entry.js';
 import { CUSTODY_SCHEMA } from './schema.js';
-import type { LotRow, PackState, ParticipantRow, ProductRow } from './state.js';
+import { canonicalJson } from '../../core/entry/jcs.js';
+import type { LotRow, PackState, ParticipantRow, ProductRow, RxRow } from './state.js';
+
+/** Where a prescription's counts go in custody_rx_stats: the month, and the row's region, substance, prescriber type. */
+export interface RxCell {
+  month: string;
+  region: string;
+  substance: string;
+  ptype: string;
+}
 
 /** The accepted entry a change belongs to. */
 export interface EntryRef {
@@ -38,7 +47,18 @@ export type Change =
     }
   | { op: 'shipment'; to: string; packs: readonly (PackKey & { sscc: string | null })[] }
   | { op: 'received'; shipIndex: number; missing: readonly PackKey[]; extra: readonly PackKey[] }
-  | { op: 'recall'; gtin: string; lot: string; reason: string };
+  | { op: 'recall'; gtin: string; lot: string; reason: string }
+  | { op: 'prescriber'; gln: string; region: string; type: string }
+  | { op: 'substance'; gtin: string; substance: string | null; atc: string | null }
+  /** A new prescription, counted in its month's cell. */
+  | { op: 'rx'; row: RxRow; cell: RxCell; packs: number }
+  /** A pharmacy claims (by) or hands back (null) a prescription. */
+  | { op: 'rxClaim'; id: string; by: string | null }
+  /** A pack dispensed against a prescription; at the end of a fill the claim ends. */
+  | { op: 'rxDispense'; id: string; gtin: string; serial: string; fillEnds: boolean; cell: RxCell }
+  /** An undo reversed the dispense at `dispenseIndex`. */
+  | { op: 'rxUndo'; id: string; dispenseIndex: number; cell: RxCell }
+  | { op: 'rxCancel'; id: string; reason: string };
 
 function isPrimaryKeyConflict(e: unknown): boolean {
   return codeOf(e) === 'SQLITE_CONSTRAINT_PRIMARYKEY';
@@ -73,6 +93,26 @@ export class CustodyWriter {
       missing: db.prepare("UPDATE custody_shipment_packs SET outcome = 'missing' WHERE ship_idx = ? AND gtin = ? AND serial = ?"),
       extra: db.prepare("INSERT OR IGNORE INTO custody_discrepancies (receive_idx, gtin, serial, kind) VALUES (?, ?, ?, 'extra')"),
       recall: db.prepare('UPDATE custody_lots SET recalled_idx = ?, recall_reason = ?, recalled_at = ? WHERE gtin = ? AND lot = ? AND recalled_idx IS NULL'),
+      prescriber: db.prepare(
+        'INSERT INTO custody_prescribers (gln, region, type) VALUES (?, ?, ?) ON CONFLICT (gln) DO UPDATE SET region = excluded.region, type = excluded.type',
+      ),
+      substance: db.prepare('INSERT INTO custody_substances (gtin, substance, atc) VALUES (?, ?, ?)'),
+      rx: db.prepare(
+        `INSERT INTO custody_rx (id, idx, hash, prescriber, patient, medicine, quantity, repeats, dosage, valid_from, valid_until, token, at,
+           region, ptype, substance, dispensed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+      ),
+      rxClaim: db.prepare('UPDATE custody_rx SET claimed_by = ?, claimed_idx = ? WHERE id = ?'),
+      rxDispensed: db.prepare(
+        'UPDATE custody_rx SET dispensed = dispensed + ?, claimed_by = CASE WHEN ? THEN NULL ELSE claimed_by END WHERE id = ?',
+      ),
+      rxDispense: db.prepare('INSERT INTO custody_rx_dispenses (id, idx, gtin, serial, pharmacy, at) VALUES (?, ?, ?, ?, ?, ?)'),
+      rxUndo: db.prepare('UPDATE custody_rx_dispenses SET undone_idx = ? WHERE id = ? AND idx = ? AND undone_idx IS NULL'),
+      rxCancel: db.prepare('UPDATE custody_rx SET cancelled_idx = ?, cancel_reason = ?, claimed_by = NULL WHERE id = ? AND cancelled_idx IS NULL'),
+      stats: db.prepare(
+        `INSERT INTO custody_rx_stats (month, region, substance, ptype, prescriptions, packs_prescribed, packs_dispensed) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (month, region, substance, ptype) DO UPDATE SET prescriptions = prescriptions + excluded.prescriptions,
+           packs_prescribed = packs_prescribed + excluded.packs_prescribed, packs_dispensed = packs_dispensed + excluded.packs_dispensed`,
+      ),
       appliedNow: db.prepare<[], number>("SELECT value FROM custody_meta WHERE key = 'applied'").pluck(),
       applied: db.prepare("INSERT INTO custody_meta (key, value) VALUES ('applied', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     };
@@ -151,6 +191,43 @@ export class CustodyWriter {
         }
         return;
       }
+      case 'prescriber':
+        this.st.prescriber.run(c.gln, c.region, c.type);
+        return;
+      case 'substance':
+        this.st.substance.run(c.gtin, c.substance, c.atc);
+        return;
+      case 'rx': {
+        const r = c.row;
+        try {
+          this.st.rx.run(r.id, ref.index, hash, r.prescriber, r.patient, canonicalJson(r.medicine), r.quantity, r.repeats, r.dosage, r.validFrom, r.validUntil, r.token, r.at, r.region, r.ptype, r.substance);
+        } catch (e) {
+          if (isPrimaryKeyConflict(e)) throw new MedtrailError('RX_EXISTS', `prescription ${r.id} is already on the ledger`);
+          throw e;
+        }
+        this.cell(c.cell, 1, c.packs, 0);
+        return;
+      }
+      case 'rxClaim':
+        this.st.rxClaim.run(c.by, c.by === null ? null : ref.index, c.id);
+        return;
+      case 'rxDispense':
+        this.st.rxDispensed.run(1, c.fillEnds ? 1 : 0, c.id);
+        this.st.rxDispense.run(c.id, ref.index, c.gtin, c.serial, ref.signer, ref.at);
+        this.cell(c.cell, 0, 0, 1);
+        return;
+      case 'rxUndo':
+        if (this.st.rxUndo.run(ref.index, c.id, c.dispenseIndex).changes !== 1) throw new MedtrailError('UNDO_NOT_ALLOWED', 'that dispense was already undone');
+        this.st.rxDispensed.run(-1, 0, c.id);
+        this.cell(c.cell, 0, 0, -1);
+        return;
+      case 'rxCancel':
+        if (this.st.rxCancel.run(ref.index, c.reason, c.id).changes !== 1) throw new MedtrailError('RX_CANCELLED', `prescription ${c.id} is already cancelled`);
+        return;
     }
+  }
+
+  private cell(k: RxCell, prescriptions: number, packsPrescribed: number, packsDispensed: number): void {
+    this.st.stats.run(k.month, k.region, k.substance, k.ptype, prescriptions, packsPrescribed, packsDispensed);
   }
 }

@@ -5,6 +5,8 @@
 import { ERROR_CODES } from '../../core/errors.js';
 import { JOURNEY_STEPS } from '../../core/api/answers.js';
 import { VERDICTS } from '../../core/verdict.js';
+import { RX_STATUSES } from '../../core/rx/rx.js';
+import { RX_REPORT_DIMENSIONS } from '../../core/api/rx.js';
 
 type Schema = Record<string, unknown>;
 
@@ -87,6 +89,48 @@ const schemas: Record<string, Schema> = {
   Reports: obj({ reports: list(obj({ id: int, at: str, code: str, gtin: nullable(str), serial: nullable(str), verdict: nullable(str), note: nullable(str), claimed: nullable(str) })) }),
   EpcisDocument: obj({ '@context': {}, type: { const: 'EPCISDocument' }, schemaVersion: str, creationDate: str, epcisBody: obj({ eventList: list({ type: 'object' }) }) }),
   Alerts: obj({ alerts: list(obj({ gtin: gtin14, serial: str, signals: list({ type: 'string', enum: ['SEEN_APART', 'REPEATED'] }), scans: int, places: int, firstAt: str, lastAt: str })), since: str, forgeable: { const: true } }),
+  // Prescriptions (issue 16; server/rx/routes.ts, core/api/rx.ts)
+  Medicine: { oneOf: [obj({ gtin: gtin14 }), obj({ substance: str, strength: str, form: str }, { atc: str })] },
+  RxDispense: obj({ index: int, at: str, gtin: gtin14, serial: str, product: nullable(str), pharmacy: ref('Party'), undone: { type: 'boolean' } }),
+  Rx: obj(
+    {
+      id: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+      index: int,
+      leafHash: hex64,
+      at: str,
+      prescriber: obj({ gln, name: str, region: str, type: str }),
+      medicine: ref('Medicine'),
+      medicineText: str,
+      quantity: int,
+      repeats: int,
+      dosage: str,
+      validFrom: str,
+      validUntil: str,
+      status: { type: 'string', enum: [...RX_STATUSES] },
+      total: int,
+      dispensed: int,
+      claimedBy: nullable(ref('Party')),
+      cancelReason: nullable(str),
+      dispenses: list(ref('RxDispense')),
+    },
+    { patient: hex64 },
+  ),
+  RxList: obj({ prescriptions: list(ref('Rx')) }),
+  RxRequest: obj({}, { entry: { type: 'object' }, details: ref('RxDetails'), items: list(obj({ entry: { type: 'object' }, details: ref('RxDetails') })) }),
+  RxDetails: obj({ salt: hex64, patient: obj({ id: str }, { name: str, birthDate: str }) }, { note: str }),
+  RxCreated: { oneOf: [obj({ id: str, index: int, leafHash: hex64 }), obj({ items: list(obj({ id: str, index: int, leafHash: hex64 })) })] },
+  RxViewRequest: obj({ id: str, at: str, sig: str }),
+  RxInclusion: obj({ index: int, size: int, leafHash: hex64, proof: list(hex64) }),
+  RxView: obj({
+    prescription: ref('Rx'),
+    evidence: obj({ checkpoint: str, leaf: str, inclusion: ref('RxInclusion'), prescriberLeaf: nullable(str), prescriberInclusion: nullable(ref('RxInclusion')) }),
+  }),
+  RxReport: obj({
+    by: list({ type: 'string', enum: [...RX_REPORT_DIMENSIONS] }),
+    threshold: int,
+    rows: list(obj({ prescriptions: nullable(int), packsPrescribed: nullable(int), packsDispensed: nullable(int) }, { month: str, region: str, substance: str, prescriberType: str })),
+  }),
+  FhirBundle: obj({ resourceType: { const: 'Bundle' }, type: str, entry: list(obj({ fullUrl: str, resource: { type: 'object' } })) }),
   Health: obj({ ok: { type: 'boolean' }, inFlight: int, maxInFlight: int, lagging: { type: 'boolean' } }),
 };
 
@@ -113,6 +157,15 @@ const OPS: Record<string, Record<string, Op>> = {
   '/api/v1/shipments': { get: { summary: 'shipments addressed to a party (signed by it or a regulator)', signed: 'required', query: ['to', 'open'], answers: { '200': 'Shipments' } } },
   '/api/v1/held': { get: { summary: 'packs a party holds (signed by it or a regulator)', signed: 'required', query: ['gln', 'gtin', 'lot', 'serial', 'limit', 'offset'], answers: { '200': 'Held' } } },
   '/api/v1/alerts': { get: { summary: "patient-page and app scans that look like a clone (forgeable signals), for the product's maker or a regulator", signed: 'required', query: ['since'], answers: { '200': 'Alerts' } } },
+  '/api/v1/rx': {
+    post: { summary: 'a prescriber signs a prescription: {entry, details} or {items:[...]} (up to 1,000, all or none); the details are sealed off the ledger', signed: 'required', body: 'RxRequest', answers: { '201': 'RxCreated' } },
+    get: { summary: "a prescriber's newest prescriptions (?prescriber=) or those a pharmacy holds the claim of (?claimedBy=); signed by that party or a regulator", signed: 'required', query: ['prescriber', 'claimedBy'], answers: { '200': 'RxList' } },
+  },
+  '/api/v1/rx/view': { post: { summary: "the prescription for the holder of its access code (sig: the code's Ed25519 signature over medtrail/v1/rx-view, origin, id, at), without the patient, with evidence; wrong codes are bounded (RX_ACCESS_LIMITED)", body: 'RxViewRequest', answers: { '200': 'RxView' } } },
+  '/api/v1/rx/reports': { get: { summary: 'prescribed and dispensed medicines by month, region, substance, prescriberType (?by=, filters by the same names, format=csv for text/csv); regulators; counts under the threshold suppressed', signed: 'required', query: ['by', 'month', 'region', 'substance', 'prescriberType', 'format'], answers: { '200': 'RxReport' } } },
+  '/api/v1/rx/{id}': { get: { summary: 'a prescription, to its prescriber, the claiming or a dispensing pharmacy, or a regulator', signed: 'required', path: ['id'], answers: { '200': 'Rx' } } },
+  '/api/v1/rx/{id}/fhir': { get: { summary: 'the prescription and its dispenses as a FHIR R4 Bundle (MedicationRequest, MedicationDispense), served as application/fhir+json', signed: 'required', path: ['id'], answers: { '200': 'FhirBundle' } } },
+  '/api/v1/rx/{id}/details': { get: { summary: 'the sealed off-ledger details, to the prescriber and the pharmacy holding the claim (410 RX_ERASED once erased)', signed: 'required', path: ['id'], answers: { '200': 'RxDetails' } } },
   '/api/v1/reports': {
     post: { summary: "a patient's report", body: 'ReportRequest', answers: { '201': 'ReportAccepted' } },
     get: { summary: 'patient reports (signed by a regulator)', signed: 'required', query: ['after'], answers: { '200': 'Reports' } },

@@ -85,9 +85,9 @@ export function isPublicRoute(method: string, rawPath: string): boolean {
   // Express matches routes without regard to case: /API/V1/PACKS/... reaches the same handler, so it must
   // spend the same budget (a limit keyed on the exact spelling was bypassed by changing case).
   const path = rawPath.toLowerCase();
-  if (path === '/api/v1/verify' || path === '/api/v1/reports') return true;
+  if (path === '/api/v1/verify' || path === '/api/v1/reports' || path === '/api/v1/rx/view') return true;
   if (method !== 'GET' && method !== 'HEAD') return false;
-  return path.startsWith('/api/v1/packs/') || path === '/api/v1/epcis/events' || path.startsWith('/01/') || path === '/' || path === '/check';
+  return path.startsWith('/api/v1/packs/') || path === '/api/v1/epcis/events' || path.startsWith('/01/') || path.startsWith('/rx/') || path === '/' || path === '/check';
 }
 
 /** Parses `MEDTRAIL_RATE_LIMIT`: `off`, `<perSecond>` or `<perSecond>,<burst>`; undefined leaves the default. */

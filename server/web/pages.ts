@@ -1,5 +1,5 @@
 // The pages: the patient's page at the GS1 Digital Link paths (and at / and /check, to scan or type a code),
-// the staff console at /console. Each is a small HTML shell that loads the hashed bundle; the log's verifier
+// the staff console at /console, the patient's prescription page at /rx/<id>. Each is a small HTML shell that loads the hashed bundle; the log's verifier
 // key is pinned into the patient page here, at serve time, so the page checks checkpoints against the key
 // the server was started with rather than one it fetches later. Strict CSP: scripts and styles from this
 // origin only, no inline script, no other origin at all.
@@ -24,7 +24,7 @@ function esc(s: string): string {
 }
 
 interface Shell {
-  entry: 'patient' | 'console';
+  entry: 'patient' | 'console' | 'rx';
   title: string;
   meta: Record<string, string>;
   body: string;
@@ -79,7 +79,20 @@ export function pageRouter(assets: Assets, logVerifierKey: string, policyText?: 
     body: '<h1>medtrail console</h1><noscript><p>The console signs in your browser and needs JavaScript.</p></noscript>',
   };
 
+  // The patient's prescription page (issue 16): the token's link /rx/<id>#ac=<code>; the code stays in the fragment.
+  const rxShell: Shell = {
+    entry: 'rx',
+    title: 'Your prescription — medtrail',
+    meta: { 'medtrail-log-key': logVerifierKey },
+    body: '<h1>Your prescription</h1><noscript><p>This page checks your prescription on your device and needs JavaScript.</p></noscript>',
+  };
+
   const r = Router();
+  // The fragment (#ac=...) is not sent, but a Referer would carry the path: none leaves the page.
+  r.get(['/rx', '/rx/:id'], (req, res) => {
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    send(req, res, page(rxShell));
+  });
   const showPatient = (req: Request, res: Response): void => send(req, res, page(patient));
   // GS1 Digital Link: qualifiers after the GTIN in the order 22, 10, 21; any may be left out, none reordered.
   // The page itself parses and validates the whole URI (core/gs1/digital-link.ts) and says so if it is malformed.

@@ -134,3 +134,53 @@ describe('the served OpenAPI description', () => {
     }
   });
 });
+
+describe('the prescription routes (issue 16) against the description', () => {
+  it('every prescription answer holds, and the client parsers read them', async () => {
+    const { startRxWorld } = await import('../support/rx.js');
+    const { claim, dispenseRx } = await import('../../cli/client/rx.js');
+    const { parseRx, parseRxList, parseRxReport, parseRxView } = await import('../../core/api/rx.js');
+    const { rxViewMessage, signWithCode } = await import('../../core/rx/rx.js');
+    const { toBase64 } = await import('../../core/bytes.js');
+    const w = await startRxWorld();
+    try {
+      const rx = await w.prescribe({ quantity: 1, repeats: 1 });
+      await claim(w.client(w.p), w.p as never, rx.token);
+      await dispenseRx(w.client(w.p), w.p as never, rx.id, `${(await import('../support/rx.js')).AMOX}:${w.take()}`);
+      const rcall = async (method: string, path: string, opts: { as?: Party; body?: unknown } = {}) => {
+        const raw = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+        const headers: Record<string, string> = raw === undefined ? {} : { 'content-type': 'application/json' };
+        if (opts.as !== undefined) Object.assign(headers, signRequest({ log: TEST_ORIGIN, method, path, ...(raw !== undefined ? { body: new TextEncoder().encode(raw) } : {}) }, opts.as.gln, keyFileSeed(opts.as)));
+        const r = await fetch(w.srv.url + path, { method, headers, ...(raw !== undefined ? { body: raw } : {}) });
+        return { status: r.status, json: (await r.json()) as unknown };
+      };
+      const at = new Date().toISOString();
+      const checks: [string, string, string, { as?: Party; body?: unknown }, ((v: unknown) => unknown) | undefined][] = [
+        ['/api/v1/rx/{id}', 'get', `/api/v1/rx/${rx.id}`, { as: w.doc }, parseRx],
+        ['/api/v1/rx/{id}/fhir', 'get', `/api/v1/rx/${rx.id}/fhir`, { as: w.reg }, undefined],
+        ['/api/v1/rx/{id}/details', 'get', `/api/v1/rx/${rx.id}/details`, { as: w.doc }, undefined],
+        ['/api/v1/rx', 'get', `/api/v1/rx?prescriber=${w.doc.gln}`, { as: w.doc }, parseRxList],
+        ['/api/v1/rx', 'get', `/api/v1/rx?claimedBy=${w.p.gln}`, { as: w.p }, parseRxList],
+        ['/api/v1/rx/reports', 'get', '/api/v1/rx/reports?by=month,region', { as: w.reg }, parseRxReport],
+        ['/api/v1/rx/view', 'post', '/api/v1/rx/view', { body: { id: rx.id, at, sig: toBase64(signWithCode(rx.code, rxViewMessage(TEST_ORIGIN, rx.id, at))) } }, parseRxView],
+      ];
+      for (const [route, method, path, opts, parse] of checks) {
+        const r = await rcall(method.toUpperCase(), path, opts);
+        expect(r.status, `${method} ${path}: ${JSON.stringify(r.json)}`).toBeLessThan(300);
+        holds(route, method, r.status, r.json);
+        if (parse !== undefined) parse(r.json);
+      }
+      for (const [route, method, path, opts] of [
+        ['/api/v1/rx/{id}', 'get', `/api/v1/rx/${rx.id}`, {}],
+        ['/api/v1/rx/view', 'post', '/api/v1/rx/view', { body: { id: rx.id, at, sig: 'AAAA' } }],
+        ['/api/v1/rx', 'post', '/api/v1/rx', { as: w.doc, body: { entry: {}, details: {} } }],
+      ] as const) {
+        const r = await rcall(method.toUpperCase(), path, opts);
+        expect(r.status).toBeGreaterThanOrEqual(400);
+        holds(route, method, r.status, r.json);
+      }
+    } finally {
+      await w.close();
+    }
+  });
+});

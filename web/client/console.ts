@@ -9,6 +9,7 @@ import { $, h } from './dom.js';
 import { CONSOLE_WORDS } from './console-words.js';
 import { pickLang } from './i18n.js';
 import { forgetSealed, loadSealed, openSealedKey, sealKey, storeSealed } from './key-store.js';
+import { pharmacyRxCard, prescriberCards, reportCard, type RxUi } from './console-rx.js';
 
 let session: Session | null = null;
 const lang = pickLang(navigator.languages?.length ? navigator.languages : [navigator.language]);
@@ -83,6 +84,9 @@ async function showReports(s: Session): Promise<void> {
 
 async function refresh(): Promise<void> {
   if (session === null) return;
+  // The prescription cards (console-rx.ts) reload themselves on this event.
+  document.querySelectorAll('[data-refresh]').forEach((e) => e.dispatchEvent(new Event('refresh')));
+  if (session.role === 'prescriber') return;
   try {
     await Promise.all([showHeld(session), showIncoming(session), ...(session.role === 'regulator' ? [showReports(session)] : [])]);
   } catch (e) {
@@ -209,13 +213,19 @@ function startWork(s: Session): void {
     });
   });
   $('key').replaceChildren(h('h2', {}, w.signedIn), h('p', { class: 'who', id: 'who' }, `${s.name} · ${s.role} · GLN ${s.gln}`), remember, forget);
+  const rxUi: RxUi = { act, scanField };
+  if (s.role === 'prescriber') {
+    $('work').replaceChildren(...prescriberCards(s, rxUi));
+    return;
+  }
   const cards: HTMLElement[] = [
     h('section', { class: 'card', 'aria-labelledby': 'held-head' }, h('h2', { id: 'held-head' }, w.heldHead), h('div', { id: 'held' })),
     h('section', { class: 'card', 'aria-labelledby': 'incoming-head' }, h('h2', { id: 'incoming-head' }, w.incomingHead), h('div', { id: 'incoming' }), h('div', { id: 'receive' })),
   ];
   if (s.role === 'regulator') cards.push(h('section', { class: 'card', 'aria-labelledby': 'reports-head' }, h('h2', { id: 'reports-head' }, w.reportsHead), h('div', { id: 'reports' })));
   if (s.role !== 'regulator') cards.push(shipCard(s));
-  if (s.role === 'pharmacy') cards.push(dispenseCard(s));
+  if (s.role === 'pharmacy') cards.push(dispenseCard(s), pharmacyRxCard(s, rxUi));
+  if (s.role === 'regulator') cards.push(reportCard(s, rxUi));
   if (s.role === 'manufacturer' || s.role === 'regulator') cards.push(recallCard(s));
   $('work').replaceChildren(...cards);
   void refresh();

@@ -39,5 +39,11 @@ export function participantRule(ctx: RuleContext, b: ParticipantBody): Change[] 
       fields: [{ path: 'body.prefixes', code: 'BAD_INPUT', message: 'only a manufacturer has GS1 company prefixes' }],
     });
   }
-  return [{ op: 'participant', row }];
+  // A prescriber's region and type place its prescriptions in the reports (issue 16).
+  const extra: Change[] = [];
+  if (row.role === 'prescriber' && (b.action === 'admit' || b.region !== undefined || b.prescriberType !== undefined)) {
+    const was = ctx.state.prescriber(b.gln);
+    extra.push({ op: 'prescriber', gln: b.gln, region: b.region ?? was?.region ?? 'ZZ', type: b.prescriberType ?? was?.type ?? 'other' });
+  }
+  return [{ op: 'participant', row }, ...extra];
 }

@@ -18,5 +18,7 @@ export function productRule(ctx: RuleContext, b: ProductBody): Change[] {
       op: 'product',
       row: { gtin: b.gtin, name: b.name, form: b.form, strength: b.strength, packSize: b.packSize, manufacturer: me.gln, index: ctx.ref.index },
     },
+    // What a prescription by substance is matched against (issue 16).
+    ...(b.substance !== undefined || b.atc !== undefined ? [{ op: 'substance' as const, gtin: b.gtin, substance: b.substance ?? null, atc: b.atc ?? null }] : []),
   ];
 }

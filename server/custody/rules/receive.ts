@@ -8,7 +8,7 @@ import { expectPrev, indexOfLeaf, signerRole, type RuleContext } from './context
 
 export function receiveRule(ctx: RuleContext, b: ReceiveBody): Change[] {
   const role = signerRole(ctx);
-  if (role === 'authority' || role === 'mirror') throw new MedtrailError('ROLE_NOT_ALLOWED', `the ${role} does not receive goods`);
+  if (role === 'authority' || role === 'mirror' || role === 'prescriber') throw new MedtrailError('ROLE_NOT_ALLOWED', `the ${role} does not receive goods`);
   const idx = indexOfLeaf(ctx, b.ship);
   const ship = idx === undefined ? undefined : ctx.state.shipment(idx);
   if (ship === undefined) throw new MedtrailError('SHIPMENT_UNKNOWN', `${b.ship} is not the leaf hash of a ship entry`);

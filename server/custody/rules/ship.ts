@@ -16,6 +16,7 @@ export function shipRule(ctx: RuleContext, b: ShipBody): Change[] {
   if (to === undefined || to.revoked) throw new MedtrailError('RECIPIENT_UNKNOWN', `${b.to} is not an enrolled participant with a valid key`);
   if (b.to === me) throw new MedtrailError('RECIPIENT_UNKNOWN', 'a party cannot ship to itself');
   if (to.role === 'mirror') throw new MedtrailError('RECIPIENT_UNKNOWN', `${b.to} is a mirror: it holds a copy of the ledger, never goods`);
+  if (to.role === 'prescriber') throw new MedtrailError('RECIPIENT_UNKNOWN', `${b.to} is a prescriber: it writes prescriptions, it holds no goods`);
 
   const lots = new Map<string, LotRow | undefined>();
   const lotRow = (gtin: string, lot: string): LotRow | undefined => {

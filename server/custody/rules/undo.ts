@@ -6,6 +6,7 @@ import type { UndoBody } from '../../../core/entry/bodies.js';
 import { MedtrailError } from '../../../core/errors.js';
 import type { Change } from '../writer.js';
 import { expectPrev, expiredNow, lotOf, packOrThrow, requireRole, type RuleContext } from './context.js';
+import { cellOf, rxOrThrow } from './rx.js';
 
 export const UNDO_WINDOW_MS = 10 * 24 * 60 * 60 * 1000;
 
@@ -22,7 +23,11 @@ export function undoRule(ctx: RuleContext, b: UndoBody): Change[] {
   if (expiredNow(ctx, p.expiry)) refuse(`the pack expired (${p.expiry})`);
   if (lotOf(ctx, p).recalledIndex !== null) refuse(`lot ${p.lot} is recalled`);
   expectPrev(ctx, new Set([b.of]));
+  // A dispense against a prescription gives the pack back to the prescription's count too (issue 16).
+  const rxId = ctx.state.rxOfDispense(p.gtin, p.serial, p.lastIndex);
+  const rx: Change[] = rxId === undefined ? [] : [{ op: 'rxUndo', id: rxId, dispenseIndex: p.lastIndex, cell: cellOf(rxOrThrow(ctx, rxId), p.dispensedAt ?? ctx.entry.at) }];
   return [
+    ...rx,
     {
       op: 'move',
       packs: [{ gtin: p.gtin, serial: p.serial }],
