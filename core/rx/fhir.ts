@@ -5,6 +5,8 @@
 // the ledger's salted commitment, as a logical identifier: the export holds no more about the person than the
 // ledger does. Pure.
 import type { RxAnswer } from '../api/rx.js';
+import { toHex, utf8 } from '../bytes.js';
+import { sha256 } from '../crypto/hash.js';
 
 export const FHIR_GTIN = 'https://www.gs1.org/gtin';
 export const FHIR_GLN = 'https://www.gs1.org/gln';
@@ -14,6 +16,19 @@ export const FHIR_PATIENT_COMMITMENT = 'urn:medtrail:patient-commitment';
 export const FHIR_SERIAL = 'urn:medtrail:pack-serial';
 
 type FhirJson = Record<string, unknown>;
+
+/**
+ * A Bundle entry's fullUrl and the references between entries (FHIR R4 bundle.html: an entry not kept on a FHIR
+ * server is named by a `urn:uuid:`): the prescription id is 16 random bytes, written in the UUID form; a
+ * dispense's from the SHA-256 of the prescription id and its leaf index.
+ */
+function uuidUrn(hex32: string): string {
+  return `urn:uuid:${hex32.slice(0, 8)}-${hex32.slice(8, 12)}-${hex32.slice(12, 16)}-${hex32.slice(16, 20)}-${hex32.slice(20, 32)}`;
+}
+
+function dispenseUrn(rxId: string, index: number): string {
+  return uuidUrn(toHex(sha256(utf8(`${rxId}/${index}`))).slice(0, 32));
+}
 
 function requestStatus(s: RxAnswer['status']): string {
   switch (s) {
@@ -71,7 +86,7 @@ export function rxToFhir(rx: RxAnswer): FhirJson {
     medicationCodeableConcept: medicationConcept(rx, d.gtin, d.product),
     subject,
     performer: [{ actor: org(d.pharmacy.gln, d.pharmacy.name) }],
-    authorizingPrescription: [{ reference: `MedicationRequest/${rx.id}` }],
+    authorizingPrescription: [{ reference: uuidUrn(rx.id), type: 'MedicationRequest' }],
     quantity: { value: 1, unit: 'pack' },
     whenHandedOver: d.at,
     dosageInstruction: [{ text: rx.dosage }],
@@ -79,6 +94,6 @@ export function rxToFhir(rx: RxAnswer): FhirJson {
   return {
     resourceType: 'Bundle',
     type: 'collection',
-    entry: [request, ...dispenses].map((resource) => ({ fullUrl: `urn:uuid:${String(resource['id'])}`, resource })),
+    entry: [{ fullUrl: uuidUrn(rx.id), resource: request }, ...rx.dispenses.map((d, i) => ({ fullUrl: dispenseUrn(rx.id, d.index), resource: dispenses[i]! }))],
   };
 }

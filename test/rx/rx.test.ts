@@ -20,6 +20,7 @@ import { ReaderCache } from '../../reader/cache.js';
 import { QueueDelivery } from '../../reader/delivery.js';
 import { gtinOf, sign, snapshot, type Party } from '../support/custody.js';
 import { TEST_ORIGIN } from '../support/ledger.js';
+import { r4Problems } from '../support/fhir-r4.js';
 import { AMOX, AMOX2, IBU, inDays, startRxWorld, today, type RxWorld } from '../support/rx.js';
 
 let w: RxWorld;
@@ -125,7 +126,7 @@ describe('a prescription from the prescriber to the patient', () => {
   });
 
   it('exports as FHIR R4 MedicationRequest and MedicationDispense', async () => {
-    const b = (await w.client(w.doc).rxFhir(rx.id)) as { resourceType: string; type: string; entry: { resource: Record<string, unknown> }[] };
+    const b = (await w.client(w.doc).rxFhir(rx.id)) as { resourceType: string; type: string; entry: { fullUrl: string; resource: Record<string, unknown> }[] };
     expect(b).toMatchObject({ resourceType: 'Bundle', type: 'collection' });
     const [req, ...disp] = b.entry.map((e) => e.resource);
     expect(req).toMatchObject({
@@ -137,7 +138,8 @@ describe('a prescription from the prescriber to the patient', () => {
       requester: { identifier: { value: w.doc.gln } },
     });
     expect(disp).toHaveLength(4);
-    expect(disp[0]).toMatchObject({ resourceType: 'MedicationDispense', status: 'completed', authorizingPrescription: [{ reference: `MedicationRequest/${rx.id}` }] });
+    expect(disp[0]).toMatchObject({ resourceType: 'MedicationDispense', status: 'completed', authorizingPrescription: [{ reference: b.entry[0]!.fullUrl, type: 'MedicationRequest' }] });
+    expect(r4Problems(b)).toEqual([]);
     expect(JSON.stringify(b)).not.toContain('Mustermann');
   });
 });
