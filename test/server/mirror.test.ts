@@ -6,7 +6,7 @@
 // forks; each time the mirror refuses and writes evidence anyone can check, and the same forger telling the
 // truth is followed (so it is the lie that is refused).
 import { spawn } from 'node:child_process';
-import { readFileSync, existsSync, copyFileSync, readdirSync } from 'node:fs';
+import { readFileSync, existsSync, copyFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -199,30 +199,58 @@ describe('an operator turned rogue is caught with evidence', () => {
     const forged = encodeEntry({ ...e, at: new Date(Date.parse(e.at) - 1000).toISOString() });
     const leaves = [...real];
     leaves[k] = forged;
-    const { r, evidence } = await follow('rewrite', leaves);
+    const { r, evidence, db } = await follow('rewrite', leaves);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('MIRROR_DIVERGED');
     expect(evidence!.code).toBe('ENTRY_BAD_SIGNATURE');
     expect(evidence!.entry!.index).toBe(k);
     expect(toBase64(fromBase64(evidence!.entry!.leaf))).toBe(toBase64(forged));
     expect(openCheckpoint(evidence!.shown, evidence!.log).size).toBe(leaves.length);
+    // medtrail audit replays it from the mirror's database and the evidence: confirmed.
+    const a = auditEvidence(`${db}.evidence.json`);
+    expect(a.status, JSON.stringify(a.json)).toBe(0);
+    expect(a.json).toMatchObject({ verdict: 'CONFIRMED', code: 'ENTRY_BAD_SIGNATURE', how: 'replayed', entry: k });
+    // Doctored: the real entry put back (as someone framing the operator would have to, to make it check out
+    // under a different claim) is not evidence of anything; a shown note altered is not the log's.
+    const honest = doctored(db, 'rewrite-doctored', (ev) => {
+      const page = ev['page'] as { start: number; leaves: string[] };
+      page.leaves[k - page.start] = toBase64(real[k]!);
+      (ev['entry'] as { leaf: string }).leaf = toBase64(real[k]!);
+    });
+    expect(auditEvidence(honest)).toMatchObject({ status: 1, code: 'EVIDENCE_NOT_CONFIRMED' });
+    const unsigned = doctored(db, 'rewrite-unsigned', (ev) => {
+      ev['shown'] = String(ev['shown']).replace(/\n([0-9]+)\n/, (_m, n: string) => `\n${Number(n) + 1}\n`);
+    });
+    expect(auditEvidence(unsigned)).toMatchObject({ status: 1, code: 'EVIDENCE_BAD' });
   }, 120_000);
 
   it('an entry that breaks a custody rule (a distributor dispensing): the rule’s code', async () => {
     const dist = parseKeyFile(readFileSync(join(t.dir, 'demo0', readdirKey(join(t.dir, 'demo0'), 'distributor')), 'utf8'));
     const bad = buildEntry('dispense', { gln: dist.gln!, seed: keyFileSeed(dist), log: origin }, { gtin: '09506000134352', serial: 'X1' } as never);
     const leaves = [...real, encodeEntry(bad as never)];
-    const { r, evidence } = await follow('rule', leaves);
+    const { r, evidence, db } = await follow('rule', leaves);
     expect(r.status).toBe(1);
     expect(evidence!.code).toBe('ROLE_NOT_ALLOWED');
     expect(evidence!.entry!.index).toBe(real.length);
+    expect(auditEvidence(`${db}.evidence.json`).json).toMatchObject({ verdict: 'CONFIRMED', code: 'ROLE_NOT_ALLOWED', entry: real.length });
+    // Another rule named for the same entry: the replay gives the real one, so the claim is not confirmed.
+    const renamed = doctored(db, 'rule-renamed', (ev) => {
+      ev['code'] = 'NOT_HOLDER';
+    });
+    expect(auditEvidence(renamed)).toMatchObject({ status: 1, code: 'EVIDENCE_NOT_CONFIRMED' });
   }, 120_000);
 
   it('map roots that are not the replay’s: MAP_ROOT_MISMATCH', async () => {
     const roots = mapRootsOfNote(realNote);
-    const { r, evidence } = await follow('map', real, { mapRoots: { packs: roots.lots, lots: roots.packs } });
+    const { r, evidence, db } = await follow('map', real, { mapRoots: { packs: roots.lots, lots: roots.packs } });
     expect(r.status).toBe(1);
     expect(evidence!.code).toBe('MAP_ROOT_MISMATCH');
+    expect(auditEvidence(`${db}.evidence.json`).json).toMatchObject({ verdict: 'CONFIRMED', code: 'MAP_ROOT_MISMATCH', how: 'replayed' });
+    // The shown checkpoint swapped for the real one (signed, its map roots right): the replay verifies it.
+    const swapped = doctored(db, 'map-swapped', (ev) => {
+      ev['shown'] = realNote;
+    });
+    expect(auditEvidence(swapped)).toMatchObject({ status: 1, code: 'EVIDENCE_NOT_CONFIRMED' });
   }, 120_000);
 
   it('a fork: another root at the size the mirror verified, then refused on restart too', async () => {
@@ -234,12 +262,40 @@ describe('an operator turned rogue is caught with evidence', () => {
     // Both signed checkpoints: the one the mirror held and the one shown, each signed by the log.
     expect(openCheckpoint(evidence!.held!, vkey).root).toEqual(openCheckpoint(realNote, vkey).root);
     expect(openCheckpoint(evidence!.shown, vkey).root).toEqual(other);
+    // Confirmed from the two signed notes alone; and with the shown note replaced by the held one, no fork.
+    expect(auditEvidence(`${db}.evidence.json`).json).toMatchObject({ verdict: 'CONFIRMED', code: 'PROOF_MISMATCH', how: 'fork' });
+    const same = doctored(db, 'fork-same', (ev) => {
+      ev['shown'] = ev['held'];
+    });
+    expect(auditEvidence(same)).toMatchObject({ status: 1, code: 'EVIDENCE_NOT_CONFIRMED' });
     // It stopped following: the next run refuses at once, even with the honest operator.
     const again = await cliAsync([...mirrorArgs(db), '--once', '--json']);
     expect(again.status).toBe(1);
     expect(again.stderr).toContain('MIRROR_DIVERGED');
   }, 120_000);
 });
+
+/** `medtrail audit --evidence FILE --json` (the mirror's database next to it): its status and JSON or coded error. */
+function auditEvidence(file: string): { status: number | null; json: Record<string, unknown>; code: string | undefined } {
+  const r = cli(['audit', '--evidence', file, '--json']);
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(r.stdout || r.stderr) as Record<string, unknown>;
+  } catch {
+    /* neither */
+  }
+  return { status: r.status, json, code: (json['error'] as { code?: string } | undefined)?.code };
+}
+
+/** A copy of an evidence file with `change` applied, beside the mirror's database (the audit finds it there). */
+function doctored(db: string, name: string, change: (ev: Record<string, unknown>) => void): string {
+  const ev = JSON.parse(readFileSync(`${db}.evidence.json`, 'utf8')) as Record<string, unknown>;
+  change(ev);
+  const file = join(t.dir, `${name}.evidence.json`);
+  writeFileSync(file, JSON.stringify(ev));
+  copyFileSync(db, join(t.dir, name));
+  return file;
+}
 
 function readdirKey(dir: string, role: string): string {
   // cli/demo-chain.ts writes one key file per participant, named by its role.
