@@ -112,10 +112,12 @@ export function registerVerify(program: Command): void {
       const clients = urls.map((u) => new ApiClient(u, key, urls.length > 1 ? FAILOVER_TIMEOUT_MS : undefined, urls.length > 1 ? losers.signal : undefined));
       const scanner = key !== undefined || o.location !== undefined ? { ...(key ? { gln: key.gln } : {}), ...(o.location !== undefined ? { location: o.location } : {}) } : undefined;
       const policy = o.policy !== undefined ? readPolicy(o.policy) : undefined;
-      const first = await firstAnswer(clients, (c) => verifyCode(c, { code, ...(scanner ? { scanner } : {}) }), (line) => void process.stderr.write(`${line}\n`));
-      // The requests still out elsewhere are dropped now; the one that answered is asked again without the signal.
-      first.client.options.signal = undefined;
-      losers.abort();
+      // Answered or refused, the requests still out elsewhere are dropped (a hung server would hold the exit for its
+      // timeout); the client that answered is asked again without the signal.
+      const first = await firstAnswer(clients, (c) => verifyCode(c, { code, ...(scanner ? { scanner } : {}) }), (line) => void process.stderr.write(`${line}\n`)).finally(() => {
+        for (const c of clients) c.options.signal = undefined;
+        losers.abort();
+      });
       const c = first.client;
       const a = first.answer;
       const ask = (): Promise<VerifyAnswer> => verifyCode(c, { code, ...(scanner ? { scanner } : {}) });
