@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseMirrorEvidence } from '../../core/api/evidence.js';
 import { parseJsonText } from '../../core/api/wire.js';
 import { confirmEvidence } from '../../server/mirror/audit-evidence.js';
+import { LedgerClient } from '../../client/ledger-client.js';
 import { DEFAULT_DB } from '../../server/context.js';
 import { openDatabase, SqliteLedgerStore } from '../../server/store/ledger-store.js';
 import { action, emit } from '../io.js';
@@ -53,9 +54,10 @@ export function registerAudit(program: Command): void {
     .option('--max-findings <n>', 'stop listing after this many findings', '100')
     .option('--checkpoint <file>', 'a checkpoint note you kept (repeatable): the ledger must still contain it', (v: string, acc: string[] = []) => [...acc, v])
     .option('--evidence <file>', "a mirror's divergence evidence (<mirror db>.evidence.json): confirm it independently (the notes under the log key; a fork from the two notes, anything else replayed from the mirror's database, --db, default the file's name without .evidence.json)")
+    .option('--server <url>', "with --evidence: the operator to ask for a consistency proof when the evidence holds a failing one (default: the operator the evidence names)")
     .option('--json', 'print JSON')
     .action(
-      action(async (opts: { db: string; maxFindings: string; checkpoint?: string[]; evidence?: string; json?: boolean }, cmd: Command) => {
+      action(async (opts: { db: string; maxFindings: string; checkpoint?: string[]; evidence?: string; server?: string; json?: boolean }, cmd: Command) => {
         installNodeCrypto();
         if (opts.evidence !== undefined) {
           const file = opts.evidence;
@@ -63,7 +65,9 @@ export function registerAudit(program: Command): void {
           const ev = parseMirrorEvidence(parseJsonText(readText(file), `the evidence file ${file}`, 'EVIDENCE_BAD'));
           const workDir = mkdtempSync(join(tmpdir(), 'medtrail-evidence-'));
           try {
-            const v = await confirmEvidence(ev, { ...(db !== file && existsSync(db) ? { db } : {}), workDir });
+            // A failing consistency proof is checked with the operator (or --server): asked now, for one that holds.
+            const operator = new LedgerClient(opts.server ?? ev.operator, { timeoutMs: 30_000 });
+            const v = await confirmEvidence(ev, { ...(db !== file && existsSync(db) ? { db } : {}), workDir, proofFrom: (from, to) => operator.consistency(from, to) });
             emit(opts, v, [`EVIDENCE CONFIRMED: ${v.code} (${v.how === 'fork' ? 'from the two signed checkpoints' : "replayed from the mirror's copy and the evidence"})`, `  ${v.reason}`].join('\n'));
           } finally {
             rmSync(workDir, { recursive: true, force: true });

@@ -11,23 +11,37 @@
 //     (server/mirror/follower.ts), i.e. every signature checked, every custody rule replayed, the maps recomputed.
 //     The replay must be refused with the code the evidence names, at the entry it names. A replay that holds, or
 //     is refused for something else, is EVIDENCE_NOT_CONFIRMED. The mirror's database itself is only read.
+//   - only what the log SIGNED counts, never what the file or the operator's unsigned answers say: the page's
+//     leaves must first be shown to be in the signed shown checkpoint (the database's leaves and the page's give
+//     a root at the page's end that is the checkpoint's, or that a consistency proof connects to it: a proof
+//     cannot be forged for other leaves), else a fabricated leaf could frame an honest operator; and a
+//     consistency proof that fails between two sizes proves nothing by itself (anyone can write a bad proof into
+//     a file), so the operator is asked for one afresh (`proofFrom`, the CLI's --server): one that holds clears
+//     it, one it cannot give confirms it.
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { equalBytes, fromBase64, fromHex } from '../../core/bytes.js';
+import { leafHash, rootFromLeafHashes, verifyConsistency } from '../../core/log/merkle.js';
 import type { MirrorEvidence } from '../../core/api/evidence.js';
 import { isMedtrailError, MedtrailError, messageOf, type ErrorCode } from '../../core/errors.js';
 import { openCheckpoint, type Checkpoint } from '../../core/log/checkpoint.js';
 import { custodyServices } from '../custody/services.js';
 import { Follower, type MirrorSource } from './follower.js';
 import { openMirrorLedger } from './ledger.js';
+import { auditLedger } from '../log/audit.js';
+import { CUSTODY_TABLES } from '../custody/schema.js';
+import { MAP_TABLES } from '../map/map-service.js';
 
 export interface EvidenceVerdict {
   verdict: 'CONFIRMED';
   /** The code the evidence names, confirmed. */
   code: ErrorCode;
-  /** fork: two signed notes of one size; replayed: the refusal replayed from the mirror's copy and the evidence. */
-  how: 'fork' | 'replayed';
+  /**
+   * fork: two signed notes of one size; replayed: the refusal replayed from the mirror's copy and the evidence;
+   * operator-proof: two signed checkpoints the operator, asked now, cannot prove consistent.
+   */
+  how: 'fork' | 'replayed' | 'operator-proof';
   reason: string;
   shown: { size: number };
   held: { size: number } | null;
@@ -68,7 +82,10 @@ function evidenceSource(ev: MirrorEvidence, shown: string): MirrorSource {
  * Confirms `ev` (see the top of this file). `db`: the mirror's database (read only; copied to `workDir`).
  * Resolves with the verdict; EVIDENCE_BAD or EVIDENCE_NOT_CONFIRMED otherwise.
  */
-export async function confirmEvidence(ev: MirrorEvidence, o: { db?: string; workDir: string }): Promise<EvidenceVerdict> {
+export async function confirmEvidence(
+  ev: MirrorEvidence,
+  o: { db?: string; workDir: string; proofFrom?: (from: number, to: number) => Promise<Uint8Array[]> },
+): Promise<EvidenceVerdict> {
   if (ev.shown === null) throw new MedtrailError('EVIDENCE_BAD', 'the evidence holds no checkpoint shown by the log');
   const shown = open(ev.shown, ev.log, 'shown');
   const held = ev.held === null ? undefined : open(ev.held, ev.log, 'held');
@@ -95,19 +112,46 @@ export async function confirmEvidence(ev: MirrorEvidence, o: { db?: string; work
   }
   if (meta.vkey !== ev.log) throw new MedtrailError('EVIDENCE_BAD', `the database ${o.db} holds the log ${String(meta.vkey)}, the evidence names ${ev.log}`);
   if (meta.gln === undefined || meta.pk === undefined) throw new MedtrailError('MIRROR_MISMATCH', `${o.db} names no authority: not a medtrail mirror database`);
+  // The copy's custody state and maps are dropped, to be replayed from its leaves (custodyServices catches the
+  // custody rules up; the maps are rebuilt when the replay compares them): the mirror's tables are not taken on
+  // trust, nor its interior hashes (auditLedger below recomputes every hash from the leaves).
   const w = new Database(copy);
   try {
     w.prepare("DELETE FROM meta WHERE key = 'mirror_diverged'").run();
+    for (const t of [...CUSTODY_TABLES, ...MAP_TABLES, 'custody_meta']) w.exec(`DROP TABLE IF EXISTS ${t}`);
   } finally {
     w.close();
   }
   const ledger = openMirrorLedger(copy, { vkey: ev.log, authority: { gln: meta.gln, publicKey: fromBase64(meta.pk, 32) }, from: ev.operator });
   try {
+    const audited = auditLedger(ledger.store, { maxFindings: 5 });
+    if (!audited.ok) throw notConfirmed(`the database ${o.db} fails its own audit (${audited.findings.map((f) => f.code).join(', ')}): it is no copy to replay from`);
     // The copy must hold what the evidence says the mirror held: the log's leaves up to that signed checkpoint.
     if (held !== undefined) {
       const kept = ledger.store.checkpointAt(held.size);
-      if (kept === undefined || !equalBytes(kept.root, held.root) || held.size > ledger.store.head().size || !equalBytes(ledger.log.rootAt(held.size), held.root)) {
+      if (kept === undefined || !equalBytes(kept.root, held.root) || held.size > ledger.store.head().size || !equalBytes(rootFromLeafHashes(ledger.store.leaves(0, held.size).map((l) => leafHash(l.bytes))), held.root)) {
         throw notConfirmed(`the database ${o.db} does not hold the checkpoint of size ${held.size} the evidence says the mirror held`);
+      }
+    }
+    // The page must be the log's: in the signed shown checkpoint, with the database's leaves before it.
+    const head = ledger.store.head().size;
+    if (ev.page !== undefined) {
+      const p = ev.page;
+      const end = p.start + p.leaves.length;
+      if (p.start !== head || p.leaves.length === 0 || end > shown.size) throw notConfirmed(`the page at issue (from ${p.start}, ${p.leaves.length} leaves) does not follow the database's ${head} leaves within the checkpoint of size ${shown.size}`);
+      const root = rootFromLeafHashes([...ledger.store.leaves(0, head).map((l) => leafHash(l.bytes)), ...p.leaves.map((l) => leafHash(fromBase64(l)))]);
+      const proof = [...(ev.proofs ?? []), ...(ev.proof !== undefined ? [ev.proof] : [])].find((x) => x.from === end && x.to === shown.size);
+      let included = end === shown.size && equalBytes(root, shown.root);
+      if (end < shown.size && proof !== undefined) {
+        try {
+          verifyConsistency(end, shown.size, proof.hashes.map((h) => fromHex(h)), root, shown.root);
+          included = true;
+        } catch (e) {
+          if (!isMedtrailError(e)) throw e;
+        }
+      }
+      if (!included) {
+        throw notConfirmed(`the page's leaves are not shown to be in the signed checkpoint of size ${shown.size}: what an operator serves is not signed, only its checkpoints are, so this is not evidence anyone can check`);
       }
     }
     const follower = new Follower(ledger, custodyServices(ledger), evidenceSource(ev, ev.shown), { from: ev.operator, evidenceFile: join(o.workDir, 'replay.evidence.json') });
@@ -120,6 +164,31 @@ export async function confirmEvidence(ev: MirrorEvidence, o: { db?: string; work
       }
       const re = follower.diverged!;
       if (re.code !== ev.code) throw notConfirmed(`replayed, the log data in the evidence gives ${re.code} (${re.reason}), not the ${ev.code} it names`);
+      // Another root at a size the database holds: its leaves count only up to the checkpoint the log signed for it.
+      if (re.code === 'PROOF_MISMATCH' && re.proof === undefined && ev.page === undefined && (held === undefined || shown.size > held.size)) {
+        throw notConfirmed(`the database's leaves past the held checkpoint (size ${held?.size ?? 0}) are bound to no signed checkpoint: they cannot show the one of size ${shown.size} wrong`);
+      }
+      // A consistency proof from the file failed: only the operator, asked now, can show it has none.
+      if (re.code === 'PROOF_MISMATCH' && re.proof !== undefined) {
+        const { from, to } = re.proof;
+        if (o.proofFrom === undefined) throw notConfirmed(`a failing consistency proof from ${from} to ${to} in a file proves nothing by itself: ask the operator (--server)`);
+        let fresh: Uint8Array[];
+        try {
+          fresh = await o.proofFrom(from, to);
+        } catch (e) {
+          if (isMedtrailError(e) && ['SERVER_UNREACHABLE', 'OVERLOADED', 'RATE_LIMITED', 'INTERNAL', 'BAD_JSON', 'BAD_ANSWER'].includes(e.code)) {
+            throw notConfirmed(`the operator could not be asked for a consistency proof from ${from} to ${to} (${e.code}: ${e.message}); try again`);
+          }
+          return { verdict: 'CONFIRMED', how: 'operator-proof', reason: `asked for a consistency proof from ${from} to ${to} between its signed checkpoints, the operator refuses (${isMedtrailError(e) ? e.code : 'INTERNAL'}: ${messageOf(e)})`, ...base };
+        }
+        try {
+          verifyConsistency(from, to, fresh, ledger.log.rootAt(from), shown.root);
+        } catch (e) {
+          if (!isMedtrailError(e)) throw e;
+          return { verdict: 'CONFIRMED', how: 'operator-proof', reason: `the operator's own consistency proof from ${from} to ${to}, asked now, does not hold (${e.code}): its checkpoints contradict each other`, ...base };
+        }
+        throw notConfirmed(`the operator, asked now, proves the checkpoints of sizes ${from} and ${to} consistent: the failing proof in the file is not its`);
+      }
       if (ev.entry !== undefined && (re.entry?.index !== ev.entry.index || re.entry.leaf !== ev.entry.leaf)) {
         throw notConfirmed(`replayed, the entry refused is ${re.entry === undefined ? 'none' : `the one at ${re.entry.index}`}, not the entry the evidence names (at ${ev.entry.index})`);
       }
