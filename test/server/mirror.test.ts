@@ -253,6 +253,58 @@ describe('an operator turned rogue is caught with evidence', () => {
     expect(auditEvidence(swapped)).toMatchObject({ status: 1, code: 'EVIDENCE_NOT_CONFIRMED' });
   }, 120_000);
 
+  it('history rewritten under a longer checkpoint: the consistency proof fails (PROOF_MISMATCH); audit asks the operator, which cannot prove it', async () => {
+    const k = 30;
+    const e = decodeEntry(real[k]!);
+    const leaves = [...real, real[1]!];
+    leaves[k] = encodeEntry({ ...e, at: new Date(Date.parse(e.at) - 1000).toISOString() });
+    const db = join(t.dir, 'rogue-history.db');
+    copyFileSync(join(t.dir, 'rogue-honest.db'), db);
+    const forger = await forgingOperator(origin, seed, vkey, () => ({ leaves, mapRoots: mapRootsOfNote(realNote) }));
+    try {
+      const r = await cliAsync([...mirrorArgs(db, forger.url), '--once', '--json']);
+      expect(r.status).toBe(1);
+      const ev = JSON.parse(readFileSync(`${db}.evidence.json`, 'utf8')) as { code: string; shown: string };
+      expect(ev.code).toBe('PROOF_MISMATCH');
+      expect(openCheckpoint(ev.shown, vkey).size).toBe(real.length + 1);
+      // The failing proof in the file proves nothing alone; the operator, asked now, has no proof that holds (the
+      // audit runs beside the forger, which answers from this process: not a blocking spawn).
+      const a = await cliAsync(['audit', '--evidence', `${db}.evidence.json`, '--json']);
+      expect(a.status, a.stdout + a.stderr).toBe(0);
+      expect(JSON.parse(a.stdout)).toMatchObject({ verdict: 'CONFIRMED', code: 'PROOF_MISMATCH', how: 'operator-proof', held: { size: real.length } });
+    } finally {
+      await forger.close();
+    }
+  }, 120_000);
+
+  it('evidence made up against an honest operator is not confirmed: a bad proof between its consistent checkpoints, a bad entry it never signed', async () => {
+    const honest = join(t.dir, 'rogue-honest.db');
+    // The honest operator signs one more checkpoint (an enrolment), consistent with the one the mirror holds.
+    expect(cli(['keygen', '--out', join(t.dir, 'late.key.json'), '--name', 'Late', '--gln', '4012345000047']).status).toBe(0);
+    expect(cli(['enroll', '--server', srv.url, '--authority-key', authority, '--participant-key', join(t.dir, 'late.key.json'), '--role', 'pharmacy', '--name', 'Late', '--json']).status).toBe(0);
+    const newer = await opCheckpoint();
+    const base = { v: 1, reason: 'made up', log: vkey, operator: srv.url, at: new Date().toISOString(), held: realNote, mirror: { size: real.length, root: toBase64(openCheckpoint(realNote, vkey).root) } };
+    const n = openCheckpoint(newer, vkey).size;
+    const write = (name: string, ev: object): string => {
+      copyFileSync(honest, join(t.dir, name));
+      writeFileSync(join(t.dir, `${name}.evidence.json`), JSON.stringify(ev));
+      return join(t.dir, `${name}.evidence.json`);
+    };
+    const badProof = write('framed-proof', { ...base, code: 'PROOF_MISMATCH', shown: newer, proof: { from: real.length, to: n, hashes: ['00'.repeat(32)] }, proofs: [{ from: real.length, to: n, hashes: ['00'.repeat(32)] }] });
+    const p = auditEvidence(badProof);
+    expect(p, JSON.stringify(p.json)).toMatchObject({ status: 1, code: 'EVIDENCE_NOT_CONFIRMED' });
+    expect(JSON.stringify(p.json)).toMatch(/proves the checkpoints of sizes/);
+    // A leaf with a bad signature put in a page of the honest log: not in its signed checkpoint.
+    const o = storeOf(opDb);
+    const tail = o.leaves(real.length, n).map((l) => l.bytes);
+    o.close();
+    const bogus = encodeEntry({ ...decodeEntry(tail[0]!), at: new Date(0).toISOString() });
+    const badEntry = write('framed-entry', { ...base, code: 'ENTRY_BAD_SIGNATURE', shown: newer, entry: { index: real.length, leaf: toBase64(bogus) }, page: { start: real.length, leaves: [toBase64(bogus), ...tail.slice(1).map(toBase64)] } });
+    const q = auditEvidence(badEntry);
+    expect(q, JSON.stringify(q.json)).toMatchObject({ status: 1, code: 'EVIDENCE_NOT_CONFIRMED' });
+    expect(JSON.stringify(q.json)).toMatch(/not shown to be in the signed checkpoint/);
+  }, 120_000);
+
   it('a fork: another root at the size the mirror verified, then refused on restart too', async () => {
     const honest = join(t.dir, 'rogue-honest.db');
     const other = new Uint8Array(32).fill(7);
