@@ -67,8 +67,9 @@ export class ApiClient extends LedgerClient {
     server: string,
     readonly key?: SignerKey,
     timeoutMs?: number,
+    signal?: AbortSignal,
   ) {
     installNodeCrypto();
-    super(server, { signer: key === undefined ? undefined : signerOf(key), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+    super(server, { signer: key === undefined ? undefined : signerOf(key), ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(signal !== undefined ? { signal } : {}) });
   }
 }

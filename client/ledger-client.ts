@@ -32,6 +32,8 @@ export interface LedgerClientOptions {
   signer?: RequestSigner | undefined;
   /** A request that has not answered by then is SERVER_UNREACHABLE (default: no limit). */
   timeoutMs?: number | undefined;
+  /** Ends every request of this client when aborted (SERVER_UNREACHABLE): a CLI drops the losers of a failover race. */
+  signal?: AbortSignal | undefined;
   /** Extra fetch options (the browser's cache and credentials modes). */
   fetchInit?: RequestInit | undefined;
   /**
@@ -108,7 +110,9 @@ export class LedgerClient {
     let text: string;
     try {
       const t = this.options.timeoutMs;
-      res = await fetch(this.base + path, { ...this.options.fetchInit, method, headers, ...(sent !== undefined ? { body: sent } : {}), ...(t !== undefined ? { signal: AbortSignal.timeout(t) } : {}) });
+      const signals = [...(t !== undefined ? [AbortSignal.timeout(t)] : []), ...(this.options.signal !== undefined ? [this.options.signal] : [])];
+      const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+      res = await fetch(this.base + path, { ...this.options.fetchInit, method, headers, ...(sent !== undefined ? { body: sent } : {}), ...(signal !== undefined ? { signal } : {}) });
       text = await res.text();
     } catch (e) {
       const why = causeOf(e);
@@ -248,7 +252,7 @@ export class LedgerClient {
   }
 }
 
-const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['SERVER_UNREACHABLE', 'INTERNAL', 'OVERLOADED', 'RATE_LIMITED', 'BAD_JSON', 'AUTH_CLOCK_SKEW', 'MIRROR_BEHIND']);
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['SERVER_UNREACHABLE', 'INTERNAL', 'OVERLOADED', 'RATE_LIMITED', 'BAD_JSON', 'AUTH_CLOCK_SKEW', 'MIRROR_BEHIND', 'OPERATOR_UNREACHABLE']);
 
 /** Whether an error means "try again later" (outage, overload) rather than a refusal on the merits. */
 export function isTransient(e: unknown): boolean {

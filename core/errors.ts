@@ -143,6 +143,9 @@ export const ERROR_CODES = {
   MIRROR_DIVERGED: "the operator showed this mirror something inconsistent with what it verified; it stopped following (see the evidence file)",
   MAP_ROOT_MISMATCH: 'the map roots a checkpoint signed are not those of the state its leaves give',
   MIRROR_MISMATCH: 'a mirror database belongs to another log, authority or operator',
+  OPERATOR_UNREACHABLE: 'this mirror forwards writes to the operator, which cannot be reached now: nothing was written; try again',
+  EVIDENCE_BAD: 'the evidence file is not evidence: malformed, or its notes are not signed by the log key it names',
+  EVIDENCE_NOT_CONFIRMED: 'the evidence does not show what it claims: replayed, the log data in it does not break the named rule',
   // HTTP
   NOT_FOUND: 'no such resource',
   METHOD_NOT_ALLOWED: 'method not allowed',

@@ -20,6 +20,7 @@ import { QueueDelivery } from './delivery.js';
 import { Dispenser } from './dispense.js';
 import { evaluateOffline, parseCode, type OfflineEvaluation } from './offline.js';
 import { askServers, errorOf } from './online.js';
+import { Failover } from '../client/failover.js';
 import type { AlertLine, ErrorLine, Source, VerdictLine } from './output.js';
 import type { OfflineQueue } from './queue.js';
 
@@ -67,9 +68,12 @@ export class Verifier {
   private readonly slowMs: number;
   private readonly delivery: QueueDelivery;
   private readonly dispenser: Dispenser;
+  /** The operator and the mirrors, with what failover remembers of them (client/failover.ts). */
+  private readonly servers: Failover<LedgerClient>;
 
   constructor(private readonly o: VerifierOptions) {
     this.slowMs = o.slowMs ?? 300;
+    this.servers = new Failover([o.client, ...(o.fallbacks ?? [])]);
     this.delivery = new QueueDelivery({ client: o.client, cache: o.cache, queue: o.queue, gln: o.signer?.gln, onVerdict: o.onVerdict, onAlert: o.onAlert });
     this.dispenser = new Dispenser({ client: o.client, cache: o.cache, queue: o.queue, signer: o.signer, onAlert: o.onAlert, scheduleDrain: () => this.delivery.scheduleDrain() });
   }
@@ -125,7 +129,7 @@ export class Verifier {
       ...(this.o.cache.syncedAt ? { syncedAt: this.o.cache.syncedAt } : {}),
     });
 
-    const servers = [this.o.client, ...(this.o.fallbacks ?? [])];
+    const servers = this.servers;
     const online = askServers(servers, input.code, input.alternatives);
     const timer = new Promise<'slow'>((r) => setTimeout(() => r('slow'), this.slowMs).unref());
     const first = await Promise.race([online, timer]);
@@ -140,7 +144,7 @@ export class Verifier {
       // The state proven, and the tag checked against the maker's key the log proves (client/proven.ts), through
       // the server that answered.
       const hold = (a: VerifyAnswer, via: string | undefined): Promise<ProvenVerdict> =>
-        holdToPolicy(servers.find((c) => c.base === via) ?? servers[0]!, policy, a, ev.code, this.o.signer !== undefined, { notBefore: Math.floor(Date.now() / 1000) - maxAgeS });
+        holdToPolicy(servers.clients.find((c) => c.base === via) ?? servers.clients[0]!, policy, a, ev.code, this.o.signer !== undefined, { notBefore: Math.floor(Date.now() / 1000) - maxAgeS });
       try {
         try {
           const pv = await hold(got.answer, got.via);

@@ -5,6 +5,7 @@ import type { VerifyAnswer } from '../../core/api/answers.js';
 import { exitCodeOf } from '../../core/verdict.js';
 import type { VerifyRequest } from '../../client/ledger-client.js';
 import { ApiClient, DEFAULT_SERVER, loadKey } from '../api-client.js';
+import { Failover } from '../../client/failover.js';
 import { action, emit } from '../io.js';
 import { exitCodeHelp } from '../../core/verdict.js';
 import { isMedtrailError, MedtrailError } from '../../core/errors.js';
@@ -60,23 +61,22 @@ async function witnessed(c: ApiClient, ask: () => Promise<VerifyAnswer>, first: 
 /** Failover (issue 14): a server that cannot be reached, or a mirror still catching up, hands on to the next. */
 const HAND_ON = new Set(['SERVER_UNREACHABLE', 'MIRROR_BEHIND', 'OVERLOADED']);
 
-/** Each time a server stays silent this long, the next one is asked (only with several servers). */
+/** A server silent this long is given up (only with several servers; the next one was asked long before). */
 const FAILOVER_TIMEOUT_MS = 5000;
 
 /**
- * Asks the servers in order (the operator first, then mirrors) and returns the first answer with the client
- * that gave it; a server that answers with a refusal ends the search, since a mirror would answer the same.
+ * Asks the servers (the operator first, then mirrors) through client/failover.ts: the next at once when one is
+ * refused, after its head start when one is silent; returns the first answer with the client that gave it. A
+ * server that answers with a refusal ends the search, since a mirror would answer the same.
  */
 async function firstAnswer(clients: readonly ApiClient[], ask: (c: ApiClient) => Promise<VerifyAnswer>, say: (line: string) => void): Promise<{ answer: VerifyAnswer; client: ApiClient }> {
-  for (const [i, c] of clients.entries()) {
-    try {
-      return { answer: await ask(c), client: c };
-    } catch (e) {
-      if (i === clients.length - 1 || !isMedtrailError(e) || !HAND_ON.has(e.code)) throw e;
-      say(`medtrail verify: ${c.base}: ${e.code}: ${e.message}; asking ${clients[i + 1]!.base}`);
-    }
-  }
-  throw new MedtrailError('CLI_USAGE', 'no server to ask');
+  if (clients.length === 0) throw new MedtrailError('CLI_USAGE', 'no server to ask');
+  const r = await new Failover(clients).first(ask, {
+    handOn: (e) => isMedtrailError(e) && HAND_ON.has(e.code),
+    unreachable: (e) => isMedtrailError(e, 'SERVER_UNREACHABLE'),
+    say: (from, e, to) => say(`medtrail verify: ${from.base}: ${isMedtrailError(e) ? `${e.code}: ${e.message}` : String(e)}; asking ${to.base}`),
+  });
+  return { answer: r.value, client: r.client };
 }
 
 export function registerVerify(program: Command): void {
@@ -101,10 +101,17 @@ export function registerVerify(program: Command): void {
     action(async (code: string, o: VerifyOptions) => {
       const key = o.key !== undefined ? loadKey(o.key) : undefined;
       const urls = o.server.length > 0 ? o.server : [DEFAULT_SERVER];
-      const clients = urls.map((u) => new ApiClient(u, key, urls.length > 1 ? FAILOVER_TIMEOUT_MS : undefined));
+      // Once answered, the requests still out (a hung operator raced by a mirror) are dropped: the CLI exits.
+      const losers = new AbortController();
+      const clients = urls.map((u) => new ApiClient(u, key, urls.length > 1 ? FAILOVER_TIMEOUT_MS : undefined, urls.length > 1 ? losers.signal : undefined));
       const scanner = key !== undefined || o.location !== undefined ? { ...(key ? { gln: key.gln } : {}), ...(o.location !== undefined ? { location: o.location } : {}) } : undefined;
       const policy = o.policy !== undefined ? readPolicy(o.policy) : undefined;
-      const first = await firstAnswer(clients, (c) => verifyCode(c, { code, ...(scanner ? { scanner } : {}) }), (line) => void process.stderr.write(`${line}\n`));
+      // Answered or refused, the requests still out elsewhere are dropped (a hung server would hold the exit for its
+      // timeout); the client that answered is asked again without the signal.
+      const first = await firstAnswer(clients, (c) => verifyCode(c, { code, ...(scanner ? { scanner } : {}) }), (line) => void process.stderr.write(`${line}\n`)).finally(() => {
+        for (const c of clients) c.options.signal = undefined;
+        losers.abort();
+      });
       const c = first.client;
       const a = first.answer;
       const ask = (): Promise<VerifyAnswer> => verifyCode(c, { code, ...(scanner ? { scanner } : {}) });

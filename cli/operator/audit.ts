@@ -7,7 +7,13 @@ import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { auditLedger } from '../../server/log/audit.js';
 import { auditMaps } from '../../server/map/audit-map.js';
 import { readWitness, witnessPath } from '../../server/log/integrity.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseMirrorEvidence } from '../../core/api/evidence.js';
+import { parseJsonText } from '../../core/api/wire.js';
+import { confirmEvidence } from '../../server/mirror/audit-evidence.js';
+import { LedgerClient } from '../../client/ledger-client.js';
 import { DEFAULT_DB } from '../../server/context.js';
 import { openDatabase, SqliteLedgerStore } from '../../server/store/ledger-store.js';
 import { action, emit } from '../io.js';
@@ -32,6 +38,14 @@ function checkpointFile(path: string, vkey: string | undefined): string {
   return note;
 }
 
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new MedtrailError('CLI_IO', `cannot read ${path}`, { cause: e });
+  }
+}
+
 export function registerAudit(program: Command): void {
   program
     .command('audit')
@@ -39,10 +53,27 @@ export function registerAudit(program: Command): void {
     .option('--db <path>', 'database file', DEFAULT_DB)
     .option('--max-findings <n>', 'stop listing after this many findings', '100')
     .option('--checkpoint <file>', 'a checkpoint note you kept (repeatable): the ledger must still contain it', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--evidence <file>', "a mirror's divergence evidence (<mirror db>.evidence.json): confirm it independently (the notes under the log key; a fork from the two notes, anything else replayed from the mirror's database, --db, default the file's name without .evidence.json)")
+    .option('--server <url>', "with --evidence: the operator to ask for a consistency proof when the evidence holds a failing one (default: the operator the evidence names)")
     .option('--json', 'print JSON')
     .action(
-      action((opts: { db: string; maxFindings: string; checkpoint?: string[]; json?: boolean }) => {
+      action(async (opts: { db: string; maxFindings: string; checkpoint?: string[]; evidence?: string; server?: string; json?: boolean }, cmd: Command) => {
         installNodeCrypto();
+        if (opts.evidence !== undefined) {
+          const file = opts.evidence;
+          const db = cmd.getOptionValueSource('db') === 'default' ? file.replace(/\.evidence\.json$/, '') : opts.db;
+          const ev = parseMirrorEvidence(parseJsonText(readText(file), `the evidence file ${file}`, 'EVIDENCE_BAD'));
+          const workDir = mkdtempSync(join(tmpdir(), 'medtrail-evidence-'));
+          try {
+            // A failing consistency proof is checked with the operator (or --server): asked now, for one that holds.
+            const operator = new LedgerClient(opts.server ?? ev.operator, { timeoutMs: 30_000 });
+            const v = await confirmEvidence(ev, { ...(db !== file && existsSync(db) ? { db } : {}), workDir, proofFrom: (from, to) => operator.consistency(from, to) });
+            emit(opts, v, [`EVIDENCE CONFIRMED: ${v.code} (${v.how === 'fork' ? 'from the two signed checkpoints' : "replayed from the mirror's copy and the evidence"})`, `  ${v.reason}`].join('\n'));
+          } finally {
+            rmSync(workDir, { recursive: true, force: true });
+          }
+          return;
+        }
         const db = openDatabase(opts.db, { readonly: true });
         const store = new SqliteLedgerStore(db);
         let report;

@@ -2,7 +2,8 @@
 // Mirrors; issue 14). It reads the log as an enrolled participant (role `mirror`) through the one HTTP client
 // (client/ledger-client.ts), checks and replays every entry into its own SQLite ledger (server/mirror/follower.ts)
 // and, once it holds a verified checkpoint, answers verify, packs, proofs and the patient page from that copy
-// with the operator's own modules (server/modules.ts). It never signs a checkpoint; POST /entries is refused.
+// with the operator's own modules (server/modules.ts). It never signs a checkpoint; writes are refused, or with
+// --forward sent on to the operator unchanged (server/mirror/module.ts).
 //
 // --once: follow until the operator's newest checkpoint is verified, print it and exit (0; 1 on an error, with
 // MIRROR_DIVERGED when the operator was caught: the evidence file is written first).
@@ -17,7 +18,7 @@ import { parsePolicy, type TlogPolicy } from '../../core/log/policy.js';
 import { custodyServices } from '../../server/custody/services.js';
 import { Follower } from '../../server/mirror/follower.js';
 import { openMirrorLedger } from '../../server/mirror/ledger.js';
-import { MIRROR_WITNESS_PREFIX, openMirrorWitness, type MirrorWitness } from '../../server/mirror/witness.js';
+import { CATCH_UP_IN_REQUEST_MS, MIRROR_WITNESS_PREFIX, openMirrorWitness, type MirrorWitness } from '../../server/mirror/witness.js';
 import { mirrorModule } from '../../server/mirror/module.js';
 import { serviceModules } from '../../server/modules.js';
 import { startServer, type RunningServer } from '../../server/server.js';
@@ -40,6 +41,8 @@ export interface MirrorCliOptions {
   witnessKey?: string;
   witnessName?: string;
   witnessMaxAge?: string;
+  forward?: boolean;
+  witnessCatchUpMs?: string;
 }
 
 function readText(path: string, what: string): string {
@@ -87,6 +90,8 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
     if (!/^[1-9][0-9]{0,6}$/.test(opts.witnessMaxAge)) throw new MedtrailError('CLI_USAGE', `--witness-max-age must be a whole number of seconds from 1, got ${opts.witnessMaxAge}`);
     witnessMaxAgeS = Number(opts.witnessMaxAge);
   }
+  const catchUpMs = Number(opts.witnessCatchUpMs ?? CATCH_UP_IN_REQUEST_MS);
+  if (!Number.isSafeInteger(catchUpMs) || catchUpMs < 0) throw new MedtrailError('CLI_USAGE', `--witness-catch-up-ms must be a non-negative integer, got ${opts.witnessCatchUpMs}`);
   const intervalMs = Number(opts.intervalMs);
   if (!Number.isSafeInteger(intervalMs) || intervalMs < 10) throw new MedtrailError('CLI_USAGE', `--interval-ms must be an integer of at least 10, got ${opts.intervalMs}`);
   const client = new LedgerClient(opts.from, { signer: signerOf(key), timeoutMs: 60_000 });
@@ -170,7 +175,7 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
     // As a witness (server/mirror/witness.ts): it cosigns only checkpoints it verified itself; its state (the
     // newest checkpoint it cosigned) lives in a file of its own beside the database.
     if (opts.witnessKey !== undefined) {
-      mw = openMirrorWitness({ follower, logVkey: vkey, keyFile: opts.witnessKey, ...(opts.witnessName !== undefined ? { name: opts.witnessName } : {}), db: `${opts.db}.cosigner.db` });
+      mw = openMirrorWitness({ follower, logVkey: vkey, keyFile: opts.witnessKey, ...(opts.witnessName !== undefined ? { name: opts.witnessName } : {}), db: `${opts.db}.cosigner.db`, catchUpMs });
     }
     const router = mw?.router;
     server = await startServer({
@@ -182,7 +187,7 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
       // again by the policy's witnesses at a quarter of the max age (server/log/publisher.ts, as the operator
       // does): clients that fail over to it while the operator is down get fresh cosignatures, not stale ones.
       ...(policyText !== undefined ? { policy: policyText, ...(witnessMaxAgeS !== undefined ? { witnessMaxAgeS } : {}) } : {}),
-      modules: [mirrorModule(opts.from, () => follower), ...(router !== undefined ? [{ root: () => [router] }] : []), ...serviceModules()],
+      modules: [mirrorModule(opts.from, () => follower, { forward: opts.forward === true }), ...(router !== undefined ? [{ root: () => [router] }] : []), ...serviceModules()],
     });
   } catch (e) {
     mw?.close();
@@ -193,7 +198,7 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
   const witnessInfo = mw === undefined ? undefined : { name: mw.witness.name, vkey: mw.witness.vkey, url: `${server.url}${MIRROR_WITNESS_PREFIX}` };
   emit(
     opts,
-    { url: server.url, port: server.port, db: opts.db, mirrorOf: opts.from, size: s.size, diverged: follower.diverged !== undefined, ...(witnessInfo !== undefined ? { witness: witnessInfo } : {}) },
+    { url: server.url, port: server.port, db: opts.db, mirrorOf: opts.from, size: s.size, forwardsWrites: opts.forward === true, diverged: follower.diverged !== undefined, ...(witnessInfo !== undefined ? { witness: witnessInfo } : {}) },
     [
       `medtrail mirror of ${opts.from} serving ${opts.db} at ${server.url}, verified at ${s.size} leaves (Ctrl-C to stop)`,
       ...(witnessInfo !== undefined ? [`witnessing what it verified; policy line: witness ${witnessInfo.name} ${witnessInfo.vkey} ${witnessInfo.url}`] : []),
@@ -251,7 +256,9 @@ export function registerMirror(program: Command): void {
     .option('--once', 'follow until the newest checkpoint is verified, print it and exit')
     .option('--witness-key <path>', 'also be a witness (c2sp.org/tlog-witness at <url>/witness) with this key file (medtrail keygen): cosign only checkpoints this mirror verified')
     .option('--witness-max-age <seconds>', "with --policy: oldest witness cosignature its pages accept (default 600); the checkpoint it verified is resubmitted to the policy's witnesses at a quarter of it")
+    .option('--witness-catch-up-ms <ms>', `with --witness-key: how long a submitted checkpoint past what the mirror holds waits for it to follow the log there before MIRROR_BEHIND (the log submits again soon; default ${CATCH_UP_IN_REQUEST_MS})`)
     .option('--witness-name <name>', 'cosigner name, e.g. mirror.example/m1 (default: the witness key file name)')
+    .option('--forward', "forward writes (POST entries, tag keys, reports) to the operator, their signed bytes unchanged, instead of refusing them (MIRROR_READ_ONLY); OPERATOR_UNREACHABLE while it is down")
     .option('--json', 'print JSON')
     .action(action((opts: MirrorCliOptions) => mirrorForever(opts)));
 }

@@ -11,6 +11,7 @@
 import { equalBytes } from '../bytes.js';
 import { MedtrailError, isMedtrailError, type ErrorCode } from '../errors.js';
 import { parseCheckpointBody, parseNote } from './checkpoint.js';
+import { isJsonObject } from '../api/wire.js';
 import { addSignatureLines, parseSignatureLines, signatureLine, verifyCosignatures, type CosignerKey } from './cosignature.js';
 import { ADD_CHECKPOINT_PATH, formatAddCheckpoint, parseSizeBody } from './witness-protocol.js';
 
@@ -67,6 +68,19 @@ const BY_STATUS: Record<number, ErrorCode> = {
   422: 'WITNESS_INCONSISTENT',
 };
 
+/** Whether a 503's body is the coded refusal MIRROR_BEHIND (the witness's text `MIRROR_BEHIND: ...`, or JSON). */
+function mirrorBehind(text: string): boolean {
+  if (text.startsWith('MIRROR_BEHIND:')) return true;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  const e = isJsonObject(v) ? v['error'] : undefined;
+  return isJsonObject(e) && e['code'] === 'MIRROR_BEHIND';
+}
+
 function addCheckpointUrl(prefix: string): string {
   return `${prefix.replace(/\/+$/, '')}${ADD_CHECKPOINT_PATH}`;
 }
@@ -104,6 +118,9 @@ export async function submitCheckpoint(target: WitnessTarget, o: SubmitOptions):
       old = held;
       continue;
     }
+    // A mirror acting as a witness that is still catching up to this checkpoint (server/mirror/witness.ts): the
+    // publisher submits again soon (server/log/publisher.ts), not at its next refresh.
+    if (status === 503 && mirrorBehind(text)) throw new MedtrailError('MIRROR_BEHIND', `witness ${target.key.name} is a mirror still catching up to this checkpoint`);
     const code = BY_STATUS[status];
     const detail = text.length > 200 ? `${text.slice(0, 200)}...` : text.trim();
     if (code !== undefined) throw new MedtrailError(code, `witness ${target.key.name} answered ${status}${detail ? `: ${detail}` : ''}`);

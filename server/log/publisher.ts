@@ -36,6 +36,11 @@ export interface PublisherOptions {
    * cosignature time: clients refuse cosignatures older than their max age (an old checkpoint replayed).
    */
   refreshMs?: number;
+  /**
+   * A witness that answered MIRROR_BEHIND (a mirror still catching up to the checkpoint) is submitted to again
+   * after this long (default 1 s), doubling each time it answers so, up to refreshMs.
+   */
+  behindRetryMs?: number;
 }
 
 export class Publisher {
@@ -47,6 +52,8 @@ export class Publisher {
   private refresh = false;
   private closed = false;
   private readonly timer: ReturnType<typeof setInterval> | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private behindDelayMs = 0;
 
   constructor(
     db: Database.Database,
@@ -105,6 +112,7 @@ export class Publisher {
     const fetchFn: WitnessFetch = this.o.fetch ?? ((url, init) => fetch(url, init));
     const refresh = this.refresh;
     this.refresh = false;
+    let behind = false;
     await Promise.all(
       this.targets.map(async (t) => {
         if (t.oldSize === cp.size && !refresh) return;
@@ -121,16 +129,31 @@ export class Publisher {
         } catch (e) {
           // A 409 taught submitCheckpoint nothing it keeps; the next round starts from "unknown" again.
           t.oldSize = 0;
+          if (isMedtrailError(e, 'MIRROR_BEHIND')) behind = true;
           this.o.onError?.(t.name, isMedtrailError(e) ? e.code : 'WITNESS_BAD_RESPONSE', messageOf(e));
         }
       }),
     );
+    // A mirror catching up: submitted to again soon (it follows the log up to the checkpoint meanwhile), the
+    // pause doubling while it stays behind, rather than at the next signing or refresh (up to a minute).
+    if (behind && !this.closed) {
+      const refreshMs = this.o.refreshMs ?? 60_000;
+      this.behindDelayMs = Math.min(refreshMs, this.behindDelayMs === 0 ? (this.o.behindRetryMs ?? 1000) : this.behindDelayMs * 2);
+      if (this.retryTimer === undefined) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          void this.publish();
+        }, this.behindDelayMs);
+        this.retryTimer.unref();
+      }
+    } else if (!behind) this.behindDelayMs = 0;
   }
 
   /** Waits for the submission under way; nothing is submitted after. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     await this.running;
   }
 }

@@ -21,7 +21,7 @@ import { writeFileSync, renameSync } from 'node:fs';
 import { equalBytes, toBase64, toHex } from '../../core/bytes.js';
 import { decodeEntry, type Entry } from '../../core/entry/entry.js';
 import { validateBody } from '../../core/entry/bodies.js';
-import { isMedtrailError, MedtrailError, type ErrorCode } from '../../core/errors.js';
+import { isMedtrailError, MedtrailError } from '../../core/errors.js';
 import { openCheckpoint, type Checkpoint } from '../../core/log/checkpoint.js';
 import { verifyConsistency } from '../../core/log/merkle.js';
 import { requireQuorum, type TlogPolicy } from '../../core/log/policy.js';
@@ -31,6 +31,7 @@ import { applyOne } from '../custody/apply.js';
 import type { CustodyServices } from '../custody/services.js';
 import { checkSignature, loadKeyBook } from '../log/ingest.js';
 import type { AppendInput } from '../log/log-service.js';
+import { parseMirrorEvidence, type EvidenceProof, type MirrorEvidence } from '../../core/api/evidence.js';
 
 /** What the mirror reads from the operator (cli/operator/mirror.ts gives it through client/ledger-client.ts). */
 export interface MirrorSource {
@@ -42,30 +43,11 @@ export interface MirrorSource {
   consistency(from: number, to: number): Promise<Uint8Array[]>;
 }
 
-/** The evidence file: everything a third party needs to see that the operator's log contradicts itself. */
-export interface MirrorEvidence {
-  v: 1;
-  /** What failed: PROOF_MISMATCH (the log contradicts a checkpoint), MAP_ROOT_MISMATCH, or the entry's own code. */
-  code: ErrorCode;
-  reason: string;
-  /** The log's verifier key: every note below is signed by it. */
-  log: string;
-  operator: string;
-  at: string;
-  /** The newest checkpoint the mirror had verified (signed by the log), if any. */
-  held: string | null;
-  /** The checkpoint the operator showed, signed by the log. */
-  shown: string | null;
-  /** The mirror's own tree at the size it held and at the shown checkpoint's size, where it could compute them. */
-  mirror: { size: number; root: string; mapRoots?: { packs: string; lots: string } };
-  /** A consistency proof the operator gave (hex), from `from` to `to`, that does not hold. */
-  proof?: { from: number; to: number; hashes: string[] };
-  /** The leaf at issue (base64 of its exact bytes), as the operator served it. */
-  entry?: { index: number; leaf: string };
-}
+/** The evidence file (core/api/evidence.ts): everything a third party needs to see that the operator's log contradicts itself. */
+export type { MirrorEvidence };
 
 class Divergence extends Error {
-  constructor(readonly evidence: Omit<MirrorEvidence, 'v' | 'log' | 'operator' | 'at'>) {
+  constructor(readonly evidence: Omit<MirrorEvidence, 'v' | 'log' | 'operator' | 'at' | 'page' | 'proofs'>) {
     super(evidence.reason);
   }
 }
@@ -95,6 +77,8 @@ function rootsText(r: MapRoots): { packs: string; lots: string } {
 export class Follower {
   private diverged_: MirrorEvidence | undefined;
   private busy: Promise<void> = Promise.resolve();
+  /** What the operator served in the round under way, for the evidence: the page at issue and the proofs since its start. */
+  private served: { page?: { start: number; leaves: string[] }; proofs: EvidenceProof[] } = { proofs: [] };
 
   constructor(
     private readonly ledger: Ledger,
@@ -103,7 +87,7 @@ export class Follower {
     private readonly opts: FollowerOptions,
   ) {
     const stopped = ledger.store.getMeta('mirror_diverged');
-    if (stopped !== undefined) this.diverged_ = JSON.parse(stopped) as MirrorEvidence;
+    if (stopped !== undefined) this.diverged_ = parseMirrorEvidence(JSON.parse(stopped));
   }
 
   /** The evidence, once the operator was caught contradicting itself (the follower then never goes on). */
@@ -165,7 +149,20 @@ export class Follower {
   }
 
   private diverge(d: Divergence): MedtrailError {
-    const ev: MirrorEvidence = { v: 1, log: this.ledger.log.verifierKey, operator: this.opts.from, at: new Date().toISOString(), ...d.evidence };
+    // The page at issue and the proofs from its start on: with the mirror's database (at the page's start) anyone
+    // can replay the refusal (`medtrail audit --evidence`, server/mirror/audit-evidence.ts).
+    const { page, proofs } = this.served;
+    const from = page?.start ?? this.ledger.store.head().size;
+    const kept = proofs.filter((p) => p.from >= from);
+    const ev: MirrorEvidence = {
+      v: 1,
+      log: this.ledger.log.verifierKey,
+      operator: this.opts.from,
+      at: new Date().toISOString(),
+      ...d.evidence,
+      ...(page !== undefined ? { page } : {}),
+      ...(kept.length > 0 ? { proofs: kept } : {}),
+    };
     const tmp = `${this.opts.evidenceFile}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(ev, null, 2)}\n`);
     renameSync(tmp, this.opts.evidenceFile);
@@ -193,6 +190,12 @@ export class Follower {
     const log = this.ledger.log;
     const store = this.ledger.store;
     const map = this.custody.map;
+    this.served = { proofs: [] };
+    const consistency = async (from: number, to: number): Promise<Uint8Array[]> => {
+      const proof = await this.source.consistency(from, to);
+      this.served.proofs.push({ from, to, hashes: proof.map(toHex) });
+      return proof;
+    };
     const note = given ?? (await this.source.checkpoint());
     // Not signed by the log key, or not (yet) cosigned: nothing the log vouched for, so no evidence; try again.
     const cp = openCheckpoint(note, log.verifierKey);
@@ -225,7 +228,7 @@ export class Follower {
     }
 
     if (head.size > 0) {
-      const proof = await this.source.consistency(head.size, cp.size);
+      const proof = await consistency(head.size, cp.size);
       try {
         verifyConsistency(head.size, cp.size, proof, head.root, cp.root);
       } catch (e) {
@@ -243,7 +246,9 @@ export class Follower {
     let appended = 0;
     await this.source.leafPages(head.size, cp.size, async (leaves) => {
       const end = leaves[leaves.length - 1]!.index + 1;
-      const proof = end < cp.size ? await this.source.consistency(end, cp.size) : [];
+      this.served.page = { start: leaves[0]!.index, leaves: leaves.map((l) => toBase64(l.bytes)) };
+      this.served.proofs = this.served.proofs.filter((p) => p.from >= leaves[0]!.index);
+      const proof = end < cp.size ? await consistency(end, cp.size) : [];
       this.applyPage(leaves, cp, note, shownRoots, proof, heldNote);
       appended += leaves.length;
       this.opts.say?.(`medtrail mirror: ${end} of ${cp.size} leaves checked`);

@@ -33,16 +33,33 @@ export interface MirrorWitness {
 }
 
 /** The gate: the checkpoint must be one the mirror verified, after following the operator up to it if needed. */
-export function mirrorGate(follower: Follower, witness: Witness): WitnessGate {
+/** How long a submission waits for the mirror to follow the log up to its checkpoint (under the log's 5 s timeout). */
+export const CATCH_UP_IN_REQUEST_MS = 3000;
+
+export function mirrorGate(follower: Follower, witness: Witness, catchUpMs = CATCH_UP_IN_REQUEST_MS): WitnessGate {
   return async ({ checkpoint, note, origin }) => {
     const refuse = (why: string): MedtrailError => witness.refuseFor(origin, note, why);
     if (follower.diverged !== undefined) throw refuse(`this mirror caught the log contradicting itself (${follower.diverged.code}) and vouches for none of its checkpoints`);
     if (!follower.hasVerified(checkpoint)) {
+      // Followed within the request for a bounded time (catchUpMs): a longer catch-up goes on after the answer,
+      // MIRROR_BEHIND says to submit again, and the log does so soon (server/log/publisher.ts).
+      const round = follower.round(note);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), catchUpMs);
+      });
       try {
-        await follower.round(note);
+        const r = await Promise.race([round, late]);
+        if (r === 'late') {
+          round.catch(() => undefined);
+          throw new MedtrailError('MIRROR_BEHIND', `the mirror is following the log up to this checkpoint (it holds ${follower.verified()?.size ?? 0} of ${checkpoint.size}); submit again shortly`);
+        }
       } catch (e) {
+        if (isMedtrailError(e, 'MIRROR_BEHIND')) throw e;
         if (isMedtrailError(e, 'MIRROR_DIVERGED')) throw refuse(`the mirror's own replay does not give this checkpoint: ${messageOf(e)}`);
         throw new MedtrailError('MIRROR_BEHIND', `the mirror could not follow the log up to this checkpoint yet (${isMedtrailError(e) ? e.code : 'INTERNAL'}: ${messageOf(e)})`, { cause: e });
+      } finally {
+        clearTimeout(timer);
       }
     }
     // Nothing awaits between this check and the cosignature (server/witness/server.ts witnessHandler).
@@ -53,7 +70,7 @@ export function mirrorGate(follower: Follower, witness: Witness): WitnessGate {
 }
 
 /** Opens the mirror's witness: its key, its own state file, cosigning for the mirrored log only. */
-export function openMirrorWitness(o: { follower: Follower; logVkey: string; keyFile: string; name?: string; db: string }): MirrorWitness {
+export function openMirrorWitness(o: { follower: Follower; logVkey: string; keyFile: string; name?: string; db: string; catchUpMs?: number }): MirrorWitness {
   let text: string;
   try {
     text = readFileSync(o.keyFile, 'utf8');
@@ -68,7 +85,7 @@ export function openMirrorWitness(o: { follower: Follower; logVkey: string; keyF
   const store = new WitnessStore(o.db);
   try {
     const witness = new Witness({ store, name, seed: keyFileSeed(key), logs: [{ vkey: o.logVkey, origin: parseVerifierKey(o.logVkey).name }] });
-    const handle = witnessHandler(witness, mirrorGate(o.follower, witness));
+    const handle = witnessHandler(witness, mirrorGate(o.follower, witness, o.catchUpMs));
     const router = Router();
     router.use(MIRROR_WITNESS_PREFIX, (req, res) => handle(req, res));
     return { witness, router, close: () => store.close() };

@@ -97,6 +97,10 @@ describe('the mirror as a witness of a rogue operator', () => {
     expect(ev.code).toBe('PROOF_MISMATCH');
     expect(openCheckpoint(ev.shown, vkey).root).toEqual(other);
     expect(openCheckpoint(ev.held, vkey).root).toEqual(openCheckpoint(realNote, vkey).root);
+    // Anyone confirms it from the two signed notes: medtrail audit --evidence.
+    const a = cli(['audit', '--evidence', file, '--json']);
+    expect(a.status, a.stderr).toBe(0);
+    expect(JSON.parse(a.stdout)).toMatchObject({ verdict: 'CONFIRMED', code: 'PROOF_MISMATCH', how: 'fork', shown: { size }, held: { size } });
     // The honest checkpoint again: the mirror no longer vouches for this log.
     expect((await submit(size, realNote)).status).toBe(422);
   });

@@ -6,7 +6,7 @@
 // forks; each time the mirror refuses and writes evidence anyone can check, and the same forger telling the
 // truth is followed (so it is the lie that is refused).
 import { spawn } from 'node:child_process';
-import { readFileSync, existsSync, copyFileSync, readdirSync } from 'node:fs';
+import { readFileSync, existsSync, copyFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -199,30 +199,110 @@ describe('an operator turned rogue is caught with evidence', () => {
     const forged = encodeEntry({ ...e, at: new Date(Date.parse(e.at) - 1000).toISOString() });
     const leaves = [...real];
     leaves[k] = forged;
-    const { r, evidence } = await follow('rewrite', leaves);
+    const { r, evidence, db } = await follow('rewrite', leaves);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('MIRROR_DIVERGED');
     expect(evidence!.code).toBe('ENTRY_BAD_SIGNATURE');
     expect(evidence!.entry!.index).toBe(k);
     expect(toBase64(fromBase64(evidence!.entry!.leaf))).toBe(toBase64(forged));
     expect(openCheckpoint(evidence!.shown, evidence!.log).size).toBe(leaves.length);
+    // medtrail audit replays it from the mirror's database and the evidence: confirmed.
+    const a = auditEvidence(`${db}.evidence.json`);
+    expect(a.status, JSON.stringify(a.json)).toBe(0);
+    expect(a.json).toMatchObject({ verdict: 'CONFIRMED', code: 'ENTRY_BAD_SIGNATURE', how: 'replayed', entry: k });
+    // Doctored: the real entry put back (as someone framing the operator would have to, to make it check out
+    // under a different claim) is not evidence of anything; a shown note altered is not the log's.
+    const honest = doctored(db, 'rewrite-doctored', (ev) => {
+      const page = ev['page'] as { start: number; leaves: string[] };
+      page.leaves[k - page.start] = toBase64(real[k]!);
+      (ev['entry'] as { leaf: string }).leaf = toBase64(real[k]!);
+    });
+    expect(auditEvidence(honest)).toMatchObject({ status: 1, code: 'EVIDENCE_NOT_CONFIRMED' });
+    const unsigned = doctored(db, 'rewrite-unsigned', (ev) => {
+      ev['shown'] = String(ev['shown']).replace(/\n([0-9]+)\n/, (_m, n: string) => `\n${Number(n) + 1}\n`);
+    });
+    expect(auditEvidence(unsigned)).toMatchObject({ status: 1, code: 'EVIDENCE_BAD' });
   }, 120_000);
 
   it('an entry that breaks a custody rule (a distributor dispensing): the rule’s code', async () => {
     const dist = parseKeyFile(readFileSync(join(t.dir, 'demo0', readdirKey(join(t.dir, 'demo0'), 'distributor')), 'utf8'));
     const bad = buildEntry('dispense', { gln: dist.gln!, seed: keyFileSeed(dist), log: origin }, { gtin: '09506000134352', serial: 'X1' } as never);
     const leaves = [...real, encodeEntry(bad as never)];
-    const { r, evidence } = await follow('rule', leaves);
+    const { r, evidence, db } = await follow('rule', leaves);
     expect(r.status).toBe(1);
     expect(evidence!.code).toBe('ROLE_NOT_ALLOWED');
     expect(evidence!.entry!.index).toBe(real.length);
+    expect(auditEvidence(`${db}.evidence.json`).json).toMatchObject({ verdict: 'CONFIRMED', code: 'ROLE_NOT_ALLOWED', entry: real.length });
+    // Another rule named for the same entry: the replay gives the real one, so the claim is not confirmed.
+    const renamed = doctored(db, 'rule-renamed', (ev) => {
+      ev['code'] = 'NOT_HOLDER';
+    });
+    expect(auditEvidence(renamed)).toMatchObject({ status: 1, code: 'EVIDENCE_NOT_CONFIRMED' });
   }, 120_000);
 
   it('map roots that are not the replay’s: MAP_ROOT_MISMATCH', async () => {
     const roots = mapRootsOfNote(realNote);
-    const { r, evidence } = await follow('map', real, { mapRoots: { packs: roots.lots, lots: roots.packs } });
+    const { r, evidence, db } = await follow('map', real, { mapRoots: { packs: roots.lots, lots: roots.packs } });
     expect(r.status).toBe(1);
     expect(evidence!.code).toBe('MAP_ROOT_MISMATCH');
+    expect(auditEvidence(`${db}.evidence.json`).json).toMatchObject({ verdict: 'CONFIRMED', code: 'MAP_ROOT_MISMATCH', how: 'replayed' });
+    // The shown checkpoint swapped for the real one (signed, its map roots right): the replay verifies it.
+    const swapped = doctored(db, 'map-swapped', (ev) => {
+      ev['shown'] = realNote;
+    });
+    expect(auditEvidence(swapped)).toMatchObject({ status: 1, code: 'EVIDENCE_NOT_CONFIRMED' });
+  }, 120_000);
+
+  it('history rewritten under a longer checkpoint: the consistency proof fails (PROOF_MISMATCH); audit asks the operator, which cannot prove it', async () => {
+    const k = 30;
+    const e = decodeEntry(real[k]!);
+    const leaves = [...real, real[1]!];
+    leaves[k] = encodeEntry({ ...e, at: new Date(Date.parse(e.at) - 1000).toISOString() });
+    const db = join(t.dir, 'rogue-history.db');
+    copyFileSync(join(t.dir, 'rogue-honest.db'), db);
+    const forger = await forgingOperator(origin, seed, vkey, () => ({ leaves, mapRoots: mapRootsOfNote(realNote) }));
+    try {
+      const r = await cliAsync([...mirrorArgs(db, forger.url), '--once', '--json']);
+      expect(r.status).toBe(1);
+      const ev = JSON.parse(readFileSync(`${db}.evidence.json`, 'utf8')) as { code: string; shown: string };
+      expect(ev.code).toBe('PROOF_MISMATCH');
+      expect(openCheckpoint(ev.shown, vkey).size).toBe(real.length + 1);
+      // The failing proof in the file proves nothing alone; the operator, asked now, has no proof that holds (the
+      // audit runs beside the forger, which answers from this process: not a blocking spawn).
+      const a = await cliAsync(['audit', '--evidence', `${db}.evidence.json`, '--json']);
+      expect(a.status, a.stdout + a.stderr).toBe(0);
+      expect(JSON.parse(a.stdout)).toMatchObject({ verdict: 'CONFIRMED', code: 'PROOF_MISMATCH', how: 'operator-proof', held: { size: real.length } });
+    } finally {
+      await forger.close();
+    }
+  }, 120_000);
+
+  it('evidence made up against an honest operator is not confirmed: a bad proof between its consistent checkpoints, a bad entry it never signed', async () => {
+    const honest = join(t.dir, 'rogue-honest.db');
+    // The honest operator signs one more checkpoint (an enrolment), consistent with the one the mirror holds.
+    expect(cli(['keygen', '--out', join(t.dir, 'late.key.json'), '--name', 'Late', '--gln', '4012345000047']).status).toBe(0);
+    expect(cli(['enroll', '--server', srv.url, '--authority-key', authority, '--participant-key', join(t.dir, 'late.key.json'), '--role', 'pharmacy', '--name', 'Late', '--json']).status).toBe(0);
+    const newer = await opCheckpoint();
+    const base = { v: 1, reason: 'made up', log: vkey, operator: srv.url, at: new Date().toISOString(), held: realNote, mirror: { size: real.length, root: toBase64(openCheckpoint(realNote, vkey).root) } };
+    const n = openCheckpoint(newer, vkey).size;
+    const write = (name: string, ev: object): string => {
+      copyFileSync(honest, join(t.dir, name));
+      writeFileSync(join(t.dir, `${name}.evidence.json`), JSON.stringify(ev));
+      return join(t.dir, `${name}.evidence.json`);
+    };
+    const badProof = write('framed-proof', { ...base, code: 'PROOF_MISMATCH', shown: newer, proof: { from: real.length, to: n, hashes: ['00'.repeat(32)] }, proofs: [{ from: real.length, to: n, hashes: ['00'.repeat(32)] }] });
+    const p = auditEvidence(badProof);
+    expect(p, JSON.stringify(p.json)).toMatchObject({ status: 1, code: 'EVIDENCE_NOT_CONFIRMED' });
+    expect(JSON.stringify(p.json)).toMatch(/proves the checkpoints of sizes/);
+    // A leaf with a bad signature put in a page of the honest log: not in its signed checkpoint.
+    const o = storeOf(opDb);
+    const tail = o.leaves(real.length, n).map((l) => l.bytes);
+    o.close();
+    const bogus = encodeEntry({ ...decodeEntry(tail[0]!), at: new Date(0).toISOString() });
+    const badEntry = write('framed-entry', { ...base, code: 'ENTRY_BAD_SIGNATURE', shown: newer, entry: { index: real.length, leaf: toBase64(bogus) }, page: { start: real.length, leaves: [toBase64(bogus), ...tail.slice(1).map(toBase64)] } });
+    const q = auditEvidence(badEntry);
+    expect(q, JSON.stringify(q.json)).toMatchObject({ status: 1, code: 'EVIDENCE_NOT_CONFIRMED' });
+    expect(JSON.stringify(q.json)).toMatch(/not shown to be in the signed checkpoint/);
   }, 120_000);
 
   it('a fork: another root at the size the mirror verified, then refused on restart too', async () => {
@@ -234,12 +314,40 @@ describe('an operator turned rogue is caught with evidence', () => {
     // Both signed checkpoints: the one the mirror held and the one shown, each signed by the log.
     expect(openCheckpoint(evidence!.held!, vkey).root).toEqual(openCheckpoint(realNote, vkey).root);
     expect(openCheckpoint(evidence!.shown, vkey).root).toEqual(other);
+    // Confirmed from the two signed notes alone; and with the shown note replaced by the held one, no fork.
+    expect(auditEvidence(`${db}.evidence.json`).json).toMatchObject({ verdict: 'CONFIRMED', code: 'PROOF_MISMATCH', how: 'fork' });
+    const same = doctored(db, 'fork-same', (ev) => {
+      ev['shown'] = ev['held'];
+    });
+    expect(auditEvidence(same)).toMatchObject({ status: 1, code: 'EVIDENCE_NOT_CONFIRMED' });
     // It stopped following: the next run refuses at once, even with the honest operator.
     const again = await cliAsync([...mirrorArgs(db), '--once', '--json']);
     expect(again.status).toBe(1);
     expect(again.stderr).toContain('MIRROR_DIVERGED');
   }, 120_000);
 });
+
+/** `medtrail audit --evidence FILE --json` (the mirror's database next to it): its status and JSON or coded error. */
+function auditEvidence(file: string): { status: number | null; json: Record<string, unknown>; code: string | undefined } {
+  const r = cli(['audit', '--evidence', file, '--json']);
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(r.stdout || r.stderr) as Record<string, unknown>;
+  } catch {
+    /* neither */
+  }
+  return { status: r.status, json, code: (json['error'] as { code?: string } | undefined)?.code };
+}
+
+/** A copy of an evidence file with `change` applied, beside the mirror's database (the audit finds it there). */
+function doctored(db: string, name: string, change: (ev: Record<string, unknown>) => void): string {
+  const ev = JSON.parse(readFileSync(`${db}.evidence.json`, 'utf8')) as Record<string, unknown>;
+  change(ev);
+  const file = join(t.dir, `${name}.evidence.json`);
+  writeFileSync(file, JSON.stringify(ev));
+  copyFileSync(db, join(t.dir, name));
+  return file;
+}
 
 function readdirKey(dir: string, role: string): string {
   // cli/demo-chain.ts writes one key file per participant, named by its role.

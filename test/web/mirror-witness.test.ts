@@ -147,6 +147,11 @@ describe('an operator that signs a wrong map root: a dispensed pack shown as act
     await until('the evidence file', async () => (existsSync(evidenceFile) ? true : undefined));
     const ev = JSON.parse(readFileSync(evidenceFile, 'utf8')) as { code: string; shown: string };
     expect(ev.code).toBe('MAP_ROOT_MISMATCH');
+    // medtrail audit replays it from the (running) mirror's database and the evidence: the operator's own entries
+    // do not give the map roots its signed checkpoint carries.
+    const audited = cli(['audit', '--evidence', evidenceFile, '--json']);
+    expect(audited.status, audited.stderr).toBe(0);
+    expect(JSON.parse(audited.stdout)).toMatchObject({ verdict: 'CONFIRMED', code: 'MAP_ROOT_MISMATCH', how: 'replayed' });
     const status = (await (await fetch(`${mirror!.url}/api/v1/mirror`)).json()) as { diverged: { code: string } | null };
     expect(status.diverged?.code).toBe('MAP_ROOT_MISMATCH');
     // Submitted again by hand: 422, and the quorum of the mirror's policy is never there.
