@@ -7,6 +7,7 @@ import { MedtrailError } from '../../core/errors.js';
 import type { ProductMasterAnswer, ShipmentAnswer } from '../../core/api/answers.js';
 import type { EntryKind } from '../../core/entry/entry.js';
 import { ROLES, type Medicine, type Role } from '../../core/entry/bodies.js';
+import type { RxCellCounts } from '../../core/rx/report.js';
 import { CUSTODY_SCHEMA } from './schema.js';
 
 export const PACK_STATES = ['active', 'in_transit', 'dispensed', 'missing', 'destroyed', 'stolen', 'sample', 'free_sample', 'exported', 'locked'] as const;
@@ -116,16 +117,8 @@ export interface RxDispenseRow {
   undoneIndex: number | null;
 }
 
-/** One cell of custody_rx_stats. */
-export interface RxStatRow {
-  month: string;
-  region: string;
-  substance: string;
-  ptype: string;
-  prescriptions: number;
-  packsPrescribed: number;
-  packsDispensed: number;
-}
+/** One cell of custody_rx_stats: the counts of core/rx/report.ts. */
+export type RxStatRow = RxCellCounts;
 
 interface RawRx {
   id: string;
