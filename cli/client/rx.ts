@@ -20,17 +20,12 @@ import { parsePackRef } from '../pack-refs.js';
 import { RxPrivateStore } from '../../server/rx/private.js';
 import { retentionCutoff } from '../../server/rx/module.js';
 
-export interface PrescribeInput {
+/** What the prescriber gives: the prescription's terms (core/entry/bodies.ts PrescribeBody) and the patient. */
+export interface PrescribeInput extends Pick<PrescribeBody, 'medicine' | 'quantity' | 'dosage' | 'validFrom' | 'validUntil' | 'repeats'> {
   patientId: string;
   patientName?: string;
   birthDate?: string;
   note?: string;
-  medicine: Medicine;
-  quantity: number;
-  dosage: string;
-  validFrom: string;
-  validUntil: string;
-  repeats: number;
 }
 
 export interface Prescribed {
