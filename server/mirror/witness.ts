@@ -13,11 +13,9 @@
 //   after a divergence, anything                    -> 422: it no longer vouches for this operator
 //   an older one it passed over, or no catch-up yet -> 503 MIRROR_BEHIND: the log submits its newest again
 import { Router } from 'express';
-import { readFileSync } from 'node:fs';
-import { keyFileSeed, parseKeyFile } from '../../core/crypto/keys.js';
 import { isMedtrailError, MedtrailError, messageOf } from '../../core/errors.js';
-import { isValidName, parseVerifierKey } from '../../core/log/checkpoint.js';
-import { witnessHandler, type WitnessGate } from '../witness/server.js';
+import { parseVerifierKey } from '../../core/log/checkpoint.js';
+import { readWitnessKey, witnessHandler, type WitnessGate } from '../witness/server.js';
 import { WitnessStore } from '../witness/store.js';
 import { Witness } from '../witness/witness.js';
 import type { Follower } from './follower.js';
@@ -71,20 +69,10 @@ export function mirrorGate(follower: Follower, witness: Witness, catchUpMs = CAT
 
 /** Opens the mirror's witness: its key, its own state file, cosigning for the mirrored log only. */
 export function openMirrorWitness(o: { follower: Follower; logVkey: string; keyFile: string; name?: string; db: string; catchUpMs?: number }): MirrorWitness {
-  let text: string;
-  try {
-    text = readFileSync(o.keyFile, 'utf8');
-  } catch (e) {
-    throw new MedtrailError('CLI_IO', `cannot read the witness key file ${o.keyFile}`, { cause: e });
-  }
-  const key = parseKeyFile(text);
-  const name = o.name ?? key.name;
-  if (!isValidName(name)) {
-    throw new MedtrailError('CLI_USAGE', `the witness name ${JSON.stringify(name)} is not a note key name (no spaces, no "+"): give --witness-name, e.g. mirror.example/m1`);
-  }
+  const { seed, name } = readWitnessKey(o.keyFile, o.name, '--witness-name', 'mirror.example/m1');
   const store = new WitnessStore(o.db);
   try {
-    const witness = new Witness({ store, name, seed: keyFileSeed(key), logs: [{ vkey: o.logVkey, origin: parseVerifierKey(o.logVkey).name }] });
+    const witness = new Witness({ store, name, seed, logs: [{ vkey: o.logVkey, origin: parseVerifierKey(o.logVkey).name }] });
     const handle = witnessHandler(witness, mirrorGate(o.follower, witness, o.catchUpMs));
     const router = Router();
     router.use(MIRROR_WITNESS_PREFIX, (req, res) => handle(req, res));

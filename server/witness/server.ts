@@ -133,22 +133,12 @@ export function witnessHandler(witness: Witness, gate?: WitnessGate): (req: Inco
 /** Opens the witness database and key, and listens. */
 export async function startWitness(o: WitnessServeOptions): Promise<RunningWitness> {
   installNodeCrypto();
-  let keyText: string;
-  try {
-    keyText = readFileSync(o.keyFile, 'utf8');
-  } catch (e) {
-    throw new MedtrailError('CLI_IO', `cannot read the witness key file ${o.keyFile}`, { cause: e });
-  }
-  const key = parseKeyFile(keyText);
-  const name = o.name ?? key.name;
-  if (!isValidName(name)) {
-    throw new MedtrailError('CLI_USAGE', `the witness name ${JSON.stringify(name)} is not a note key name (no spaces, no "+"): give --name, e.g. witness.example/w1`);
-  }
+  const { seed, name } = readWitnessKey(o.keyFile, o.name, '--name', 'witness.example/w1');
   if (o.logs.length === 0) throw new MedtrailError('CLI_USAGE', 'a witness needs at least one log to witness (--log <vkey>)');
   const store = new WitnessStore(o.db);
   let witness: Witness;
   try {
-    witness = new Witness({ store, name, seed: keyFileSeed(key), logs: o.logs });
+    witness = new Witness({ store, name, seed, logs: o.logs });
   } catch (e) {
     store.close();
     throw e;
@@ -178,4 +168,24 @@ export async function startWitness(o: WitnessServeOptions): Promise<RunningWitne
         server.closeIdleConnections();
       }),
   };
+}
+
+/**
+ * A witness's signing seed and note key name from its key file (`medtrail witness --key`, `medtrail mirror
+ * --witness-key`): CLI_IO when the file cannot be read, CLI_USAGE naming `flag` when the name (`name`, else the
+ * key file's) is no note key name.
+ */
+export function readWitnessKey(keyFile: string, name: string | undefined, flag: string, example: string): { seed: Uint8Array; name: string } {
+  let text: string;
+  try {
+    text = readFileSync(keyFile, 'utf8');
+  } catch (e) {
+    throw new MedtrailError('CLI_IO', `cannot read the witness key file ${keyFile}`, { cause: e });
+  }
+  const key = parseKeyFile(text);
+  const chosen = name ?? key.name;
+  if (!isValidName(chosen)) {
+    throw new MedtrailError('CLI_USAGE', `the witness name ${JSON.stringify(chosen)} is not a note key name (no spaces, no "+"): give ${flag}, e.g. ${example}`);
+  }
+  return { seed: keyFileSeed(key), name: chosen };
 }
