@@ -25,7 +25,7 @@ import { isJsonObject, parseJsonText } from '../api/wire.js';
 import { fromBase64, fromHex, fromUtf8, toBase64, utf8 } from '../bytes.js';
 import { canonicalJson } from '../entry/jcs.js';
 import { MedtrailError } from '../errors.js';
-import { openCheckpoint } from '../log/checkpoint.js';
+import { openCheckpoint, type Checkpoint } from '../log/checkpoint.js';
 import { verifyInclusion } from '../log/merkle.js';
 import { requireQuorum, type QuorumCheck, type QuorumOptions, type TlogPolicy } from '../log/policy.js';
 import { checkPackState, type ProvenState } from './state-proof.js';
@@ -142,14 +142,17 @@ export function checkPackProof(text: string, trust: ProofTrust, expect?: { gtin:
   const map = parseMapAnswer({ ...rest, checkpoint: p.checkpoint }, 'the pack record of the proof');
   let quorum: QuorumCheck | undefined;
   let vkey: string;
+  let cp: Checkpoint;
   if ('policy' in trust) {
     quorum = requireQuorum(trust.policy, p.checkpoint, trust.opts);
     vkey = quorum.log;
+    cp = quorum.checkpoint;
   } else {
     vkey = trust.vkey;
-    openCheckpoint(p.checkpoint, vkey);
+    cp = openCheckpoint(p.checkpoint, vkey);
   }
-  const proven = checkPackState(vkey, gtin, serial, map);
+  // The checkpoint is opened once, above; the state proof stands on that one.
+  const proven = checkPackState(vkey, gtin, serial, map, () => cp);
   if (!proven.present) throw new MedtrailError('MAP_PROOF_INVALID', 'the map proves the pack absent, yet a record was given');
   verifyInclusion(fromHex(proven.lastEntry, 32), p.index, proven.checkpoint.size, p.hashes, proven.checkpoint.root);
   return { gtin, serial, index: p.index, proven, quorum };
