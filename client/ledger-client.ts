@@ -61,6 +61,9 @@ function causeOf(e: unknown): string | undefined {
   return e.name === 'Error' ? undefined : e.name;
 }
 
+/** Attempts after a CHECKPOINT_PENDING (waits of 0.1, 0.2, ... s: about 4.5 s in all). */
+const PENDING_TRIES = 9;
+
 export class LedgerClient {
   /** The server's origin and base path, e.g. http://127.0.0.1:8080. */
   readonly base: string;
@@ -98,28 +101,40 @@ export class LedgerClient {
     // The text sent is exactly the text whose UTF-8 bytes are signed.
     const sent = body === undefined ? undefined : JSON.stringify(body);
     const raw = sent === undefined ? undefined : utf8(sent);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (raw !== undefined) headers['content-type'] = 'application/json';
-    if (signed) {
-      const s = this.options.signer;
-      if (s === undefined) throw new MedtrailError('CLI_USAGE', 'this request must be signed: give --key');
-      const log = await this.origin();
-      Object.assign(headers, signRequest({ log, method, path: this.basePath + path, ...(raw !== undefined ? { body: raw } : {}) }, s.gln, s.seed));
+    // A server over PostgreSQL that does not sign answers CHECKPOINT_PENDING for state newer than the newest
+    // checkpoint it holds (server/pg/replica.ts); the signer signs within a second, so ask again (a few times,
+    // each attempt signed afresh: a signed request's nonce is spent once).
+    for (let attempt = 0; ; attempt++) {
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (raw !== undefined) headers['content-type'] = 'application/json';
+      if (signed) {
+        const s = this.options.signer;
+        if (s === undefined) throw new MedtrailError('CLI_USAGE', 'this request must be signed: give --key');
+        const log = await this.origin();
+        Object.assign(headers, signRequest({ log, method, path: this.basePath + path, ...(raw !== undefined ? { body: raw } : {}) }, s.gln, s.seed));
+      }
+      let res: Response;
+      let text: string;
+      try {
+        const t = this.options.timeoutMs;
+        const signals = [...(t !== undefined ? [AbortSignal.timeout(t)] : []), ...(this.options.signal !== undefined ? [this.options.signal] : [])];
+        const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+        res = await fetch(this.base + path, { ...this.options.fetchInit, method, headers, ...(sent !== undefined ? { body: sent } : {}), ...(signal !== undefined ? { signal } : {}) });
+        text = await res.text();
+      } catch (e) {
+        const why = causeOf(e);
+        throw new MedtrailError('SERVER_UNREACHABLE', `cannot reach ${this.base}${why !== undefined ? ` (${why})` : ''}`, { cause: e });
+      }
+      if (!res.ok) {
+        const refusal = refusalOf(res.status, text);
+        if (refusal.code === 'CHECKPOINT_PENDING' && attempt < PENDING_TRIES) {
+          await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+          continue;
+        }
+        throw refusal;
+      }
+      return { status: res.status, text, type: res.headers.get('content-type') ?? '' };
     }
-    let res: Response;
-    let text: string;
-    try {
-      const t = this.options.timeoutMs;
-      const signals = [...(t !== undefined ? [AbortSignal.timeout(t)] : []), ...(this.options.signal !== undefined ? [this.options.signal] : [])];
-      const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-      res = await fetch(this.base + path, { ...this.options.fetchInit, method, headers, ...(sent !== undefined ? { body: sent } : {}), ...(signal !== undefined ? { signal } : {}) });
-      text = await res.text();
-    } catch (e) {
-      const why = causeOf(e);
-      throw new MedtrailError('SERVER_UNREACHABLE', `cannot reach ${this.base}${why !== undefined ? ` (${why})` : ''}`, { cause: e });
-    }
-    if (!res.ok) throw refusalOf(res.status, text);
-    return { status: res.status, text, type: res.headers.get('content-type') ?? '' };
   }
 
   /** A JSON answer read by `parse` (a core/api/answers.ts parser). */
@@ -252,7 +267,7 @@ export class LedgerClient {
   }
 }
 
-const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['SERVER_UNREACHABLE', 'INTERNAL', 'OVERLOADED', 'RATE_LIMITED', 'BAD_JSON', 'AUTH_CLOCK_SKEW', 'MIRROR_BEHIND', 'OPERATOR_UNREACHABLE']);
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['SERVER_UNREACHABLE', 'INTERNAL', 'OVERLOADED', 'RATE_LIMITED', 'BAD_JSON', 'AUTH_CLOCK_SKEW', 'MIRROR_BEHIND', 'OPERATOR_UNREACHABLE', 'STORE_UNAVAILABLE', 'CHECKPOINT_PENDING']);
 
 /** Whether an error means "try again later" (outage, overload) rather than a refusal on the merits. */
 export function isTransient(e: unknown): boolean {

@@ -137,6 +137,9 @@ export const ERROR_CODES = {
   STORE_EXISTS: 'the database already exists; refusing to overwrite',
   STORE_MISSING: 'no database at that path; run medtrail init',
   LOG_INTEGRITY: 'the ledger failed an integrity check',
+  STORE_UNAVAILABLE: 'the ledger database (PostgreSQL) cannot be reached now: nothing was written; try again',
+  STORE_MISMATCH: "this server's local copy belongs to another ledger, or holds a tree the database does not: remove the copy (--cache) and start again",
+  CHECKPOINT_PENDING: 'the state asked for is newer than the newest checkpoint this server holds; the signing server signs it shortly: ask again',
   // mirrors (server/mirror): a checked copy of the operator's ledger
   MIRROR_BEHIND: 'this mirror has not verified the state asked for yet (catching up); ask again shortly',
   MIRROR_READ_ONLY: 'this server is a mirror: entries are written to the operator',

@@ -7,6 +7,7 @@ import { MedtrailError } from '../core/errors.js';
 import { keyFileSeed, parseKeyFile, type KeyFile } from '../core/crypto/keys.js';
 import type { TlogPolicy } from '../core/log/policy.js';
 import { LogService } from './log/log-service.js';
+import type { PgReplica } from './pg/replica.js';
 import { openDatabase, SqliteLedgerStore } from './store/ledger-store.js';
 
 export const DEFAULT_DB = './data/medtrail.db';
@@ -38,6 +39,11 @@ export interface Ledger {
    * to its witnesses (server/log/publisher.ts) and the pages pin it, so that clients hold checkpoints to it.
    */
   policy?: { text: string; parsed: TlogPolicy; maxAgeS: number };
+  /**
+   * Set when the ledger of record is in PostgreSQL (server/pg/replica.ts): `store` is then this process's
+   * working copy, appends go through `pg.write`, and `pg.stop()` runs before `close()`.
+   */
+  pg?: PgReplica;
   close(): void;
 }
 

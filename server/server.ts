@@ -3,6 +3,8 @@
 import { createServer, type Server } from 'node:http';
 import type { Router } from 'express';
 import { openLedger, type Ledger } from './context.js';
+import { openPgLedger } from './pg/ledger.js';
+import { DEFAULT_PG_LOG_KEY, pgTarget } from './pg/target.js';
 import { DEFAULT_WITNESS_MAX_AGE_S, parsePolicy, type TlogPolicy } from '../core/log/policy.js';
 import { Publisher } from './log/publisher.js';
 import { codeOf, isMedtrailError, MedtrailError } from '../core/errors.js';
@@ -46,6 +48,10 @@ export interface ServeOptions {
    * It is closed with the server.
    */
   ledger?: Ledger;
+  /** With `db` a postgres:// URL: this process's working copy (default a temporary file, server/pg/ledger.ts). */
+  cache?: string;
+  /** With `db` a postgres:// URL: how often the copy follows the database without a NOTIFY (default 1,000 ms). */
+  pgRoundMs?: number;
 }
 
 /** A whole-number setting from the environment, or undefined for the default. */
@@ -77,7 +83,18 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   // event loop, a huge page cap serves 1,000 leaves whatever their size.
   const entryInlineBytes = o.entryInlineBytes ?? intFromEnv('MEDTRAIL_ENTRY_INLINE_BYTES', process.env['MEDTRAIL_ENTRY_INLINE_BYTES']);
   const logPageBytes = o.logPageBytes ?? intFromEnv('MEDTRAIL_LOG_PAGE_BYTES', process.env['MEDTRAIL_LOG_PAGE_BYTES']);
-  const ledger = o.ledger ?? openLedger({ db: o.db, ...(o.logKey !== undefined ? { logKey: o.logKey } : {}), ...(logPageBytes !== undefined ? { pageBytes: logPageBytes } : {}) });
+  const pgAt = o.ledger === undefined ? pgTarget(o.db) : undefined;
+  const ledger =
+    o.ledger ??
+    (pgAt !== undefined
+      ? await openPgLedger({
+          target: pgAt,
+          logKey: o.logKey ?? DEFAULT_PG_LOG_KEY,
+          ...(o.cache !== undefined ? { cache: o.cache } : {}),
+          ...(o.pgRoundMs !== undefined ? { roundMs: o.pgRoundMs } : {}),
+          ...(logPageBytes !== undefined ? { pageBytes: logPageBytes } : {}),
+        })
+      : openLedger({ db: o.db, ...(o.logKey !== undefined ? { logKey: o.logKey } : {}), ...(logPageBytes !== undefined ? { pageBytes: logPageBytes } : {}) }));
   let publisher: Publisher | undefined;
   if (o.policy !== undefined) {
     let parsed: TlogPolicy;
@@ -116,13 +133,16 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   // Sign a checkpoint at start so that GET checkpoint never has to, and keep signing while appends come in.
   // The modules' integrity guard ran above (while the routers were built): a ledger that failed it is frozen,
   // and then nothing is signed (LOG_INTEGRITY); the server still starts, to answer that on every route.
+  // A server over PostgreSQL that does not hold the signing lease serves the checkpoints the signer stored
+  // (CHECKPOINT_PENDING until there is one): it follows them from here on (server/pg/replica.ts).
   const signQuietly = (sign: () => unknown): void => {
     try {
       sign();
     } catch (e) {
-      if (!isMedtrailError(e, 'LOG_INTEGRITY')) throw e;
+      if (!isMedtrailError(e, 'LOG_INTEGRITY') && !isMedtrailError(e, 'CHECKPOINT_PENDING')) throw e;
     }
   };
+  await ledger.pg?.start();
   // A mirror's log does not sign: it serves the operator's checkpoints it verified (server/mirror).
   if (ledger.log.signs) signQuietly(() => ledger.log.signNow());
   const timer = setInterval(() => {
@@ -150,6 +170,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     clearInterval(timer);
     app.stop();
     await publisher?.close();
+    await ledger.pg?.stop();
     for (const m of modules) m.close?.();
     ledger.close();
     throw e;
@@ -164,7 +185,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       app.stop();
       server.close(() => {
         // The submission under way finishes (its cosignatures are kept) before the database closes.
-        void (publisher?.close() ?? Promise.resolve()).then(() => {
+        void (publisher?.close() ?? Promise.resolve()).then(async () => {
+          await ledger.pg?.stop();
           for (const m of modules) m.close?.();
           ledger.close();
           resolve();

@@ -15,6 +15,8 @@ import { parseJsonText } from '../../core/api/wire.js';
 import { confirmEvidence } from '../../server/mirror/audit-evidence.js';
 import { LedgerClient } from '../../client/ledger-client.js';
 import { DEFAULT_DB } from '../../server/context.js';
+import { snapshotToSqlite } from '../../server/pg/snapshot.js';
+import { defaultDb, pgTarget } from '../../server/pg/target.js';
 import { openDatabase, SqliteLedgerStore } from '../../server/store/ledger-store.js';
 import { action, emit } from '../io.js';
 
@@ -50,7 +52,7 @@ export function registerAudit(program: Command): void {
   program
     .command('audit')
     .description('recompute every hash from the leaves, check every signature and checkpoint; say where the ledger was altered')
-    .option('--db <path>', 'database file', DEFAULT_DB)
+    .option('--db <path>', 'database: an SQLite file, or postgres://user@host:port/db?schema=name (default: MEDTRAIL_DB, else ./data/medtrail.db)', defaultDb(DEFAULT_DB))
     .option('--max-findings <n>', 'stop listing after this many findings', '100')
     .option('--checkpoint <file>', 'a checkpoint note you kept (repeatable): the ledger must still contain it', (v: string, acc: string[] = []) => [...acc, v])
     .option('--evidence <file>', "a mirror's divergence evidence (<mirror db>.evidence.json): confirm it independently (the notes under the log key; a fork from the two notes, anything else replayed from the mirror's database, --db, default the file's name without .evidence.json)")
@@ -74,12 +76,17 @@ export function registerAudit(program: Command): void {
           }
           return;
         }
-        const db = openDatabase(opts.db, { readonly: true });
+        // A ledger in PostgreSQL is copied row for row into a temporary SQLite file and judged like any other.
+        const pgAt = pgTarget(opts.db);
+        const copyDir = pgAt !== undefined ? mkdtempSync(join(tmpdir(), 'medtrail-audit-')) : undefined;
+        const file = copyDir !== undefined && pgAt !== undefined ? join(copyDir, 'ledger.db') : opts.db;
+        if (copyDir !== undefined && pgAt !== undefined) await snapshotToSqlite(pgAt, file);
+        const db = openDatabase(file, { readonly: true });
         const store = new SqliteLedgerStore(db);
         let report;
         try {
           // The server's witness (the newest checkpoint it verified) is read when present: it shows a rollback.
-          const witness = readWitness(witnessPath(opts.db));
+          const witness = pgAt !== undefined ? undefined : readWitness(witnessPath(opts.db));
           const given = (opts.checkpoint ?? []).map((f) => checkpointFile(f, store.getMeta('log_vkey')));
           const trusted = [...given, ...(witness !== undefined ? [witness] : [])];
           const log = auditLedger(store, { maxFindings: Math.max(1, Number(opts.maxFindings) || 100), trusted });
@@ -88,6 +95,7 @@ export function registerAudit(program: Command): void {
           report = { ...log, ok: log.ok && maps.findings.length === 0, findings: [...log.findings, ...maps.findings], maps };
         } finally {
           store.close();
+          if (copyDir !== undefined) rmSync(copyDir, { recursive: true, force: true });
         }
         const lines = report.ok
           ? [

@@ -11,6 +11,9 @@ import { generateKeyFile, keyFilePublic, keyId } from '../../core/crypto/keys.js
 import { authorityKeyPath, DEFAULT_DB, logKeyPath } from '../../server/context.js';
 import { openDatabase, SqliteLedgerStore } from '../../server/store/ledger-store.js';
 import { action, emit, writeNewFile } from '../io.js';
+import { join } from 'node:path';
+import { initPgLedger, pgLedgerExists } from '../../server/pg/ledger.js';
+import { DEFAULT_PG_KEY_DIR, defaultDb, pgTarget, type PgTarget } from '../../server/pg/target.js';
 
 /**
  * A fresh origin for a ledger made without --origin: `localhost/medtrail/<8 random hex>`. Every entry and
@@ -27,6 +30,8 @@ export const DEFAULT_AUTHORITY_GLN = `000000000001${checkDigit('000000000001')}`
 
 export interface InitOptions {
   db: string;
+  /** With `db` a postgres:// URL: the folder the key files go to (default ./data). */
+  keys?: string | undefined;
   /** Default: freshOrigin(). */
   origin?: string | undefined;
   authorityGln: string;
@@ -45,58 +50,83 @@ export interface InitResult {
 
 const ORIGIN_RE = /^[a-zA-Z0-9.-]+(:[0-9]+)?(\/[a-zA-Z0-9._~-]+)*$/;
 
-export function initLedger(o: InitOptions): InitResult {
+/** The new ledger's identity, checked, and where its keys go. */
+function prepareInit(o: InitOptions, keyDir: string | undefined): { origin: string; logPath: string; authPath: string } {
   installNodeCrypto();
   const origin = o.origin ?? freshOrigin();
   if (!ORIGIN_RE.test(origin)) throw new MedtrailError('CLI_USAGE', `--origin must look like host/path (no scheme), got ${origin}`);
   if (!isValidGln(o.authorityGln)) throw new MedtrailError('GS1_BAD_GLN', `--authority-gln ${o.authorityGln} is not a valid GLN`);
-  const logPath = logKeyPath(o.db);
-  const authPath = authorityKeyPath(o.db);
-  for (const p of [o.db, logPath, authPath]) {
+  const logPath = keyDir === undefined ? logKeyPath(o.db) : join(keyDir, 'log.key.json');
+  const authPath = keyDir === undefined ? authorityKeyPath(o.db) : join(keyDir, 'authority.key.json');
+  for (const p of keyDir === undefined ? [o.db, logPath, authPath] : [logPath, authPath]) {
     if (existsSync(p)) throw new MedtrailError('STORE_EXISTS', `${p} already exists; refusing to overwrite`);
   }
-  const logKey = generateKeyFile(origin);
+  return { origin, logPath, authPath };
+}
+
+/**
+ * Writes the two key files and returns the meta rows of the ledger. Keys first (exclusive create), then the
+ * database: a crash in between leaves no database, so init can be re-run after removing the key files, and
+ * never leaves a database whose keys are gone.
+ */
+function writeKeys(o: InitOptions, p: { origin: string; logPath: string; authPath: string }): { meta: Record<string, string>; authKeyId: string } {
+  const logKey = generateKeyFile(p.origin);
   const authKey = generateKeyFile(o.authorityName, o.authorityGln);
-  const vkey = verifierKey(origin, keyFilePublic(logKey));
-  // Keys first (exclusive create), then the database: a crash in between leaves no database, so init can be
-  // re-run after removing the key files, and never leaves a database whose keys are gone.
-  writeNewFile(logPath, `${JSON.stringify(logKey, null, 2)}\n`, true);
-  writeNewFile(authPath, `${JSON.stringify(authKey, null, 2)}\n`, true);
+  const vkey = verifierKey(p.origin, keyFilePublic(logKey));
+  writeNewFile(p.logPath, `${JSON.stringify(logKey, null, 2)}\n`, true);
+  writeNewFile(p.authPath, `${JSON.stringify(authKey, null, 2)}\n`, true);
+  return {
+    meta: { origin: p.origin, log_vkey: vkey, authority_gln: o.authorityGln, authority_public_key: authKey.publicKey, created: new Date().toISOString() },
+    authKeyId: keyId(keyFilePublic(authKey)),
+  };
+}
+
+function initResult(o: InitOptions, p: { origin: string; logPath: string; authPath: string }, k: { meta: Record<string, string>; authKeyId: string }, shown: string): InitResult {
+  return { db: shown, origin: p.origin, logKey: p.logPath, authorityKey: p.authPath, logVerifierKey: k.meta['log_vkey']!, authorityGln: o.authorityGln, authorityKeyId: k.authKeyId };
+}
+
+/** `init --db postgres://...`: the schema in PostgreSQL (docs/postgres.md), the keys in `keys` (default ./data). */
+export async function initPgLedgerCli(o: InitOptions, target: PgTarget): Promise<InitResult> {
+  const p = prepareInit(o, o.keys ?? DEFAULT_PG_KEY_DIR);
+  if (await pgLedgerExists(target)) throw new MedtrailError('STORE_EXISTS', `${target.shown} already holds a ledger; refusing to overwrite`);
+  const k = writeKeys(o, p);
+  await initPgLedger(target, k.meta);
+  return initResult(o, p, k, target.shown);
+}
+
+export function initLedger(o: InitOptions): InitResult {
+  const p = prepareInit(o, undefined);
+  const k = writeKeys(o, p);
   const store = new SqliteLedgerStore(openDatabase(o.db, { create: true }));
   try {
     store.transaction(() => {
-      store.setMeta('origin', origin);
-      store.setMeta('log_vkey', vkey);
-      store.setMeta('authority_gln', o.authorityGln);
-      store.setMeta('authority_public_key', authKey.publicKey);
-      store.setMeta('created', new Date().toISOString());
+      for (const [key, v] of Object.entries(k.meta)) store.setMeta(key, v);
     });
   } finally {
     store.close();
   }
-  return {
-    db: o.db,
-    origin,
-    logKey: logPath,
-    authorityKey: authPath,
-    logVerifierKey: vkey,
-    authorityGln: o.authorityGln,
-    authorityKeyId: keyId(keyFilePublic(authKey)),
-  };
+  return initResult(o, p, k, o.db);
+}
+
+/** init on whichever engine `--db` names. */
+export async function initAny(o: InitOptions): Promise<InitResult> {
+  const target = pgTarget(o.db);
+  return target === undefined ? initLedger(o) : initPgLedgerCli(o, target);
 }
 
 export function registerInit(program: Command): void {
   program
     .command('init')
-    .description('create a new ledger: the SQLite database, the log key and the authority key (never overwrites)')
-    .option('--db <path>', 'database file', DEFAULT_DB)
+    .description('create a new ledger: the database (an SQLite file, or a schema in PostgreSQL), the log key and the authority key (never overwrites)')
+    .option('--db <path>', 'database: an SQLite file, or postgres://user@host:port/db?schema=name (default: MEDTRAIL_DB, else ./data/medtrail.db)', defaultDb(DEFAULT_DB))
+    .option('--keys <dir>', 'with a postgres:// --db: the folder for the key files', DEFAULT_PG_KEY_DIR)
     .option('--origin <origin>', 'checkpoint origin and log key name (host/path; default: localhost/medtrail/<random>, distinct for every ledger)')
     .option('--authority-gln <gln>', 'GLN of the authority that admits participants', DEFAULT_AUTHORITY_GLN)
     .option('--authority-name <name>', 'name of the authority', 'medtrail authority')
     .option('--json', 'print JSON')
     .action(
-      action((opts: InitOptions & { json?: boolean }) => {
-        const r = initLedger(opts);
+      action(async (opts: InitOptions & { json?: boolean }) => {
+        const r = await initAny(opts);
         emit(opts, r, `created ${r.db}\nlog key        ${r.logKey}\nauthority key  ${r.authorityKey} (GLN ${r.authorityGln})\nverifier key   ${r.logVerifierKey}`);
       }),
     );

@@ -1,6 +1,7 @@
 // `medtrail serve`: runs the ledger service until SIGINT/SIGTERM.
 import type { Command } from 'commander';
 import { DEFAULT_DB } from '../../server/context.js';
+import { defaultDb, pgTarget } from '../../server/pg/target.js';
 import { DEFAULT_MAX_LAG_MS } from '../../server/http/shedder.js';
 import { startServer, type RunningServer, type ServiceModule } from '../../server/server.js';
 import { action, emit, parsePort } from '../io.js';
@@ -25,6 +26,7 @@ export interface ServeCliOptions {
   port: string;
   host: string;
   logKey?: string;
+  cache?: string;
   policy?: string;
   witnessMaxAge?: string;
   json?: boolean;
@@ -39,6 +41,7 @@ export async function serveForever(opts: ServeCliOptions, modules: ServiceModule
     modules,
     maxLagMs: DEFAULT_MAX_LAG_MS,
     ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}),
+    ...(opts.cache !== undefined ? { cache: opts.cache } : {}),
     ...(opts.policy !== undefined ? { policy: readText(opts.policy, '--policy') } : {}),
     ...(opts.witnessMaxAge !== undefined ? { witnessMaxAgeS: seconds(opts.witnessMaxAge, '--witness-max-age') } : {}),
   });
@@ -51,7 +54,9 @@ export async function serveForever(opts: ServeCliOptions, modules: ServiceModule
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  emit(opts, { url: s.url, port: s.port, db: opts.db }, `medtrail serving ${opts.db} at ${s.url} (Ctrl-C to stop)`);
+  const shown = pgTarget(opts.db)?.shown ?? opts.db;
+  const role = s.ledger.pg === undefined ? '' : s.ledger.pg.signer ? ' (this server signs checkpoints)' : ' (following the signing server)';
+  emit(opts, { url: s.url, port: s.port, db: shown }, `medtrail serving ${shown} at ${s.url}${role} (Ctrl-C to stop)`);
   if (onListening !== undefined) {
     try {
       await Promise.race([onListening(s), stopped]);
@@ -66,14 +71,15 @@ export async function serveForever(opts: ServeCliOptions, modules: ServiceModule
 /** The options of every command that serves a ledger (serve, start). */
 export function servingOptions(cmd: Command): Command {
   return cmd
-    .option('--db <path>', 'database file', DEFAULT_DB)
+    .option('--db <path>', 'database: an SQLite file, or postgres://user@host:port/db?schema=name (default: MEDTRAIL_DB, else ./data/medtrail.db)', defaultDb(DEFAULT_DB))
     .option('--port <port>', 'TCP port (0 picks a free one)', '8080')
     .option('--host <host>', 'address to listen on', '127.0.0.1');
 }
 
 export function registerServe(program: Command, modules: () => ServiceModule[]): void {
   servingOptions(program.command('serve').description('run the ledger service (HTTP API, checkpoints, proofs)'))
-    .option('--log-key <path>', 'log key file (default: log.key.json beside the database)')
+    .option('--log-key <path>', 'log key file (default: log.key.json beside the database; ./data/pg/log.key.json for PostgreSQL)')
+    .option('--cache <file>', "with a postgres:// --db: this server's working copy of the ledger, kept across restarts (default: a temporary file)")
     .option('--policy <file>', 'witness policy (c2sp.org/tlog-policy): every checkpoint goes to its witnesses; the pages pin it')
     .option('--witness-max-age <seconds>', 'oldest witness cosignature the pages accept (default 600); the log has them refreshed at a quarter of it')
     .option('--json', 'print the listening address as JSON')

@@ -12,7 +12,9 @@ import { action, writeNewFile } from '../io.js';
 import { isJsonObject } from '../../core/api/wire.js';
 import { readFileSync } from 'node:fs';
 import { describeDemo } from './demo.js';
-import { DEFAULT_AUTHORITY_GLN, initLedger } from './init.js';
+import { DEFAULT_AUTHORITY_GLN, initAny } from './init.js';
+import { pgLedgerExists } from '../../server/pg/ledger.js';
+import { DEFAULT_PG_KEY_DIR, pgTarget } from '../../server/pg/target.js';
 import { serveForever, servingOptions } from './serve.js';
 
 /** The demo packs a first start saved ({"packs":{verdict: uri}}), or undefined when there are none. */
@@ -39,21 +41,25 @@ function atServer(uri: string, url: string): string {
 
 export function registerStart(program: Command, modules: () => ServiceModule[]): void {
   servingOptions(program.command('start').description('create the ledger if there is none yet (./data/medtrail.db), serve it, and on first run print demo packs'))
+    .option('--cache <file>', "with a postgres:// --db: this server's working copy of the ledger, kept across restarts (default: a temporary file)")
     .option('--no-demo', 'do not set up the demo chain on a new ledger')
     .option('--json', 'print JSON')
     .action(
-      action(async (opts: { db: string; port: string; host: string; demo: boolean; json?: boolean }) => {
-        const fresh = !existsSync(opts.db);
+      action(async (opts: { db: string; port: string; host: string; demo: boolean; json?: boolean; cache?: string }) => {
+        // On PostgreSQL the keys (and the demo's files) live in ./data/pg; on SQLite beside the database file.
+        const pgAt = pgTarget(opts.db);
+        const home = pgAt !== undefined ? DEFAULT_PG_KEY_DIR : dirname(opts.db);
+        const fresh = pgAt !== undefined ? !(await pgLedgerExists(pgAt)) : !existsSync(opts.db);
         if (fresh) {
-          const r = initLedger({ db: opts.db, authorityGln: DEFAULT_AUTHORITY_GLN, authorityName: 'medtrail authority' });
-          if (!opts.json) process.stdout.write(`created a new ledger at ${r.db} (keys beside it)\n`);
+          const r = await initAny({ db: opts.db, authorityGln: DEFAULT_AUTHORITY_GLN, authorityName: 'medtrail authority', keys: home });
+          if (!opts.json) process.stdout.write(`created a new ledger at ${r.db} (keys in ${home})\n`);
         }
-        const demoDir = join(dirname(opts.db), 'demo');
+        const demoDir = join(home, 'demo');
         const packsFile = join(demoDir, 'packs.json');
-        await serveForever(opts, modules(), async (s) => {
+        await serveForever({ ...opts, ...(pgAt !== undefined ? { logKey: join(home, 'log.key.json') } : {}) }, modules(), async (s) => {
           if (!opts.demo) return;
           if (fresh) {
-            const demo = await runDemo({ server: s.url, authorityKey: authorityKeyPath(opts.db), dir: demoDir });
+            const demo = await runDemo({ server: s.url, authorityKey: pgAt !== undefined ? join(home, 'authority.key.json') : authorityKeyPath(opts.db), dir: demoDir });
             writeNewFile(packsFile, `${JSON.stringify({ packs: demo.packs }, null, 2)}\n`);
             process.stdout.write(opts.json ? `${JSON.stringify({ packs: demo.packs })}\n` : `\n${await describeDemo(s.url, demo)}\n`);
             return;

@@ -85,7 +85,7 @@ export function custodyRoutes(s: CustodyServices, log: LogService): Router {
   // A body over ENTRY_INLINE_BYTES arrives unparsed (server/http/app.ts) and is read off the event loop.
   r.post('/entries', async (req, res) => {
     const deferred = req.deferredBody;
-    const { appended, single } = deferred !== undefined ? await s.submitBytes(deferred) : s.submitBody(req.body);
+    const { appended, single } = deferred !== undefined ? await s.submitBytes(deferred) : await s.submitBody(req.body);
     const out = appended.map((a) => ({ index: a.index, leafHash: toHex(a.leafHash) }));
     res.status(201).json(single ? out[0] : { entries: out });
   });

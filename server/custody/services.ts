@@ -11,7 +11,11 @@
 // A request body over ENTRY_INLINE_BYTES (server/http/app.ts) takes submitBytes(): steps 1 and 2, and the
 // JSON parse before them, run in the entry-check worker (entry-checker.ts), off the event loop.
 import { equalBytes } from '../../core/bytes.js';
-import type { Entry } from '../../core/entry/entry.js';
+import { decodeEntry, type Entry } from '../../core/entry/entry.js';
+import { isMedtrailError, MedtrailError } from '../../core/errors.js';
+import { openCheckpoint, type Checkpoint } from '../../core/log/checkpoint.js';
+import { readMapRoots } from '../../core/map/extension.js';
+import type { StoredCheckpoint } from '../store/ledger-store.js';
 import type { Ledger } from '../context.js';
 import { appendChecked, loadKeyBook, toAppendInput } from '../log/ingest.js';
 import type { KeyBook } from '../log/keybook.js';
@@ -40,10 +44,15 @@ export interface CustodyServices {
   state: CustodyState;
   /** The state maps every checkpoint commits to, and their proofs. */
   map: MapService;
-  /** Checks signers and signatures, then bodies, then rules, appends: all entries or none. `now` is for tests of time rules. */
+  /**
+   * Checks signers and signatures, then bodies, then rules, appends: all entries or none. `now` is for tests of
+   * time rules. Synchronous, so for a ledger in SQLite only (PG_ASYNC_ONLY otherwise): the routes use `commit`.
+   */
   submit(entries: Entry[], now?: number): Appended[];
+  /** submit() on any ledger: resolves once the entries are committed (in PostgreSQL when the ledger is there). */
+  commit(entries: Entry[], now?: number): Promise<Appended[]>;
   /** A parsed request body: one entry or {"entries":[...]}. */
-  submitBody(body: unknown, now?: number): Submitted;
+  submitBody(body: unknown, now?: number): Promise<Submitted>;
   /** A request body's bytes, parsed and checked in the entry-check worker, then appended here. */
   submitBytes(bytes: Buffer, now?: number): Promise<Submitted>;
   /** Stops the entry-check worker. */
@@ -53,6 +62,38 @@ export interface CustodyServices {
 }
 
 const cache = new WeakMap<Ledger, CustodyServices>();
+
+/** Thrown to roll back a dry run's local transaction (appendDurable). */
+const DRY_RUN = Symbol('dry run');
+
+/**
+ * A checkpoint the signing server stored in PostgreSQL, adopted by a server that does not sign, its copy at
+ * exactly the checkpoint's size: the log's signature, the root of its own tree, and its own state maps' roots
+ * must all be the note's, or the log is frozen (LOG_INTEGRITY).
+ */
+function adoptCheckpoint(ledger: Ledger, map: MapService, cp: StoredCheckpoint): void {
+  const fail = (reason: string): never => {
+    ledger.log.freeze(reason);
+    throw new MedtrailError('LOG_INTEGRITY', reason);
+  };
+  let c: Checkpoint;
+  try {
+    c = openCheckpoint(cp.note, ledger.log.verifierKey);
+  } catch (e) {
+    return fail(`a checkpoint in PostgreSQL (size ${cp.size}) is not signed by the log key: ${isMedtrailError(e) ? e.code : 'INTERNAL'}`);
+  }
+  if (c.size !== cp.size || c.size !== ledger.log.size() || !equalBytes(c.root, ledger.log.rootAt(c.size))) {
+    fail(`the checkpoint of size ${cp.size} in PostgreSQL does not sign the tree its leaves give`);
+  }
+  ledger.store.transaction(() => {
+    const roots = map.catchUp(c.size);
+    const shown = readMapRoots(c);
+    if (shown === undefined || !equalBytes(shown.packs, roots.packs) || !equalBytes(shown.lots, roots.lots)) {
+      fail(`the checkpoint of size ${cp.size} signs state maps other than those its leaves give`);
+    }
+    ledger.store.saveCheckpoint({ size: c.size, root: c.root, note: cp.note, signedAt: cp.signedAt });
+  });
+}
 
 export function custodyServices(ledger: Ledger): CustodyServices {
   const have = cache.get(ledger);
@@ -88,14 +129,78 @@ export function custodyServices(ledger: Ledger): CustodyServices {
     }
   };
 
+  const pgCopy = ledger.pg;
+  /**
+   * On PostgreSQL a signer may have been admitted (or its key rotated) through another server since this copy
+   * last followed: a signer check that fails is tried again once the copy is at the database's head.
+   */
+  const checkedAfterSync = async <T>(check: () => T | Promise<T>): Promise<T> => {
+    try {
+      return await check();
+    } catch (e) {
+      if (pgCopy === undefined || !(isMedtrailError(e, 'SIGNER_UNKNOWN') || isMedtrailError(e, 'ENTRY_BAD_SIGNATURE') || isMedtrailError(e, 'KEY_REVOKED'))) throw e;
+      await pgCopy.follow();
+      return check();
+    }
+  };
+  /**
+   * The same append on a ledger in PostgreSQL (server/pg/replica.ts): the rules run in a dry run on the working
+   * copy (rolled back), the leaves are committed in PostgreSQL, and then the copy replays them like anyone's.
+   */
+  const appendDurable = (entries: readonly Entry[], inputs: readonly AppendInput[], now: number): Promise<Appended[]> => {
+    if (pgCopy === undefined) return Promise.resolve().then(() => append(entries, inputs, now));
+    const many = entries.length > 1;
+    const c: ApplyContext = { ...base, now };
+    const seen = keys.version;
+    return pgCopy.write(inputs, () => {
+      // A key admitted, rotated or revoked through another server since the signatures were checked: again.
+      if (keys.version !== seen) checkSigners([...entries], lookup, keys.origin);
+      let out: Appended[] = [];
+      try {
+        ledger.store.transaction(() => {
+          out = ledger.log.append(inputs);
+          for (let i = 0; i < entries.length; i++) within(i, many, () => applyAppended(c, [entries[i]!], [out[i]!]));
+          throw DRY_RUN;
+        });
+      } catch (e) {
+        if (e !== DRY_RUN) throw e;
+      } finally {
+        state.invalidate();
+      }
+      return out;
+    });
+  };
+  if (pgCopy !== undefined) {
+    pgCopy.attach({
+      applied: (leaves) => {
+        catchUp(base, ledger.log);
+        for (const l of leaves) if (l.kind === 'participant') keys.observe(decodeEntry(l.bytes));
+        state.invalidate();
+      },
+      adopt: (cp) => adoptCheckpoint(ledger, map, cp),
+    });
+  }
+
   const submit = (entries: Entry[], now = Date.now()): Appended[] => {
+    if (pgCopy !== undefined) throw new MedtrailError('INTERNAL', 'a ledger in PostgreSQL is appended to asynchronously (commit)');
     checkEntries(entries, lookup, keys.origin, now);
     return append(entries, entries.map(toAppendInput), now);
+  };
+  const commit = async (entries: Entry[], now = Date.now()): Promise<Appended[]> => {
+    await checkedAfterSync(() => checkEntries(entries, lookup, keys.origin, now));
+    return appendDurable(entries, entries.map(toAppendInput), now);
   };
 
   const checker = new EntryChecker(keys);
   const submitBytes = async (bytes: Buffer, now = Date.now()): Promise<Submitted> => {
-    const got = await checker.check(bytes, now);
+    // The worker takes the body's memory; on PostgreSQL a copy goes first, so the bytes are still here for a
+    // second check after following the database.
+    let first = pgCopy !== undefined;
+    const got = await checkedAfterSync(() => {
+      const sent = first ? Buffer.from(bytes) : bytes;
+      first = false;
+      return checker.check(sent, now);
+    });
     // The worker checked each signature with the key the KeyBook had when the body was sent; a key rotated
     // or revoked since is checked again here (rare: the authority's own entries).
     got.entries.forEach((e, i) => {
@@ -103,7 +208,7 @@ export function custodyServices(ledger: Ledger): CustodyServices {
       if (active === undefined || !equalBytes(active, got.keys[i]!)) checkSigners([e], lookup, keys.origin);
     });
     const inputs = got.entries.map((e, i): AppendInput => ({ bytes: got.leaves[i]!, leafHash: got.hashes[i]!, kind: e.kind, signer: e.signer, nonce: e.nonce, at: e.at }));
-    return { appended: append(got.entries, inputs, now), single: got.single };
+    return { appended: await appendDurable(got.entries, inputs, now), single: got.single };
   };
 
   // The replay set survives a clean restart beside the database (server/http/auth.ts).
@@ -114,7 +219,8 @@ export function custodyServices(ledger: Ledger): CustodyServices {
     state,
     map,
     submit,
-    submitBody: (body, now) => ({ appended: submit(entriesOf(body), now), single: isSingle(body) }),
+    commit,
+    submitBody: async (body, now) => ({ appended: await commit(entriesOf(body), now), single: isSingle(body) }),
     submitBytes,
     close: () => checker.close(),
     rules: base,

@@ -126,6 +126,8 @@ export class IntegrityGuard {
 
   /** LOG_INTEGRITY unless the newest checkpoint, the head and the witness agree with the stored tree. */
   assertHead(now = Date.now()): void {
+    // The log frozen by another check (the PostgreSQL guard, server/pg/replica.ts) fails this one too.
+    this.failed ??= this.log.frozen();
     if (this.failed !== undefined) throw this.error();
     if (now < this.headOkUntil) return;
     this.guarded(() => {

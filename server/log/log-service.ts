@@ -166,12 +166,38 @@ export class LogService {
   checkpoint(mustCover = 0): StoredCheckpoint {
     this.assertNotFrozen();
     if (this.seed === undefined) return this.verified(mustCover);
+    if (!this.maySign()) return this.held(mustCover);
     const latest = this.store.latestCheckpoint();
     const head = this.store.head();
     const stale = latest === undefined || latest.size < head.size;
     const due = Date.now() - this.lastSignedAt >= this.intervalMs;
     if (latest !== undefined && !(stale && (due || latest.size < mustCover))) return latest;
     return this.signNow();
+  }
+
+  private maySign: () => boolean = () => true;
+  private readonly signedListeners: ((cp: StoredCheckpoint) => void)[] = [];
+
+  /**
+   * Several servers over one PostgreSQL ledger (server/pg/replica.ts): only the one holding the signing lease
+   * signs; the others serve the newest checkpoint they adopted, and CHECKPOINT_PENDING for newer state.
+   */
+  setSigningGate(maySign: () => boolean): void {
+    this.maySign = maySign;
+  }
+
+  /** Told of every checkpoint this log signs (the PostgreSQL replica stores it for the other servers). */
+  onSigned(listener: (cp: StoredCheckpoint) => void): void {
+    this.signedListeners.push(listener);
+  }
+
+  /** The newest checkpoint held, when it covers `mustCover` leaves; for a server that may not sign now. */
+  private held(mustCover: number): StoredCheckpoint {
+    const latest = this.store.latestCheckpoint();
+    if (latest === undefined || latest.size < mustCover) {
+      throw new MedtrailError('CHECKPOINT_PENDING', `this server holds checkpoints to ${latest?.size ?? 0} leaves and the state asked for needs ${mustCover}; the signing server signs it shortly`);
+    }
+    return latest;
   }
 
   private extension: ((size: number) => string) | undefined;
@@ -207,6 +233,8 @@ export class LogService {
     this.assertNotFrozen();
     const seed = this.seed;
     if (seed === undefined) return this.verified(0);
+    if (!this.maySign()) return this.held(0);
+    let fresh = false;
     const cp = this.store.transaction(() => {
       const head = this.store.head();
       const latest = this.store.latestCheckpoint();
@@ -215,9 +243,11 @@ export class LogService {
       const note = signCheckpoint({ origin: this.origin, size: head.size, root: head.root, extensions }, this.origin, seed);
       const signed: StoredCheckpoint = { size: head.size, root: head.root, note, signedAt: new Date().toISOString() };
       this.store.saveCheckpoint(signed);
+      fresh = true;
       return signed;
     });
     this.lastSignedAt = Date.now();
+    if (fresh) for (const l of this.signedListeners) l(cp);
     this.signed?.();
     return cp;
   }

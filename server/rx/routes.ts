@@ -62,7 +62,7 @@ export function rxRoutes(s: RxServices, origin: string): Router {
 
   // One prescription {entry, details}, or {items: [{entry, details}, ...]} (up to MAX_RX_PER_POST, all or none:
   // a practice system uploading a day's prescriptions).
-  r.post('/rx', (req, res) => {
+  r.post('/rx', async (req, res) => {
     const who = auth.requireRole(req, ['prescriber'], 'prescribing');
     const body: unknown = req.body;
     if (!isJsonObject(body)) throw new MedtrailError('BAD_INPUT', 'the body is {entry, details} or {items: [...]}', { fields: [{ path: '', code: 'BAD_INPUT', message: 'must be an object' }] });
@@ -85,7 +85,7 @@ export function rxRoutes(s: RxServices, origin: string): Router {
       }
       return { entry, b, details };
     });
-    const appended = s.custody.submit(checked.map((c) => c.entry));
+    const appended = await s.custody.commit(checked.map((c) => c.entry));
     s.priv.putAll(checked.map((c) => ({ id: c.b.id, validUntil: c.b.validUntil, details: c.details })));
     const out = checked.map((c, i) => ({ id: c.b.id, index: appended[i]!.index, leafHash: Buffer.from(appended[i]!.leafHash).toString('hex') }));
     res.status(201).json(many ? { items: out } : out[0]);

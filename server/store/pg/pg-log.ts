@@ -68,6 +68,11 @@ function u8(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/** A failure to reach or use the database that says nothing about the ledger: transient, retried by clients. */
+function unavailable(e: unknown): MedtrailError {
+  return new MedtrailError('STORE_UNAVAILABLE', `the ledger database cannot be used now: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
 function pgCode(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 }
@@ -80,32 +85,99 @@ export interface PreparedAppend {
   head: Head;
 }
 
+/** The ledger's rows at one instant (PgLogStore.snapshot). */
+export interface PgSnapshot {
+  meta(): Promise<Record<string, string>>;
+  head(): Promise<Head>;
+  leafRows(start: number, end: number): Promise<NewLeaf[]>;
+  nodes(): Promise<NewNode[]>;
+  checkpoints(): Promise<StoredCheckpoint[]>;
+}
+
 export class PgLogStore {
   private constructor(
     private readonly pool: pg.Pool,
     private readonly s: string,
+    private readonly url: string,
   ) {}
 
-  /** Opens (creating when needed) the ledger in schema `schema` of the database at `url`. */
-  static async open(url: string, schema = 'medtrail'): Promise<PgLogStore> {
+  /**
+   * Opens the ledger in schema `schema` of the database at `url`. With `create` the tables are made when
+   * missing (`medtrail init`); without it a schema `medtrail init` did not make is STORE_MISSING.
+   */
+  static async open(url: string, schema = 'medtrail', opts: { create?: boolean; max?: number } = { create: true }): Promise<PgLogStore> {
     if (!SCHEMA_NAME.test(schema)) throw new MedtrailError('CLI_USAGE', `a ledger schema name is lowercase letters, digits and _, got ${schema}`);
-    const pool = new pg.Pool({ connectionString: url, max: 8 });
+    const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 8 });
+    // An idle client whose server went away (a PostgreSQL restart) must not take the process down.
+    pool.on('error', () => undefined);
     try {
-      const empty = `'\\x${Buffer.from(emptyRoot()).toString('hex')}'::bytea`;
-      // One ledger set up at a time, whichever process gets there first.
       const c = await pool.connect();
       try {
-        await c.query('SELECT pg_advisory_lock(hashtext($1))', [`medtrail:${schema}`]);
-        await c.query(SCHEMA(schema).replace('$empty$', empty));
-        await c.query('SELECT pg_advisory_unlock(hashtext($1))', [`medtrail:${schema}`]);
+        if (opts.create === true) {
+          const empty = `'\\x${Buffer.from(emptyRoot()).toString('hex')}'::bytea`;
+          // One ledger set up at a time, whichever process gets there first.
+          await c.query('SELECT pg_advisory_lock(hashtext($1))', [`medtrail:${schema}`]);
+          await c.query(SCHEMA(schema).replace('$empty$', empty));
+          await c.query('SELECT pg_advisory_unlock(hashtext($1))', [`medtrail:${schema}`]);
+        } else {
+          const r = await c.query<{ n: string }>("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'meta'", [schema]);
+          if (Number(r.rows[0]?.n ?? 0) === 0) throw new MedtrailError('STORE_MISSING', `no medtrail ledger in schema ${schema}; run \`medtrail init --db <url>\``);
+        }
       } finally {
         c.release();
       }
     } catch (e) {
       await pool.end();
-      throw new MedtrailError('STORE_MISSING', `cannot open the ledger on PostgreSQL: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      if (e instanceof MedtrailError) throw e;
+      throw new MedtrailError('STORE_UNAVAILABLE', `cannot open the ledger on PostgreSQL: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
-    return new PgLogStore(pool, schema);
+    return new PgLogStore(pool, schema, url);
+  }
+
+  /** The schema this ledger lives in. */
+  get schema(): string {
+    return this.s;
+  }
+
+  /** The channel every commit of this ledger notifies (LISTEN on it to follow the ledger). */
+  get channel(): string {
+    return `medtrail_${this.s}`;
+  }
+
+  /** A connection of its own (LISTEN, a session advisory lock): the caller ends it. */
+  async dedicatedClient(): Promise<pg.Client> {
+    const c = new pg.Client({ connectionString: this.url });
+    c.on('error', () => undefined);
+    await c.connect();
+    return c;
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const r = await this.pool.query<{ value: string }>(`SELECT value FROM ${this.s}.meta WHERE key = $1`, [key]);
+    return r.rows[0]?.value;
+  }
+
+  async allMeta(): Promise<Record<string, string>> {
+    const r = await this.pool.query<{ key: string; value: string }>(`SELECT key, value FROM ${this.s}.meta ORDER BY key`);
+    return Object.fromEntries(r.rows.map((x) => [x.key, x.value]));
+  }
+
+  /** Writes a new ledger's meta rows in one transaction: STORE_EXISTS when the schema already holds a ledger. */
+  async initMeta(values: Record<string, string>): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query(`LOCK TABLE ${this.s}.meta IN EXCLUSIVE MODE`);
+      const had = await c.query(`SELECT 1 FROM ${this.s}.meta WHERE key = 'origin'`);
+      if (had.rowCount !== 0) throw new MedtrailError('STORE_EXISTS', `schema ${this.s} already holds a ledger; refusing to overwrite`);
+      for (const [k, v] of Object.entries(values)) await c.query(`INSERT INTO ${this.s}.meta (key, value) VALUES ($1, $2)`, [k, v]);
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
   }
 
   async close(): Promise<void> {
@@ -122,6 +194,43 @@ export class PgLogStore {
   async leaves(start: number, end: number): Promise<StoredLeaf[]> {
     const r = await this.pool.query<{ idx: string; hash: Buffer; entry: Buffer }>(`SELECT idx, hash, entry FROM ${this.s}.leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx`, [start, end]);
     return r.rows.map((x) => ({ index: Number(x.idx), hash: u8(x.hash), bytes: u8(x.entry) }));
+  }
+
+  /** Leaves [start, end) with what the store keeps beside their bytes (what a copy of the log appends). */
+  async leafRows(start: number, end: number): Promise<NewLeaf[]> {
+    const r = await this.pool.query<{ idx: string; hash: Buffer; entry: Buffer; kind: string; signer: string; nonce: string; at: string }>(
+      `SELECT idx, hash, entry, kind, signer, nonce, at FROM ${this.s}.leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx`,
+      [start, end],
+    );
+    return r.rows.map((x) => ({ index: Number(x.idx), hash: u8(x.hash), bytes: u8(x.entry), kind: x.kind, signer: x.signer, nonce: x.nonce, at: x.at }));
+  }
+
+  /** Every stored interior hash (level >= 1), for a copy that audit checks. */
+  async nodes(): Promise<NewNode[]> {
+    const r = await this.pool.query<{ level: number; idx: string; hash: Buffer }>(`SELECT level, idx, hash FROM ${this.s}.nodes ORDER BY level, idx`);
+    return r.rows.map((x) => ({ level: x.level, index: Number(x.idx), hash: u8(x.hash) }));
+  }
+
+  /** Up to `limit` interior hashes in (level, index) order from the `offset`th (the running guard's window). */
+  async nodesPage(offset: number, limit: number): Promise<NewNode[]> {
+    const r = await this.pool.query<{ level: number; idx: string; hash: Buffer }>(`SELECT level, idx, hash FROM ${this.s}.nodes ORDER BY level, idx OFFSET $1 LIMIT $2`, [offset, limit]);
+    return r.rows.map((x) => ({ level: x.level, index: Number(x.idx), hash: u8(x.hash) }));
+  }
+
+  /** The root of the tree of the first `size` leaves, from the stored perfect subtrees (RFC 9162 2.1.1). */
+  async rootAt(size: number): Promise<Uint8Array> {
+    if (size === 0) return emptyRoot();
+    const c = await this.pool.connect();
+    try {
+      const known = await this.frontier(size, c);
+      return rootAt(size, (level, index) => {
+        const h = known.get(`${level}/${index}`);
+        if (h === undefined) throw new MedtrailError('STORE_CORRUPT', `no hash of subtree ${level}/${index}`);
+        return h;
+      });
+    } finally {
+      c.release();
+    }
   }
 
   /**
@@ -181,6 +290,42 @@ export class PgLogStore {
     }
   }
 
+  /**
+   * One append from a server over this ledger (server/pg/replica.ts): locks the head row for the transaction
+   * (every process's appends queue here), lets `prepare` see the locked head and return what to write (or
+   * nothing), writes it with the compare-and-swap, notifies the followers and commits. Returns what was
+   * committed; throws with nothing written otherwise.
+   */
+  async lockedAppend(prepare: (head: Head) => Promise<PreparedAppend | undefined>): Promise<PreparedAppend | undefined> {
+    let c: pg.PoolClient;
+    try {
+      c = await this.pool.connect();
+    } catch (e) {
+      throw unavailable(e);
+    }
+    try {
+      await c.query('BEGIN');
+      const h = await c.query<{ size: string; root: Buffer }>(`SELECT size, root FROM ${this.s}.head WHERE id = 1 FOR UPDATE`);
+      const row = h.rows[0];
+      if (row === undefined) throw new MedtrailError('STORE_CORRUPT', 'the ledger has no head row');
+      const p = await prepare({ size: Number(row.size), root: u8(row.root) });
+      if (p === undefined) {
+        await c.query('ROLLBACK');
+        return undefined;
+      }
+      await this.write(c, p);
+      await c.query('SELECT pg_notify($1, $2)', [this.channel, String(p.head.size)]);
+      await c.query('COMMIT');
+      return p;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      if (pgCode(e) === '23505') throw new MedtrailError('ENTRY_REPLAYED', 'an entry of this request reuses a (signer, nonce) already in the log', { cause: e });
+      throw e instanceof MedtrailError ? e : unavailable(e);
+    } finally {
+      c.release();
+    }
+  }
+
   /** Writes a prepared append if the head is still at its expected size (STORE_CONFLICT otherwise). */
   private async write(c: pg.PoolClient, p: PreparedAppend): Promise<void> {
     const moved = await c.query(`UPDATE ${this.s}.head SET size = $1, root = $2 WHERE id = 1 AND size = $3`, [p.head.size, Buffer.from(p.head.root), p.expectedSize]);
@@ -211,6 +356,62 @@ export class PgLogStore {
 
   async saveCheckpoint(cp: StoredCheckpoint): Promise<void> {
     await this.pool.query(`INSERT INTO ${this.s}.checkpoints (size, root, note, signed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING`, [cp.size, Buffer.from(cp.root), cp.note, cp.signedAt]);
+    await this.pool.query('SELECT pg_notify($1, $2)', [this.channel, `cp ${cp.size}`]);
+  }
+
+  async checkpoints(): Promise<StoredCheckpoint[]> {
+    const r = await this.pool.query<{ size: string; root: Buffer; note: string; signed_at: string }>(`SELECT size, root, note, signed_at FROM ${this.s}.checkpoints ORDER BY size`);
+    return r.rows.map((x) => ({ size: Number(x.size), root: u8(x.root), note: x.note, signedAt: x.signed_at }));
+  }
+
+  /** Runs `fn` over one consistent instant of the ledger (a REPEATABLE READ, read-only transaction). */
+  async snapshot<T>(fn: (r: PgSnapshot) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const q = <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> => c.query<R>(sql.replaceAll('$schema', this.s), params);
+      const out = await fn({
+        meta: async () => Object.fromEntries((await q<{ key: string; value: string }>('SELECT key, value FROM $schema.meta')).rows.map((x) => [x.key, x.value])),
+        head: async () => {
+          const row = (await q<{ size: string; root: Buffer }>('SELECT size, root FROM $schema.head WHERE id = 1')).rows[0];
+          if (row === undefined) throw new MedtrailError('STORE_CORRUPT', 'the ledger has no head row');
+          return { size: Number(row.size), root: u8(row.root) };
+        },
+        leafRows: async (start, end) =>
+          (await q<{ idx: string; hash: Buffer; entry: Buffer; kind: string; signer: string; nonce: string; at: string }>('SELECT idx, hash, entry, kind, signer, nonce, at FROM $schema.leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx', [start, end])).rows.map((x) => ({
+            index: Number(x.idx),
+            hash: u8(x.hash),
+            bytes: u8(x.entry),
+            kind: x.kind,
+            signer: x.signer,
+            nonce: x.nonce,
+            at: x.at,
+          })),
+        nodes: async () => (await q<{ level: number; idx: string; hash: Buffer }>('SELECT level, idx, hash FROM $schema.nodes ORDER BY level, idx')).rows.map((x) => ({ level: x.level, index: Number(x.idx), hash: u8(x.hash) })),
+        checkpoints: async () =>
+          (await q<{ size: string; root: Buffer; note: string; signed_at: string }>('SELECT size, root, note, signed_at FROM $schema.checkpoints ORDER BY size')).rows.map((x) => ({ size: Number(x.size), root: u8(x.root), note: x.note, signedAt: x.signed_at })),
+      });
+      await c.query('COMMIT');
+      return out;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  /**
+   * Whether the append-only triggers are all still there and enabled: an operator who wants to edit a leaf
+   * under the server first has to disable or drop one (the running guard checks this every round).
+   */
+  async appendOnlyHeld(): Promise<boolean> {
+    const r = await this.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND t.tgname IN ('leaves_append_only', 'nodes_append_only', 'checkpoints_append_only') AND t.tgenabled = 'O'`,
+      [this.s],
+    );
+    return Number(r.rows[0]?.n ?? 0) === 3;
   }
 
   async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
@@ -226,7 +427,11 @@ export class PgLogStore {
 }
 
 /** The leaves and completed perfect subtrees of an append after `size` leaves, hashed here (pure). */
-export function prepareAppend(size: number, inputs: readonly { bytes: Uint8Array; kind: string; signer: string; nonce: string; at: string }[], known: Map<string, Uint8Array>): PreparedAppend {
+export function prepareAppend(
+  size: number,
+  inputs: readonly { bytes: Uint8Array; kind: string; signer: string; nonce: string; at: string; leafHash?: Uint8Array }[],
+  known: Map<string, Uint8Array>,
+): PreparedAppend {
   const overlay = new Map(known);
   const read: PerfectHashReader = (level, index) => {
     const h = overlay.get(`${level}/${index}`);
@@ -242,7 +447,7 @@ export function prepareAppend(size: number, inputs: readonly { bytes: Uint8Array
     if (seen.has(key)) throw new MedtrailError('ENTRY_REPLAYED', `signer ${input.signer} used nonce ${input.nonce} twice`);
     seen.add(key);
     const index = n++;
-    const hash = leafHash(input.bytes);
+    const hash = input.leafHash ?? leafHash(input.bytes);
     for (const sub of completedSubtrees(index, hash, read)) {
       overlay.set(`${sub.level}/${sub.index}`, sub.hash);
       if (sub.level > 0) nodes.push(sub);

@@ -1,0 +1,340 @@
+// A server over a PostgreSQL ledger (docs/postgres.md; issue 15). PostgreSQL holds the ledger of record: the
+// leaves, interior hashes, head and checkpoints (server/store/pg/pg-log.ts), shared by any number of
+// `medtrail serve` processes. Each process answers from a local working copy, an SQLite database that holds
+// a prefix of the PostgreSQL log and everything the rules derive from it (custody tables, key book, state
+// maps), so that verify, packs, proofs and pages stay synchronous and never wait on a round trip. The copy
+// only ever holds committed leaves:
+//
+// An append (write()):
+//   1. BEGIN; lock the PostgreSQL head row (every process's appends queue here);
+//   2. bring the copy up to that head (the leaves other processes committed, replayed through the rules);
+//   3. a dry run in a local transaction that is always rolled back: the rules judge the entries against the
+//      state at that head and the leaves, interior hashes and new head are computed; a refusal ends here with
+//      nothing written anywhere;
+//   4. the leaves and hashes go to PostgreSQL with the head's compare-and-swap, a NOTIFY, COMMIT: only now is
+//      the entry acknowledged;
+//   5. the copy appends the same leaves and replays the rules over them (as for anyone else's leaves).
+// A crash anywhere leaves PostgreSQL with the whole append or none of it; the copy catches up at the next start.
+//
+// Checkpoints: one process at a time holds the signing lease (a session advisory lock); it signs over its copy's
+// head (committed leaves only) and stores each checkpoint in PostgreSQL. The others follow the newest stored
+// checkpoint: they bring their copy to exactly its size, check its signature, its root against their own tree
+// and its state-map line against their own maps, and only then serve it. They never sign, so a verify of state
+// newer than their newest checkpoint is CHECKPOINT_PENDING (ask again: the signer signs within a second). If
+// the holder dies its session ends, the lock is free, and another process takes it within a round.
+//
+// The running guard (every round): the append-only triggers are still there and enabled, PostgreSQL's head is
+// not behind the copy, and a rolling window of leaves and interior hashes read back from PostgreSQL matches the
+// copy, so a row edited behind the servers' backs is found within one pass over the log (docs/postgres.md gives
+// the pace). What it finds freezes the log: LOG_INTEGRITY on every route, nothing appended or signed.
+import type pg from 'pg';
+import { equalBytes, toHex } from '../../core/bytes.js';
+import { isMedtrailError, MedtrailError, messageOf } from '../../core/errors.js';
+import { leafHash } from '../../core/log/merkle.js';
+import type { AppendInput, Appended, LogService } from '../log/log-service.js';
+import type { LedgerStore, NewLeaf, StoredCheckpoint } from '../store/ledger-store.js';
+import { prepareAppend, type PgLogStore } from '../store/pg/pg-log.js';
+
+/** What the rest of the server does when the copy moves (server/custody/services.ts registers them). */
+export interface ReplicaHooks {
+  /** Leaves just appended to the copy, committed in PostgreSQL: replay the rules, observe keys. */
+  applied(leaves: readonly NewLeaf[]): void;
+  /** A checkpoint the signer stored, the copy at exactly its size: check it against the copy and keep it. */
+  adopt(cp: StoredCheckpoint): void;
+}
+
+export interface ReplicaOptions {
+  /** How often the copy follows PostgreSQL and the guard runs without a NOTIFY (default 1,000 ms). */
+  roundMs?: number;
+  /** Leaves and interior hashes the guard reads back per round (default 2,000 each). */
+  guardWindow?: number;
+  /** Whether this process may hold the signing lease (default true). */
+  mayLead?: boolean;
+  /** One line per event worth an operator's eye (lease taken or lost, a round that failed). */
+  say?: (line: string) => void;
+}
+
+const PAGE = 1000;
+
+export class PgReplica {
+  private hooks: ReplicaHooks | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private lease: pg.Client | undefined;
+  private listener: pg.Client | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private unsaved: StoredCheckpoint[] = [];
+  private guardLeaf = 0;
+  private guardNode = 0;
+  private readonly roundMs: number;
+  private readonly window: number;
+  private readonly say: (line: string) => void;
+
+  constructor(
+    readonly pg: PgLogStore,
+    private readonly store: LedgerStore,
+    private readonly log: LogService,
+    private readonly opts: ReplicaOptions = {},
+  ) {
+    this.roundMs = opts.roundMs ?? 1000;
+    this.window = opts.guardWindow ?? 2000;
+    this.say = opts.say ?? ((line) => process.stderr.write(`medtrail: ${line}\n`));
+    log.setSigningGate(() => this.lease !== undefined && !this.stopped);
+    log.onSigned((cp) => {
+      this.unsaved.push(cp);
+      void this.saveSigned();
+    });
+  }
+
+  /** Whether this process holds the signing lease now. */
+  get signer(): boolean {
+    return this.lease !== undefined;
+  }
+
+  /** Called once, by the services that replay the rules and hold the maps. */
+  attach(hooks: ReplicaHooks): void {
+    this.hooks = hooks;
+  }
+
+  /** Runs `fn` after every other sync or write of this process: the copy is changed by one thing at a time. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Tries to take the signing lease (a session advisory lock on a connection of its own). */
+  async tryLead(): Promise<boolean> {
+    if (this.lease !== undefined || this.opts.mayLead === false || this.stopped) return this.lease !== undefined;
+    let c: pg.Client | undefined;
+    try {
+      c = await this.pg.dedicatedClient();
+      const r = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [`medtrail-signer:${this.pg.schema}`]);
+      if (r.rows[0]?.ok !== true) {
+        await c.end();
+        return false;
+      }
+      const held = c;
+      held.on('error', () => this.loseLease(held));
+      held.on('end', () => this.loseLease(held));
+      this.lease = held;
+      this.say(`signing lease taken for ${this.pg.schema}`);
+      return true;
+    } catch {
+      await c?.end().catch(() => undefined);
+      return false;
+    }
+  }
+
+  private loseLease(c: pg.Client): void {
+    if (this.lease !== c) return;
+    this.lease = undefined;
+    if (!this.stopped) this.say('signing lease lost (the connection to PostgreSQL ended); another server may sign now');
+  }
+
+  /**
+   * Brings the copy to PostgreSQL: the signer (or a process opening) to the head, the others to the newest
+   * stored checkpoint (their state is always exactly a signed one, see the top of this file).
+   */
+  async open(): Promise<void> {
+    await this.tryLead();
+    await this.serial(async () => {
+      if (this.signer) await this.syncTo((await this.pg.head()).size);
+      else {
+        const cp = await this.pg.latestCheckpoint();
+        if (cp !== undefined && cp.size > this.log.size()) await this.syncTo(cp.size);
+      }
+    });
+  }
+
+  /** Brings the copy to PostgreSQL's head now (before judging a signer the copy does not know yet). */
+  follow(): Promise<void> {
+    return this.serial(async () => this.syncTo((await this.pg.head()).size));
+  }
+
+  /** Starts following: LISTEN for commits, and a round every roundMs (lease, sync, adopt, save, guard). */
+  async start(): Promise<void> {
+    await this.round();
+    try {
+      const l = await this.pg.dedicatedClient();
+      l.on('notification', () => void this.round().catch(() => undefined));
+      await l.query(`LISTEN ${this.pg.channel}`);
+      this.listener = l;
+    } catch (e) {
+      this.say(`cannot LISTEN for commits (following every ${this.roundMs} ms instead): ${messageOf(e)}`);
+    }
+    this.timer = setInterval(() => void this.round().catch(() => undefined), this.roundMs);
+    this.timer.unref();
+  }
+
+  private rounding: Promise<void> | undefined;
+  private again = false;
+
+  /** One round; rounds asked for while one runs are folded into one more after it. */
+  round(): Promise<void> {
+    if (this.rounding !== undefined) {
+      this.again = true;
+      return this.rounding;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        this.again = false;
+        await this.roundOnce();
+      } while (this.again && !this.stopped);
+    };
+    this.rounding = run().finally(() => {
+      this.rounding = undefined;
+    });
+    return this.rounding;
+  }
+
+  private async roundOnce(): Promise<void> {
+    if (this.stopped || this.log.frozen() !== undefined) return;
+    try {
+      if (this.lease === undefined) await this.tryLead();
+      await this.serial(async () => {
+        if (this.signer) {
+          await this.syncTo((await this.pg.head()).size);
+          // Leaves other servers appended get a checkpoint now (at most every checkpoint interval), so that
+          // those servers, which do not sign, can serve them.
+          this.log.checkpoint();
+        } else {
+          const cp = await this.pg.latestCheckpoint();
+          const mine = this.store.latestCheckpoint();
+          // A copy ahead of the newest checkpoint (this process appended since) waits for one that covers it.
+          if (cp !== undefined && (mine === undefined || cp.size > mine.size) && cp.size >= this.log.size()) {
+            await this.syncTo(cp.size);
+            this.hooks?.adopt(cp);
+          }
+        }
+      });
+      await this.saveSigned();
+      await this.guard();
+    } catch (e) {
+      if (isMedtrailError(e, 'LOG_INTEGRITY')) return;
+      this.say(`following PostgreSQL: ${isMedtrailError(e) ? `${e.code}: ` : ''}${messageOf(e)}`);
+    }
+  }
+
+  /** Stores the checkpoints this process signed in PostgreSQL, for the other servers (retried each round). */
+  private async saveSigned(): Promise<void> {
+    while (this.unsaved.length > 0) {
+      const cp = this.unsaved[0]!;
+      await this.pg.saveCheckpoint(cp);
+      this.unsaved.shift();
+    }
+  }
+
+  /**
+   * Appends PostgreSQL's leaves [copy size, target) to the copy, page by page, each replayed through the rules.
+   * A leaf whose bytes do not hash to the hash PostgreSQL holds, or a tree whose root differs from
+   * PostgreSQL's at the same size, freezes the log.
+   */
+  private async syncTo(target: number): Promise<void> {
+    const have = this.log.size();
+    if (target < have) {
+      this.fail(`PostgreSQL holds ${target} leaves, fewer than the ${have} this server copied from it: the ledger was rolled back or replaced`);
+    }
+    for (let start = have; start < target; start += PAGE) {
+      const rows = await this.pg.leafRows(start, Math.min(target, start + PAGE));
+      if (rows.length !== Math.min(target, start + PAGE) - start || rows.some((r, i) => r.index !== start + i)) {
+        this.fail(`PostgreSQL's leaves ${start}..${Math.min(target, start + PAGE)} are not all there`);
+      }
+      this.appendLocal(rows, (r, got) => {
+        if (!equalBytes(got, r.hash)) this.fail(`leaf ${r.index} in PostgreSQL: its bytes hash to ${toHex(got)}, its row says ${toHex(r.hash)} (edited behind the servers' backs)`);
+      });
+    }
+    if (target > have) {
+      const theirs = await this.pg.rootAt(target);
+      if (!equalBytes(theirs, this.log.rootAt(target))) this.fail(`PostgreSQL's tree of ${target} leaves has another root than the leaves give (an interior hash edited)`);
+    }
+  }
+
+  /** Appends committed leaves to the copy (their hashes recomputed from the bytes) and lets the rules replay them. */
+  private appendLocal(rows: readonly NewLeaf[], check?: (row: NewLeaf, computed: Uint8Array) => void): void {
+    const appended = this.log.append(rows.map((r) => ({ bytes: r.bytes, kind: r.kind, signer: r.signer, nonce: r.nonce, at: r.at })));
+    if (check !== undefined) rows.forEach((r, i) => check(r, appended[i]!.leafHash));
+    this.hooks?.applied(rows);
+  }
+
+  private fail(reason: string): never {
+    this.log.freeze(reason);
+    this.say(`LEDGER ALTERED in PostgreSQL: ${reason}`);
+    throw new MedtrailError('LOG_INTEGRITY', reason);
+  }
+
+  /**
+   * An append of checked entries (see the top of this file). `dryRun` runs the rules and the log append in a
+   * local transaction it rolls back, against the copy brought to PostgreSQL's head, and returns where each
+   * entry would go; it throws the rules' refusal.
+   */
+  write(inputs: readonly AppendInput[], dryRun: () => Appended[]): Promise<Appended[]> {
+    return this.serial(async () => {
+      if (this.stopped) throw new MedtrailError('STORE_UNAVAILABLE', 'this server is stopping');
+      let appended: Appended[] = [];
+      const committed = await this.pg.lockedAppend(async (head) => {
+        await this.syncTo(head.size);
+        if (!equalBytes(head.root, this.log.rootAt(head.size))) this.fail(`PostgreSQL's head root at ${head.size} leaves is not the root of its leaves`);
+        appended = dryRun();
+        const known = new Map<string, Uint8Array>();
+        for (const [level, index] of decomposition(head.size)) known.set(`${level}/${index}`, this.store.perfectHash(level, index));
+        const withHashes = inputs.map((x, i) => ({ ...x, leafHash: appended[i]!.leafHash }));
+        return prepareAppend(head.size, withHashes, known);
+      });
+      if (committed === undefined) throw new MedtrailError('STORE_CONFLICT', 'nothing was appended');
+      // Committed in PostgreSQL: the copy takes the same leaves (as anyone else's, through the rules).
+      this.appendLocal(committed.leaves);
+      if (!equalBytes(this.store.head().root, committed.head.root)) this.fail('the copy and PostgreSQL disagree on the root after an append');
+      return appended;
+    });
+  }
+
+  /** The running guard's share of a round (see the top of this file). */
+  private async guard(): Promise<void> {
+    if (!(await this.pg.appendOnlyHeld())) this.fail("an append-only trigger of the ledger's tables in PostgreSQL was disabled or dropped");
+    const size = this.log.size();
+    const head = await this.pg.head();
+    if (head.size < size) this.fail(`PostgreSQL holds ${head.size} leaves, fewer than the ${size} this server copied from it`);
+    if (size === 0) return;
+    if (this.guardLeaf >= size) this.guardLeaf = 0;
+    const end = Math.min(size, this.guardLeaf + this.window);
+    for (const r of await this.pg.leafRows(this.guardLeaf, end)) {
+      const mine = this.store.perfectHash(0, r.index);
+      if (!equalBytes(r.hash, mine) || !equalBytes(leafHash(r.bytes), mine)) this.fail(`leaf ${r.index} in PostgreSQL differs from the one this server copied (edited behind the servers' backs)`);
+    }
+    this.guardLeaf = end;
+    const nodes = await this.pg.nodesPage(this.guardNode, this.window);
+    for (const n of nodes) {
+      if (n.index * 2 ** n.level + 2 ** n.level > size) continue;
+      const mine = this.store.storedNode(n.level, n.index);
+      if (mine === undefined || !equalBytes(mine, n.hash)) this.fail(`interior hash ${n.level}/${n.index} in PostgreSQL differs from the copy's`);
+    }
+    this.guardNode = nodes.length < this.window ? 0 : this.guardNode + nodes.length;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.rounding?.catch(() => undefined);
+    await this.queue.catch(() => undefined);
+    await this.saveSigned().catch(() => undefined);
+    const lease = this.lease;
+    this.lease = undefined;
+    await Promise.all([lease?.end().catch(() => undefined), this.listener?.end().catch(() => undefined)]);
+    await this.pg.close();
+  }
+}
+
+/** The perfect subtrees (level, index) a tree of `size` leaves splits into, largest first. */
+function decomposition(size: number): [number, number][] {
+  const out: [number, number][] = [];
+  let start = 0;
+  for (let level = 52; level >= 0; level--) {
+    const width = 2 ** level;
+    if (start + width <= size) {
+      out.push([level, start / width]);
+      start += width;
+    }
+  }
+  return out;
+}

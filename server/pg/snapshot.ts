@@ -1,0 +1,43 @@
+// `medtrail audit --db postgres://...`: the rows of the ledger in PostgreSQL, copied as they are (nothing
+// recomputed, nothing checked) into an SQLite file of the same shape, which the audit then judges with the same
+// code as any SQLite ledger (server/log/audit.ts, server/map/audit-map.ts). Read in one REPEATABLE READ
+// transaction, so the copy is one instant of the database even while servers append.
+import { MedtrailError } from '../../core/errors.js';
+import { openDatabase, SqliteLedgerStore } from '../store/ledger-store.js';
+import { PgLogStore } from '../store/pg/pg-log.js';
+import type { PgTarget } from './target.js';
+
+const PAGE = 5000;
+
+/** Copies the ledger at `target` into a new SQLite file at `path`; returns its leaf count. */
+export async function snapshotToSqlite(target: PgTarget, path: string): Promise<number> {
+  const pg = await PgLogStore.open(target.url, target.schema, { create: false });
+  const store = new SqliteLedgerStore(openDatabase(path, { create: true }));
+  try {
+    return await pg.snapshot(async (r) => {
+      const meta = await r.meta();
+      if (meta['origin'] === undefined) throw new MedtrailError('STORE_MISSING', `schema ${target.schema} holds no ledger`);
+      const head = await r.head();
+      store.transaction(() => {
+        for (const [k, v] of Object.entries(meta)) if (k !== 'schema_version') store.setMeta(k, v);
+      });
+      let size = 0;
+      for (let start = 0; start < head.size; start += PAGE) {
+        const rows = await r.leafRows(start, Math.min(head.size, start + PAGE));
+        // The rows as stored, whatever they say: the head is placed at the end (audit judges it).
+        store.appendLeaves(size, rows, [], { size: size + rows.length, root: head.root });
+        size += rows.length;
+        if (rows.length === 0) break;
+      }
+      store.appendLeaves(size, [], await r.nodes(), head);
+      const cps = await r.checkpoints();
+      store.transaction(() => {
+        for (const cp of cps) store.saveCheckpoint(cp);
+      });
+      return head.size;
+    });
+  } finally {
+    store.close();
+    await pg.close();
+  }
+}

@@ -1,0 +1,204 @@
+// Issue 15 end to end: `medtrail init --db postgres://...` and several `medtrail serve` processes over one real
+// PostgreSQL (the cluster .ci/run starts), each with its own working copy (server/pg/replica.ts). Appends from
+// many clients through both servers at once: every acknowledged entry in the log exactly once, at the index it
+// was acknowledged with; both servers answer the same state; `medtrail audit --db postgres://...` finds the
+// tree, the signatures and every checkpoint intact. A refused entry leaves PostgreSQL as it was. A server
+// killed (SIGKILL) in the middle of a large batch loses no acknowledged entry and leaves no part of the batch.
+// Rows edited behind the servers' backs (a leaf, an interior hash) are found by audit and by the running guard.
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toHex } from '../../core/bytes.js';
+import { parseKeyFile } from '../../core/crypto/keys.js';
+import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
+import type { Entry } from '../../core/entry/entry.js';
+import { PgLogStore } from '../../server/store/pg/pg-log.js';
+import { cli, cliAsync } from '../support/cli.js';
+import { gtinOf, PREFIX, sign, type Party } from '../support/custody.js';
+import { participantKey, TEST_ORIGIN } from '../support/ledger.js';
+import { freshSchema, PG_URL } from '../support/pg.js';
+import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { tempDir } from '../support/tmp.js';
+import { until } from '../support/until.js';
+
+const t = tempDir('medtrail-pg-serve-');
+const schema = freshSchema('serve');
+const db = PG_URL === undefined ? '' : `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+const keys = join(t.dir, 'keys');
+const logKey = join(keys, 'log.key.json');
+const servers: ServerProcess[] = [];
+let a: ServerProcess;
+let b: ServerProcess;
+let pgs: PgLogStore;
+let authority: Party;
+const m = participantKey(10);
+const d = participantKey(20);
+const gtin = gtinOf(15);
+let product = '';
+
+interface Acked {
+  index: number;
+  leafHash: string;
+}
+
+async function post(url: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const r = await fetch(`${url}/api/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+}
+
+/** Posts entries that must be accepted (retrying what the server says to retry); returns where they went. */
+async function ok(url: string, ...es: Entry[]): Promise<Acked[]> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await post(url, es.length === 1 ? es[0] : { entries: es });
+    if (r.status === 201) return es.length === 1 ? [r.json as unknown as Acked] : (r.json['entries'] as Acked[]);
+    if (r.status !== 503 || attempt > 50) throw new Error(`expected 201, got ${r.status} ${JSON.stringify(r.json)}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+const packState = async (url: string, serial: string): Promise<number> => (await fetch(`${url}/api/v1/packs/${gtin}/${serial}`)).status;
+const checkpointSize = async (url: string): Promise<number> => Number((await (await fetch(`${url}/api/v1/checkpoint`)).text()).split('\n')[1]);
+
+async function serve(): Promise<ServerProcess> {
+  const s = await startServerProcess(db, ['--log-key', logKey]);
+  servers.push(s);
+  return s;
+}
+
+describe.skipIf(PG_URL === undefined)('medtrail serve over PostgreSQL, several processes (needs MEDTRAIL_TEST_PG_URL, which .ci/run sets)', () => {
+  beforeAll(async () => {
+    installNodeCrypto();
+    const init = cli(['init', '--db', db, '--keys', keys, '--origin', TEST_ORIGIN, '--json']);
+    expect(init.status, init.stderr).toBe(0);
+    authority = parseKeyFile(readFileSync(join(keys, 'authority.key.json'), 'utf8')) as Party;
+    a = await serve();
+    b = await serve();
+    pgs = await PgLogStore.open(PG_URL!, schema, { create: false });
+    const admit = (who: Party, role: string, prefixes: string[] = []): Entry =>
+      sign('participant', authority, { action: 'admit', gln: who.gln, name: who.name, role, publicKey: who.publicKey, prefixes });
+    await ok(a.url, admit(m, 'manufacturer', [PREFIX]), admit(d, 'distributor'));
+    // Written through the server that does not sign: it reaches PostgreSQL all the same.
+    [{ leafHash: product }] = (await ok(b.url, sign('product', m, { gtin, name: 'Pgmycin', form: 'tablets', strength: '5 mg', packSize: 30 }))) as [Acked];
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const s of servers) await s.stop('SIGKILL');
+    await pgs?.query('DROP SCHEMA $schema CASCADE').catch(() => undefined);
+    await pgs?.close();
+    t.cleanup();
+  });
+
+  it('init refuses a schema that already holds a ledger, and says so with a code', () => {
+    const again = cli(['init', '--db', db, '--keys', join(t.dir, 'other-keys'), '--json']);
+    expect(again.status).not.toBe(0);
+    expect(JSON.parse(again.stdout || again.stderr).error.code).toBe('STORE_EXISTS');
+  });
+
+  it('one server signs, the other follows; each says which', () => {
+    const said = [a.stderr(), b.stderr()].filter((e) => e.includes('signing lease taken'));
+    expect(said.length).toBe(1);
+  });
+
+  it('takes concurrent batches from 8 clients through both servers: every acknowledged entry once, at its index; both answer the same state; audit intact', async () => {
+    const acked: Acked[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, c) => {
+        for (let i = 0; i < 5; i++) {
+          const lot = `C${c}L${i}`;
+          const serials = Array.from({ length: 200 }, (_, k) => `${lot}S${k}`);
+          acked.push(...(await ok((c + i) % 2 === 0 ? a.url : b.url, sign('batch', m, { gtin, lot, expiry: '301231', serials }, [product]))));
+        }
+      }),
+    );
+    expect(acked.length).toBe(40);
+    const head = await pgs.head();
+    const rows = await pgs.leafRows(0, head.size);
+    expect(rows.length).toBe(head.size);
+    // 2 admissions + 1 product + 40 batches, and nothing else: no entry lost, none written twice.
+    expect(head.size).toBe(43);
+    for (const x of acked) expect(toHex(rows[x.index]!.hash)).toBe(x.leafHash);
+    expect(new Set(acked.map((x) => x.index)).size).toBe(40);
+    // Both servers come to the same signed checkpoint, and each knows every pack, whoever took its batch.
+    await until('both servers at the head', async () => ((await checkpointSize(a.url)) === head.size && (await checkpointSize(b.url)) === head.size ? true : undefined), 20_000);
+    const noteA = await (await fetch(`${a.url}/api/v1/checkpoint`)).text();
+    const noteB = await (await fetch(`${b.url}/api/v1/checkpoint`)).text();
+    expect(noteB).toBe(noteA);
+    for (const serial of ['C0L0S0', 'C7L4S199', 'C3L2S77']) {
+      expect(await packState(a.url, serial)).toBe(200);
+      expect(await packState(b.url, serial)).toBe(200);
+    }
+    expect(await packState(b.url, 'C9L0S0')).toBe(404);
+    const audit = await cliAsync(['audit', '--db', db, '--json']);
+    expect(audit.status, audit.stdout + audit.stderr).toBe(0);
+    const report = JSON.parse(audit.stdout) as { ok: boolean; leaves: number; checkpoints: number };
+    expect(report.ok).toBe(true);
+    expect(report.leaves).toBe(43);
+    expect(report.checkpoints).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a refused entry (a serial already registered) leaves PostgreSQL exactly as it was', async () => {
+    const before = await pgs.head();
+    const r = await post(b.url, sign('batch', m, { gtin, lot: 'DUP1', expiry: '301231', serials: ['NEW1', 'C0L0S0'] }, [product]));
+    expect(r.status).toBe(409);
+    expect((r.json['error'] as { code: string }).code).toBe('SERIAL_DUPLICATE');
+    const after = await pgs.head();
+    expect(after.size).toBe(before.size);
+    expect(toHex(after.root)).toBe(toHex(before.root));
+    expect(await packState(a.url, 'NEW1')).toBe(404);
+  });
+
+  it('a server killed (SIGKILL) in the middle of a 30,000-pack batch loses no acknowledged entry and leaves no part of the batch', async () => {
+    const c = await serve();
+    const serials = Array.from({ length: 30_000 }, (_, k) => `KILL${k}`);
+    const big = sign('batch', m, { gtin, lot: 'KILL1', expiry: '301231', serials }, [product]);
+    const sent = post(c.url, big).catch(() => undefined);
+    // Meanwhile, entries acknowledged through the other server.
+    const acked: Acked[] = [];
+    const steady = (async () => {
+      for (let i = 0; i < 6; i++) acked.push(...(await ok(a.url, sign('batch', m, { gtin, lot: `K${i}`, expiry: '301231', serials: [`K${i}A`, `K${i}B`] }, [product]))));
+    })();
+    await new Promise((r) => setTimeout(r, 150));
+    await c.stop('SIGKILL');
+    await sent;
+    await steady;
+    const head = await pgs.head();
+    const rows = await pgs.leafRows(0, head.size);
+    for (const x of acked) expect(toHex(rows[x.index]!.hash)).toBe(x.leafHash);
+    // The batch is one leaf: in the log whole, or not at all; and a server answers for all its packs or none.
+    await until('a at the head', async () => ((await checkpointSize(a.url)) === head.size ? true : undefined), 20_000);
+    const first = await packState(a.url, 'KILL0');
+    const last = await packState(a.url, 'KILL29999');
+    expect([200, 404]).toContain(first);
+    expect(last).toBe(first);
+    const audit = await cliAsync(['audit', '--db', db, '--json']);
+    expect(audit.status, audit.stdout + audit.stderr).toBe(0);
+  }, 120_000);
+
+  it('a leaf and an interior hash edited in PostgreSQL behind the servers are found by audit and by the running guard', async () => {
+    // The operator's own tools: the append-only triggers have to be switched off first, and back on after.
+    await pgs.query('ALTER TABLE $schema.leaves DISABLE TRIGGER leaves_append_only');
+    await pgs.query("UPDATE $schema.leaves SET entry = entry || '\\x20'::bytea WHERE idx = 2");
+    await pgs.query('ALTER TABLE $schema.leaves ENABLE TRIGGER leaves_append_only');
+    await pgs.query('ALTER TABLE $schema.nodes DISABLE TRIGGER nodes_append_only');
+    await pgs.query("UPDATE $schema.nodes SET hash = decode(repeat('ab', 32), 'hex') WHERE level = 1 AND idx = 5");
+    await pgs.query('ALTER TABLE $schema.nodes ENABLE TRIGGER nodes_append_only');
+    const audit = await cliAsync(['audit', '--db', db, '--json']);
+    expect(audit.status).toBe(1);
+    const report = JSON.parse(audit.stdout) as { ok: boolean; findings: { code: string; index?: number; message: string }[] };
+    expect(report.ok).toBe(false);
+    expect(report.findings.some((f) => f.index === 2)).toBe(true);
+    expect(report.findings.some((f) => /1\/5|level 1/.test(f.message))).toBe(true);
+    // Each running server finds it within a few rounds, and from then on answers LOG_INTEGRITY.
+    for (const s of [a, b]) {
+      await until(
+        'the guard to freeze the server',
+        async () => {
+          const r = await fetch(`${s.url}/api/v1/packs/${gtin}/C0L0S0`);
+          return r.status === 500 && ((await r.json()) as { error: { code: string } }).error.code === 'LOG_INTEGRITY' ? true : undefined;
+        },
+        15_000,
+      );
+      expect(s.stderr()).toContain('LEDGER ALTERED in PostgreSQL');
+    }
+  }, 60_000);
+});
