@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { Router } from 'express';
 import { openLedger, type Ledger } from './context.js';
 import { openPgLedger } from './pg/ledger.js';
-import { DEFAULT_PG_LOG_KEY, pgTarget } from './pg/target.js';
+import { DEFAULT_PG_LOG_KEY, pgTarget, type PgTarget } from './pg/target.js';
 import { DEFAULT_WITNESS_MAX_AGE_S, parsePolicy, type TlogPolicy } from '../core/log/policy.js';
 import { Publisher } from './log/publisher.js';
 import { codeOf, isMedtrailError, MedtrailError } from '../core/errors.js';
@@ -50,6 +50,11 @@ export interface ServeOptions {
   ledger?: Ledger;
   /** With `db` a postgres:// URL: this process's working copy (default a temporary file, server/pg/ledger.ts). */
   cache?: string;
+  /**
+   * With `db` a postgres:// URL: a streaming replica of it this server follows (reads); writes still go to
+   * `db` (default: MEDTRAIL_DB_REPLICA). Its schema is `db`'s unless the URL names one.
+   */
+  dbReplica?: string;
   /** With `db` a postgres:// URL: how often the copy follows the database without a NOTIFY (default 1,000 ms). */
   pgRoundMs?: number;
 }
@@ -59,6 +64,14 @@ function intFromEnv(name: string, v: string | undefined): number | undefined {
   if (v === undefined || v.trim() === '') return undefined;
   if (!/^[0-9]{1,10}$/.test(v.trim())) throw new MedtrailError('CLI_USAGE', `${name} must be a non-negative integer, got ${v}`);
   return Number(v);
+}
+
+/** The replica option of openPgLedger for a --db-replica URL (the primary's schema unless it names its own). */
+function replicaOf(primary: PgTarget, url: string | undefined): { replica?: PgTarget } {
+  if (url === undefined || url.trim() === '') return {};
+  const t = pgTarget(url.trim());
+  if (t === undefined) throw new MedtrailError('CLI_USAGE', '--db-replica must be a postgres:// URL');
+  return { replica: /[?&]schema=/.test(url) ? t : { ...t, schema: primary.schema } };
 }
 
 /** Pending connections the kernel may queue before accept (capped by net.core.somaxconn). */
@@ -92,6 +105,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
           logKey: o.logKey ?? DEFAULT_PG_LOG_KEY,
           ...(o.cache !== undefined ? { cache: o.cache } : {}),
           ...(o.pgRoundMs !== undefined ? { roundMs: o.pgRoundMs } : {}),
+          ...replicaOf(pgAt, o.dbReplica ?? process.env['MEDTRAIL_DB_REPLICA']),
           ...(logPageBytes !== undefined ? { pageBytes: logPageBytes } : {}),
         })
       : openLedger({ db: o.db, ...(o.logKey !== undefined ? { logKey: o.logKey } : {}), ...(logPageBytes !== undefined ? { pageBytes: logPageBytes } : {}) }));

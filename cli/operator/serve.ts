@@ -27,6 +27,7 @@ export interface ServeCliOptions {
   host: string;
   logKey?: string;
   cache?: string;
+  dbReplica?: string;
   policy?: string;
   witnessMaxAge?: string;
   json?: boolean;
@@ -42,6 +43,7 @@ export async function serveForever(opts: ServeCliOptions, modules: ServiceModule
     maxLagMs: DEFAULT_MAX_LAG_MS,
     ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}),
     ...(opts.cache !== undefined ? { cache: opts.cache } : {}),
+    ...(opts.dbReplica !== undefined ? { dbReplica: opts.dbReplica } : {}),
     ...(opts.policy !== undefined ? { policy: readText(opts.policy, '--policy') } : {}),
     ...(opts.witnessMaxAge !== undefined ? { witnessMaxAgeS: seconds(opts.witnessMaxAge, '--witness-max-age') } : {}),
   });
@@ -80,6 +82,7 @@ export function registerServe(program: Command, modules: () => ServiceModule[]):
   servingOptions(program.command('serve').description('run the ledger service (HTTP API, checkpoints, proofs)'))
     .option('--log-key <path>', 'log key file (default: log.key.json beside the database; ./data/pg/log.key.json for PostgreSQL)')
     .option('--cache <file>', "with a postgres:// --db: this server's working copy of the ledger, kept across restarts (default: a temporary file)")
+    .option('--db-replica <url>', 'with a postgres:// --db: a streaming replica to answer from (reads); writes still go to --db (default: MEDTRAIL_DB_REPLICA)')
     .option('--policy <file>', 'witness policy (c2sp.org/tlog-policy): every checkpoint goes to its witnesses; the pages pin it')
     .option('--witness-max-age <seconds>', 'oldest witness cosignature the pages accept (default 600); the log has them refreshed at a quarter of it')
     .option('--json', 'print the listening address as JSON')

@@ -50,6 +50,8 @@ export interface OpenPgOptions extends ReplicaOptions {
   /** The working copy's SQLite file, kept across restarts; default a fresh temporary one, removed at close. */
   cache?: string;
   pageBytes?: number;
+  /** A streaming replica to follow from (reads), the primary being `target` (writes): see ReplicaOptions.source. */
+  replica?: PgTarget;
 }
 
 export async function openPgLedger(o: OpenPgOptions): Promise<Ledger> {
@@ -81,7 +83,8 @@ export async function openPgLedger(o: OpenPgOptions): Promise<Ledger> {
     if (mine.size > theirs.size || (mine.size > 0 && !equalBytes(await pg.rootAt(mine.size), mine.root))) {
       throw new MedtrailError('STORE_MISMATCH', `the working copy ${path} holds a tree of ${mine.size} leaves that the ledger in PostgreSQL (${theirs.size} leaves) does not contain`);
     }
-    const replica = new PgReplica(pg, s, log, o);
+    const source = o.replica === undefined ? undefined : await PgLogStore.open(o.replica.url, o.replica.schema, { create: false });
+    const replica = new PgReplica(pg, s, log, { ...o, ...(source !== undefined ? { source } : {}) });
     await replica.open();
     return {
       store: s,

@@ -50,6 +50,12 @@ export interface ReplicaOptions {
   guardWindow?: number;
   /** Whether this process may hold the signing lease (default true). */
   mayLead?: boolean;
+  /**
+   * A streaming replica of the database to follow from (`--db-replica`): the copy's leaves and checkpoints are
+   * read there, appends, the lease and the checkpoints this server signs go to the primary. A server following a
+   * replica never signs (it may lag the primary; its answers cite the checkpoint its copy is at, never older).
+   */
+  source?: PgLogStore;
   /** One line per event worth an operator's eye (lease taken or lost, a round that failed). */
   say?: (line: string) => void;
 }
@@ -69,6 +75,8 @@ export class PgReplica {
   private readonly roundMs: number;
   private readonly window: number;
   private readonly say: (line: string) => void;
+  /** Where the copy's follow rounds read: the primary, or a streaming replica of it. */
+  private readonly source: PgLogStore;
 
   constructor(
     readonly pg: PgLogStore,
@@ -77,6 +85,7 @@ export class PgReplica {
     private readonly opts: ReplicaOptions = {},
   ) {
     this.roundMs = opts.roundMs ?? 1000;
+    this.source = opts.source ?? pg;
     this.window = opts.guardWindow ?? 2000;
     this.say = opts.say ?? ((line) => process.stderr.write(`medtrail: ${line}\n`));
     log.setSigningGate(() => this.lease !== undefined && !this.stopped);
@@ -105,7 +114,7 @@ export class PgReplica {
 
   /** Tries to take the signing lease (a session advisory lock on a connection of its own). */
   async tryLead(): Promise<boolean> {
-    if (this.lease !== undefined || this.opts.mayLead === false || this.stopped) return this.lease !== undefined;
+    if (this.lease !== undefined || this.opts.mayLead === false || this.opts.source !== undefined || this.stopped) return this.lease !== undefined;
     let c: pg.Client | undefined;
     try {
       c = await this.pg.dedicatedClient();
@@ -139,9 +148,9 @@ export class PgReplica {
   async open(): Promise<void> {
     await this.tryLead();
     await this.serial(async () => {
-      if (this.signer) await this.syncTo((await this.pg.head()).size);
+      if (this.signer) await this.syncTo((await this.pg.head()).size, this.pg);
       else {
-        const cp = await this.pg.latestCheckpoint();
+        const cp = await this.source.latestCheckpoint();
         if (cp !== undefined && cp.size > this.log.size()) await this.syncTo(cp.size);
       }
     });
@@ -149,7 +158,7 @@ export class PgReplica {
 
   /** Brings the copy to PostgreSQL's head now (before judging a signer the copy does not know yet). */
   follow(): Promise<void> {
-    return this.serial(async () => this.syncTo((await this.pg.head()).size));
+    return this.serial(async () => this.syncTo((await this.pg.head()).size, this.pg));
   }
 
   /** Starts following: LISTEN for commits, and a round every roundMs (lease, sync, adopt, save, guard). */
@@ -194,12 +203,12 @@ export class PgReplica {
       if (this.lease === undefined) await this.tryLead();
       await this.serial(async () => {
         if (this.signer) {
-          await this.syncTo((await this.pg.head()).size);
+          await this.syncTo((await this.pg.head()).size, this.pg);
           // Leaves other servers appended get a checkpoint now (at most every checkpoint interval), so that
           // those servers, which do not sign, can serve them.
           this.log.checkpoint();
         } else {
-          const cp = await this.pg.latestCheckpoint();
+          const cp = await this.source.latestCheckpoint();
           const mine = this.store.latestCheckpoint();
           // A copy ahead of the newest checkpoint (this process appended since) waits for one that covers it.
           if (cp !== undefined && (mine === undefined || cp.size > mine.size) && cp.size >= this.log.size()) {
@@ -230,13 +239,13 @@ export class PgReplica {
    * A leaf whose bytes do not hash to the hash PostgreSQL holds, or a tree whose root differs from
    * PostgreSQL's at the same size, freezes the log.
    */
-  private async syncTo(target: number): Promise<void> {
+  private async syncTo(target: number, from: PgLogStore = this.source): Promise<void> {
     const have = this.log.size();
     if (target < have) {
       this.fail(`PostgreSQL holds ${target} leaves, fewer than the ${have} this server copied from it: the ledger was rolled back or replaced`);
     }
     for (let start = have; start < target; start += PAGE) {
-      const rows = await this.pg.leafRows(start, Math.min(target, start + PAGE));
+      const rows = await from.leafRows(start, Math.min(target, start + PAGE));
       if (rows.length !== Math.min(target, start + PAGE) - start || rows.some((r, i) => r.index !== start + i)) {
         this.fail(`PostgreSQL's leaves ${start}..${Math.min(target, start + PAGE)} are not all there`);
       }
@@ -245,7 +254,7 @@ export class PgReplica {
       });
     }
     if (target > have) {
-      const theirs = await this.pg.rootAt(target);
+      const theirs = await from.rootAt(target);
       if (!equalBytes(theirs, this.log.rootAt(target))) this.fail(`PostgreSQL's tree of ${target} leaves has another root than the leaves give (an interior hash edited)`);
     }
   }
@@ -273,7 +282,7 @@ export class PgReplica {
       if (this.stopped) throw new MedtrailError('STORE_UNAVAILABLE', 'this server is stopping');
       let appended: Appended[] = [];
       const committed = await this.pg.lockedAppend(async (head) => {
-        await this.syncTo(head.size);
+        await this.syncTo(head.size, this.pg);
         if (!equalBytes(head.root, this.log.rootAt(head.size))) this.fail(`PostgreSQL's head root at ${head.size} leaves is not the root of its leaves`);
         appended = dryRun();
         const known = new Map<string, Uint8Array>();
@@ -298,12 +307,12 @@ export class PgReplica {
     if (size === 0) return;
     if (this.guardLeaf >= size) this.guardLeaf = 0;
     const end = Math.min(size, this.guardLeaf + this.window);
-    for (const r of await this.pg.leafRows(this.guardLeaf, end)) {
+    for (const r of await this.source.leafRows(this.guardLeaf, end)) {
       const mine = this.store.perfectHash(0, r.index);
       if (!equalBytes(r.hash, mine) || !equalBytes(leafHash(r.bytes), mine)) this.fail(`leaf ${r.index} in PostgreSQL differs from the one this server copied (edited behind the servers' backs)`);
     }
     this.guardLeaf = end;
-    const nodes = await this.pg.nodesPage(this.guardNode, this.window);
+    const nodes = await this.source.nodesPage(this.guardNode, this.window);
     for (const n of nodes) {
       if (n.index * 2 ** n.level + 2 ** n.level > size) continue;
       const mine = this.store.storedNode(n.level, n.index);
@@ -322,6 +331,7 @@ export class PgReplica {
     this.lease = undefined;
     await Promise.all([lease?.end().catch(() => undefined), this.listener?.end().catch(() => undefined)]);
     await this.pg.close();
+    if (this.source !== this.pg) await this.source.close();
   }
 }
 
