@@ -16,6 +16,7 @@ import { isMedtrailError, MedtrailError } from '../../core/errors.js';
 import { openCheckpoint, type Checkpoint } from '../../core/log/checkpoint.js';
 import { readMapRoots } from '../../core/map/extension.js';
 import type { StoredCheckpoint } from '../store/ledger-store.js';
+import type { RecordedChanges } from '../store/pg/pg-custody.js';
 import type { Ledger } from '../context.js';
 import { appendChecked, loadKeyBook, toAppendInput } from '../log/ingest.js';
 import type { KeyBook } from '../log/keybook.js';
@@ -25,7 +26,7 @@ import { applyAppended, type ApplyContext } from './apply.js';
 import { EntryChecker } from './entry-checker.js';
 import { checkEntries, checkSigners, entriesOf, isSingle, within, type SignerLookup } from './entry-checks.js';
 import { catchUp } from './replay.js';
-import { CustodyState } from './state.js';
+import { CustodyState, PACK_ROW_COLS } from './state.js';
 import { CustodyWriter } from './writer.js';
 import { MapService } from '../map/map-service.js';
 
@@ -156,6 +157,8 @@ export function custodyServices(ledger: Ledger): CustodyServices {
       // A key admitted, rotated or revoked through another server since the signatures were checked: again.
       if (keys.version !== seen) checkSigners([...entries], lookup, keys.origin);
       let out: Appended[] = [];
+      const custody: RecordedChanges[] = [];
+      writer.recorder = (ref, changes) => custody.push({ ref, changes });
       try {
         ledger.store.transaction(() => {
           out = ledger.log.append(inputs);
@@ -165,9 +168,10 @@ export function custodyServices(ledger: Ledger): CustodyServices {
       } catch (e) {
         if (e !== DRY_RUN) throw e;
       } finally {
+        writer.recorder = undefined;
         state.invalidate();
       }
-      return out;
+      return { appended: out, custody };
     });
   };
   if (pgCopy !== undefined) {
@@ -178,6 +182,8 @@ export function custodyServices(ledger: Ledger): CustodyServices {
         state.invalidate();
       },
       adopt: (cp) => adoptCheckpoint(ledger, map, cp),
+      packRowsAfter: (gtin, serial, limit) => state.packRowsAfter(gtin, serial, limit),
+      packColumns: PACK_ROW_COLS,
     });
   }
 

@@ -239,6 +239,9 @@ export function packRow(r: RawPack): PackRow {
 /** Most lots and participants kept in memory (a bound against unbounded growth; cleared when reached). */
 const MAX_CACHED_ROWS = 10_000;
 
+/** Every column of custody_packs in table order (the PostgreSQL guard compares whole rows: server/pg/replica.ts). */
+export const PACK_ROW_COLS = 'gtin, serial, lot, expiry, state, holder, in_transit_to, last_idx, last_hash, batch_idx, dispensed_by, dispensed_at';
+
 export class CustodyState {
   private readonly batchEvents = new Map<number, { at: string; signer: string }>();
   // Lots and participants are read on every verification and change rarely (a recall, an admission): they
@@ -283,6 +286,9 @@ export class CustodyState {
         'SELECT gtin, serial, sscc, outcome FROM custody_shipment_packs WHERE ship_idx = ? ORDER BY gtin, serial',
       ),
       packCount: db.prepare<[], number>('SELECT count(*) FROM custody_packs').pluck(),
+      packRowsAfter: db
+        .prepare<[string, string, number], unknown[]>(`SELECT ${PACK_ROW_COLS} FROM custody_packs WHERE (gtin, serial) > (?, ?) ORDER BY gtin, serial LIMIT ?`)
+        .raw(),
       touched: db
         .prepare<[number], [string, string, string, string, string, Buffer]>('SELECT gtin, serial, lot, expiry, state, last_hash FROM custody_packs WHERE last_idx >= ?')
         .raw(),
@@ -468,6 +474,11 @@ export class CustodyState {
 
   prescriber(gln: string): { region: string; type: string } | undefined {
     return this.st.prescriber.get(gln);
+  }
+
+  /** Whole pack rows (PACK_ROW_COLS) after (gtin, serial) in key order: a window of the running PostgreSQL guard. */
+  packRowsAfter(gtin: string, serial: string, limit: number): unknown[][] {
+    return this.st.packRowsAfter.all(gtin, serial, limit);
   }
 
   packCount(): number {

@@ -128,8 +128,15 @@ export class CustodyWriter {
     this.st.applied.run(size);
   }
 
+  /**
+   * Told of every applied entry's changes while set: the dry run of an append to a ledger in PostgreSQL records
+   * them here to write the same rows there (server/pg/replica.ts, server/store/pg/pg-custody.ts).
+   */
+  recorder: ((ref: EntryRef, changes: readonly Change[]) => void) | undefined;
+
   apply(ref: EntryRef, changes: readonly Change[]): void {
     for (const c of changes) this.one(ref, c);
+    this.recorder?.(ref, changes);
   }
 
   private one(ref: EntryRef, c: Change): void {

@@ -22,7 +22,7 @@ import { openDatabase, SqliteLedgerStore, type LedgerStore } from '../store/ledg
 import { MAP_TABLES, MapService } from './map-service.js';
 
 export interface MapFinding {
-  code: 'MAP_ROOT_MISMATCH' | 'MAP_NOT_REBUILT';
+  code: 'MAP_ROOT_MISMATCH' | 'MAP_NOT_REBUILT' | 'CUSTODY_ROW_MISMATCH';
   /** Never a single leaf: a map covers them all (the field keeps findings of one shape). */
   index?: undefined;
   message: string;
@@ -39,6 +39,32 @@ export interface MapAudit {
 
 function differ(a: MapRoots, b: MapRoots): string[] {
   return [...(equalBytes(a.packs, b.packs) ? [] : ['pack map']), ...(equalBytes(a.lots, b.lots) ? [] : ['lot map'])];
+}
+
+/**
+ * The custody tables as the ledger holds them against the same tables rebuilt from its leaves (in `copy`): a row
+ * edited, added or removed behind the server (in the SQLite file, or in PostgreSQL, whose rows the audit copied)
+ * is a finding naming the table and one of the rows.
+ */
+function compareCustody(copy: Database.Database, livePath: string): MapFinding[] {
+  const out: MapFinding[] = [];
+  copy.prepare('ATTACH DATABASE ? AS live').run(livePath);
+  try {
+    const has = copy.prepare<[string], number>("SELECT 1 FROM live.sqlite_master WHERE type = 'table' AND name = ?").pluck();
+    for (const t of CUSTODY_TABLES) {
+      // A ledger never served has no custody tables yet: nothing to hold to the leaves.
+      if (has.get(t) === undefined) continue;
+      for (const [from, other, what] of [['live', 'main', 'not given by the leaves'], ['main', 'live', 'missing']] as const) {
+        const rows = copy.prepare(`SELECT * FROM ${from}.${t} EXCEPT SELECT * FROM ${other}.${t} LIMIT 3`).raw().all() as unknown[][];
+        if (rows.length === 0) continue;
+        const shown = rows.map((r) => r.slice(0, 3).map((v) => (Buffer.isBuffer(v) ? v.toString('hex').slice(0, 16) : String(v))).join('/')).join(', ');
+        out.push({ code: 'CUSTODY_ROW_MISMATCH', message: `${t}: rows ${what} (e.g. ${shown})` });
+      }
+    }
+  } finally {
+    copy.exec('DETACH DATABASE live');
+  }
+  return out;
 }
 
 /** Rebuilds both maps from the leaves of the ledger at `dbPath` (read through `store`) and compares them. */
@@ -58,8 +84,8 @@ export function auditMaps(store: LedgerStore, live: Database.Database): MapAudit
       const log = new LogService(copy, { origin: copy.getMeta('origin') ?? 'audit', seed: new Uint8Array(32) });
       catchUp({ state, writer, store: copy, authority }, log);
       const size = copy.head().size;
+      const findings: MapFinding[] = compareCustody(copyDb, live.name);
       const rebuilt = copy.transaction(() => new MapService(copyDb, copy, state).catchUp(size));
-      const findings: MapFinding[] = [];
       const cp = store.checkpoints().find((c) => c.size === size);
       let compared = false;
       if (cp !== undefined) {

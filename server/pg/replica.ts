@@ -11,8 +11,9 @@
 //   3. a dry run in a local transaction that is always rolled back: the rules judge the entries against the
 //      state at that head and the leaves, interior hashes and new head are computed; a refusal ends here with
 //      nothing written anywhere;
-//   4. the leaves and hashes go to PostgreSQL with the head's compare-and-swap, a NOTIFY, COMMIT: only now is
-//      the entry acknowledged;
+//   4. the leaves and hashes go to PostgreSQL with the head's compare-and-swap, and the custody rows from the
+//      changes the rules made in the dry run (server/store/pg/pg-custody.ts), a NOTIFY, COMMIT: only now is the
+//      entry acknowledged;
 //   5. the copy appends the same leaves and replays the rules over them (as for anyone else's leaves).
 // A crash anywhere leaves PostgreSQL with the whole append or none of it; the copy catches up at the next start.
 //
@@ -34,6 +35,7 @@ import { leafHash } from '../../core/log/merkle.js';
 import type { AppendInput, Appended, LogService } from '../log/log-service.js';
 import type { LedgerStore, NewLeaf, StoredCheckpoint } from '../store/ledger-store.js';
 import { prepareAppend, type PgLogStore } from '../store/pg/pg-log.js';
+import { writeCustody, type PgQuery, type RecordedChanges } from '../store/pg/pg-custody.js';
 
 /** What the rest of the server does when the copy moves (server/custody/services.ts registers them). */
 export interface ReplicaHooks {
@@ -41,6 +43,9 @@ export interface ReplicaHooks {
   applied(leaves: readonly NewLeaf[]): void;
   /** A checkpoint the signer stored, the copy at exactly its size: check it against the copy and keep it. */
   adopt(cp: StoredCheckpoint): void;
+  /** The copy's whole custody_packs rows after (gtin, serial), in key order (columns `packColumns`). */
+  packRowsAfter(gtin: string, serial: string, limit: number): unknown[][];
+  packColumns: string;
 }
 
 export interface ReplicaOptions {
@@ -72,6 +77,7 @@ export class PgReplica {
   private unsaved: StoredCheckpoint[] = [];
   private guardLeaf = 0;
   private guardNode = 0;
+  private guardPack: [string, string] = ['', ''];
   private readonly roundMs: number;
   private readonly window: number;
   private readonly say: (line: string) => void;
@@ -277,18 +283,20 @@ export class PgReplica {
    * local transaction it rolls back, against the copy brought to PostgreSQL's head, and returns where each
    * entry would go; it throws the rules' refusal.
    */
-  write(inputs: readonly AppendInput[], dryRun: () => Appended[]): Promise<Appended[]> {
+  write(inputs: readonly AppendInput[], dryRun: () => { appended: Appended[]; custody: RecordedChanges[] }): Promise<Appended[]> {
     return this.serial(async () => {
       if (this.stopped) throw new MedtrailError('STORE_UNAVAILABLE', 'this server is stopping');
       let appended: Appended[] = [];
       const committed = await this.pg.lockedAppend(async (head) => {
         await this.syncTo(head.size, this.pg);
         if (!equalBytes(head.root, this.log.rootAt(head.size))) this.fail(`PostgreSQL's head root at ${head.size} leaves is not the root of its leaves`);
-        appended = dryRun();
+        const run = dryRun();
+        appended = run.appended;
         const known = new Map<string, Uint8Array>();
         for (const [level, index] of decomposition(head.size)) known.set(`${level}/${index}`, this.store.perfectHash(level, index));
         const withHashes = inputs.map((x, i) => ({ ...x, leafHash: appended[i]!.leafHash }));
-        return prepareAppend(head.size, withHashes, known);
+        const prepared = prepareAppend(head.size, withHashes, known);
+        return { ...prepared, also: (q: PgQuery) => writeCustody(q, this.pg.schema, run.custody, prepared.head.size) };
       });
       if (committed === undefined) throw new MedtrailError('STORE_CONFLICT', 'nothing was appended');
       // Committed in PostgreSQL: the copy takes the same leaves (as anyone else's, through the rules).
@@ -319,6 +327,31 @@ export class PgReplica {
       if (mine === undefined || !equalBytes(mine, n.hash)) this.fail(`interior hash ${n.level}/${n.index} in PostgreSQL differs from the copy's`);
     }
     this.guardNode = nodes.length < this.window ? 0 : this.guardNode + nodes.length;
+    await this.guardPacks(size);
+  }
+
+  /**
+   * A window of the copy's pack rows against PostgreSQL's: a row missing there, or different while its newest
+   * entry is one the copy holds (PostgreSQL may be ahead of the copy, never behind), was edited there.
+   */
+  private async guardPacks(size: number): Promise<void> {
+    const h = this.hooks;
+    if (h === undefined) return;
+    const mine = h.packRowsAfter(this.guardPack[0], this.guardPack[1], this.window);
+    if (mine.length === 0) {
+      this.guardPack = ['', ''];
+      return;
+    }
+    const keys = mine.map((r) => [String(r[0]), String(r[1])] as const);
+    const theirs = new Map((await this.pg.packRows(h.packColumns, keys)).map((r) => [`${String(r[0])}\u0000${String(r[1])}`, r]));
+    for (const r of mine) {
+      const t = theirs.get(`${String(r[0])}\u0000${String(r[1])}`);
+      if (t === undefined) this.fail(`pack ${String(r[1])} of ${String(r[0])} is missing from custody_packs in PostgreSQL`);
+      if (Number(t[LAST_IDX]) >= size) continue;
+      if (rowText(t) !== rowText(r)) this.fail(`pack ${String(r[1])} of ${String(r[0])}: its custody_packs row in PostgreSQL differs from the one its leaves give`);
+    }
+    const last = keys[keys.length - 1]!;
+    this.guardPack = mine.length < this.window ? ['', ''] : [last[0], last[1]];
   }
 
   async stop(): Promise<void> {
@@ -333,6 +366,14 @@ export class PgReplica {
     await this.pg.close();
     if (this.source !== this.pg) await this.source.close();
   }
+}
+
+/** Where last_idx is in a pack row (PACK_ROW_COLS, server/custody/state.ts). */
+const LAST_IDX = 7;
+
+/** A row's values as one comparable text (bytes as hex, numbers and text as they are). */
+function rowText(r: readonly unknown[]): string {
+  return JSON.stringify(r.map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)));
 }
 
 /** The perfect subtrees (level, index) a tree of `size` leaves splits into, largest first. */

