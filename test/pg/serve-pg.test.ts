@@ -208,7 +208,7 @@ describe.skipIf(PG_URL === undefined)('medtrail serve over PostgreSQL, several p
 
   it('a leaf edited in PostgreSQL is found by the running guard of a server that starts afterwards, and by one running', async () => {
     // A fresh server copies the ledger from PostgreSQL: the edited leaf does not hash to its row.
-    const late = await startServerProcess(db, ['--log-key', logKey]).catch((e: unknown) => e);
+    const late: ServerProcess | Error = await startServerProcess(db, ['--log-key', logKey]).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
     if (late instanceof Error) expect(late.message).toMatch(/LOG_INTEGRITY|LEDGER ALTERED/);
     else {
       servers.push(late);

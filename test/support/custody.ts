@@ -9,6 +9,12 @@ import { CUSTODY_TABLES } from '../../server/custody/schema.js';
 import { serviceModules } from '../../server/modules.js';
 import { startServer, type RunningServer } from '../../server/server.js';
 import { entry, makeLedger, participantKey, type TestLedger, TEST_ORIGIN } from './ledger.js';
+import { logKeyPath } from '../../server/context.js';
+import { LEDGER_META_KEYS, initPgLedger } from '../../server/pg/ledger.js';
+import { pgTarget } from '../../server/pg/target.js';
+import { openDatabase, SqliteLedgerStore } from '../../server/store/ledger-store.js';
+import { PgLogStore } from '../../server/store/pg/pg-log.js';
+import { freshSchema, PG_URL } from './pg.js';
 
 export type Party = KeyFile & { gln: string };
 
@@ -48,9 +54,35 @@ export interface Chain {
   close(): Promise<void>;
 }
 
+/**
+ * The backend the chain's ledger lives on: SQLite (the embedded default), or PostgreSQL when the suite runs as
+ * the `postgres` project (vitest.config.ts sets MEDTRAIL_TEST_BACKEND): the same ledger identity (origin, keys)
+ * made in a fresh schema of the test cluster, served with the SQLite file's log key.
+ */
+async function serveChainLedger(t: TestLedger): Promise<{ srv: RunningServer; drop: () => Promise<void> }> {
+  if (process.env['MEDTRAIL_TEST_BACKEND'] !== 'postgres') return { srv: await startServer({ db: t.db, port: 0, modules: serviceModules() }), drop: async () => undefined };
+  const pgUrl = PG_URL;
+  if (pgUrl === undefined) throw new Error('MEDTRAIL_TEST_BACKEND=postgres needs MEDTRAIL_TEST_PG_URL');
+  const schema = freshSchema('chain');
+  const url = `${pgUrl}${pgUrl.includes('?') ? '&' : '?'}schema=${schema}`;
+  const file = new SqliteLedgerStore(openDatabase(t.db));
+  const meta = Object.fromEntries(LEDGER_META_KEYS.map((k) => [k, file.getMeta(k) ?? '']));
+  file.close();
+  await initPgLedger(pgTarget(url)!, meta);
+  const srv = await startServer({ db: url, logKey: logKeyPath(t.db), port: 0, modules: serviceModules(), pgRoundMs: 200 });
+  return {
+    srv,
+    drop: async () => {
+      const pg = await PgLogStore.open(pgUrl, schema, { create: false });
+      await pg.query('DROP SCHEMA $schema CASCADE').catch(() => undefined);
+      await pg.close();
+    },
+  };
+}
+
 export async function startChain(): Promise<Chain> {
   const t = makeLedger();
-  const srv = await startServer({ db: t.db, port: 0, modules: serviceModules() });
+  const { srv, drop } = await serveChainLedger(t);
   const authority = t.authority as Party;
   const post = async (body: unknown): Promise<Posted> => {
     const r = await fetch(`${srv.url}/api/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -88,6 +120,7 @@ export async function startChain(): Promise<Chain> {
     participant,
     close: async () => {
       await srv.close();
+      await drop();
       t.cleanup();
     },
   };

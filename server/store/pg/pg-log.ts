@@ -254,6 +254,16 @@ export class PgLogStore {
     }
   }
 
+  /** The perfect subtree hashes a tree of `size` leaves splits into, keyed "level/index" (what prepareAppend needs). */
+  async frontierOf(size: number): Promise<Map<string, Uint8Array>> {
+    const c = await this.pool.connect();
+    try {
+      return await this.frontier(size, c);
+    } finally {
+      c.release();
+    }
+  }
+
   /**
    * The perfect subtree hashes an append after `size` leaves reads (the decomposition of the tree of that
    * size: one per set bit), fetched at once so the hashing that follows is synchronous.
