@@ -44,6 +44,11 @@ export interface Ledger {
    * working copy, appends go through `pg.write`, and `pg.stop()` runs before `close()`.
    */
   pg?: PgReplica;
+  /**
+   * With the ledger in PostgreSQL: the folder of the log key, where the secrets every server of the ledger
+   * shares are kept too (rx.key, tag-keys.secret). On SQLite they sit beside the database file.
+   */
+  keyDir?: string;
   close(): void;
 }
 

@@ -30,7 +30,8 @@ export interface FastRoute {
   /** Largest body read, in bytes (BODY_TOO_LARGE past it). */
   bodyLimit: number;
   /** Answers on `res` (sendJson) or throws a MedtrailError. */
-  handle(req: FastRequest, res: ServerResponse): void;
+  /** Answers `res`; a promise when the answer waits on something (a SUN counter moved in PostgreSQL). */
+  handle(req: FastRequest, res: ServerResponse): void | Promise<void>;
 }
 
 export interface FastGuards {
@@ -56,16 +57,20 @@ export function fastPath(routes: readonly FastRoute[], guards: FastGuards, rest:
     guards.headers(res);
     if (guards.rateLimit !== undefined && !guards.rateLimit(req, res)) return;
     if (!guards.admit(req, res)) return;
+    const failed = (e: unknown): void => {
+      if (res.headersSent) {
+        res.destroy(e instanceof Error ? e : undefined);
+        return;
+      }
+      sendError(res, asMedtrailError(e));
+    };
     readJsonBody(req, route.bodyLimit, (err, got) => {
       try {
         if (err !== undefined) throw err;
-        route.handle({ method: req.method ?? '', originalUrl: url, headers: req.headers, body: got?.body, rawBody: got?.raw }, res);
+        const later = route.handle({ method: req.method ?? '', originalUrl: url, headers: req.headers, body: got?.body, rawBody: got?.raw }, res);
+        if (later !== undefined) later.catch(failed);
       } catch (e) {
-        if (res.headersSent) {
-          res.destroy(e instanceof Error ? e : undefined);
-          return;
-        }
-        sendError(res, asMedtrailError(e));
+        failed(e);
       }
     });
   };

@@ -3,7 +3,7 @@
 // of its own, server/pg/replica.ts) that it brings up to PostgreSQL before it answers anything.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { keyFileSeed } from '../../core/crypto/keys.js';
 import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { equalBytes } from '../../core/bytes.js';
@@ -90,6 +90,7 @@ export async function openPgLedger(o: OpenPgOptions): Promise<Ledger> {
       store: s,
       log,
       pg: replica,
+      keyDir: dirname(o.logKey),
       close: () => {
         s.close();
         if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });

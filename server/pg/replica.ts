@@ -106,6 +106,13 @@ export class PgReplica {
     return this.lease !== undefined;
   }
 
+  private readonly extraRounds: (() => Promise<void>)[] = [];
+
+  /** Runs `fn` every round too: modules whose tables other servers write (tag keys) copy what is new. */
+  eachRound(fn: () => Promise<void>): void {
+    this.extraRounds.push(fn);
+  }
+
   /** Called once, by the services that replay the rules and hold the maps. */
   attach(hooks: ReplicaHooks): void {
     this.hooks = hooks;
@@ -224,6 +231,7 @@ export class PgReplica {
         }
       });
       await this.saveSigned();
+      for (const fn of this.extraRounds) await fn();
       await this.guard();
     } catch (e) {
       if (isMedtrailError(e, 'LOG_INTEGRITY')) return;

@@ -28,7 +28,7 @@ export function rxModule(o: { retentionDays?: number } = {}): ServiceModule {
       const s = rxServices(ledger);
       services = s;
       const days = o.retentionDays ?? retentionFromEnv(process.env['MEDTRAIL_RX_RETENTION_DAYS']);
-      const sweep = (): void => void s.priv.eraseDue(retentionCutoff(Date.now(), days));
+      const sweep = (): void => void s.priv.eraseDue(retentionCutoff(Date.now(), days)).catch((e: unknown) => process.stderr.write(`medtrail: the prescription details sweep failed: ${String(e)}\n`));
       sweep();
       timer = setInterval(sweep, 60 * 60 * 1000);
       timer.unref();

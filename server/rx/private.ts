@@ -16,6 +16,7 @@ import nacl from 'tweetnacl';
 import { fromHex, fromUtf8, toHex, utf8 } from '../../core/bytes.js';
 import { MedtrailError } from '../../core/errors.js';
 import { isJsonObject } from '../../core/api/wire.js';
+import type { PgRows } from '../store/pg/pg-log.js';
 
 /** What a prescriber gives beside the entry; only `salt` and `patient.id` are required. */
 export interface RxDetails {
@@ -95,6 +96,99 @@ export function parseDetails(v: unknown): RxDetails {
   };
 }
 
+/** Seals one prescription's details (its id inside the sealed text). */
+function seal(key: Uint8Array, id: string, d: RxDetails): { nonce: Buffer; box: Buffer } {
+  const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
+  const box = nacl.secretbox(utf8(JSON.stringify({ id, details: d })), nonce, key);
+  return { nonce: Buffer.from(nonce), box: Buffer.from(box) };
+}
+
+/** Opens sealed details, checking that they are this prescription's. */
+function unseal(key: Uint8Array, id: string, nonce: Uint8Array, box: Uint8Array): RxDetails {
+  const open = nacl.secretbox.open(new Uint8Array(box), new Uint8Array(nonce), key);
+  if (open === null) throw new MedtrailError('STORE_CORRUPT', `the details of prescription ${id} do not open with the key in rx.key`);
+  const v: unknown = JSON.parse(fromUtf8(open));
+  if (!isJsonObject(v) || v['id'] !== id) throw new MedtrailError('STORE_CORRUPT', `the sealed details of prescription ${id} name another prescription`);
+  return parseDetails(v['details']);
+}
+
+/** Where the routes keep and read details: the SQLite file beside the ledger, or the PostgreSQL schema. */
+export interface RxDetailsStore {
+  putAll(items: readonly { id: string; validUntil: string; details: RxDetails }[]): Promise<void>;
+  /** The details, or RX_ERASED once erased; undefined when none were ever given. */
+  get(id: string): Promise<RxDetails | undefined>;
+  eraseDue(cutoff: string, now?: Date): Promise<number>;
+  close(): void;
+}
+
+/** The SQLite store behind the routes' asynchronous seam. */
+export function sqliteRxDetails(s: RxPrivateStore): RxDetailsStore {
+  return {
+    putAll: (items) => Promise.resolve(s.putAll(items)),
+    get: (id) => Promise.resolve().then(() => s.get(id)),
+    eraseDue: (cutoff, now) => Promise.resolve(s.eraseDue(cutoff, now)),
+    close: () => s.close(),
+  };
+}
+
+/**
+ * The details in the ledger's PostgreSQL schema, for every server of the ledger (issue 15), sealed with the
+ * same rx.key, which every server holds beside the log key and which is never in the database. An erased row
+ * is deleted (a tombstone kept) and the table vacuumed, so its sealed bytes leave the live table; they can
+ * remain in the write-ahead log and in backups for as long as the operator keeps those, still sealed
+ * (SECURITY.md).
+ */
+export class PgRxPrivateStore implements RxDetailsStore {
+  private readonly key: Uint8Array;
+  private readonly made: Promise<unknown>;
+
+  constructor(
+    private readonly rows: PgRows,
+    keyPath: string,
+  ) {
+    this.key = loadKey(keyPath);
+    this.made = rows(`CREATE TABLE IF NOT EXISTS $schema.rx_private (id TEXT PRIMARY KEY, valid_until TEXT NOT NULL, nonce BYTEA NOT NULL, box BYTEA NOT NULL);
+      CREATE INDEX IF NOT EXISTS rx_private_by_until ON $schema.rx_private (valid_until);
+      CREATE TABLE IF NOT EXISTS $schema.rx_erased (id TEXT PRIMARY KEY, at TEXT NOT NULL)`);
+    this.made.catch(() => undefined);
+  }
+
+  async putAll(items: readonly { id: string; validUntil: string; details: RxDetails }[]): Promise<void> {
+    await this.made;
+    const sealed = items.map((it) => ({ ...it, ...seal(this.key, it.id, it.details) }));
+    await this.rows('INSERT INTO $schema.rx_private (id, valid_until, nonce, box) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[])', [
+      sealed.map((x) => x.id),
+      sealed.map((x) => x.validUntil),
+      sealed.map((x) => x.nonce),
+      sealed.map((x) => x.box),
+    ]);
+  }
+
+  async get(id: string): Promise<RxDetails | undefined> {
+    await this.made;
+    const [row] = await this.rows<{ nonce: Buffer; box: Buffer }>('SELECT nonce, box FROM $schema.rx_private WHERE id = $1', [id]);
+    if (row !== undefined) return unseal(this.key, id, row.nonce, row.box);
+    const [gone] = await this.rows<{ at: string }>('SELECT at FROM $schema.rx_erased WHERE id = $1', [id]);
+    if (gone !== undefined) throw new MedtrailError('RX_ERASED', `the details of prescription ${id} were erased on ${gone.at}`);
+    return undefined;
+  }
+
+  async eraseDue(cutoff: string, now = new Date()): Promise<number> {
+    await this.made;
+    const gone = await this.rows<{ id: string }>(
+      `WITH d AS (DELETE FROM $schema.rx_private WHERE valid_until < $1 RETURNING id)
+       INSERT INTO $schema.rx_erased (id, at) SELECT id, $2 FROM d ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [cutoff, now.toISOString()],
+    );
+    if (gone.length > 0) await this.rows('VACUUM $schema.rx_private');
+    return gone.length;
+  }
+
+  close(): void {
+    // The pool is the ledger's (server/pg/replica.ts closes it).
+  }
+}
+
 export class RxPrivateStore {
   private readonly db: Database.Database;
   private readonly key: Uint8Array;
@@ -120,9 +214,8 @@ export class RxPrivateStore {
   }
 
   put(id: string, validUntil: string, d: RxDetails): void {
-    const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
-    const box = nacl.secretbox(utf8(JSON.stringify({ id, details: d })), nonce, this.key);
-    this.st.put.run(id, validUntil, Buffer.from(nonce), Buffer.from(box));
+    const { nonce, box } = seal(this.key, id, d);
+    this.st.put.run(id, validUntil, nonce, box);
   }
 
   /** Seals many in one transaction (a POST /rx of many items). */
@@ -140,11 +233,7 @@ export class RxPrivateStore {
       if (at !== undefined) throw new MedtrailError('RX_ERASED', `the details of prescription ${id} were erased on ${at}`);
       return undefined;
     }
-    const open = nacl.secretbox.open(new Uint8Array(row.box), new Uint8Array(row.nonce), this.key);
-    if (open === null) throw new MedtrailError('STORE_CORRUPT', `the details of prescription ${id} do not open with the key in rx.key`);
-    const v: unknown = JSON.parse(fromUtf8(open));
-    if (!isJsonObject(v) || v['id'] !== id) throw new MedtrailError('STORE_CORRUPT', `the sealed details of prescription ${id} name another prescription`);
-    return parseDetails(v['details']);
+    return unseal(this.key, id, row.nonce, row.box);
   }
 
   /** Erases the details of these prescriptions, then checkpoints the WAL so the freed bytes leave the files too. */

@@ -86,7 +86,7 @@ export function rxRoutes(s: RxServices, origin: string): Router {
       return { entry, b, details };
     });
     const appended = await s.custody.commit(checked.map((c) => c.entry));
-    s.priv.putAll(checked.map((c) => ({ id: c.b.id, validUntil: c.b.validUntil, details: c.details })));
+    await s.priv.putAll(checked.map((c) => ({ id: c.b.id, validUntil: c.b.validUntil, details: c.details })));
     const out = checked.map((c, i) => ({ id: c.b.id, index: appended[i]!.index, leafHash: Buffer.from(appended[i]!.leafHash).toString('hex') }));
     res.status(201).json(many ? { items: out } : out[0]);
   });
@@ -166,12 +166,12 @@ export function rxRoutes(s: RxServices, origin: string): Router {
     res.type('application/fhir+json').send(JSON.stringify(rxToFhir(s.answer(row, true))));
   });
 
-  r.get('/rx/:id/details', (req, res) => {
+  r.get('/rx/:id/details', async (req, res) => {
     const { who, row } = partyRead(req, idParam(req.params['id']));
     if (who.gln !== row.prescriber && who.gln !== row.claimedBy) {
       throw new MedtrailError('AUTH_NOT_PARTY', "a prescription's details go to its prescriber and the pharmacy holding its claim only");
     }
-    const d = s.priv.get(row.id);
+    const d = await s.priv.get(row.id);
     if (d === undefined) throw new MedtrailError('NOT_FOUND', `no details were kept for prescription ${row.id}`);
     res.setHeader('Cache-Control', 'no-store');
     res.json(d);

@@ -1,6 +1,7 @@
 // The prescription services of one ledger (issue 16; docs/architecture.md, Prescriptions): the answers built
 // from the custody tables (server/custody/state.ts owns them; the rules write them), the off-ledger details
 // (private.ts) and the access guard (access.ts). Memoized per Ledger like custodyServices.
+import { join } from 'node:path';
 import { toBase64, toHex } from '../../core/bytes.js';
 import { decodeEntry } from '../../core/entry/entry.js';
 import type { RxAnswer, RxInclusion, RxViewAnswer } from '../../core/api/rx.js';
@@ -9,11 +10,11 @@ import type { Ledger } from '../context.js';
 import { custodyServices, type CustodyServices } from '../custody/services.js';
 import type { RxRow } from '../custody/state.js';
 import { AccessGuard } from './access.js';
-import { RxPrivateStore } from './private.js';
+import { PgRxPrivateStore, RxPrivateStore, sqliteRxDetails, type RxDetailsStore } from './private.js';
 
 export interface RxServices {
   custody: CustodyServices;
-  priv: RxPrivateStore;
+  priv: RxDetailsStore;
   guard: AccessGuard;
   /** The answer for a prescription; `withPatient` adds the commitment (signed reads of its parties only). */
   answer(row: RxRow, withPatient: boolean, now?: number): RxAnswer;
@@ -29,7 +30,10 @@ export function rxServices(ledger: Ledger): RxServices {
   if (have !== undefined) return have;
   const custody = custodyServices(ledger);
   const { state } = custody;
-  const priv = new RxPrivateStore(ledger.store.path);
+  // With the ledger in PostgreSQL the details are there too, for every server, sealed with the rx.key kept
+  // beside the log key (server/rx/private.ts PgRxPrivateStore).
+  const priv: RxDetailsStore =
+    ledger.pg !== undefined && ledger.keyDir !== undefined ? new PgRxPrivateStore(ledger.pg.pg.rows, join(ledger.keyDir, 'rx.key')) : sqliteRxDetails(new RxPrivateStore(ledger.store.path));
   const party = (gln: string): { gln: string; name: string } => ({ gln, name: state.participant(gln)?.name ?? gln });
   const authority = ledger.store.getMeta('authority_gln') ?? '';
 

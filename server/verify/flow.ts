@@ -101,11 +101,20 @@ export function checkIntegrity(v: VerifyServices, found: Lookup): void {
   else v.integrity.assertHead();
 }
 
-/** Step 5: writes what the evaluation asked for; a SUN reading another verification used first turns it. */
-function record(v: VerifyServices, ev: Evaluation): Evaluation {
+/**
+ * Step 5: writes what the evaluation asked for; a SUN reading another verification used first turns it. With
+ * the ledger in PostgreSQL the counter moves there (server/verify/sun.ts), and only then is the answer given.
+ */
+function record(v: VerifyServices, ev: Evaluation): Evaluation | Promise<Evaluation> {
+  const { sun } = ev.toRecord;
+  if (sun !== undefined && v.sun.isShared) return v.sun.advanceShared(sun).then((ok) => recorded(v, ev, ok));
+  return recorded(v, ev, sun === undefined || v.sun.advance(sun));
+}
+
+function recorded(v: VerifyServices, ev: Evaluation, counterMoved: boolean): Evaluation {
   let out = ev;
-  const { scan, sun } = ev.toRecord;
-  if (sun !== undefined && !v.sun.advance(sun)) {
+  const { scan } = ev.toRecord;
+  if (!counterMoved) {
     const reasons = sortReasons([...ev.reasons.filter((r) => r !== 'PACK_ACTIVE'), 'TAG_COUNTER_REPLAYED']);
     out = { ...ev, reasons, verdict: decide(reasons) };
   }
@@ -113,8 +122,11 @@ function record(v: VerifyServices, ev: Evaluation): Evaluation {
   return out;
 }
 
-/** POST /verify: the whole flow for one request whose body was read as JSON. */
-export function verifyScan(v: VerifyServices, req: AuthRequest & { body: unknown }): VerifyAnswer {
+/**
+ * POST /verify: the whole flow for one request whose body was read as JSON. Synchronous but for a SUN reading
+ * on a ledger in PostgreSQL, whose counter is moved there first.
+ */
+export function verifyScan(v: VerifyServices, req: AuthRequest & { body: unknown }): VerifyAnswer | Promise<VerifyAnswer> {
   const who = v.auth.authenticate(req);
   const body = parseVerifyBody(req.body);
   if (who !== undefined && body.scanner.gln !== null && body.scanner.gln !== who.gln) {
@@ -136,6 +148,10 @@ export function verifyScan(v: VerifyServices, req: AuthRequest & { body: unknown
   const found = v.engine.lookup(code);
   checkIntegrity(v, found);
   const ev = record(v, v.engine.evaluate(found, code, scanner, now, 'scan', scannedAt));
+  return ev instanceof Promise ? ev.then((e) => answerOf(v, who, code, e)) : answerOf(v, who, code, ev);
+}
+
+function answerOf(v: VerifyServices, who: KeyRecord | undefined, code: ScannedCode, ev: Evaluation): VerifyAnswer {
   const events = ev.pack === undefined ? [] : packTimeline(v.state, ev.pack, ev.lot, v.signerAt);
   const full = ev.pack !== undefined && audience(who, events, ev.product?.manufacturer) === 'full';
   // One checkpoint for both proofs, covering the pack's newest entry and its lot's recall: the newest, whose map

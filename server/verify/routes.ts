@@ -62,7 +62,11 @@ function queryPack(req: Request): { gtin: string; serial: string } {
  * (headers, rate limit, shedder), a lean body reader and a direct JSON write (server/http/json-body.ts).
  */
 export function verifyFastRoute(v: VerifyServices): FastRoute {
-  const handle = (req: FastRequest, res: ServerResponse): void => sendJson(res, 200, verifyScan(v, req));
+  const handle = (req: FastRequest, res: ServerResponse): void | Promise<void> => {
+    const a = verifyScan(v, req);
+    if (a instanceof Promise) return a.then((x) => sendJson(res, 200, x));
+    sendJson(res, 200, a);
+  };
   return { method: 'POST', path: '/api/v1/verify', bodyLimit: VERIFY_BODY_LIMIT, handle };
 }
 

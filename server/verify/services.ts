@@ -1,6 +1,7 @@
 // The verify services of one ledger: the engine, the proofs, the scans and request authentication, built on
 // the custody services (one KeyBook, one CustodyState per ledger). Memoized per Ledger like custodyServices,
 // so that every router and test sees the same scan queue.
+import { join } from 'node:path';
 import { toHex } from '../../core/bytes.js';
 import { isMedtrailError } from '../../core/errors.js';
 import type { Ledger } from '../context.js';
@@ -52,7 +53,14 @@ export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): Verify
   const { keys, state, auth, map } = custodyServices(ledger);
   const scans = new ScanStore(ledger.store.path, { ...(opts.seenWindowMs !== undefined ? { memoryWindowMs: opts.seenWindowMs } : {}), ...opts.scans });
   const tags = new TagSignatureChecker(keys, ledger.store);
-  const sun = new SunChecker(ledger.store.connectionFor('tag-keys'), tagKeySecret(ledger.store.path));
+  // With the ledger in PostgreSQL, keys and counters are shared there, sealed under a secret every server holds
+  // beside the log key (or MEDTRAIL_TAG_KEY_SECRET): server/verify/sun.ts.
+  const pgCopy = ledger.pg;
+  const sun =
+    pgCopy !== undefined && ledger.keyDir !== undefined
+      ? new SunChecker(ledger.store.connectionFor('tag-keys'), tagKeySecret(join(ledger.keyDir, 'ledger')), pgCopy.pg.rows)
+      : new SunChecker(ledger.store.connectionFor('tag-keys'), tagKeySecret(ledger.store.path));
+  pgCopy?.eachRound(() => sun.pull());
   const engine = new VerdictEngine({ state, keys, tags, scans, sun, ...(opts.seenWindowMs !== undefined ? { seenWindowMs: opts.seenWindowMs } : {}) });
   // Checked once at start (a failure is kept and answered on every verification), then every second.
   const integrity = new IntegrityGuard(ledger.store, ledger.log, { db: ledger.store.path, ...opts.integrity });

@@ -12,6 +12,11 @@
 //
 // Counter: a verification (POST /verify) whose SUN verifies moves `last_counter` up by compare-and-swap
 // (`UPDATE ... WHERE last_counter < ?`); a counter not above it is TAG_COUNTER_REPLAYED (COUNTERFEIT).
+//
+// With the ledger in PostgreSQL (issue 15) the keys and counters live in its schema, for every server: a key is
+// registered there first (the primary key refuses a second), each server copies new keys into its own table
+// every round, and the counter's compare-and-swap runs in PostgreSQL, so a reading replayed to another server
+// is caught as surely as one replayed to the same server. The local counter is only a first filter.
 import type Database from 'better-sqlite3';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +25,7 @@ import { fromHex } from '../../core/bytes.js';
 import { codeOf, MedtrailError } from '../../core/errors.js';
 import { verifySun, type Aes128 } from '../../core/tag/sun.js';
 import type { ReasonCode } from '../../core/verdict.js';
+import type { PgRows } from '../store/pg/pg-log.js';
 
 const aes128: Aes128 = {
   encryptBlock: (key, block) => ecb(true, key, block),
@@ -66,10 +72,14 @@ export interface SunReading {
 /** Owns the tag_keys table (docs/architecture.md, The store). */
 export class SunChecker {
   private readonly q;
+  private readonly made: Promise<unknown> | undefined;
+  private pulled = 0;
 
+  /** `shared`: the ledger's PostgreSQL schema, when the ledger is there (see the top of this file). */
   constructor(
     db: Database.Database,
     private readonly secret: Buffer,
+    private readonly shared?: PgRows,
   ) {
     db.exec(`CREATE TABLE IF NOT EXISTS tag_keys (gtin TEXT NOT NULL, serial TEXT NOT NULL, uid TEXT NOT NULL, key_sealed BLOB NOT NULL,
       registered_by TEXT NOT NULL, at TEXT NOT NULL, last_counter INTEGER NOT NULL DEFAULT -1, PRIMARY KEY (gtin, serial)) STRICT, WITHOUT ROWID`);
@@ -77,7 +87,60 @@ export class SunChecker {
       get: db.prepare<[string, string], { uid: string; key_sealed: Buffer; last_counter: number }>('SELECT uid, key_sealed, last_counter FROM tag_keys WHERE gtin = ? AND serial = ?'),
       insert: db.prepare('INSERT INTO tag_keys (gtin, serial, uid, key_sealed, registered_by, at) VALUES (?, ?, ?, ?, ?, ?)'),
       advance: db.prepare('UPDATE tag_keys SET last_counter = ? WHERE gtin = ? AND serial = ? AND last_counter < ?'),
+      copy: db.prepare('INSERT OR IGNORE INTO tag_keys (gtin, serial, uid, key_sealed, registered_by, at, last_counter) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     };
+    if (shared !== undefined) {
+      this.made = shared(`CREATE TABLE IF NOT EXISTS $schema.tag_keys (seq BIGSERIAL UNIQUE, gtin TEXT NOT NULL, serial TEXT NOT NULL, uid TEXT NOT NULL,
+        key_sealed BYTEA NOT NULL, registered_by TEXT NOT NULL, at TEXT NOT NULL, last_counter BIGINT NOT NULL DEFAULT -1, PRIMARY KEY (gtin, serial))`);
+      this.made.catch(() => undefined);
+    }
+  }
+
+  /** Whether keys and counters are shared through PostgreSQL (then advanceShared, not advance). */
+  get isShared(): boolean {
+    return this.shared !== undefined;
+  }
+
+  /** Copies keys registered through other servers into this server's table (each round of server/pg/replica.ts). */
+  async pull(): Promise<void> {
+    if (this.shared === undefined) return;
+    await this.made;
+    for (;;) {
+      const rows = await this.shared<{ seq: number; gtin: string; serial: string; uid: string; key_sealed: Buffer; registered_by: string; at: string; last_counter: number }>(
+        'SELECT seq, gtin, serial, uid, key_sealed, registered_by, at, last_counter FROM $schema.tag_keys WHERE seq > $1 ORDER BY seq LIMIT 1000',
+        [this.pulled],
+      );
+      for (const r of rows) this.q.copy.run(r.gtin, r.serial, r.uid, r.key_sealed, r.registered_by, r.at, r.last_counter);
+      if (rows.length > 0) this.pulled = rows[rows.length - 1]!.seq;
+      if (rows.length < 1000) return;
+    }
+  }
+
+  /** register() through PostgreSQL: the key is the ledger's once it is there (SUN_KEY_EXISTS for a second). */
+  async registerShared(gtin: string, serial: string, uid: string, key: Uint8Array, by: string): Promise<void> {
+    if (this.shared === undefined) return this.register(gtin, serial, uid, key, by);
+    await this.made;
+    const sealed = this.seal(key, `${gtin}/${serial}`);
+    const at = new Date().toISOString();
+    const put = await this.shared('INSERT INTO $schema.tag_keys (gtin, serial, uid, key_sealed, registered_by, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING seq', [
+      gtin,
+      serial,
+      uid,
+      sealed,
+      by,
+      at,
+    ]);
+    if (put.length === 0) throw new MedtrailError('SUN_KEY_EXISTS', `pack ${serial} of ${gtin} already has SDM keys`);
+    this.q.copy.run(gtin, serial, uid, sealed, by, at, -1);
+  }
+
+  /** advance() through PostgreSQL's compare-and-swap: false when any server recorded this counter or a later one. */
+  async advanceShared(r: SunReading): Promise<boolean> {
+    if (this.shared === undefined) return this.advance(r);
+    await this.made;
+    const moved = await this.shared('UPDATE $schema.tag_keys SET last_counter = $1 WHERE gtin = $2 AND serial = $3 AND last_counter < $1 RETURNING seq', [r.counter, r.gtin, r.serial]);
+    this.q.advance.run(r.counter, r.gtin, r.serial, r.counter);
+    return moved.length === 1;
   }
 
   private seal(key: Uint8Array, aad: string): Buffer {

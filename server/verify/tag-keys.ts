@@ -13,7 +13,7 @@ const KEYS = new Set(['gtin', 'serial', 'uid', 'key']);
 
 export function tagKeyRoutes(v: VerifyServices): Router {
   const r = Router();
-  r.post('/tags/keys', (req, res) => {
+  r.post('/tags/keys', async (req, res) => {
     const who = v.auth.authenticate(req);
     if (who === undefined) throw new MedtrailError('AUTH_REQUIRED', "sign this request as the pack's manufacturer");
     const body: unknown = req.body;
@@ -42,7 +42,7 @@ export function tagKeyRoutes(v: VerifyServices): Router {
     if (product.manufacturer !== who.gln) throw new MedtrailError('ROLE_NOT_ALLOWED', 'only the manufacturer of this product registers its tag keys');
     if (v.state.pack(gtin, serial) === undefined) throw new MedtrailError('PACK_UNKNOWN', `no pack ${serial} of ${gtin} is registered`);
     const tagUid = checkedString(uid).toLowerCase();
-    v.sun.register(gtin, serial, tagUid, fromHex(checkedString(key).toLowerCase()), who.gln);
+    await v.sun.registerShared(gtin, serial, tagUid, fromHex(checkedString(key).toLowerCase()), who.gln);
     res.status(201).json({ gtin, serial, uid: tagUid });
   });
   return r;

@@ -8,7 +8,7 @@ import type { ServiceModule } from '../server.js';
 import { Assets, defaultAssetsDir } from './assets.js';
 import { makerEvidenceRouter } from './maker-evidence.js';
 import { pageRouter } from './pages.js';
-import { reportsRouter } from './reports.js';
+import { pgReports, reportsRouter, sqliteReports } from './reports.js';
 
 export interface WebOptions {
   /** Where web/build.mjs wrote the bundles (default dist/web/assets under the repository root). */
@@ -20,7 +20,10 @@ export function webModule(opts: WebOptions = {}): ServiceModule {
   return {
     // The ledger's one authenticator: its KeyBook learns every participant entry as it is appended, so a
     // regulator admitted a second ago can read the reports, and a key revoked a second ago cannot.
-    api: (ledger: Ledger) => [makerEvidenceRouter(ledger), reportsRouter(ledger.store.connectionFor('reports'), custodyServices(ledger).auth, judgeWith(verifyServices(ledger)))],
+    api: (ledger: Ledger) => [
+      makerEvidenceRouter(ledger),
+      reportsRouter(ledger.pg !== undefined ? pgReports(ledger.pg.pg.rows) : sqliteReports(ledger.store.connectionFor('reports')), custodyServices(ledger).auth, judgeWith(verifyServices(ledger))),
+    ],
     root: (ledger: Ledger) => [assets.router(), pageRouter(assets, ledger.log.verifierKey, ledger.policy?.text, ledger.policy?.maxAgeS)],
   };
 }

@@ -5,7 +5,9 @@
 //   GET  /api/v1/reports?after=<id>   signed by a regulator (X-Medtrail-* headers) -> {reports: [...]}
 //
 // The client's address is used only in memory for the rate limit and is never stored.
-// This module owns the reports table (docs/architecture.md, The store).
+// This module owns the reports table (docs/architecture.md, The store): in the ledger's SQLite file, or, with the
+// ledger in PostgreSQL, in its schema there, so that every server takes and lists the same reports (ids from one
+// sequence).
 import type { PatientReport } from '../../core/api/answers.js';
 import type Database from 'better-sqlite3';
 import { Router } from 'express';
@@ -15,6 +17,7 @@ import { checkedString, FieldErrors, MedtrailError } from '../../core/errors.js'
 import { isJsonObject } from '../../core/api/wire.js';
 import type { RequestAuth } from '../http/auth.js';
 import { TokenBuckets } from '../http/rate-limit.js';
+import type { PgRows } from '../store/pg/pg-log.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS reports (
@@ -71,12 +74,13 @@ function parseReport(body: unknown): { code: string; verdict: string | null; not
   return { code: checkedString(code), verdict: verdict === null ? null : checkedString(verdict), note: note === null ? null : checkedString(note) };
 }
 
-/**
- * `auth` is the ledger's one request authenticator (replay-checked like every signed read); the POST limit is
- * the same token bucket as the public routes' (server/http/rate-limit.ts), with a budget of its own.
- */
-export function reportsRouter(db: Database.Database, auth: RequestAuth, judge: Judge): Router {
-  const limiter = new TokenBuckets({ perSecond: REPORTS_PER_MINUTE / 60, burst: REPORTS_PER_MINUTE });
+/** Where reports are kept: the SQLite file's table, or the PostgreSQL schema's. */
+export interface ReportStore {
+  add(r: Omit<Report, 'id'>): Promise<number>;
+  after(id: number, limit: number): Promise<Report[]>;
+}
+
+export function sqliteReports(db: Database.Database): ReportStore {
   db.exec(SCHEMA);
   // Tables made before reports kept the sender's claim apart: add its column.
   const columns = db.prepare<[], { name: string }>('PRAGMA table_info(reports)').all().map((c) => c.name);
@@ -85,9 +89,47 @@ export function reportsRouter(db: Database.Database, auth: RequestAuth, judge: J
     'INSERT INTO reports (at, code, gtin, serial, verdict, note, claimed) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   const list = db.prepare<[number, number], Report>('SELECT id, at, code, gtin, serial, verdict, note, claimed FROM reports WHERE id > ? ORDER BY id LIMIT ?');
+  return {
+    add: (r) => Promise.resolve(Number(insert.run(r.at, r.code, r.gtin, r.serial, r.verdict, r.note, r.claimed).lastInsertRowid)),
+    after: (id, limit) => Promise.resolve(list.all(id, limit)),
+  };
+}
+
+/** The reports table in the ledger's PostgreSQL schema (`$schema` in `q`'s SQL is the schema). */
+export function pgReports(q: PgRows): ReportStore {
+  const made = q(`CREATE TABLE IF NOT EXISTS $schema.reports (id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, code TEXT NOT NULL, gtin TEXT, serial TEXT,
+    verdict TEXT, note TEXT, claimed TEXT)`);
+  made.catch(() => undefined);
+  return {
+    add: async (r) => {
+      await made;
+      const [row] = await q<{ id: number }>('INSERT INTO $schema.reports (at, code, gtin, serial, verdict, note, claimed) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id', [
+        r.at,
+        r.code,
+        r.gtin,
+        r.serial,
+        r.verdict,
+        r.note,
+        r.claimed,
+      ]);
+      return row!.id;
+    },
+    after: async (id, limit) => {
+      await made;
+      return q<Report>('SELECT id, at, code, gtin, serial, verdict, note, claimed FROM $schema.reports WHERE id > $1 ORDER BY id LIMIT $2', [id, limit]);
+    },
+  };
+}
+
+/**
+ * `auth` is the ledger's one request authenticator (replay-checked like every signed read); the POST limit is
+ * the same token bucket as the public routes' (server/http/rate-limit.ts), with a budget of its own.
+ */
+export function reportsRouter(store: ReportStore, auth: RequestAuth, judge: Judge): Router {
+  const limiter = new TokenBuckets({ perSecond: REPORTS_PER_MINUTE / 60, burst: REPORTS_PER_MINUTE });
   const r = Router();
 
-  r.post('/reports', (req, res) => {
+  r.post('/reports', async (req, res) => {
     const wait = limiter.take(req.socket.remoteAddress ?? 'unknown');
     if (wait > 0) {
       res.setHeader('Retry-After', String(wait));
@@ -98,18 +140,18 @@ export function reportsRouter(db: Database.Database, auth: RequestAuth, judge: J
     const at = new Date().toISOString();
     // The verdict recorded is the server's own, judged now: a report cannot choose it (anyone may send one).
     // What the sender said is kept beside it as its claim.
-    const id = Number(insert.run(at, rep.code, gtin, serial, judge(rep.code), rep.note, rep.verdict).lastInsertRowid);
+    const id = await store.add({ at, code: rep.code, gtin, serial, verdict: judge(rep.code), note: rep.note, claimed: rep.verdict });
     res.status(201).json({ id, at });
   });
 
-  r.get('/reports', (req, res) => {
+  r.get('/reports', async (req, res) => {
     auth.requireRole(req, ['regulator'], 'the reports');
     const raw = req.query['after'];
     const after = raw === undefined ? 0 : Number(raw);
     if (typeof raw !== 'undefined' && (typeof raw !== 'string' || !/^(0|[1-9][0-9]{0,15})$/.test(raw))) {
       throw new MedtrailError('BAD_INPUT', 'after must be a non-negative integer', { fields: [{ path: 'after', code: 'BAD_INPUT', message: 'non-negative integer' }] });
     }
-    res.json({ reports: list.all(after, PAGE) });
+    res.json({ reports: await store.after(after, PAGE) });
   });
   return r;
 }

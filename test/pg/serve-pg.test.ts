@@ -9,8 +9,11 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toHex } from '../../core/bytes.js';
-import { parseKeyFile } from '../../core/crypto/keys.js';
+import { fromHex, toHex, utf8 } from '../../core/bytes.js';
+import { keyFileSeed, parseKeyFile } from '../../core/crypto/keys.js';
+import { signRequest } from '../../core/api/request-auth.js';
+import { signTag } from '../../cli/client/batch.js';
+import { withSun } from '../support/sun-tag.js';
 import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import type { Entry } from '../../core/entry/entry.js';
 import { PgLogStore } from '../../server/store/pg/pg-log.js';
@@ -174,6 +177,51 @@ describe.skipIf(PG_URL === undefined)('medtrail serve over PostgreSQL, several p
     const audit = await cliAsync(['audit', '--db', db, '--json']);
     expect(audit.status, audit.stdout + audit.stderr).toBe(0);
   }, 120_000);
+
+  it('shares what is kept beside the log: a tag key registered through one server, its SUN counter moved through either (a replay to the other is caught), patient reports', async () => {
+    const KEY = fromHex('00112233445566778899aabbccddeeff');
+    const UID = fromHex('04a1b2c3d4e5f6');
+    const serial = 'C1L1S5';
+    const body = JSON.stringify({ gtin, serial, uid: toHex(UID), key: toHex(KEY) });
+    const headers = { 'content-type': 'application/json', ...signRequest({ log: TEST_ORIGIN, method: 'POST', path: '/api/v1/tags/keys', body: utf8(body) }, m.gln, keyFileSeed(m)) };
+    expect((await fetch(`${a.url}/api/v1/tags/keys`, { method: 'POST', headers, body })).status).toBe(201);
+    // The other server refuses a second key for the pack: the key is the ledger's, not one server's.
+    const again = { 'content-type': 'application/json', ...signRequest({ log: TEST_ORIGIN, method: 'POST', path: '/api/v1/tags/keys', body: utf8(body) }, m.gln, keyFileSeed(m)) };
+    const second = await fetch(`${b.url}/api/v1/tags/keys`, { method: 'POST', headers: again, body });
+    expect(second.status).toBe(409);
+    expect(((await second.json()) as { error: { code: string } }).error.code).toBe('SUN_KEY_EXISTS');
+    const uri = signTag(keyFileSeed(m), 'https://id.medtrail.test', { gtin, lot: 'C1L1', expiry: '301231', serial });
+    const verify = async (url: string, counter: number): Promise<{ verdict: string; codes: string[] }> => {
+      const r = await fetch(`${url}/api/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: withSun(uri, KEY, UID, counter) }) });
+      const j = (await r.json()) as { verdict: string; reasons: { code: string }[] };
+      return { verdict: j.verdict, codes: j.reasons.map((x) => x.code) };
+    };
+    // The second server copies the key within a round; then a reading there moves the ledger's counter.
+    const first = await until('the key on the other server', async () => {
+      const v = await verify(b.url, 5);
+      return v.codes.includes('TAG_SUN_NOT_CHECKED') ? undefined : v;
+    });
+    expect(first.verdict).toBe('GENUINE');
+    // The same reading replayed to the first server: caught, though that server never saw it.
+    expect((await verify(a.url, 5)).codes).toContain('TAG_COUNTER_REPLAYED');
+    expect((await verify(a.url, 4)).verdict).toBe('COUNTERFEIT');
+    expect((await verify(a.url, 6)).verdict).toBe('GENUINE');
+    expect((await verify(b.url, 6)).codes).toContain('TAG_COUNTER_REPLAYED');
+
+    // A patient's report sent to one server is read by the regulator through the other, one sequence of ids.
+    const reg = participantKey(40);
+    await ok(a.url, sign('participant', authority, { action: 'admit', gln: reg.gln, name: reg.name, role: 'regulator', publicKey: reg.publicKey, prefixes: [] }));
+    const sent = await fetch(`${a.url}/api/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: uri, note: 'odd box' }) });
+    expect(sent.status).toBe(201);
+    const { id } = (await sent.json()) as { id: number };
+    const sent2 = await fetch(`${b.url}/api/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: uri, note: 'second' }) });
+    expect(((await sent2.json()) as { id: number }).id).toBeGreaterThan(id);
+    const read = await until('the regulator known to the other server', async () => {
+      const r = await fetch(`${b.url}/api/v1/reports`, { headers: { ...signRequest({ log: TEST_ORIGIN, method: 'GET', path: '/api/v1/reports' }, reg.gln, keyFileSeed(reg)) } });
+      return r.status === 200 ? ((await r.json()) as { reports: { id: number; note: string | null }[] }) : undefined;
+    });
+    expect(read.reports.map((x) => x.note)).toEqual(['odd box', 'second']);
+  }, 60_000);
 
   it('a custody row edited in PostgreSQL (a pack handed to another holder) is found by audit and by the running guard', async () => {
     await pgs.query("UPDATE $schema.custody_packs SET holder = $1 WHERE gtin = $2 AND serial = 'C3L2S77'", [d.gln, gtin]);

@@ -93,6 +93,9 @@ export interface PreparedAppend {
   head: Head;
 }
 
+/** Runs one statement on the ledger's schema and gives its rows (PgLogStore.rows). */
+export type PgRows = <T>(sql: string, params?: unknown[]) => Promise<T[]>;
+
 /** The ledger's rows at one instant (PgLogStore.snapshot). */
 export interface PgSnapshot {
   meta(): Promise<Record<string, string>>;
@@ -453,6 +456,18 @@ export class PgLogStore {
     const x = r.rows[0];
     return x === undefined ? undefined : { size: Number(x.size), root: u8(x.root), note: x.note, signedAt: x.signed_at };
   }
+
+  /**
+   * The rows of one statement on the ledger's schema (`$schema` in the SQL), for the modules that keep tables of
+   * their own beside the log's (reports, tag keys): each owns its tables there as on SQLite.
+   */
+  readonly rows: PgRows = async <T>(sql: string, params: unknown[] = []): Promise<T[]> => {
+    try {
+      return (await this.pool.query(sql.replaceAll('$schema', this.s), params)).rows as T[];
+    } catch (e) {
+      throw e instanceof MedtrailError || pgCode(e) !== undefined ? e : unavailable(e);
+    }
+  };
 
   /** Runs raw SQL on the ledger's schema (the tests use it to play the operator who edits tables). */
   async query(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
