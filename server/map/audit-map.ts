@@ -55,7 +55,7 @@ function compareCustody(copy: Database.Database, livePath: string): MapFinding[]
       // A ledger never served has no custody tables yet: nothing to hold to the leaves.
       if (has.get(t) === undefined) continue;
       for (const [from, other, what] of [['live', 'main', 'not given by the leaves'], ['main', 'live', 'missing']] as const) {
-        const rows = copy.prepare(`SELECT * FROM ${from}.${t} EXCEPT SELECT * FROM ${other}.${t} LIMIT 3`).raw().all() as unknown[][];
+        const rows: unknown[][] = copy.prepare<[], unknown[]>(`SELECT * FROM ${from}.${t} EXCEPT SELECT * FROM ${other}.${t} LIMIT 3`).raw().all();
         if (rows.length === 0) continue;
         const shown = rows.map((r) => r.slice(0, 3).map((v) => (Buffer.isBuffer(v) ? v.toString('hex').slice(0, 16) : String(v))).join('/')).join(', ');
         out.push({ code: 'CUSTODY_ROW_MISMATCH', message: `${t}: rows ${what} (e.g. ${shown})` });

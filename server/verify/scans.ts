@@ -171,8 +171,18 @@ export class ScanStore {
     this.memCount++;
   }
 
+  /** Told of every scan this server records (server/verify/scan-share.ts passes them to the other servers). */
+  onRecord: ((scan: Scan) => void) | undefined;
+
   /** Queues one scan; it is written within `flushMs`. */
   record(scan: Scan): void {
+    if (this.closed) return;
+    this.onRecord?.(scan);
+    this.adopt(scan);
+  }
+
+  /** Queues a scan another server of the ledger recorded: kept and compared with like this server's own. */
+  adopt(scan: Scan): void {
     if (this.closed) return;
     this.queue.push(scan);
     this.remember(scan);

@@ -12,9 +12,10 @@ import { IntegrityGuard, type IntegrityOptions } from '../log/integrity.js';
 import type { KeyBook } from '../log/keybook.js';
 import { Proofs } from './answer.js';
 import type { RequestAuth } from '../http/auth.js';
-import { VerdictEngine } from './engine.js';
+import { DEFAULT_SEEN_WINDOW_MS, VerdictEngine } from './engine.js';
 import { ScanStore, type ScanStoreOptions } from './scans.js';
 import { SunChecker, tagKeySecret } from './sun.js';
+import { ScanShare } from './scan-share.js';
 import { TagSignatureChecker } from './tag-signature.js';
 
 export interface VerifyServices {
@@ -61,6 +62,9 @@ export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): Verify
       ? new SunChecker(ledger.store.connectionFor('tag-keys'), tagKeySecret(join(ledger.keyDir, 'ledger')), pgCopy.pg.rows)
       : new SunChecker(ledger.store.connectionFor('tag-keys'), tagKeySecret(ledger.store.path));
   pgCopy?.eachRound(() => sun.pull());
+  // Participants' scans meet across the servers of a ledger in PostgreSQL (server/verify/scan-share.ts).
+  const share = pgCopy === undefined ? undefined : new ScanShare(scans, pgCopy.pg.rows, () => pgCopy.pg.notify('scans'), opts.seenWindowMs ?? DEFAULT_SEEN_WINDOW_MS);
+  if (share !== undefined) pgCopy?.eachRound(() => share.pull());
   const engine = new VerdictEngine({ state, keys, tags, scans, sun, ...(opts.seenWindowMs !== undefined ? { seenWindowMs: opts.seenWindowMs } : {}) });
   // Checked once at start (a failure is kept and answered on every verification), then every second.
   const integrity = new IntegrityGuard(ledger.store, ledger.log, { db: ledger.store.path, ...opts.integrity });
@@ -97,6 +101,7 @@ export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): Verify
       } catch {
         /* a busy database: the witness stays at the last one verified */
       }
+      share?.close();
       scans.close();
     },
   };

@@ -223,6 +223,20 @@ describe.skipIf(PG_URL === undefined)('medtrail serve over PostgreSQL, several p
     expect(read.reports.map((x) => x.note)).toEqual(['odd box', 'second']);
   }, 60_000);
 
+  it("participants' scans meet across the servers: the maker's scan through one and another party's through the other are SEEN_FAR_APART", async () => {
+    const code = `(01)${gtin}(21)C2L2S9`;
+    const scan = async (url: string, who: Party): Promise<string[]> => {
+      const raw = JSON.stringify({ code });
+      const headers = { 'content-type': 'application/json', ...signRequest({ log: TEST_ORIGIN, method: 'POST', path: '/api/v1/verify', body: utf8(raw) }, who.gln, keyFileSeed(who)) };
+      const r = await fetch(`${url}/api/v1/verify`, { method: 'POST', headers, body: raw });
+      expect(r.status).toBe(200);
+      return ((await r.json()) as { reasons: { code: string }[] }).reasons.map((x) => x.code);
+    };
+    expect(await scan(a.url, m)).not.toContain('SEEN_FAR_APART');
+    // The other server learns of the maker's scan from PostgreSQL within a round.
+    await until('the scan to reach the other server', async () => ((await scan(b.url, d)).includes('SEEN_FAR_APART') ? true : undefined));
+  }, 30_000);
+
   it('a custody row edited in PostgreSQL (a pack handed to another holder) is found by audit and by the running guard', async () => {
     await pgs.query("UPDATE $schema.custody_packs SET holder = $1 WHERE gtin = $2 AND serial = 'C3L2S77'", [d.gln, gtin]);
     const audit = await cliAsync(['audit', '--db', db, '--json']);

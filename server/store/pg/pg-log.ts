@@ -158,6 +158,11 @@ export class PgLogStore {
     return `medtrail_${this.s}`;
   }
 
+  /** Wakes the other servers' follow rounds (LISTEN on `channel`). */
+  async notify(payload: string): Promise<void> {
+    await this.pool.query('SELECT pg_notify($1, $2)', [this.channel, payload]);
+  }
+
   /** A connection of its own (LISTEN, a session advisory lock): the caller ends it. */
   async dedicatedClient(): Promise<pg.Client> {
     const c = new pg.Client({ connectionString: this.url });
@@ -463,7 +468,7 @@ export class PgLogStore {
    */
   readonly rows: PgRows = async <T>(sql: string, params: unknown[] = []): Promise<T[]> => {
     try {
-      return (await this.pool.query(sql.replaceAll('$schema', this.s), params)).rows as T[];
+      return (await this.pool.query<T & pg.QueryResultRow>(sql.replaceAll('$schema', this.s), params)).rows;
     } catch (e) {
       throw e instanceof MedtrailError || pgCode(e) !== undefined ? e : unavailable(e);
     }
