@@ -127,7 +127,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     const pub = new Publisher(ledger.store.connectionFor('publisher'), ledger.log, parsed, {
       onError: (w, code, message) => process.stderr.write(`medtrail: witness ${w}: ${code}: ${message}\n`),
       refreshMs: Math.min(60_000, (maxAgeS * 1000) / 4),
+      ...(ledger.pg !== undefined ? { shared: { rows: ledger.pg.pg.rows, maySubmit: () => ledger.pg?.signer === true } } : {}),
     });
+    ledger.pg?.eachRound(() => pub.pull());
     ledger.log.setPublication({ signed: () => void pub.publish(), cosigned: (note, size) => pub.withCosignatures(note, size) });
     publisher = pub;
   }

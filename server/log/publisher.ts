@@ -14,6 +14,7 @@ import type { TlogPolicy } from '../../core/log/policy.js';
 import { addSignatureLines } from '../../core/log/cosignature.js';
 import { isMedtrailError, messageOf } from '../../core/errors.js';
 import type { LogService } from './log-service.js';
+import type { PgRows } from '../store/pg/pg-log.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS log_cosignatures (
@@ -41,6 +42,12 @@ export interface PublisherOptions {
    * after this long (default 1 s), doubling each time it answers so, up to refreshMs.
    */
   behindRetryMs?: number;
+  /**
+   * Several servers over one ledger in PostgreSQL (server/pg/replica.ts): only the one that may sign submits,
+   * every cosignature it gets is kept in the ledger's schema too, and the others take them from there each
+   * round (pull), so that every server's checkpoints carry the witnesses' cosignatures.
+   */
+  shared?: { rows: PgRows; maySubmit: () => boolean };
 }
 
 export class Publisher {
@@ -54,6 +61,8 @@ export class Publisher {
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private behindDelayMs = 0;
+  private pulled = 0;
+  private readonly made: Promise<unknown> | undefined;
 
   constructor(
     db: Database.Database,
@@ -64,6 +73,13 @@ export class Publisher {
     db.exec(SCHEMA);
     this.put = db.prepare('INSERT OR REPLACE INTO log_cosignatures (size, witness, line) VALUES (?, ?, ?)');
     this.lines = db.prepare<[number], string>('SELECT line FROM log_cosignatures WHERE size = ? ORDER BY witness').pluck();
+    const shared = o.shared;
+    if (shared !== undefined) {
+      this.made = shared.rows(`CREATE SEQUENCE IF NOT EXISTS $schema.cosignatures_seq;
+        CREATE TABLE IF NOT EXISTS $schema.cosignatures (size BIGINT NOT NULL, witness TEXT NOT NULL, line TEXT NOT NULL,
+          seq BIGINT NOT NULL DEFAULT nextval('$schema.cosignatures_seq'), PRIMARY KEY (size, witness))`);
+      this.made.catch(() => undefined);
+    }
     this.targets = policy.witnesses.filter((w) => w.url !== undefined).map((w) => ({ name: w.name, url: w.url!, key: w.key, oldSize: 0 }));
     if (this.targets.length > 0) {
       this.timer = setInterval(() => {
@@ -102,7 +118,23 @@ export class Publisher {
     return this.running;
   }
 
+  /** The cosignatures the signing server got since the last pull (a server over PostgreSQL that does not sign). */
+  async pull(): Promise<void> {
+    const shared = this.o.shared;
+    if (shared === undefined || this.closed) return;
+    await this.made;
+    const rows = await shared.rows<{ size: number; witness: string; line: string; seq: number }>(
+      'SELECT size, witness, line, seq FROM $schema.cosignatures WHERE seq > $1 ORDER BY seq',
+      [this.pulled],
+    );
+    for (const r of rows) {
+      this.put.run(r.size, r.witness, r.line);
+      this.pulled = Math.max(this.pulled, r.seq);
+    }
+  }
+
   private async round(): Promise<void> {
+    if (this.o.shared !== undefined && !this.o.shared.maySubmit()) return;
     let cp;
     try {
       cp = this.log.checkpoint();
@@ -125,6 +157,14 @@ export class Publisher {
           });
           if (this.closed) return;
           this.put.run(cp.size, t.name, r.lines);
+          if (this.o.shared !== undefined) {
+            await this.made;
+            await this.o.shared.rows(
+              `INSERT INTO $schema.cosignatures (size, witness, line) VALUES ($1, $2, $3)
+               ON CONFLICT (size, witness) DO UPDATE SET line = excluded.line, seq = nextval('$schema.cosignatures_seq')`,
+              [cp.size, t.name, r.lines],
+            );
+          }
           t.oldSize = r.size;
         } catch (e) {
           // A 409 taught submitCheckpoint nothing it keeps; the next round starts from "unknown" again.
