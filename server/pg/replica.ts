@@ -66,6 +66,10 @@ export interface ReplicaOptions {
 }
 
 const PAGE = 1000;
+/** Leaf bytes the guard reads back and hashes per round (about 2 ms of hashing). */
+const GUARD_BYTES = 1024 * 1024;
+/** Leaf bytes a copy takes from PostgreSQL per page. */
+const COPY_BYTES = 16 * 1024 * 1024;
 
 export class PgReplica {
   private hooks: ReplicaHooks | undefined;
@@ -177,17 +181,34 @@ export class PgReplica {
   /** Starts following: LISTEN for commits, and a round every roundMs (lease, sync, adopt, save, guard). */
   async start(): Promise<void> {
     await this.round();
+    await this.listen();
+    this.timer = setInterval(() => void this.round().catch(() => undefined), this.roundMs);
+    this.timer.unref();
+  }
+
+  /**
+   * LISTENs on the ledger's channel on a connection of its own (again after it dropped: a PostgreSQL restart);
+   * until it works, the rounds every roundMs follow the ledger all the same.
+   */
+  private async listen(): Promise<void> {
+    if (this.listener !== undefined || this.stopped) return;
     try {
       const l = await this.pg.dedicatedClient();
+      const lost = (): void => {
+        if (this.listener === l) this.listener = undefined;
+      };
+      l.on('error', lost);
+      l.on('end', lost);
       l.on('notification', () => void this.round().catch(() => undefined));
       await l.query(`LISTEN ${this.pg.channel}`);
       this.listener = l;
     } catch (e) {
-      this.say(`cannot LISTEN for commits (following every ${this.roundMs} ms instead): ${messageOf(e)}`);
+      if (!this.listenFailed) this.say(`cannot LISTEN for commits (following every ${this.roundMs} ms meanwhile): ${messageOf(e)}`);
+      this.listenFailed = true;
     }
-    this.timer = setInterval(() => void this.round().catch(() => undefined), this.roundMs);
-    this.timer.unref();
   }
+
+  private listenFailed = false;
 
   private rounding: Promise<void> | undefined;
   private again = false;
@@ -231,6 +252,7 @@ export class PgReplica {
         }
       });
       await this.saveSigned();
+      if (this.timer !== undefined) await this.listen();
       for (const fn of this.extraRounds) await fn();
       await this.guard();
     } catch (e) {
@@ -258,14 +280,14 @@ export class PgReplica {
     if (target < have) {
       this.fail(`PostgreSQL holds ${target} leaves, fewer than the ${have} this server copied from it: the ledger was rolled back or replaced`);
     }
-    for (let start = have; start < target; start += PAGE) {
-      const rows = await from.leafRows(start, Math.min(target, start + PAGE));
-      if (rows.length !== Math.min(target, start + PAGE) - start || rows.some((r, i) => r.index !== start + i)) {
-        this.fail(`PostgreSQL's leaves ${start}..${Math.min(target, start + PAGE)} are not all there`);
-      }
+    for (let start = have; start < target; ) {
+      const end = Math.min(target, start + PAGE);
+      const rows = await from.leafRows(start, end, COPY_BYTES);
+      if (rows.length === 0 || rows.some((r, i) => r.index !== start + i)) this.fail(`PostgreSQL's leaves ${start}..${end} are not all there`);
       this.appendLocal(rows, (r, got) => {
         if (!equalBytes(got, r.hash)) this.fail(`leaf ${r.index} in PostgreSQL: its bytes hash to ${toHex(got)}, its row says ${toHex(r.hash)} (edited behind the servers' backs)`);
       });
+      start += rows.length;
     }
     if (target > have) {
       const theirs = await from.rootAt(target);
@@ -322,12 +344,12 @@ export class PgReplica {
     if (head.size < size) this.fail(`PostgreSQL holds ${head.size} leaves, fewer than the ${size} this server copied from it`);
     if (size === 0) return;
     if (this.guardLeaf >= size) this.guardLeaf = 0;
-    const end = Math.min(size, this.guardLeaf + this.window);
-    for (const r of await this.source.leafRows(this.guardLeaf, end)) {
+    const leaves = await this.source.leafWindow(this.guardLeaf, Math.min(this.window, size - this.guardLeaf), GUARD_BYTES);
+    for (const r of leaves) {
       const mine = this.store.perfectHash(0, r.index);
       if (!equalBytes(r.hash, mine) || !equalBytes(leafHash(r.bytes), mine)) this.fail(`leaf ${r.index} in PostgreSQL differs from the one this server copied (edited behind the servers' backs)`);
     }
-    this.guardLeaf = end;
+    this.guardLeaf = leaves.length === 0 ? 0 : leaves[leaves.length - 1]!.index + 1;
     const nodes = await this.source.nodesPage(this.guardNode, this.window);
     for (const n of nodes) {
       if (n.index * 2 ** n.level + 2 ** n.level > size) continue;

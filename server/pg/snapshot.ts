@@ -8,7 +8,8 @@ import { PgLogStore } from '../store/pg/pg-log.js';
 import { CUSTODY_SCHEMA, CUSTODY_TABLES } from '../custody/schema.js';
 import type { PgTarget } from './target.js';
 
-const PAGE = 5000;
+// Pages of leaves: a batch leaf of 100,000 packs is about 1.5 MB.
+const PAGE = 100;
 
 
 /** Copies the ledger at `target` into a new SQLite file at `path`; returns its leaf count. */

@@ -245,7 +245,8 @@ try {
 
     console.log('\n3. two `medtrail serve` processes over the same PostgreSQL against one');
     t0 = performance.now();
-    const pg2proc = await startServerProcess(pgDb, ['--log-key', join(pgKeys, 'log.key.json')]);
+    // A new server copies the whole ledger from PostgreSQL before it listens (--cache keeps a copy across restarts).
+    const pg2proc = await startServerProcess(pgDb, ['--log-key', join(pgKeys, 'log.key.json')], 600_000);
     procs.push(pg2proc);
     const target = await checkpointSize(pg1.server.url);
     for (;;) {
