@@ -66,6 +66,8 @@ export interface ReplicaOptions {
 }
 
 const PAGE = 1000;
+/** How long a round waits after a NOTIFY for others to arrive with it. */
+const NOTIFY_COALESCE_MS = 25;
 /** Leaf bytes the guard reads back and hashes per round (about 2 ms of hashing). */
 const GUARD_BYTES = 1024 * 1024;
 /** Leaf bytes a copy takes from PostgreSQL per page. */
@@ -82,6 +84,7 @@ export class PgReplica {
   private guardLeaf = 0;
   private guardNode = 0;
   private guardPack: [string, string] = ['', ''];
+  private lastGuard = 0;
   private readonly roundMs: number;
   private readonly window: number;
   private readonly say: (line: string) => void;
@@ -199,7 +202,7 @@ export class PgReplica {
       };
       l.on('error', lost);
       l.on('end', lost);
-      l.on('notification', () => void this.round().catch(() => undefined));
+      l.on('notification', () => this.soon());
       await l.query(`LISTEN ${this.pg.channel}`);
       this.listener = l;
     } catch (e) {
@@ -209,6 +212,20 @@ export class PgReplica {
   }
 
   private listenFailed = false;
+  private soonTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * A round shortly after a NOTIFY (another server committed, signed or shared scans): notifications arriving
+   * together (scans are shared every few tens of milliseconds under load) make one round, not one each.
+   */
+  private soon(): void {
+    if (this.soonTimer !== undefined || this.stopped) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      void this.round().catch(() => undefined);
+    }, NOTIFY_COALESCE_MS);
+    this.soonTimer.unref();
+  }
 
   private rounding: Promise<void> | undefined;
   private again = false;
@@ -254,7 +271,11 @@ export class PgReplica {
       await this.saveSigned();
       if (this.timer !== undefined) await this.listen();
       for (const fn of this.extraRounds) await fn();
-      await this.guard();
+      // The guard's reads run once a roundMs, however often NOTIFYs start a round.
+      if (Date.now() - this.lastGuard >= this.roundMs) {
+        this.lastGuard = Date.now();
+        await this.guard();
+      }
     } catch (e) {
       if (isMedtrailError(e, 'LOG_INTEGRITY')) return;
       this.say(`following PostgreSQL: ${isMedtrailError(e) ? `${e.code}: ` : ''}${messageOf(e)}`);
@@ -387,6 +408,7 @@ export class PgReplica {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.soonTimer !== undefined) clearTimeout(this.soonTimer);
     await this.rounding?.catch(() => undefined);
     await this.queue.catch(() => undefined);
     await this.saveSigned().catch(() => undefined);

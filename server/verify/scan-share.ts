@@ -2,7 +2,7 @@
 // one server and by another participant through a second must meet, or a cloned code read at two pharmacies
 // whose counters talk to different servers would never look cloned (server/verify/engine.ts: SEEN_FAR_APART,
 // SEEN_AFTER_DISPENSE). Each server keeps its own scans as on SQLite (scans.ts) and also:
-//   - sends what it records to the ledger's `scans` table in PostgreSQL, a multi-row insert every FLUSH_MS
+//   - sends what it records to the ledger's `scans` table in PostgreSQL, a multi-row insert every FLUSH_MS (50 ms)
 //     (the same weaker contract as the scans file: a crash loses the last few milliseconds, never an entry);
 //   - takes the other servers' rows from it every round of server/pg/replica.ts (a NOTIFY after each insert
 //     starts one at once), into its own store, where the next verification compares with them.
@@ -12,7 +12,7 @@ import type { Verdict } from '../../core/verdict.js';
 import type { PgRows } from '../store/pg/pg-log.js';
 import { scanRetentionMs, type Scan, type ScanStore } from './scans.js';
 
-const FLUSH_MS = 20;
+const FLUSH_MS = 50;
 const PAGE = 5000;
 
 export class ScanShare {
