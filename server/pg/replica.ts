@@ -104,7 +104,8 @@ export class PgReplica {
     log.setSigningGate(() => this.lease !== undefined && !this.stopped);
     log.onSigned((cp) => {
       this.unsaved.push(cp);
-      void this.saveSigned();
+      // Kept until stored: a failure (PostgreSQL unreachable) is tried again every round.
+      this.saveSigned().catch(() => undefined);
     });
   }
 

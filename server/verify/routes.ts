@@ -111,7 +111,7 @@ export function verifyRoutes(v: VerifyServices): Router {
   });
 
   // Patient-page and app scans that look like a clone, for the product's maker and the regulators (alerts.ts).
-  r.get('/alerts', (req, res) => {
+  r.get('/alerts', async (req, res) => {
     const who = v.auth.requireRole(req, ['manufacturer', 'regulator'], 'the alert feed');
     const now = Date.now();
     const sinceText = req.query['since'];
@@ -121,7 +121,7 @@ export function verifyRoutes(v: VerifyServices): Router {
       if (Number.isNaN(t)) throw new MedtrailError('BAD_INPUT', 'since must be an RFC 3339 time', { fields: [{ path: 'since', code: 'BAD_INPUT', message: 'RFC 3339 time' }] });
       since = t;
     }
-    const alerts = alertsFrom(v.scans.anonymousSince(since, MAX_SCANS), DEFAULT_SEEN_WINDOW_MS, alertScope(who));
+    const alerts = alertsFrom(await v.anonymousScans(since, MAX_SCANS), DEFAULT_SEEN_WINDOW_MS, alertScope(who));
     res.json({ alerts, since: new Date(since).toISOString(), forgeable: true });
   });
 

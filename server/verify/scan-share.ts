@@ -4,8 +4,11 @@
 // SEEN_AFTER_DISPENSE). Each server keeps its own scans as on SQLite (scans.ts) and also:
 //   - sends what it records to the ledger's `scans` table in PostgreSQL, a multi-row insert every FLUSH_MS (50 ms)
 //     (the same weaker contract as the scans file: a crash loses the last few milliseconds, never an entry);
-//   - takes the other servers' rows from it every round of server/pg/replica.ts (a NOTIFY after each insert
-//     starts one at once), into its own store, where the next verification compares with them.
+//   - takes the other servers' participant scans (signed: the only ones that change a verdict) from it every
+//     round of server/pg/replica.ts (a NOTIFY after each insert starts one at once), into its own store, where
+//     the next verification compares with them;
+//   - answers the alert feed (patients' anonymous scans, server/verify/alerts.ts) from the table, so that a
+//     regulator asking any server sees the scans every server took.
 // Rows older than the retention are deleted there as here (MEDTRAIL_SCAN_RETENTION_DAYS).
 import { randomBytes } from 'node:crypto';
 import type { Verdict } from '../../core/verdict.js';
@@ -44,6 +47,7 @@ export class ScanShare {
   }
 
   private async send(): Promise<void> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.outbox;
     this.outbox = [];
@@ -67,11 +71,11 @@ export class ScanShare {
     if (this.cursor === undefined) {
       const [top] = await this.rows<{ seq: number | null }>('SELECT max(seq) AS seq FROM $schema.scans');
       const since = Date.now() - this.windowMs;
-      for (const r of await this.rows<Row>('SELECT seq, gtin, serial, at, scanner, location, verdict FROM $schema.scans WHERE at >= $1 AND origin <> $2 ORDER BY seq', [since, this.origin])) this.take(r);
+      for (const r of await this.rows<Row>('SELECT seq, gtin, serial, at, scanner, location, verdict FROM $schema.scans WHERE at >= $1 AND origin <> $2 AND scanner IS NOT NULL ORDER BY seq', [since, this.origin])) this.take(r);
       this.cursor = top?.seq ?? 0;
     }
     for (;;) {
-      const got: Row[] = await this.rows<Row>('SELECT seq, gtin, serial, at, scanner, location, verdict FROM $schema.scans WHERE seq > $1 AND origin <> $2 ORDER BY seq LIMIT $3', [this.cursor, this.origin, PAGE]);
+      const got: Row[] = await this.rows<Row>('SELECT seq, gtin, serial, at, scanner, location, verdict FROM $schema.scans WHERE seq > $1 AND origin <> $2 AND scanner IS NOT NULL ORDER BY seq LIMIT $3', [this.cursor, this.origin, PAGE]);
       for (const r of got) this.take(r);
       const last = got[got.length - 1];
       if (last !== undefined) this.cursor = last.seq;
@@ -81,6 +85,14 @@ export class ScanShare {
       this.pruned = Date.now();
       await this.rows('DELETE FROM $schema.scans WHERE at < $1', [Date.now() - scanRetentionMs()]);
     }
+  }
+
+  /** Anonymous scans at or after `sinceMs` taken by any server of the ledger, oldest first (the alert feed). */
+  async anonymousSince(sinceMs: number, limit: number): Promise<Scan[]> {
+    await this.made;
+    await this.send();
+    const rows = await this.rows<Row>('SELECT seq, gtin, serial, at, scanner, location, verdict FROM $schema.scans WHERE scanner IS NULL AND at >= $1 ORDER BY at LIMIT $2', [sinceMs, limit]);
+    return rows.map((r) => ({ gtin: r.gtin, serial: r.serial, at: r.at, scanner: r.scanner, location: r.location, verdict: r.verdict }));
   }
 
   private take(r: Row): void {

@@ -16,6 +16,7 @@ import { DEFAULT_SEEN_WINDOW_MS, VerdictEngine } from './engine.js';
 import { ScanStore, type ScanStoreOptions } from './scans.js';
 import { SunChecker, tagKeySecret } from './sun.js';
 import { ScanShare } from './scan-share.js';
+import type { Scan } from './scans.js';
 import { TagSignatureChecker } from './tag-signature.js';
 
 export interface VerifyServices {
@@ -30,6 +31,8 @@ export interface VerifyServices {
   /** Hex leaf hash of the leaf at `index`. */
   leafHashAt: (index: number) => string;
   scans: ScanStore;
+  /** Patients' anonymous scans since `sinceMs` (the alert feed): this server's, or every server's on PostgreSQL. */
+  anonymousScans(sinceMs: number, limit: number): Promise<Scan[]>;
   auth: RequestAuth;
   /** The ledger's own integrity checks (server/log/integrity.ts): LOG_INTEGRITY instead of a verdict. */
   integrity: IntegrityGuard;
@@ -90,6 +93,7 @@ export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): Verify
     map,
     leafHashAt: (index) => toHex(ledger.store.perfectHash(0, index)),
     scans,
+    anonymousScans: (since, limit) => (share !== undefined ? share.anonymousSince(since, limit) : Promise.resolve(scans.anonymousSince(since, limit))),
     auth,
     integrity,
     signerAt: (index) => ledger.store.leafInfo(index)?.signer,

@@ -37,6 +37,7 @@ let pgs: PgLogStore;
 let authority: Party;
 const m = participantKey(10);
 const d = participantKey(20);
+const reg = participantKey(40);
 const gtin = gtinOf(15);
 let product = '';
 
@@ -80,7 +81,7 @@ describe.skipIf(PG_URL === undefined)('medtrail serve over PostgreSQL, several p
     pgs = await PgLogStore.open(PG_URL!, schema, { create: false });
     const admit = (who: Party, role: string, prefixes: string[] = []): Entry =>
       sign('participant', authority, { action: 'admit', gln: who.gln, name: who.name, role, publicKey: who.publicKey, prefixes });
-    await ok(a.url, admit(m, 'manufacturer', [PREFIX]), admit(d, 'distributor'));
+    await ok(a.url, admit(m, 'manufacturer', [PREFIX]), admit(d, 'distributor'), admit(reg, 'regulator'));
     // Written through the server that does not sign: it reaches PostgreSQL all the same.
     [{ leafHash: product }] = (await ok(b.url, sign('product', m, { gtin, name: 'Pgmycin', form: 'tablets', strength: '5 mg', packSize: 30 }))) as [Acked];
   }, 60_000);
@@ -118,8 +119,8 @@ describe.skipIf(PG_URL === undefined)('medtrail serve over PostgreSQL, several p
     const head = await pgs.head();
     const rows = await pgs.leafRows(0, head.size);
     expect(rows.length).toBe(head.size);
-    // 2 admissions + 1 product + 40 batches, and nothing else: no entry lost, none written twice.
-    expect(head.size).toBe(43);
+    // 3 admissions + 1 product + 40 batches, and nothing else: no entry lost, none written twice.
+    expect(head.size).toBe(44);
     for (const x of acked) expect(toHex(rows[x.index]!.hash)).toBe(x.leafHash);
     expect(new Set(acked.map((x) => x.index)).size).toBe(40);
     // Both servers come to the same signed checkpoint, and each knows every pack, whoever took its batch.
@@ -136,7 +137,7 @@ describe.skipIf(PG_URL === undefined)('medtrail serve over PostgreSQL, several p
     expect(audit.status, audit.stdout + audit.stderr).toBe(0);
     const report = JSON.parse(audit.stdout) as { ok: boolean; leaves: number; checkpoints: number };
     expect(report.ok).toBe(true);
-    expect(report.leaves).toBe(43);
+    expect(report.leaves).toBe(44);
     expect(report.checkpoints).toBeGreaterThan(0);
   }, 120_000);
 
@@ -209,8 +210,6 @@ describe.skipIf(PG_URL === undefined)('medtrail serve over PostgreSQL, several p
     expect((await verify(b.url, 6)).codes).toContain('TAG_COUNTER_REPLAYED');
 
     // A patient's report sent to one server is read by the regulator through the other, one sequence of ids.
-    const reg = participantKey(40);
-    await ok(a.url, sign('participant', authority, { action: 'admit', gln: reg.gln, name: reg.name, role: 'regulator', publicKey: reg.publicKey, prefixes: [] }));
     const sent = await fetch(`${a.url}/api/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: uri, note: 'odd box' }) });
     expect(sent.status).toBe(201);
     const { id } = (await sent.json()) as { id: number };
@@ -235,6 +234,21 @@ describe.skipIf(PG_URL === undefined)('medtrail serve over PostgreSQL, several p
     expect(await scan(a.url, m)).not.toContain('SEEN_FAR_APART');
     // The other server learns of the maker's scan from PostgreSQL within a round.
     await until('the scan to reach the other server', async () => ((await scan(b.url, d)).includes('SEEN_FAR_APART') ? true : undefined));
+
+    // Patients' scans (anonymous: they change no verdict) of one pack in two towns, through the two servers: the
+    // regulator's alert feed on either server shows the pack seen apart.
+    for (const [url, location] of [[a.url, 'Berlin'], [b.url, 'Paris']] as const) {
+      const r = await fetch(`${url}/api/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: `(01)${gtin}(21)C4L4S4`, scanner: { location } }) });
+      expect(r.status).toBe(200);
+    }
+    for (const url of [a.url, b.url]) {
+      const alerts = await until('the alert on every server', async () => {
+        const r = await fetch(`${url}/api/v1/alerts`, { headers: { ...signRequest({ log: TEST_ORIGIN, method: 'GET', path: '/api/v1/alerts' }, reg.gln, keyFileSeed(reg)) } });
+        const j = (await r.json()) as { alerts: { serial: string; signals: string[]; places: number }[] };
+        return j.alerts.find((x) => x.serial === 'C4L4S4' && x.signals.includes('SEEN_APART'));
+      });
+      expect(alerts.places).toBe(2);
+    }
   }, 30_000);
 
   it('a custody row edited in PostgreSQL (a pack handed to another holder) is found by audit and by the running guard', async () => {

@@ -76,6 +76,23 @@ function u8(b: Buffer): Uint8Array {
 const bigintAsNumber = new pg.TypeOverrides();
 bigintAsNumber.setTypeParser(20, 'text', Number);
 
+/**
+ * A client out of the pool, with an 'error' listener for as long as it is out: a connection cut while checked
+ * out (PostgreSQL restarting) emits 'error' on the client, which would otherwise end the process; the query
+ * under way fails on its own and the caller answers STORE_UNAVAILABLE.
+ */
+async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
+  const c = await pool.connect();
+  const ignore = (): void => undefined;
+  c.on('error', ignore);
+  const release = c.release.bind(c);
+  c.release = (err?: Error | boolean) => {
+    c.off('error', ignore);
+    release(err);
+  };
+  return c;
+}
+
 /** A failure to reach or use the database that says nothing about the ledger: transient, retried by clients. */
 function unavailable(e: unknown): MedtrailError {
   return new MedtrailError('STORE_UNAVAILABLE', `the ledger database cannot be used now: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
@@ -124,7 +141,7 @@ export class PgLogStore {
     // An idle client whose server went away (a PostgreSQL restart) must not take the process down.
     pool.on('error', () => undefined);
     try {
-      const c = await pool.connect();
+      const c = await checkout(pool);
       try {
         if (opts.create === true) {
           const empty = `'\\x${Buffer.from(emptyRoot()).toString('hex')}'::bytea`;
@@ -183,7 +200,7 @@ export class PgLogStore {
 
   /** Writes a new ledger's meta rows in one transaction: STORE_EXISTS when the schema already holds a ledger. */
   async initMeta(values: Record<string, string>): Promise<void> {
-    const c = await this.pool.connect();
+    const c = await checkout(this.pool);
     try {
       await c.query('BEGIN');
       await c.query(`LOCK TABLE ${this.s}.meta IN EXCLUSIVE MODE`);
@@ -272,7 +289,7 @@ export class PgLogStore {
   /** The root of the tree of the first `size` leaves, from the stored perfect subtrees (RFC 9162 2.1.1). */
   async rootAt(size: number): Promise<Uint8Array> {
     if (size === 0) return emptyRoot();
-    const c = await this.pool.connect();
+    const c = await checkout(this.pool);
     try {
       const known = await this.frontier(size, c);
       return rootAt(size, (level, index) => {
@@ -287,7 +304,7 @@ export class PgLogStore {
 
   /** The perfect subtree hashes a tree of `size` leaves splits into, keyed "level/index" (what prepareAppend needs). */
   async frontierOf(size: number): Promise<Map<string, Uint8Array>> {
-    const c = await this.pool.connect();
+    const c = await checkout(this.pool);
     try {
       return await this.frontier(size, c);
     } finally {
@@ -333,7 +350,7 @@ export class PgLogStore {
    * time: the head row is locked for the transaction). ENTRY_REPLAYED for a (signer, nonce) seen before.
    */
   async append(inputs: readonly { bytes: Uint8Array; kind: string; signer: string; nonce: string; at: string }[]): Promise<{ index: number; leafHash: Uint8Array }[]> {
-    const c = await this.pool.connect();
+    const c = await checkout(this.pool);
     try {
       await c.query('BEGIN');
       const h = await c.query<{ size: string }>(`SELECT size FROM ${this.s}.head WHERE id = 1 FOR UPDATE`);
@@ -361,7 +378,7 @@ export class PgLogStore {
   async lockedAppend(prepare: (head: Head) => Promise<(PreparedAppend & { also?: (q: PgQuery) => Promise<void> }) | undefined>): Promise<PreparedAppend | undefined> {
     let c: pg.PoolClient;
     try {
-      c = await this.pool.connect();
+      c = await checkout(this.pool);
     } catch (e) {
       throw unavailable(e);
     }
@@ -430,7 +447,7 @@ export class PgLogStore {
 
   /** Runs `fn` over one consistent instant of the ledger (a REPEATABLE READ, read-only transaction). */
   async snapshot<T>(fn: (r: PgSnapshot) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
+    const c = await checkout(this.pool);
     try {
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const q = <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> => c.query<R>(sql.replaceAll('$schema', this.s), params);
