@@ -18,6 +18,7 @@ import { parsePolicy, type TlogPolicy } from '../../core/log/policy.js';
 import { custodyServices } from '../../server/custody/services.js';
 import { Follower } from '../../server/mirror/follower.js';
 import { openMirrorLedger } from '../../server/mirror/ledger.js';
+import { isPgUrl } from '../../server/pg/target.js';
 import { CATCH_UP_IN_REQUEST_MS, MIRROR_WITNESS_PREFIX, openMirrorWitness, type MirrorWitness } from '../../server/mirror/witness.js';
 import { mirrorModule } from '../../server/mirror/module.js';
 import { serviceModules } from '../../server/modules.js';
@@ -100,6 +101,9 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
   let vkey = storedVkey(opts.db) ?? policy?.logs[0]?.vkey;
   if (vkey === undefined) vkey = await client.logKey();
   if (policy !== undefined && !policy.logs.some((l) => l.vkey === vkey)) throw new MedtrailError('MIRROR_MISMATCH', `the policy does not list the log ${vkey}`);
+  // A mirror is a participant's own checked copy, one process and one file; PostgreSQL is for the operator's
+  // ledger and its servers (docs/postgres.md).
+  if (isPgUrl(opts.db)) throw new MedtrailError('CLI_USAGE', "a mirror keeps its copy in an SQLite file (--db <path>); a postgres:// --db is for the operator's ledger (medtrail serve)");
   const ledger = openMirrorLedger(opts.db, { vkey, authority, from: opts.from });
   const say = (line: string): void => void process.stderr.write(`${line}\n`);
   let follower: Follower;
