@@ -11,7 +11,6 @@
 //     regulator asking any server sees the scans every server took.
 // Rows older than the retention are deleted there as here (MEDTRAIL_SCAN_RETENTION_DAYS).
 import { randomBytes } from 'node:crypto';
-import type { Verdict } from '../../core/verdict.js';
 import type { PgRows } from '../store/pg/pg-log.js';
 import { scanRetentionMs, type Scan, type ScanStore } from './scans.js';
 
@@ -92,11 +91,12 @@ export class ScanShare {
     await this.made;
     await this.send();
     const rows = await this.rows<Row>('SELECT seq, gtin, serial, at, scanner, location, verdict FROM $schema.scans WHERE scanner IS NULL AND at >= $1 ORDER BY at LIMIT $2', [sinceMs, limit]);
-    return rows.map((r) => ({ gtin: r.gtin, serial: r.serial, at: r.at, scanner: r.scanner, location: r.location, verdict: r.verdict }));
+    return rows.map(({ seq: _seq, ...scan }) => scan);
   }
 
   private take(r: Row): void {
-    this.store.adopt({ gtin: r.gtin, serial: r.serial, at: r.at, scanner: r.scanner, location: r.location, verdict: r.verdict });
+    const { seq: _seq, ...scan } = r;
+    this.store.adopt(scan);
   }
 
   close(): void {
@@ -105,12 +105,5 @@ export class ScanShare {
   }
 }
 
-interface Row {
-  seq: number;
-  gtin: string;
-  serial: string;
-  at: number;
-  scanner: string | null;
-  location: string | null;
-  verdict: Verdict;
-}
+/** A row of the shared table: a scan and where it is in the table's order. */
+type Row = Scan & { seq: number };
