@@ -22,10 +22,10 @@ import { tempDir } from '../support/tmp.js';
 import { until } from '../support/until.js';
 
 const why = privateClusterUnavailable();
-const t = tempDir('medtrail-pg-restart-');
+let t: { dir: string; cleanup: () => void } | undefined;
 const schema = 'ledger';
-const keys = join(t.dir, 'keys');
-const logKey = join(keys, 'log.key.json');
+let keys = '';
+let logKey = '';
 const servers: ServerProcess[] = [];
 let cluster: PgCluster | undefined;
 let db = '';
@@ -108,6 +108,9 @@ async function serve(): Promise<ServerProcess> {
 describe.skipIf(why !== undefined)(`medtrail serve across a PostgreSQL restart (a private cluster${why === undefined ? '' : `; skipped: ${why}`})`, () => {
   beforeAll(async () => {
     installNodeCrypto();
+    t = tempDir('medtrail-pg-restart-');
+    keys = join(t.dir, 'keys');
+    logKey = join(keys, 'log.key.json');
     cluster = await startCluster();
     db = dbUrl(cluster, schema);
     const init = cli(['init', '--db', db, '--keys', keys, '--origin', TEST_ORIGIN, '--json']);
@@ -127,7 +130,7 @@ describe.skipIf(why !== undefined)(`medtrail serve across a PostgreSQL restart (
     for (const s of servers) await s.stop('SIGKILL');
     await pgs?.close().catch(() => undefined);
     await removeCluster(cluster);
-    t.cleanup();
+    t?.cleanup();
   }, 60_000);
 
   it('takes batches from 4 clients through both servers while the cluster restarts: every acknowledged entry once, at its index; nothing lost; audit intact; both take appends again and agree', async () => {

@@ -23,10 +23,10 @@ import { tempDir } from '../support/tmp.js';
 import { until } from '../support/until.js';
 
 const why = privateClusterUnavailable();
-const t = tempDir('medtrail-pg-replica-');
+let t: { dir: string; cleanup: () => void } | undefined;
 const schema = 'ledger';
-const keys = join(t.dir, 'keys');
-const logKey = join(keys, 'log.key.json');
+let keys = '';
+let logKey = '';
 const servers: ServerProcess[] = [];
 let primary: PgCluster | undefined;
 let replica: PgCluster | undefined;
@@ -86,6 +86,9 @@ async function serve(db: string, extra: string[] = []): Promise<ServerProcess> {
 describe.skipIf(why !== undefined)(`medtrail serve --db-replica over a streaming standby (private primary and standby${why === undefined ? '' : `; skipped: ${why}`})`, () => {
   beforeAll(async () => {
     installNodeCrypto();
+    t = tempDir('medtrail-pg-replica-');
+    keys = join(t.dir, 'keys');
+    logKey = join(keys, 'log.key.json');
     primary = await startCluster();
     const db = dbUrl(primary, schema);
     const init = cli(['init', '--db', db, '--keys', keys, '--origin', TEST_ORIGIN, '--json']);
@@ -107,7 +110,7 @@ describe.skipIf(why !== undefined)(`medtrail serve --db-replica over a streaming
     await pgs?.close().catch(() => undefined);
     await removeCluster(replica);
     await removeCluster(primary);
-    t.cleanup();
+    t?.cleanup();
   }, 60_000);
 
   it('the standby is a hot standby streaming from the primary', async () => {
