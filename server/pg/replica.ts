@@ -179,7 +179,9 @@ export class PgReplica {
 
   /** Brings the copy to PostgreSQL's head now (before judging a signer the copy does not know yet). */
   follow(): Promise<void> {
-    return this.serial(async () => this.syncTo((await this.pg.head()).size, this.pg));
+    return this.serial(async () => this.syncTo((await this.pg.head()).size, this.pg)).catch((e: unknown) => {
+      throw asUnavailable(e);
+    });
   }
 
   /** Starts following: LISTEN for commits, and a round every roundMs (lease, sync, adopt, save, guard). */
@@ -283,13 +285,22 @@ export class PgReplica {
     }
   }
 
-  /** Stores the checkpoints this process signed in PostgreSQL, for the other servers (retried each round). */
-  private async saveSigned(): Promise<void> {
-    while (this.unsaved.length > 0) {
-      const cp = this.unsaved[0]!;
-      await this.pg.saveCheckpoint(cp);
-      this.unsaved.shift();
-    }
+  private saveQueue: Promise<void> = Promise.resolve();
+
+  /**
+   * Stores the checkpoints this process signed in PostgreSQL, for the other servers (retried each round); one
+   * call at a time, each checkpoint taken off the list only once it is stored.
+   */
+  private saveSigned(): Promise<void> {
+    const run = this.saveQueue.then(async () => {
+      while (this.unsaved.length > 0) {
+        const cp = this.unsaved[0]!;
+        await this.pg.saveCheckpoint(cp);
+        if (this.unsaved[0] === cp) this.unsaved.shift();
+      }
+    });
+    this.saveQueue = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -419,6 +430,11 @@ export class PgReplica {
     await this.pg.close();
     if (this.source !== this.pg) await this.source.close();
   }
+}
+
+/** A failure that is not the ledger's answer (a connection cut, PostgreSQL restarting): transient, 503. */
+function asUnavailable(e: unknown): MedtrailError {
+  return e instanceof MedtrailError ? e : new MedtrailError('STORE_UNAVAILABLE', `the ledger database cannot be used now: ${messageOf(e)}`, { cause: e });
 }
 
 /** Where last_idx is in a pack row (PACK_ROW_COLS, server/custody/state.ts). */
