@@ -1,6 +1,7 @@
 // `medtrail mirror`: holds a checked copy of an operator's whole ledger and serves it (docs/architecture.md,
 // Mirrors; issue 14). It reads the log as an enrolled participant (role `mirror`) through the one HTTP client
 // (client/ledger-client.ts), checks and replays every entry into its own SQLite ledger (server/mirror/follower.ts)
+// (with --db postgres://, a copy of the mirror's ledger of record in PostgreSQL: server/mirror/pg.ts)
 // and, once it holds a verified checkpoint, answers verify, packs, proofs and the patient page from that copy
 // with the operator's own modules (server/modules.ts). It never signs a checkpoint; writes are refused, or with
 // --forward sent on to the operator unchanged (server/mirror/module.ts).
