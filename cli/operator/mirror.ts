@@ -19,7 +19,7 @@ import { parsePolicy, type TlogPolicy } from '../../core/log/policy.js';
 import { custodyServices } from '../../server/custody/services.js';
 import { Follower } from '../../server/mirror/follower.js';
 import { openMirrorLedger } from '../../server/mirror/ledger.js';
-import { openPgMirror, storedPgVkey, type PgMirror } from '../../server/mirror/pg.js';
+import { checkCopyMaps, openPgMirror, storedPgVkey, type PgMirror } from '../../server/mirror/pg.js';
 import { pgTarget } from '../../server/pg/target.js';
 import type { Ledger } from '../../server/context.js';
 import { CATCH_UP_IN_REQUEST_MS, MIRROR_WITNESS_PREFIX, openMirrorWitness, type MirrorWitness } from '../../server/mirror/witness.js';
@@ -130,6 +130,7 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
   let follower: Follower;
   try {
     const custody = custodyServices(ledger);
+    if (pgm !== undefined) checkCopyMaps(ledger, custody.map);
     follower = new Follower(ledger, custody, client, {
       from: opts.from,
       evidenceFile: opts.evidence ?? `${fileBase}.evidence.json`,

@@ -21,7 +21,9 @@ import { equalBytes, fromBase64, toBase64, toHex } from '../../core/bytes.js';
 import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { isMedtrailError, MedtrailError, messageOf } from '../../core/errors.js';
 import { openCheckpoint, parseVerifierKey, type Checkpoint } from '../../core/log/checkpoint.js';
+import { readMapRoots } from '../../core/map/extension.js';
 import type { Ledger } from '../context.js';
+import type { MapService } from '../map/map-service.js';
 import type { PgTarget } from '../pg/target.js';
 import { prepareAppend, PgLogStore } from '../store/pg/pg-log.js';
 import { writeCustody } from '../store/pg/pg-custody.js';
@@ -106,6 +108,20 @@ export async function storedPgVkey(target: PgTarget): Promise<string | undefined
 
 function altered(reason: string): MedtrailError {
   return new MedtrailError('LOG_INTEGRITY', `the mirror's ledger in PostgreSQL does not hold: ${reason}`);
+}
+
+/**
+ * Once the custody services replayed the copy: when it stands exactly at its newest checkpoint, the state maps
+ * its leaves give must be the ones that checkpoint signs (a checkpoint row the follower never verified is found).
+ */
+export function checkCopyMaps(ledger: Ledger, map: MapService): void {
+  const cp = ledger.store.latestCheckpoint();
+  if (cp === undefined || cp.size !== ledger.store.head().size) return;
+  const shown = readMapRoots(openCheckpoint(cp.note, ledger.log.verifierKey));
+  const mine = ledger.store.transaction(() => map.catchUp(cp.size));
+  if (shown === undefined || !equalBytes(shown.packs, mine.packs) || !equalBytes(shown.lots, mine.lots)) {
+    throw altered(`the checkpoint of size ${cp.size} signs state maps other than those its leaves give`);
+  }
 }
 
 export async function openPgMirror(target: PgTarget, id: MirrorIdentity): Promise<PgMirror> {
