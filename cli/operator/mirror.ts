@@ -1,6 +1,7 @@
 // `medtrail mirror`: holds a checked copy of an operator's whole ledger and serves it (docs/architecture.md,
 // Mirrors; issue 14). It reads the log as an enrolled participant (role `mirror`) through the one HTTP client
 // (client/ledger-client.ts), checks and replays every entry into its own SQLite ledger (server/mirror/follower.ts)
+// (with --db postgres://, a copy of the mirror's ledger of record in PostgreSQL: server/mirror/pg.ts)
 // and, once it holds a verified checkpoint, answers verify, packs, proofs and the patient page from that copy
 // with the operator's own modules (server/modules.ts). It never signs a checkpoint; writes are refused, or with
 // --forward sent on to the operator unchanged (server/mirror/module.ts).
@@ -18,7 +19,9 @@ import { parsePolicy, type TlogPolicy } from '../../core/log/policy.js';
 import { custodyServices } from '../../server/custody/services.js';
 import { Follower } from '../../server/mirror/follower.js';
 import { openMirrorLedger } from '../../server/mirror/ledger.js';
-import { isPgUrl } from '../../server/pg/target.js';
+import { checkCopyMaps, openPgMirror, storedPgVkey, type PgMirror } from '../../server/mirror/pg.js';
+import { pgTarget } from '../../server/pg/target.js';
+import type { Ledger } from '../../server/context.js';
 import { CATCH_UP_IN_REQUEST_MS, MIRROR_WITNESS_PREFIX, openMirrorWitness, type MirrorWitness } from '../../server/mirror/witness.js';
 import { mirrorModule } from '../../server/mirror/module.js';
 import { serviceModules } from '../../server/modules.js';
@@ -96,27 +99,47 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
   const intervalMs = Number(opts.intervalMs);
   if (!Number.isSafeInteger(intervalMs) || intervalMs < 10) throw new MedtrailError('CLI_USAGE', `--interval-ms must be an integer of at least 10, got ${opts.intervalMs}`);
   const client = new LedgerClient(opts.from, { signer: signerOf(key), timeoutMs: 60_000 });
-  // The log key: the one the database holds, else the policy's, else the operator's (first use). A policy or
-  // a database that names another log than the operator serves is MIRROR_MISMATCH (openMirrorLedger).
-  let vkey = storedVkey(opts.db) ?? policy?.logs[0]?.vkey;
-  if (vkey === undefined) vkey = await client.logKey();
+  // With a postgres:// --db the mirror's ledger of record is that schema, and it works on a copy rebuilt from
+  // it at every start (server/mirror/pg.ts).
+  const target = pgTarget(opts.db);
+  // The log key: on SQLite the one the database holds, else the policy's, else the operator's (first use). On
+  // PostgreSQL the policy's, else the operator's (the schema's only while the operator cannot be asked). A
+  // policy or a database that names another log than that is MIRROR_MISMATCH (openMirrorLedger, openPgMirror).
+  let vkey = target === undefined ? (storedVkey(opts.db) ?? policy?.logs[0]?.vkey) : policy?.logs[0]?.vkey;
+  if (vkey === undefined) {
+    try {
+      vkey = await client.logKey();
+    } catch (e) {
+      const held = target !== undefined && isTransient(e) ? await storedPgVkey(target) : undefined;
+      if (held === undefined) throw e;
+      vkey = held;
+    }
+  }
   if (policy !== undefined && !policy.logs.some((l) => l.vkey === vkey)) throw new MedtrailError('MIRROR_MISMATCH', `the policy does not list the log ${vkey}`);
-  // A mirror is a participant's own checked copy, one process and one file; PostgreSQL is for the operator's
-  // ledger and its servers (docs/postgres.md).
-  if (isPgUrl(opts.db)) throw new MedtrailError('CLI_USAGE', "a mirror keeps its copy in an SQLite file (--db <path>); a postgres:// --db is for the operator's ledger (medtrail serve)");
-  const ledger = openMirrorLedger(opts.db, { vkey, authority, from: opts.from });
+  const id = { vkey, authority, from: opts.from };
+  const pgm: PgMirror | undefined = target === undefined ? undefined : await openPgMirror(target, id);
+  const ledger: Ledger = pgm?.ledger ?? openMirrorLedger(opts.db, id);
+  /** Where the mirror says its ledger is, and what the files beside it are named after. */
+  const place = target?.shown ?? opts.db;
+  const fileBase = target === undefined ? opts.db : `mirror-${target.schema}`;
+  const closeLedger = async (): Promise<void> => {
+    if (pgm !== undefined) await pgm.close();
+    else ledger.close();
+  };
   const say = (line: string): void => void process.stderr.write(`${line}\n`);
   let follower: Follower;
   try {
     const custody = custodyServices(ledger);
+    if (pgm !== undefined) checkCopyMaps(ledger, custody.map);
     follower = new Follower(ledger, custody, client, {
       from: opts.from,
-      evidenceFile: opts.evidence ?? `${opts.db}.evidence.json`,
+      evidenceFile: opts.evidence ?? `${fileBase}.evidence.json`,
       ...(policy !== undefined ? { policy } : {}),
       say,
+      ...(pgm !== undefined ? { sink: pgm.push } : {}),
     });
   } catch (e) {
-    ledger.close();
+    await closeLedger();
     throw e;
   }
   let stopping = false;
@@ -128,7 +151,13 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
       lastError = '';
       return true;
     } catch (e) {
-      if (isMedtrailError(e, 'MIRROR_DIVERGED')) throw e;
+      if (isMedtrailError(e, 'MIRROR_DIVERGED')) {
+        // A restarted mirror stays stopped: the evidence goes to its ledger of record too.
+        await pgm?.recordDivergence().catch(() => undefined);
+        throw e;
+      }
+      // The copy is ahead of its database (a page it could not store): this process ends, a restart rebuilds it.
+      if (follower.halted !== undefined) throw follower.halted;
       const line = `medtrail mirror: ${isMedtrailError(e) ? e.code : 'INTERNAL'}: ${messageOf(e)}${isTransient(e) ? ' (will retry)' : ''}`;
       if (line !== lastError) say(line);
       lastError = line;
@@ -155,9 +184,9 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
         await sleep(intervalMs);
       }
       const s = summary();
-      emit(opts, { mirrorOf: opts.from, db: opts.db, ...s }, `mirror of ${opts.from} verified at ${s.size} leaves (root ${s.root})`);
+      emit(opts, { mirrorOf: opts.from, db: place, ...s }, `mirror of ${opts.from} verified at ${s.size} leaves (root ${s.root})`);
     } finally {
-      ledger.close();
+      await closeLedger();
     }
     return;
   }
@@ -169,7 +198,7 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
     }
   } catch (e) {
     if (!isMedtrailError(e, 'MIRROR_DIVERGED') || !settled()) {
-      ledger.close();
+      await closeLedger();
       throw e;
     }
   }
@@ -179,11 +208,11 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
     // As a witness (server/mirror/witness.ts): it cosigns only checkpoints it verified itself; its state (the
     // newest checkpoint it cosigned) lives in a file of its own beside the database.
     if (opts.witnessKey !== undefined) {
-      mw = openMirrorWitness({ follower, logVkey: vkey, keyFile: opts.witnessKey, ...(opts.witnessName !== undefined ? { name: opts.witnessName } : {}), db: `${opts.db}.cosigner.db`, catchUpMs });
+      mw = openMirrorWitness({ follower, logVkey: vkey, keyFile: opts.witnessKey, ...(opts.witnessName !== undefined ? { name: opts.witnessName } : {}), db: `${fileBase}.cosigner.db`, catchUpMs });
     }
     const router = mw?.router;
     server = await startServer({
-      db: opts.db,
+      db: pgm?.copy ?? opts.db,
       port: parsePort(opts.port),
       host: opts.host,
       ledger,
@@ -195,16 +224,16 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
     });
   } catch (e) {
     mw?.close();
-    ledger.close();
+    await closeLedger();
     throw e;
   }
   const s = summary();
   const witnessInfo = mw === undefined ? undefined : { name: mw.witness.name, vkey: mw.witness.vkey, url: `${server.url}${MIRROR_WITNESS_PREFIX}` };
   emit(
     opts,
-    { url: server.url, port: server.port, db: opts.db, mirrorOf: opts.from, size: s.size, forwardsWrites: opts.forward === true, diverged: follower.diverged !== undefined, ...(witnessInfo !== undefined ? { witness: witnessInfo } : {}) },
+    { url: server.url, port: server.port, db: place, mirrorOf: opts.from, size: s.size, forwardsWrites: opts.forward === true, diverged: follower.diverged !== undefined, ...(witnessInfo !== undefined ? { witness: witnessInfo } : {}) },
     [
-      `medtrail mirror of ${opts.from} serving ${opts.db} at ${server.url}, verified at ${s.size} leaves (Ctrl-C to stop)`,
+      `medtrail mirror of ${opts.from} serving ${place} at ${server.url}, verified at ${s.size} leaves (Ctrl-C to stop)`,
       ...(witnessInfo !== undefined ? [`witnessing what it verified; policy line: witness ${witnessInfo.name} ${witnessInfo.vkey} ${witnessInfo.url}`] : []),
     ].join('\n'),
   );
@@ -218,8 +247,10 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
         resolve();
       };
     });
+  let stopNow: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
+      if (stopping) return;
       stopping = true;
       wake?.();
       void server.close().then(() => {
@@ -227,21 +258,30 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
         resolve();
       });
     };
+    stopNow = stop;
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
   // Follow while serving. A diverged mirror goes on serving the state it verified, and says why on GET /api/v1/mirror.
+  // A halted follower (its copy ahead of its database) ends the process: it stops serving and exits non-zero.
+  let halted: unknown;
   const follow = async (): Promise<void> => {
     while (!stopping && follower.diverged === undefined) {
       try {
         await step();
-      } catch {
+      } catch (e) {
+        if (follower.halted !== undefined) {
+          halted = e;
+          stopNow();
+        }
         break;
       }
       if (!stopping) await pause(intervalMs);
     }
   };
   await Promise.all([follow(), stopped]);
+  if (pgm !== undefined) await pgm.close();
+  if (halted !== undefined) throw halted;
 }
 
 export function registerMirror(program: Command): void {
@@ -249,13 +289,13 @@ export function registerMirror(program: Command): void {
     .command('mirror')
     .description("hold a checked copy of an operator's whole ledger, and serve it (verify, packs, proofs, the patient page)")
     .requiredOption('--from <url>', "the operator's server")
-    .option('--db <path>', "the mirror's database file (created on first run)", './data/mirror.db')
+    .option('--db <path|url>', "the mirror's ledger: an SQLite file, or postgres://user@host:port/db?schema=name (a schema of its own; the mirror works on a copy rebuilt from it at every start); created on first run", './data/mirror.db')
     .requiredOption('--key <path>', "the mirror's participant key file (enrolled with --role mirror): it signs the reads of the log")
     .requiredOption('--authority <path>', "the authority's key file (its public part is enough): who may admit participants")
     .option('--port <port>', 'TCP port (0 picks a free one)', '8081')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--policy <file>', "witness policy (c2sp.org/tlog-policy): the operator's checkpoints must carry its quorum")
-    .option('--evidence <file>', 'where divergence evidence is written (default: <db>.evidence.json)')
+    .option('--evidence <file>', 'where divergence evidence is written (default: <db>.evidence.json; with postgres://, mirror-<schema>.evidence.json)')
     .option('--interval-ms <ms>', 'pause between rounds of following', '1000')
     .option('--once', 'follow until the newest checkpoint is verified, print it and exit')
     .option('--witness-key <path>', 'also be a witness (c2sp.org/tlog-witness at <url>/witness) with this key file (medtrail keygen): cosign only checkpoints this mirror verified')

@@ -31,6 +31,8 @@ import { applyOne } from '../custody/apply.js';
 import type { CustodyServices } from '../custody/services.js';
 import { checkSignature, loadKeyBook } from '../log/ingest.js';
 import type { AppendInput } from '../log/log-service.js';
+import type { NewLeaf, StoredCheckpoint } from '../store/ledger-store.js';
+import type { RecordedChanges } from '../store/pg/pg-custody.js';
 import { parseMirrorEvidence, type EvidenceProof, type MirrorEvidence } from '../../core/api/evidence.js';
 
 /** What the mirror reads from the operator (cli/operator/mirror.ts gives it through client/ledger-client.ts). */
@@ -61,6 +63,26 @@ export interface FollowerOptions {
   policy?: TlogPolicy;
   /** One line per event (progress, divergence). */
   say?: (line: string) => void;
+  /**
+   * Where every committed page goes next (the mirror's ledger of record in PostgreSQL, server/mirror/pg.ts):
+   * called once the page's local transaction committed, with exactly what it added. If it fails the mirror's
+   * copy is ahead of the sink: the follower stops for good (STORE_UNAVAILABLE) and the process is restarted.
+   */
+  sink?: (page: CommittedPage) => Promise<void>;
+}
+
+/** What one committed page added to the mirror's ledger (FollowerOptions.sink). */
+export interface CommittedPage {
+  /** The size of the log before the page. */
+  start: number;
+  /** The leaves it appended (none for a checkpoint kept at the size the mirror already held). */
+  leaves: NewLeaf[];
+  /** The root of the mirror's tree after the page. */
+  root: Uint8Array;
+  /** The custody rows the rules wrote for its leaves, in order. */
+  custody: RecordedChanges[];
+  /** The checkpoint it kept as verified, if any. */
+  checkpoint?: StoredCheckpoint;
 }
 
 export interface RoundResult {
@@ -76,6 +98,7 @@ function rootsText(r: MapRoots): { packs: string; lots: string } {
 
 export class Follower {
   private diverged_: MirrorEvidence | undefined;
+  private halted_: MedtrailError | undefined;
   private busy: Promise<void> = Promise.resolve();
   /** What the operator served in the round under way, for the evidence: the page at issue and the proofs since its start. */
   private served: { page?: { start: number; leaves: string[] }; proofs: EvidenceProof[] } = { proofs: [] };
@@ -95,6 +118,11 @@ export class Follower {
     return this.diverged_;
   }
 
+  /** Set once a page could not be handed to the sink: the follower never goes on (the process is restarted). */
+  get halted(): MedtrailError | undefined {
+    return this.halted_;
+  }
+
   /** The newest checkpoint the mirror verified, and its size, or undefined before the first. */
   verified(): { size: number; note: string } | undefined {
     const cp = this.ledger.store.latestCheckpoint();
@@ -109,6 +137,7 @@ export class Follower {
     // One round at a time: the follow loop and a witness request (server/mirror/witness.ts) take turns.
     const run = this.busy.then(async () => {
       if (this.diverged_ !== undefined) throw this.divergedError();
+      if (this.halted_ !== undefined) throw this.halted_;
       try {
         return await this.roundInner(note);
       } catch (e) {
@@ -217,12 +246,14 @@ export class Follower {
         });
       }
       if (cp.size === head.size) {
+        let kept: StoredCheckpoint | undefined;
         try {
-          this.checkMapsAndKeep(cp, note, shownRoots, heldNote);
+          kept = this.checkMapsAndKeep(cp, note, shownRoots, heldNote);
         } catch (e) {
           map.reload();
           throw e;
         }
+        if (kept !== undefined) await this.push({ start: head.size, leaves: [], root: head.root, custody: [], checkpoint: kept });
       }
       return { size: store.latestCheckpoint()?.size ?? 0, appended: 0 };
     }
@@ -249,11 +280,33 @@ export class Follower {
       this.served.page = { start: leaves[0]!.index, leaves: leaves.map((l) => toBase64(l.bytes)) };
       this.served.proofs = this.served.proofs.filter((p) => p.from >= leaves[0]!.index);
       const proof = end < cp.size ? await consistency(end, cp.size) : [];
-      this.applyPage(leaves, cp, note, shownRoots, proof, heldNote);
+      const page = this.applyPage(leaves, cp, note, shownRoots, proof, heldNote);
+      await this.push(page);
       appended += leaves.length;
       this.opts.say?.(`medtrail mirror: ${end} of ${cp.size} leaves checked`);
     });
     return { size: store.latestCheckpoint()?.size ?? 0, appended };
+  }
+
+  /**
+   * Hands a committed page to the sink. A failure leaves the copy ahead of it: the follower halts (the copy is
+   * rebuilt from the sink when the process starts again), so nothing it holds is ever missing there for good.
+   */
+  private async push(page: CommittedPage): Promise<void> {
+    const sink = this.opts.sink;
+    if (sink === undefined) return;
+    try {
+      await sink(page);
+    } catch (e) {
+      const end = page.start + page.leaves.length;
+      this.halted_ = new MedtrailError(
+        'STORE_UNAVAILABLE',
+        `the mirror's copy (${end} leaves) is ahead of its database, which did not take the page from ${page.start} (${isMedtrailError(e) ? `${e.code}: ` : ''}${e instanceof Error ? e.message : String(e)}); following stopped: restart the mirror to rebuild its copy from the database`,
+        { cause: e },
+      );
+      this.opts.say?.(`medtrail mirror: ${this.halted_.code}: ${this.halted_.message}`);
+      throw this.halted_;
+    }
   }
 
   /** The map roots the checkpoint signed; a note without them, or with a bad line, is the log's own doing. */
@@ -271,11 +324,11 @@ export class Follower {
   }
 
   /** At the mirror's own size: the maps must give the signed roots; then the checkpoint is kept as verified. */
-  private checkMapsAndKeep(cp: Checkpoint, note: string, shown: MapRoots, heldNote: string | null): void {
+  private checkMapsAndKeep(cp: Checkpoint, note: string, shown: MapRoots, heldNote: string | null): StoredCheckpoint | undefined {
     const store = this.ledger.store;
     const map = this.custody.map;
     // Runs in the page's transaction when there is one; the caller rebuilds the maps if it does not commit.
-    store.transaction(() => {
+    return store.transaction(() => {
         const roots = map.catchUp(cp.size);
         if (!equalBytes(roots.packs, shown.packs) || !equalBytes(roots.lots, shown.lots)) {
           throw new Divergence({
@@ -288,12 +341,15 @@ export class Follower {
         }
         const latest = store.latestCheckpoint();
         // At a size already held the first verified note stays (the same root and map roots: nothing new to keep).
-        if (latest === undefined || latest.size < cp.size) store.saveCheckpoint({ size: cp.size, root: cp.root, note, signedAt: new Date().toISOString() });
+        if (latest !== undefined && latest.size >= cp.size) return undefined;
+        const kept: StoredCheckpoint = { size: cp.size, root: cp.root, note, signedAt: new Date().toISOString() };
+        store.saveCheckpoint(kept);
+        return kept;
     });
   }
 
   /** One page in one transaction (see the top of this file). */
-  private applyPage(leaves: { index: number; bytes: Uint8Array }[], cp: Checkpoint, note: string, shown: MapRoots, proof: Uint8Array[], heldNote: string | null): void {
+  private applyPage(leaves: { index: number; bytes: Uint8Array }[], cp: Checkpoint, note: string, shown: MapRoots, proof: Uint8Array[], heldNote: string | null): CommittedPage {
     const { store, log } = this.ledger;
     const { state, map, keys } = this.custody;
     const rules = this.custody.rules;
@@ -312,6 +368,9 @@ export class Follower {
         entry: { index: at.index, leaf: toBase64(at.bytes) },
       });
     const end = leaves[leaves.length - 1]!.index + 1;
+    const page: CommittedPage = { start: leaves[0]!.index, leaves: [], root: new Uint8Array(32), custody: [] };
+    // The custody rows the rules write, for the sink (the same changes as the local tables take).
+    if (this.opts.sink !== undefined) rules.writer.recorder = (ref, changes) => page.custody.push({ ref, changes });
     try {
       store.transaction(() => {
         const inputs: AppendInput[] = [];
@@ -327,6 +386,7 @@ export class Follower {
         current = undefined;
         const appended = log.append(inputs);
         if (appended[0]?.index !== leaves[0]!.index) throw new MedtrailError('STORE_CONFLICT', `the mirror's head is not at ${leaves[0]!.index}`);
+        page.leaves = inputs.map((x, i) => ({ index: appended[i]!.index, hash: appended[i]!.leafHash, bytes: x.bytes, kind: x.kind, signer: x.signer, nonce: x.nonce, at: x.at }));
         entries.forEach((e, i) => {
           current = leaves[i];
           applyOne({ ...rules, now: Date.parse(e.at) }, e, appended[i]!);
@@ -334,6 +394,7 @@ export class Follower {
         current = undefined;
         rules.writer.markApplied(end);
         const root = store.head().root;
+        page.root = root;
         if (end < cp.size) {
           try {
             verifyConsistency(end, cp.size, proof, root, cp.root);
@@ -358,7 +419,8 @@ export class Follower {
             entry: { index: leaves[0]!.index, leaf: toBase64(leaves[0]!.bytes) },
           });
         } else {
-          this.checkMapsAndKeep(cp, note, shown, heldNote);
+          const kept = this.checkMapsAndKeep(cp, note, shown, heldNote);
+          if (kept !== undefined) page.checkpoint = kept;
         }
       });
     } catch (e) {
@@ -369,9 +431,11 @@ export class Follower {
       if (isMedtrailError(e, 'ENTRY_REPLAYED')) throw entryDivergence(e, leaves[0]!);
       throw e;
     } finally {
+      rules.writer.recorder = undefined;
       // Committed or rolled back, the state's cached rows may be out of date (custody/state.ts).
       state.invalidate();
     }
     for (const e of entries) keys.observe(e);
+    return page;
   }
 }

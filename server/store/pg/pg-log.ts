@@ -435,8 +435,18 @@ export class PgLogStore {
     }
   }
 
-  async saveCheckpoint(cp: StoredCheckpoint): Promise<void> {
-    await this.pool.query(`INSERT INTO ${this.s}.checkpoints (size, root, note, signed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING`, [cp.size, Buffer.from(cp.root), cp.note, cp.signedAt]);
+  /**
+   * Stores a checkpoint (at a size already held: kept as it was). With `q`, inside that transaction (a
+   * lockedAppend's `also`, which notifies at its commit); otherwise on its own, and notified.
+   */
+  async saveCheckpoint(cp: StoredCheckpoint, q?: PgQuery): Promise<void> {
+    const sql = `INSERT INTO ${this.s}.checkpoints (size, root, note, signed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING`;
+    const params = [cp.size, Buffer.from(cp.root), cp.note, cp.signedAt];
+    if (q !== undefined) {
+      await q(sql, params);
+      return;
+    }
+    await this.pool.query(sql, params);
     await this.pool.query('SELECT pg_notify($1, $2)', [this.channel, `cp ${cp.size}`]);
   }
 
