@@ -1,15 +1,15 @@
 // A newcomer's first day with the built `medtrail` CLI, only from the README and --help: the friction found
 // in a first-day session, each shown gone. Real processes on a temporary directory.
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkDigit } from '../../core/gs1/identifiers.js';
+import { startUntil } from '../support/start.js';
 import { cli } from '../support/cli.js';
 import { gln } from '../support/ledger.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
-import { CLI, tempDir } from '../support/tmp.js';
+import { tempDir } from '../support/tmp.js';
 
 const t = tempDir('medtrail-newcomer-');
 afterAll(() => t.cleanup());
@@ -109,23 +109,6 @@ describe('messages that name what was typed and what would be right', () => {
     expect(r.stderr).toContain('warning: expiry 200101 (2020-01-01) is already past');
   });
 });
-
-/** Runs `medtrail start` until `until(stdout)` holds, then stops it with SIGTERM; its stdout and exit code. */
-async function startUntil(args: string[], until: (out: string) => boolean): Promise<{ out: string; status: number | null }> {
-  const child = spawn(process.execPath, [CLI, 'start', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exit = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  const deadline = Date.now() + 60_000;
-  while (!until(out) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  const ok = until(out);
-  child.kill('SIGTERM');
-  const status = await exit;
-  if (!ok) throw new Error(`medtrail start ${args.join(' ')}: no expected output; stdout: ${out}; stderr: ${err}`);
-  return { out, status };
-}
 
 describe('medtrail start, a second time', () => {
   it('prints the demo packs again (it printed them on the first start only), at the address it serves now', async () => {

@@ -1,35 +1,18 @@
 // `medtrail start --db postgres://...` as the README gives it: the first start makes the ledger's schema and its
 // keys (in ./data/pg), serves it and sets up the demo chain; the packs it prints verify; a second start on the
 // same schema makes nothing new and prints the demo packs again.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PgLogStore } from '../../server/store/pg/pg-log.js';
 import { cliAsync } from '../support/cli.js';
 import { freshSchema, PG_URL } from '../support/pg.js';
-import { CLI, tempDir } from '../support/tmp.js';
+import { startUntil } from '../support/start.js';
+import { tempDir } from '../support/tmp.js';
 
 const t = tempDir('medtrail-pg-start-');
 const schema = freshSchema('start');
 const db = PG_URL === undefined ? '' : `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}schema=${schema}`;
-
-/** Runs `medtrail start` in the test's folder until `until(stdout)` holds, then stops it with SIGTERM. */
-async function startUntil(args: string[], until: (out: string) => boolean): Promise<{ out: string; status: number | null }> {
-  const child = spawn(process.execPath, [CLI, 'start', ...args], { cwd: t.dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exit = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  const deadline = Date.now() + 60_000;
-  while (!until(out) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  const ok = until(out);
-  child.kill('SIGTERM');
-  const status = await exit;
-  if (!ok) throw new Error(`medtrail start: no expected output; stdout: ${out}; stderr: ${err}`);
-  return { out, status };
-}
 
 describe.skipIf(PG_URL === undefined)('medtrail start on PostgreSQL (needs MEDTRAIL_TEST_PG_URL)', () => {
   afterAll(async () => {
@@ -44,14 +27,14 @@ describe.skipIf(PG_URL === undefined)('medtrail start on PostgreSQL (needs MEDTR
       const line = out.split('\n').find((l) => l.startsWith('{"packs"'));
       return line === undefined ? undefined : (JSON.parse(line) as { packs: Record<string, string> }).packs;
     };
-    const first = await startUntil(['--db', db, '--port', '0', '--json'], (out) => packsLine(out) !== undefined);
+    const first = await startUntil(['--db', db, '--port', '0', '--json'], (out) => packsLine(out) !== undefined, t.dir);
     expect(first.status).toBe(0);
     const packs = packsLine(first.out)!;
     for (const f of ['log.key.json', 'authority.key.json', 'rx.key']) expect(existsSync(join(t.dir, 'data', 'pg', f))).toBe(true);
 
     // A new process, a new working copy: the ledger lived on in PostgreSQL, and each saved pack is verified
     // afresh against it (a pack whose answer changed would say "the server answers ...").
-    const second = await startUntil(['--db', db, '--port', '0'], (out) => /^IN_TRANSIT +http/m.test(out));
+    const second = await startUntil(['--db', db, '--port', '0'], (out) => /^IN_TRANSIT +http/m.test(out), t.dir);
     expect(second.status).toBe(0);
     expect(second.out).not.toContain('created a new ledger');
     expect(second.out).toMatch(/^GENUINE +http:\/\/127\.0\.0\.1:[0-9]+\/01\//m);
