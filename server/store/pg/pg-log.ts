@@ -12,8 +12,9 @@
 //
 // Async (node-postgres, `pg`): chosen over postgres.js on figures measured on this machine (README,
 // Dependencies). Each ledger lives in a schema of its own, so one database can hold several (and the tests
-// one per test). Not yet wired into `medtrail serve`: the custody, verify and map services still run on the
-// synchronous SQLite store; this is the log layer they will sit on (docs/architecture.md, The store).
+// one per test). `medtrail serve` sits on it through a working copy (server/pg/replica.ts): lockedAppend is
+// its one way in, the reads here are how copies follow, the guard checks and audit copies the rows
+// (docs/architecture.md, The ledger in PostgreSQL).
 import pg from 'pg';
 import { MedtrailError } from '../../../core/errors.js';
 import { completedSubtrees, emptyRoot, leafHash, rootAt, type PerfectHashReader } from '../../../core/log/merkle.js';
