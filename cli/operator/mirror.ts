@@ -47,6 +47,7 @@ export interface MirrorCliOptions {
   witnessMaxAge?: string;
   forward?: boolean;
   witnessCatchUpMs?: string;
+  cache?: string;
 }
 
 function readText(path: string, what: string): string {
@@ -102,6 +103,7 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
   // With a postgres:// --db the mirror's ledger of record is that schema, and it works on a copy rebuilt from
   // it at every start (server/mirror/pg.ts).
   const target = pgTarget(opts.db);
+  if (opts.cache !== undefined && target === undefined) throw new MedtrailError('CLI_USAGE', '--cache is for a mirror whose --db is a postgres:// URL (an SQLite --db is the copy itself)');
   // The log key: on SQLite the one the database holds, else the policy's, else the operator's (first use). On
   // PostgreSQL the policy's, else the operator's (the schema's only while the operator cannot be asked). A
   // policy or a database that names another log than that is MIRROR_MISMATCH (openMirrorLedger, openPgMirror).
@@ -117,7 +119,7 @@ export async function mirrorForever(opts: MirrorCliOptions): Promise<void> {
   }
   if (policy !== undefined && !policy.logs.some((l) => l.vkey === vkey)) throw new MedtrailError('MIRROR_MISMATCH', `the policy does not list the log ${vkey}`);
   const id = { vkey, authority, from: opts.from };
-  const pgm: PgMirror | undefined = target === undefined ? undefined : await openPgMirror(target, id);
+  const pgm: PgMirror | undefined = target === undefined ? undefined : await openPgMirror(target, id, opts.cache);
   const ledger: Ledger = pgm?.ledger ?? openMirrorLedger(opts.db, id);
   /** Where the mirror says its ledger is, and what the files beside it are named after. */
   const place = target?.shown ?? opts.db;
@@ -289,6 +291,7 @@ export function registerMirror(program: Command): void {
     .command('mirror')
     .description("hold a checked copy of an operator's whole ledger, and serve it (verify, packs, proofs, the patient page)")
     .requiredOption('--from <url>', "the operator's server")
+    .option('--cache <file>', "with a postgres:// --db: the mirror's working copy, kept across restarts (default: a fresh temporary one, rebuilt from the database at every start)")
     .option('--db <path|url>', "the mirror's ledger: an SQLite file, or postgres://user@host:port/db?schema=name (a schema of its own; the mirror works on a copy rebuilt from it at every start); created on first run", './data/mirror.db')
     .requiredOption('--key <path>', "the mirror's participant key file (enrolled with --role mirror): it signs the reads of the log")
     .requiredOption('--authority <path>', "the authority's key file (its public part is enough): who may admit participants")

@@ -124,23 +124,32 @@ export function checkCopyMaps(ledger: Ledger, map: MapService): void {
   }
 }
 
-export async function openPgMirror(target: PgTarget, id: MirrorIdentity): Promise<PgMirror> {
+/**
+ * `cache`: a copy kept across restarts (`--cache FILE`), brought up from where it stands; it must be a prefix of
+ * the schema's log (STORE_MISMATCH otherwise: remove the file). Without it, a fresh temporary copy each start.
+ */
+export async function openPgMirror(target: PgTarget, id: MirrorIdentity, cache?: string): Promise<PgMirror> {
   installNodeCrypto();
   const pg = await openStore(target);
   let tmp: string | undefined;
   let ledger: Ledger | undefined;
   try {
     const meta = await ownMeta(pg, id, target.shown);
-    const dir = mkdtempSync(join(tmpdir(), 'medtrail-mirror-copy-'));
-    tmp = dir;
-    const copy = join(dir, 'mirror.db');
+    if (cache === undefined) tmp = mkdtempSync(join(tmpdir(), 'medtrail-mirror-copy-'));
+    const dir = tmp;
+    const copy = cache ?? join(tmp!, 'mirror.db');
     ledger = openMirrorLedger(copy, id);
     const { store, log } = ledger;
     const diverged = meta['mirror_diverged'];
     if (diverged !== undefined) store.setMeta('mirror_diverged', diverged);
-    // The leaves, each hash recomputed from its bytes and held to the row's.
+    // A kept copy: the tree it holds must be the schema's at that size.
     const head = await pg.head();
-    for (let start = 0; start < head.size; ) {
+    const kept = store.head();
+    if (kept.size > head.size || (kept.size > 0 && !equalBytes(await pg.rootAt(kept.size), kept.root))) {
+      throw new MedtrailError('STORE_MISMATCH', `the kept copy ${copy} holds a tree of ${kept.size} leaves that the mirror's database (${head.size} leaves) does not contain: remove it, and the next start copies the database afresh`);
+    }
+    // The leaves, each hash recomputed from its bytes and held to the row's.
+    for (let start = kept.size; start < head.size; ) {
       const rows = await pg.leafRows(start, Math.min(head.size, start + FILL_PAGE), FILL_BYTES);
       if (rows.length === 0 || rows.some((r, i) => r.index !== start + i)) throw altered(`its leaves from ${start} are not all there`);
       const appended = log.append(rows.map((r) => ({ bytes: r.bytes, kind: r.kind, signer: r.signer, nonce: r.nonce, at: r.at })));
@@ -151,7 +160,9 @@ export async function openPgMirror(target: PgTarget, id: MirrorIdentity): Promis
     }
     if (!equalBytes(store.head().root, head.root)) throw altered(`its head root at ${head.size} leaves is not the root of its leaves`);
     // The checkpoints: signed by the log, of the tree the copy holds.
+    const held = store.latestCheckpoint()?.size ?? -1;
     for (const cp of await pg.checkpoints()) {
+      if (cp.size <= held) continue;
       let c: Checkpoint;
       try {
         c = openCheckpoint(cp.note, log.verifierKey);
@@ -195,7 +206,7 @@ export async function openPgMirror(target: PgTarget, id: MirrorIdentity): Promis
       },
       close: async () => {
         own.close();
-        rmSync(dir, { recursive: true, force: true });
+        if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
         await pg.close();
       },
     };

@@ -2,8 +2,10 @@
 // loopback: an operator (`medtrail serve` on SQLite) runs demo chains, a mirror follows it with its ledger of
 // record in a fresh schema of the test cluster. The schema ends with the operator's leaves, root, checkpoint
 // and custody rows, and `medtrail audit` finds it intact. Restarted on a fresh copy, the mirror rebuilds it from
-// PostgreSQL (nothing fetched again) and follows on. A page PostgreSQL does not take ends the process
+// PostgreSQL (nothing fetched again) and follows on; with --cache the copy is kept and brought up from where it
+// stands, and a copy the database does not contain is refused. A page PostgreSQL does not take ends the process
 // (crash-only); a restart heals it. A schema of another log is refused with nothing written.
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../core/bytes.js';
@@ -160,6 +162,42 @@ describe.skipIf(PG_URL === undefined)('medtrail mirror with its ledger in Postgr
     });
     const audit = await cliAsync(['audit', '--db', mirrorDb, '--json']);
     expect(audit.status, audit.stdout + audit.stderr).toBe(0);
+  }, 180_000);
+
+  it('with --cache the copy is kept across restarts and brought up from where it stands; a copy the database does not contain is STORE_MISMATCH', async () => {
+    await mirrors.pop()!.stop();
+    const cache = join(t.dir, 'kept', 'mirror-copy.db');
+    const first = await startMirrorProcess([...mirrorArgs(), '--cache', cache]);
+    mirrors.push(first);
+    const size = (await pgs.head()).size;
+    expect(((await (await fetch(`${first.url}/api/v1/mirror`)).json()) as { size: number }).size).toBe(size);
+    await mirrors.pop()!.stop();
+    // The copy stayed, at the size the database holds.
+    const kept = new SqliteLedgerStore(openDatabase(cache, { readonly: true }));
+    expect(kept.head().size).toBe(size);
+    kept.close();
+    const again = await startMirrorProcess([...mirrorArgs(), '--cache', cache]);
+    mirrors.push(again);
+    expect(((await (await fetch(`${again.url}/api/v1/mirror`)).json()) as { size: number }).size).toBe(size);
+    await mirrors.pop()!.stop();
+    // A copy holding more than the database (a copy of the operator's own file, after entries the mirror never
+    // took): refused, and nothing written.
+    await demo();
+    const ahead = join(t.dir, 'ahead.db');
+    const op = new Database(opDb, { readonly: true });
+    op.prepare('VACUUM INTO ?').run(ahead);
+    op.close();
+    const refused = await startMirrorProcess([...mirrorArgs(), '--cache', ahead]).then(
+      async (m) => {
+        mirrors.push(m);
+        return m.stderr();
+      },
+      (e: unknown) => String(e),
+    );
+    expect(refused).toContain('STORE_MISMATCH');
+    expect((await pgs.head()).size).toBe(size);
+    mirrors.push(await mirror());
+    await mirroredUpTo();
   }, 180_000);
 
   it('a page PostgreSQL does not take (its head moved behind the mirror) ends the process; a restart heals it', async () => {
