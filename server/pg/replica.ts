@@ -72,6 +72,8 @@ const NOTIFY_COALESCE_MS = 25;
 const GUARD_BYTES = 1024 * 1024;
 /** Leaf bytes a copy takes from PostgreSQL per page. */
 const COPY_BYTES = 16 * 1024 * 1024;
+/** Leaf bytes a server that does not sign holds back to append and adopt a checkpoint in one stretch. */
+const ADOPT_BYTES = 64 * 1024 * 1024;
 
 export class PgReplica {
   private hooks: ReplicaHooks | undefined;
@@ -265,10 +267,7 @@ export class PgReplica {
           const cp = await this.source.latestCheckpoint();
           const mine = this.store.latestCheckpoint();
           // A copy ahead of the newest checkpoint (this process appended since) waits for one that covers it.
-          if (cp !== undefined && (mine === undefined || cp.size > mine.size) && cp.size >= this.log.size()) {
-            await this.syncTo(cp.size);
-            this.hooks?.adopt(cp);
-          }
+          if (cp !== undefined && (mine === undefined || cp.size > mine.size) && cp.size >= this.log.size()) await this.syncAndAdopt(cp);
         }
       });
       await this.saveSigned();
@@ -314,18 +313,56 @@ export class PgReplica {
       this.fail(`PostgreSQL holds ${target} leaves, fewer than the ${have} this server copied from it: the ledger was rolled back or replaced`);
     }
     for (let start = have; start < target; ) {
-      const end = Math.min(target, start + PAGE);
-      const rows = await from.leafRows(start, end, COPY_BYTES);
-      if (rows.length === 0 || rows.some((r, i) => r.index !== start + i)) this.fail(`PostgreSQL's leaves ${start}..${end} are not all there`);
-      this.appendLocal(rows, (r, got) => {
-        if (!equalBytes(got, r.hash)) this.fail(`leaf ${r.index} in PostgreSQL: its bytes hash to ${toHex(got)}, its row says ${toHex(r.hash)} (edited behind the servers' backs)`);
-      });
+      const rows = await this.fetchPage(start, target, from);
+      this.appendChecked(rows);
       start += rows.length;
     }
-    if (target > have) {
-      const theirs = await from.rootAt(target);
-      if (!equalBytes(theirs, this.log.rootAt(target))) this.fail(`PostgreSQL's tree of ${target} leaves has another root than the leaves give (an interior hash edited)`);
+    if (target > have) this.checkRoot(target, await from.rootAt(target));
+  }
+
+  /**
+   * A server that does not sign, to the signer's checkpoint `cp`: the leaves and PostgreSQL's root are fetched
+   * first, and then appended, checked and the checkpoint adopted in one synchronous stretch, so that no request
+   * finds the copy past its newest checkpoint (it would be answered CHECKPOINT_PENDING). A gap too large to hold
+   * (past ADOPT_BYTES) is appended as it comes.
+   */
+  private async syncAndAdopt(cp: StoredCheckpoint): Promise<void> {
+    const held: NewLeaf[][] = [];
+    let bytes = 0;
+    for (let at = this.log.size(); at < cp.size; ) {
+      const rows = await this.fetchPage(at, cp.size, this.source);
+      held.push(rows);
+      bytes += rows.reduce((n, r) => n + r.bytes.length, 0);
+      at += rows.length;
+      if (bytes > ADOPT_BYTES) {
+        for (const page of held.splice(0)) this.appendChecked(page);
+        bytes = 0;
+      }
     }
+    const theirs = await this.source.rootAt(cp.size);
+    for (const page of held) this.appendChecked(page);
+    this.checkRoot(cp.size, theirs);
+    this.hooks?.adopt(cp);
+  }
+
+  /** The next page of leaves [start, target) from `from`, all there and in order. */
+  private async fetchPage(start: number, target: number, from: PgLogStore): Promise<NewLeaf[]> {
+    const end = Math.min(target, start + PAGE);
+    const rows = await from.leafRows(start, end, COPY_BYTES);
+    if (rows.length === 0 || rows.some((r, i) => r.index !== start + i)) this.fail(`PostgreSQL's leaves ${start}..${end} are not all there`);
+    return rows;
+  }
+
+  /** Appends a page to the copy, each leaf's hash recomputed and held to PostgreSQL's row. */
+  private appendChecked(rows: readonly NewLeaf[]): void {
+    if (rows.length > 0 && rows[0]!.index !== this.log.size()) this.fail(`a page of PostgreSQL's leaves starts at ${rows[0]!.index}, the copy holds ${this.log.size()}`);
+    this.appendLocal(rows, (r, got) => {
+      if (!equalBytes(got, r.hash)) this.fail(`leaf ${r.index} in PostgreSQL: its bytes hash to ${toHex(got)}, its row says ${toHex(r.hash)} (edited behind the servers' backs)`);
+    });
+  }
+
+  private checkRoot(size: number, theirs: Uint8Array): void {
+    if (!equalBytes(theirs, this.log.rootAt(size))) this.fail(`PostgreSQL's tree of ${size} leaves has another root than the leaves give (an interior hash edited)`);
   }
 
   /** Appends committed leaves to the copy (their hashes recomputed from the bytes) and lets the rules replay them. */
