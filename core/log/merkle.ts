@@ -124,6 +124,23 @@ function subtreeHash(start: number, count: number, read: PerfectHashReader): Uin
 }
 
 /** Root of the tree of `size` leaves: popcount(size) reads. */
+/**
+ * The perfect subtrees (level, index) a tree of `size` leaves splits into, largest first: one per set bit of
+ * `size`. Their hashes are all an append after `size` leaves, or the root at `size`, needs from the store.
+ */
+export function perfectSubtrees(size: number): [number, number][] {
+  const out: [number, number][] = [];
+  let start = 0;
+  for (let level = 52; level >= 0; level--) {
+    const width = 2 ** level;
+    if (start + width <= size) {
+      out.push([level, start / width]);
+      start += width;
+    }
+  }
+  return out;
+}
+
 export function rootAt(size: number, read: PerfectHashReader): Uint8Array {
   checkSize(size, 'tree size');
   return size === 0 ? emptyRoot() : subtreeHash(0, size, read);

@@ -31,7 +31,7 @@
 import type pg from 'pg';
 import { equalBytes, toHex } from '../../core/bytes.js';
 import { isMedtrailError, MedtrailError, messageOf } from '../../core/errors.js';
-import { leafHash } from '../../core/log/merkle.js';
+import { leafHash, perfectSubtrees } from '../../core/log/merkle.js';
 import type { AppendInput, Appended, LogService } from '../log/log-service.js';
 import type { LedgerStore, NewLeaf, StoredCheckpoint } from '../store/ledger-store.js';
 import { prepareAppend, type PgLogStore } from '../store/pg/pg-log.js';
@@ -393,7 +393,7 @@ export class PgReplica {
         const run = dryRun();
         appended = run.appended;
         const known = new Map<string, Uint8Array>();
-        for (const [level, index] of decomposition(head.size)) known.set(`${level}/${index}`, this.store.perfectHash(level, index));
+        for (const [level, index] of perfectSubtrees(head.size)) known.set(`${level}/${index}`, this.store.perfectHash(level, index));
         const withHashes = inputs.map((x, i) => ({ ...x, leafHash: appended[i]!.leafHash }));
         const prepared = prepareAppend(head.size, withHashes, known);
         return { ...prepared, also: (q: PgQuery) => writeCustody(q, this.pg.schema, run.custody, prepared.head.size) };
@@ -480,18 +480,4 @@ const LAST_IDX = 7;
 /** A row's values as one comparable text (bytes as hex, numbers and text as they are). */
 function rowText(r: readonly unknown[]): string {
   return JSON.stringify(r.map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)));
-}
-
-/** The perfect subtrees (level, index) a tree of `size` leaves splits into, largest first. */
-function decomposition(size: number): [number, number][] {
-  const out: [number, number][] = [];
-  let start = 0;
-  for (let level = 52; level >= 0; level--) {
-    const width = 2 ** level;
-    if (start + width <= size) {
-      out.push([level, start / width]);
-      start += width;
-    }
-  }
-  return out;
 }

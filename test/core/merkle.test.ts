@@ -18,6 +18,7 @@ import {
   rootFromLeafHashes,
   verifyConsistency,
   verifyInclusion,
+  perfectSubtrees,
   type PerfectHashReader,
 } from '../../core/log/merkle.js';
 
@@ -312,5 +313,24 @@ describe('properties on trees up to 2^40 leaves', () => {
     const proof = inclusionProof(index, size, tree.read);
     verifyInclusion(tree.leaf(index), index, size, proof, root);
     expect(codeOf(() => verifyInclusion(tree.leaf(3), 3, size, proof, root))).not.toBe('none');
+  });
+});
+
+describe('perfectSubtrees', () => {
+  it('splits a tree into one perfect subtree per set bit of its size, largest first, covering every leaf once', () => {
+    expect(perfectSubtrees(0)).toEqual([]);
+    expect(perfectSubtrees(1)).toEqual([[0, 0]]);
+    expect(perfectSubtrees(6)).toEqual([
+      [2, 0],
+      [1, 2],
+    ]);
+    for (const size of [7, 1000, 2 ** 20 + 3]) {
+      let next = 0;
+      for (const [level, index] of perfectSubtrees(size)) {
+        expect(index * 2 ** level).toBe(next);
+        next += 2 ** level;
+      }
+      expect(next).toBe(size);
+    }
   });
 });

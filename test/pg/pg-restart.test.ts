@@ -17,6 +17,7 @@ import { cli, cliAsync } from '../support/cli.js';
 import { gtinOf, PREFIX, sign, type Party } from '../support/custody.js';
 import { participantKey, TEST_ORIGIN } from '../support/ledger.js';
 import { dbUrl, privateClusterUnavailable, removeCluster, restartCluster, startCluster, type PgCluster } from '../support/pg-cluster.js';
+import type { Acked } from '../support/pg.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { tempDir } from '../support/tmp.js';
 import { until } from '../support/until.js';
@@ -35,11 +36,6 @@ let pgs: PgLogStore | undefined;
 const m = participantKey(10);
 const gtin = gtinOf(16);
 let product = '';
-
-interface Acked {
-  index: number;
-  leafHash: string;
-}
 
 /** What became of one entry sent: acknowledged, or sent again after a 503 and refused as already in the log. */
 type Outcome = { acked: Acked; nonce: string } | { replayedAfter503: true; nonce: string };

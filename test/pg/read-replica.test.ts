@@ -18,6 +18,7 @@ import { cli, cliAsync } from '../support/cli.js';
 import { gtinOf, PREFIX, sign, type Party } from '../support/custody.js';
 import { participantKey, TEST_ORIGIN } from '../support/ledger.js';
 import { dbUrl, privateClusterUnavailable, removeCluster, standby, startCluster, type PgCluster } from '../support/pg-cluster.js';
+import type { Acked } from '../support/pg.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { tempDir } from '../support/tmp.js';
 import { until } from '../support/until.js';
@@ -36,11 +37,6 @@ let pgs: PgLogStore | undefined;
 const m = participantKey(10);
 const gtin = gtinOf(17);
 let product = '';
-
-interface Acked {
-  index: number;
-  leafHash: string;
-}
 
 interface PackRead {
   verdict: string;

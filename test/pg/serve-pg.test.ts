@@ -20,7 +20,7 @@ import { PgLogStore } from '../../server/store/pg/pg-log.js';
 import { cli, cliAsync } from '../support/cli.js';
 import { gtinOf, PREFIX, sign, type Party } from '../support/custody.js';
 import { participantKey, TEST_ORIGIN } from '../support/ledger.js';
-import { freshSchema, PG_URL } from '../support/pg.js';
+import { type Acked, freshSchema, PG_URL } from '../support/pg.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { tempDir } from '../support/tmp.js';
 import { until } from '../support/until.js';
@@ -40,11 +40,6 @@ const d = participantKey(20);
 const reg = participantKey(40);
 const gtin = gtinOf(15);
 let product = '';
-
-interface Acked {
-  index: number;
-  leafHash: string;
-}
 
 async function post(url: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const r = await fetch(`${url}/api/v1/entries`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -9,3 +9,9 @@ export const PG_URL: string | undefined = process.env['MEDTRAIL_TEST_PG_URL'];
 export function freshSchema(prefix = 't'): string {
   return `${prefix}_${randomBytes(6).toString('hex')}`;
 }
+
+/** Where the log put an acknowledged entry (the 201 of POST /entries). */
+export interface Acked {
+  index: number;
+  leafHash: string;
+}

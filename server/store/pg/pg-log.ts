@@ -17,7 +17,7 @@
 // (docs/architecture.md, The ledger in PostgreSQL).
 import pg from 'pg';
 import { MedtrailError } from '../../../core/errors.js';
-import { completedSubtrees, emptyRoot, leafHash, rootAt, type PerfectHashReader } from '../../../core/log/merkle.js';
+import { completedSubtrees, emptyRoot, leafHash, perfectSubtrees, rootAt, type PerfectHashReader } from '../../../core/log/merkle.js';
 import type { Head, NewLeaf, NewNode, StoredCheckpoint, StoredLeaf } from '../ledger-store.js';
 import { PG_CUSTODY_SCHEMA, type PgQuery } from './pg-custody.js';
 
@@ -318,15 +318,7 @@ export class PgLogStore {
    * size: one per set bit), fetched at once so the hashing that follows is synchronous.
    */
   private async frontier(size: number, q: pg.PoolClient): Promise<Map<string, Uint8Array>> {
-    const want: [number, number][] = [];
-    let start = 0;
-    for (let level = 62; level >= 0; level--) {
-      const width = 2 ** level;
-      if (start + width <= size) {
-        want.push([level, start / width]);
-        start += width;
-      }
-    }
+    const want = perfectSubtrees(size);
     const out = new Map<string, Uint8Array>();
     if (want.length === 0) return out;
     const leafIdx = want.filter(([l]) => l === 0).map(([, i]) => i);
