@@ -180,6 +180,9 @@ describe('the console', () => {
     await message(page, /RX_MEDICINE_MISMATCH/);
     expect(custodyServices(w.srv.ledger).state.rx(id)).toMatchObject({ dispensed: 0 });
     await expect.poll(() => page.locator(`#rx-pick option[value="${id}"]`).count(), { timeout: 10_000 }).toBe(1);
+    // The list was drawn anew after the refusal; the prescription chosen stays chosen.
+    await page.waitForTimeout(300);
+    expect(await page.locator('#rx-pick').inputValue()).toBe(id);
     await page.locator('#rx-pick').selectOption(id);
     const serial = w.take();
     await page.locator('#rx-dispense-scan').focus();

@@ -121,7 +121,11 @@ export function pharmacyRxCard(s: Session, ui: RxUi): HTMLElement {
   const refresh = async (): Promise<void> => {
     const list = (await getParsed(`/api/v1/rx?claimedBy=${s.gln}`, parseRxList, s)).prescriptions;
     claimed.replaceChildren(rxTable(list));
+    // The list is drawn anew after every action: the prescription the pharmacist chose stays chosen while it is
+    // still claimed here (a refused scan must not send them back to choose it again).
+    const chosen = pick.value;
     pick.replaceChildren(h('option', { value: '' }, 'Choose a claimed prescription'), ...list.map((r) => h('option', { value: r.id }, `${r.id.slice(0, 8)} · ${r.medicineText} · ${r.total - r.dispensed} left`)));
+    if (list.some((r) => r.id === chosen)) pick.value = chosen;
   };
   void refresh().catch(() => undefined);
   const scan = ui.scanField('rx-dispense-scan', 'Scan the pack to dispense against it', (p) => void ui.act(async () => {
