@@ -138,6 +138,7 @@ export const ERROR_CODES = {
   STORE_MISSING: 'no database at that path; run medtrail init',
   LOG_INTEGRITY: 'the ledger failed an integrity check',
   STORE_UNAVAILABLE: 'the ledger database (PostgreSQL) cannot be reached now: nothing was written; try again',
+  STORE_BUSY: 'the ledger database stayed locked by another writer: nothing was written; try again',
   STORE_MISMATCH: "this server's local copy belongs to another ledger, or holds a tree the database does not: remove the copy (--cache) and start again",
   CHECKPOINT_PENDING: 'the state asked for is newer than the newest checkpoint this server holds; the signing server signs it shortly: ask again',
   // mirrors (server/mirror): a checked copy of the operator's ledger

@@ -162,7 +162,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   // A mirror's log does not sign: it serves the operator's checkpoints it verified (server/mirror).
   if (ledger.log.signs) signQuietly(() => ledger.log.signNow());
   const timer = setInterval(() => {
-    if (ledger.log.signs) signQuietly(() => ledger.log.checkpoint());
+    if (ledger.log.signs) signQuietly(() => ledger.log.signSoon());
   }, 1000);
   timer.unref();
   const host = o.host ?? '127.0.0.1';

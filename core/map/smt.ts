@@ -517,6 +517,58 @@ class Slots {
   }
 }
 
+/**
+ * A Map split in 256 by the key's low bits: a JS Map doubles its table as it grows and copies every entry
+ * when it does, which for the millions of positions of a country's map held the event loop ~100 ms at once;
+ * split, each copy is 1/256 of that (issue 12 item 4).
+ */
+class ShardedMap<K extends number | string> {
+  private readonly shards: Map<K, number>[] = Array.from({ length: 256 }, () => new Map<K, number>());
+  constructor(private readonly shardOf: (k: K) => number) {}
+
+  get size(): number {
+    let n = 0;
+    for (const m of this.shards) n += m.size;
+    return n;
+  }
+
+  get(k: K): number | undefined {
+    return this.shards[this.shardOf(k)]!.get(k);
+  }
+
+  has(k: K): boolean {
+    return this.shards[this.shardOf(k)]!.has(k);
+  }
+
+  set(k: K, v: number): void {
+    this.shards[this.shardOf(k)]!.set(k, v);
+  }
+
+  delete(k: K): void {
+    this.shards[this.shardOf(k)]!.delete(k);
+  }
+}
+
+const numShard = (k: number): number => k & 255;
+const strShard = (k: string): number => k.charCodeAt(k.length - 1) & 255;
+const numMap = (): ShardedMap<number> => new ShardedMap<number>(numShard);
+const strMap = (): ShardedMap<string> => new ShardedMap<string>(strShard);
+
+/** A slot number as the index holds it (twice the slot, plus 1 for a leaf) read back as a node (copies). */
+function decodeSlot(v: number, nodes: Slots, leaves: Slots): MapNode {
+  const slot = v >>> 1;
+  if ((v & 1) === 0) return { kind: 'node', hash: nodes.read(slot, 0, 32) };
+  return { kind: 'leaf', hash: leaves.read(slot, 0, 32), key: leaves.read(slot, 32, 32), value: leaves.read(slot, 64, 32) };
+}
+
+/** A pinned version's old nodes (MemoryMapStore.pin): -1 where a position was empty. */
+interface Undo {
+  upper: ShardedMap<number>;
+  deep: ShardedMap<string>;
+  nodes: Slots;
+  leaves: Slots;
+}
+
 const SLAB_BITS = 15;
 const SLAB_MASK = (1 << SLAB_BITS) - 1;
 
@@ -530,10 +582,12 @@ const NUMERIC_DEPTH = 29;
  * object per node and a map of a million keys costs about 200 MB and little garbage collection.
  */
 export class MemoryMapStore implements MapNodeStore {
-  private readonly upper = new Map<number, number>();
-  private readonly deep = new Map<string, number>();
+  private readonly upper = numMap();
+  private readonly deep = strMap();
   private readonly nodes = new Slots(32);
   private readonly leaves = new Slots(96);
+  /** While pinned: every position's node as it was at pin(), kept at its first change since (pinned()). */
+  private undo: Undo | undefined;
 
   /** Positions held. */
   get size(): number {
@@ -604,13 +658,70 @@ export class MemoryMapStore implements MapNodeStore {
 
   get(depth: number, prefix: Uint8Array): MapNode | undefined {
     const v = this.lookup(depth, prefix);
-    if (v === undefined) return undefined;
-    const slot = v >>> 1;
-    if ((v & 1) === 0) return { kind: 'node', hash: this.nodes.read(slot, 0, 32) };
-    return { kind: 'leaf', hash: this.leaves.read(slot, 0, 32), key: this.leaves.read(slot, 32, 32), value: this.leaves.read(slot, 64, 32) };
+    return v === undefined ? undefined : decodeSlot(v, this.nodes, this.leaves);
+  }
+
+  /**
+   * Starts keeping the map as it stands now, while updates go on: pinned() reads that version until unpin().
+   * A server updates its maps in slices between requests while answering proofs against the roots its newest
+   * checkpoint signed (server/map/map-service.ts). Each position changed since costs its old bytes once.
+   */
+  pin(): void {
+    if (this.undo !== undefined) throw new MedtrailError('INTERNAL', 'the map is pinned already');
+    this.undo = { upper: numMap(), deep: strMap(), nodes: new Slots(32), leaves: new Slots(96) };
+  }
+
+  /** Forgets the pinned version: reads see the map as it is. */
+  unpin(): void {
+    this.undo = undefined;
+  }
+
+  get isPinned(): boolean {
+    return this.undo !== undefined;
+  }
+
+  /** The map as it stood at pin() (the map as it is when not pinned). */
+  pinned(): MapNodeStore {
+    const get = (depth: number, prefix: Uint8Array): MapNode | undefined => {
+      const u = this.undo;
+      if (u === undefined) return this.get(depth, prefix);
+      const kept = depth <= NUMERIC_DEPTH ? u.upper.get(MemoryMapStore.num(depth, prefix)) : u.deep.get(MemoryMapStore.str(depth, prefix));
+      if (kept === undefined) return this.get(depth, prefix);
+      return kept === -1 ? undefined : decodeSlot(kept, u.nodes, u.leaves);
+    };
+    const readOnly = (): never => {
+      throw new MedtrailError('INTERNAL', 'the pinned version of a map is read-only');
+    };
+    return { get, put: readOnly, delete: readOnly };
+  }
+
+  /** Keeps the node at a position before its first change since pin(). */
+  private remember(depth: number, prefix: Uint8Array): void {
+    const u = this.undo!;
+    const numeric = depth <= NUMERIC_DEPTH;
+    const n = numeric ? MemoryMapStore.num(depth, prefix) : 0;
+    const k = numeric ? '' : MemoryMapStore.str(depth, prefix);
+    if (numeric ? u.upper.has(n) : u.deep.has(k)) return;
+    const v = numeric ? this.upper.get(n) : this.deep.get(k);
+    let kept = -1;
+    if (v !== undefined) {
+      const slot = v >>> 1;
+      if ((v & 1) === 0) {
+        const s = u.nodes.alloc();
+        u.nodes.write(s, 0, this.nodes.view(slot, 0, 32));
+        kept = s * 2;
+      } else {
+        const s = u.leaves.alloc();
+        u.leaves.write(s, 0, this.leaves.view(slot, 0, 96));
+        kept = s * 2 + 1;
+      }
+    }
+    if (numeric) u.upper.set(n, kept);
+    else u.deep.set(k, kept);
   }
 
   put(depth: number, prefix: Uint8Array, node: MapNode): void {
+    if (this.undo !== undefined) this.remember(depth, prefix);
     const old = this.lookup(depth, prefix);
     const leaf = node.kind === 'leaf' ? 1 : 0;
     let slot: number;
@@ -628,6 +739,7 @@ export class MemoryMapStore implements MapNodeStore {
   }
 
   delete(depth: number, prefix: Uint8Array): void {
+    if (this.undo !== undefined) this.remember(depth, prefix);
     const old = this.lookup(depth, prefix);
     if (old === undefined) return;
     this.release(old);

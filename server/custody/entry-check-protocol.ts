@@ -12,13 +12,30 @@ export type KeySnapshot = [gln: string, key: Uint8Array | null][];
  */
 export type CheckRequest = { keys: KeySnapshot; origin: string } | { id: number; bytes: Uint8Array; now: number };
 
+/** Leaf bytes up to which a checked entry comes back whole (CheckPassed.entries). */
+export const SMALL_ENTRY_BYTES = 64 * 1024;
+
+export interface EntryMeta {
+  kind: Entry['kind'];
+  signer: string;
+  nonce: string;
+  at: string;
+}
+
 /** A request that passed every check (entry-checks.ts), with what the append needs. */
 export interface CheckPassed {
   id: number;
   ok: true;
   /** The body held one envelope (answered as one), not {"entries":[...]}. */
   single: boolean;
-  entries: Entry[];
+  /**
+   * Each entry, or null for one whose leaf is over SMALL_ENTRY_BYTES: a batch of 100,000 serials cloned into the
+   * server thread and on to the ledger writer cost ~20 ms of the event loop each way; whoever needs it whole
+   * decodes it from its leaf bytes (the ledger writer thread does, in its own thread).
+   */
+  entries: (Entry | null)[];
+  /** What the append needs of each entry besides its bytes. */
+  metas: EntryMeta[];
   /** Each entry's leaf bytes (its canonical encoding) and leaf hash. */
   leaves: Uint8Array[];
   hashes: Uint8Array[];

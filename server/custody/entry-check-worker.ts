@@ -12,7 +12,7 @@ import { encodeEntry } from '../../core/entry/entry.js';
 import { isMedtrailError } from '../../core/errors.js';
 import { leafHash } from '../../core/log/merkle.js';
 import { parseJsonBytes } from '../http/json-body.js';
-import type { CheckReply, CheckRequest } from './entry-check-protocol.js';
+import { SMALL_ENTRY_BYTES, type CheckReply, type CheckRequest } from './entry-check-protocol.js';
 import { checkEntries, entriesOf, isSingle, type SignerLookup } from './entry-checks.js';
 
 function run(port: NonNullable<typeof parentPort>): void {
@@ -36,7 +36,16 @@ function run(port: NonNullable<typeof parentPort>): void {
       const entries = entriesOf(body);
       const used = checkEntries(entries, lookup, origin, m.now);
       const leaves = entries.map(encodeEntry);
-      reply = { id: m.id, ok: true, single: isSingle(body), entries, leaves, hashes: leaves.map(leafHash), keys: used };
+      reply = {
+        id: m.id,
+        ok: true,
+        single: isSingle(body),
+        entries: entries.map((e, i) => (leaves[i]!.length <= SMALL_ENTRY_BYTES ? e : null)),
+        metas: entries.map((e) => ({ kind: e.kind, signer: e.signer, nonce: e.nonce, at: e.at })),
+        leaves,
+        hashes: leaves.map(leafHash),
+        keys: used,
+      };
     } catch (e) {
       reply = isMedtrailError(e)
         ? { id: m.id, ok: false, code: e.code, message: e.message, ...(e.fields !== undefined ? { fields: [...e.fields] } : {}) }

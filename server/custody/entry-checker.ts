@@ -31,7 +31,7 @@ function workerUrl(): URL {
 function isCheckReply(v: unknown): v is CheckReply {
   if (typeof v !== 'object' || v === null || !('id' in v) || typeof v.id !== 'number' || !('ok' in v)) return false;
   if (v.ok === false) return 'code' in v && typeof v.code === 'string' && 'message' in v && typeof v.message === 'string';
-  return v.ok === true && 'entries' in v && Array.isArray(v.entries) && 'leaves' in v && Array.isArray(v.leaves) && 'hashes' in v && Array.isArray(v.hashes) && 'keys' in v && Array.isArray(v.keys);
+  return v.ok === true && 'entries' in v && Array.isArray(v.entries) && 'metas' in v && Array.isArray(v.metas) && 'leaves' in v && Array.isArray(v.leaves) && 'hashes' in v && Array.isArray(v.hashes) && 'keys' in v && Array.isArray(v.keys);
 }
 
 interface Pending {
@@ -76,6 +76,11 @@ export class EntryChecker {
       const view = new Uint8Array(ab, bytes.byteOffset, bytes.byteLength);
       w.postMessage({ id, bytes: view, now } satisfies CheckRequest, own ? [ab] : []);
     });
+  }
+
+  /** Starts the worker now rather than at the first large body (starting it holds the event loop ~50 ms). */
+  warm(): void {
+    if (!this.closed) this.start();
   }
 
   /** Stops the worker; checks still waiting are refused (OVERLOADED: the client may retry on the next start). */

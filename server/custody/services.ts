@@ -14,7 +14,7 @@ import { equalBytes } from '../../core/bytes.js';
 import { decodeEntry, type Entry } from '../../core/entry/entry.js';
 import { isMedtrailError, MedtrailError } from '../../core/errors.js';
 import { openCheckpoint, type Checkpoint } from '../../core/log/checkpoint.js';
-import { readMapRoots } from '../../core/map/extension.js';
+import { mapExtensionLine, readMapRoots } from '../../core/map/extension.js';
 import type { StoredCheckpoint } from '../store/ledger-store.js';
 import type { RecordedChanges } from '../store/pg/pg-custody.js';
 import type { Ledger } from '../context.js';
@@ -28,6 +28,7 @@ import { checkEntries, checkSigners, entriesOf, isSingle, within, type SignerLoo
 import { catchUp } from './replay.js';
 import { CustodyState, PACK_ROW_COLS } from './state.js';
 import { CustodyWriter } from './writer.js';
+import { LedgerWriter } from './ledger-writer.js';
 import { MapService } from '../map/map-service.js';
 
 export { MAX_ENTRIES_PER_SUBMIT, MAX_FUTURE_MS } from './entry-checks.js';
@@ -56,8 +57,15 @@ export interface CustodyServices {
   submitBody(body: unknown, now?: number): Promise<Submitted>;
   /** A request body's bytes, parsed and checked in the entry-check worker, then appended here. */
   submitBytes(bytes: Buffer, now?: number): Promise<Submitted>;
-  /** Stops the entry-check worker. */
+  /** Stops the entry-check worker and the ledger writer thread (after the appends it was asked for). */
   close(): void;
+  /**
+   * Whether the ledger writer thread has an append open or committed since the last call: the integrity guard
+   * tells the file moved by this server's own hand from another's by it (server/log/integrity.ts).
+   */
+  ownWrites(): boolean;
+  /** Starts the worker threads now (a server at start), not at the first request that needs them. */
+  warm(): void;
   /** What the rules run against (state, writer, store, authority): a mirror replays the operator's entries with it (server/mirror). */
   rules: Omit<ApplyContext, 'now'>;
 }
@@ -109,6 +117,19 @@ export function custodyServices(ledger: Ledger): CustodyServices {
   // Every checkpoint commits to the state of every pack and lot (server/map), brought up to date as it is signed.
   const map = new MapService(ledger.store.connectionFor('map'), ledger.store, state);
   ledger.log.setExtension((size) => map.extensionLine(size));
+  // A ledger in a file signs in rounds, the maps brought up between requests (server/log/log-service.ts), unless
+  // MEDTRAIL_MAP_ROUNDS=off (the benchmarks' side-by-side baseline). A copy of a ledger in PostgreSQL adopts or
+  // signs at once (server/pg/replica.ts).
+  const inFile = ledger.store.path !== '' && ledger.store.path !== ':memory:';
+  if (ledger.pg === undefined && ledger.log.signs && inFile && process.env['MEDTRAIL_MAP_ROUNDS'] !== 'off') {
+    ledger.log.setAsyncMaps({
+      advance: () => map.advance(),
+      publish: (size) => {
+        map.publish(size);
+        return mapExtensionLine(map.roots());
+      },
+    });
+  }
 
   const lookup: SignerLookup = (gln) => {
     const r = keys.get(gln);
@@ -131,6 +152,14 @@ export function custodyServices(ledger: Ledger): CustodyServices {
   };
 
   const pgCopy = ledger.pg;
+  // A ledger in a file that this server signs: entries are appended by the ledger writer thread
+  // (writer-thread.ts), unless MEDTRAIL_LEDGER_WRITER=off (the benchmarks' side-by-side baseline).
+  const writerThread =
+    pgCopy === undefined && ledger.log.signs && inFile && process.env['MEDTRAIL_LEDGER_WRITER'] !== 'off'
+      ? new LedgerWriter({ path: ledger.store.path, origin: ledger.log.origin, publicKey: ledger.log.publicKey })
+      : undefined;
+  // The thread commits nearly every write, and with it SQLite's WAL checkpoints (their fsync) leave this one.
+  if (writerThread !== undefined) ledger.store.autoCheckpoint(false);
   /**
    * On PostgreSQL a signer may have been admitted (or its key rotated) through another server since this copy
    * last followed: a signer check that fails is tried again once the copy is at the database's head.
@@ -148,8 +177,33 @@ export function custodyServices(ledger: Ledger): CustodyServices {
    * The same append on a ledger in PostgreSQL (server/pg/replica.ts): the rules run in a dry run on the working
    * copy (rolled back), the leaves are committed in PostgreSQL, and then the copy replays them like anyone's.
    */
-  const appendDurable = (entries: readonly Entry[], inputs: readonly AppendInput[], now: number): Promise<Appended[]> => {
-    if (pgCopy === undefined) return Promise.resolve().then(() => append(entries, inputs, now));
+  const appendDurable = (maybe: readonly (Entry | null)[], inputs: readonly AppendInput[], now: number): Promise<Appended[]> => {
+    // Entries left out by the entry-check worker (large ones) are decoded from their leaf bytes where needed.
+    const whole = (): Entry[] => maybe.map((e, i) => e ?? decodeEntry(inputs[i]!.bytes));
+    if (pgCopy === undefined) {
+      if (writerThread === undefined || !writerThread.running) {
+        if (writerThread !== undefined) ledger.store.autoCheckpoint(true);
+        return Promise.resolve().then(() => append(whole(), inputs, now));
+      }
+      // Off the event loop (writer-thread.ts); afterwards what appendChecked does after its commit here.
+      const frozen = ledger.log.frozen();
+      if (frozen !== undefined) return Promise.reject(new MedtrailError('LOG_INTEGRITY', `the ledger failed an integrity check; nothing is appended or signed: ${frozen}`));
+      return writerThread.append(maybe, inputs, now).then(
+        (out) => {
+          // Only participant entries change the KeyBook, and those are small (never left out).
+          maybe.forEach((e, i) => {
+            if (inputs[i]!.kind === 'participant') keys.observe(e ?? decodeEntry(inputs[i]!.bytes));
+          });
+          state.invalidate();
+          return out;
+        },
+        (e: unknown) => {
+          state.invalidate();
+          throw e;
+        },
+      );
+    }
+    const entries = whole();
     const many = entries.length > 1;
     const c: ApplyContext = { ...base, now };
     const seen = keys.version;
@@ -209,11 +263,11 @@ export function custodyServices(ledger: Ledger): CustodyServices {
     });
     // The worker checked each signature with the key the KeyBook had when the body was sent; a key rotated
     // or revoked since is checked again here (rare: the authority's own entries).
-    got.entries.forEach((e, i) => {
+    got.metas.forEach((e, i) => {
       const active = keys.activeKey(e.signer);
-      if (active === undefined || !equalBytes(active, got.keys[i]!)) checkSigners([e], lookup, keys.origin);
+      if (active === undefined || !equalBytes(active, got.keys[i]!)) checkSigners([got.entries[i] ?? decodeEntry(got.leaves[i]!)], lookup, keys.origin);
     });
-    const inputs = got.entries.map((e, i): AppendInput => ({ bytes: got.leaves[i]!, leafHash: got.hashes[i]!, kind: e.kind, signer: e.signer, nonce: e.nonce, at: e.at }));
+    const inputs = got.metas.map((e, i): AppendInput => ({ bytes: got.leaves[i]!, leafHash: got.hashes[i]!, kind: e.kind, signer: e.signer, nonce: e.nonce, at: e.at }));
     return { appended: await appendDurable(got.entries, inputs, now), single: got.single };
   };
 
@@ -228,7 +282,16 @@ export function custodyServices(ledger: Ledger): CustodyServices {
     commit,
     submitBody: async (body, now) => ({ appended: await commit(entriesOf(body), now), single: isSingle(body) }),
     submitBytes,
-    close: () => checker.close(),
+    close: () => {
+      checker.close();
+      writerThread?.close();
+      map.close();
+    },
+    ownWrites: () => writerThread?.wroteSince() ?? false,
+    warm: () => {
+      checker.warm();
+      writerThread?.warm();
+    },
     rules: base,
   };
   cache.set(ledger, services);

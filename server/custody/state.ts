@@ -16,7 +16,7 @@ const PARTICIPANT_ROLES = ROLES;
 
 // The custody tables hold only what the writer put there (CHECK-free TEXT columns): a value outside the set is
 // a table edited behind the server's back, STORE_CORRUPT rather than a wrong type passed on.
-function packStateOf(s: string): PackState {
+export function packStateOf(s: string): PackState {
   const hit = PACK_STATES.find((x) => x === s);
   if (hit === undefined) throw new MedtrailError('STORE_CORRUPT', `custody_packs holds an unknown state ${s}`);
   return hit;
@@ -241,6 +241,38 @@ const MAX_CACHED_ROWS = 10_000;
 
 /** Every column of custody_packs in table order (the PostgreSQL guard compares whole rows: server/pg/replica.ts). */
 export const PACK_ROW_COLS = 'gtin, serial, lot, expiry, state, holder, in_transit_to, last_idx, last_hash, batch_idx, dispensed_by, dispensed_at';
+
+/** A pack whose newest entry is at or after an index, and its lot's maker (null: the tables hold no such lot). */
+export type TouchedPack = [gtin: string, serial: string, lot: string, expiry: string, state: string, lastHash: Buffer, maker: string | null];
+
+/**
+ * The reads the state maps take a slice at a time (server/map/map-service.ts advance()): on a read-only
+ * connection of their own inside one read transaction, so every slice sees the tables as they were at one
+ * tree size while appends commit on. No schema is made here (the connection may not write).
+ */
+export class MapSourceReader {
+  private readonly touched;
+  private readonly recalled;
+
+  constructor(readonly db: Database.Database) {
+    this.touched = db
+      .prepare<[number], TouchedPack>(
+        `SELECT p.gtin, p.serial, p.lot, p.expiry, p.state, p.last_hash, l.manufacturer FROM custody_packs p
+         LEFT JOIN custody_lots l ON l.gtin = p.gtin AND l.lot = p.lot WHERE p.last_idx >= ?`,
+      )
+      .raw();
+    this.recalled = db.prepare<[number], { gtin: string; lot: string; recalled_idx: number }>('SELECT gtin, lot, recalled_idx FROM custody_lots WHERE recalled_idx >= ?');
+  }
+
+  /** The packs touched at or after `index`, one row at a time (the connection is busy until the iterator ends). */
+  packsTouchedSince(index: number): IterableIterator<TouchedPack> {
+    return this.touched.iterate(index);
+  }
+
+  lotsRecalledSince(index: number): { gtin: string; lot: string; recalledIndex: number }[] {
+    return this.recalled.all(index).map((r) => ({ gtin: r.gtin, lot: r.lot, recalledIndex: r.recalled_idx }));
+  }
+}
 
 export class CustodyState {
   private readonly batchEvents = new Map<number, { at: string; signer: string }>();

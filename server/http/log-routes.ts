@@ -13,9 +13,9 @@ import { parseTilePath, tileExists, tilePath, TILE_HEIGHT, TILE_WIDTH } from '..
 export function logRoutes(log: LogService): Router {
   const r = Router();
 
-  r.get('/checkpoint', (_req, res) => {
+  r.get('/checkpoint', async (_req, res) => {
     res.type('text/plain; charset=utf-8').setHeader('Cache-Control', 'no-store');
-    res.send(log.served().note);
+    res.send((await log.servedFresh()).note);
   });
 
   r.get('/log/key', (_req, res) => {

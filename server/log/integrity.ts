@@ -9,7 +9,8 @@
 //   - the tree never shrank below any checkpoint this server signed or verified (the witness, below).
 // leaf (each verification, for the pack's newest entry; a pass is trusted for `leafCacheMs`, and only while no
 // other connection has written to the file: SQLite's data_version, read on every check, moves when another
-// process commits, and then every leaf and the head are checked afresh at their next use):
+// process commits, and then every leaf and the head are checked afresh at their next use; the commits of this
+// server's own ledger writer thread are told apart, setOwnWrites()):
 //   - the leaf is there, its bytes hash to its stored leaf hash, and that hash is the one the custody index
 //     names for the pack (a reordered or swapped row);
 //   - it is included, through the stored nodes, in a checkpoint that carries a valid log signature.
@@ -155,9 +156,12 @@ export class IntegrityGuard {
     // Another process committed to the file since the last look: whatever was checked before may have changed.
     const version = this.store.dataVersion();
     if (version !== this.dataVersion) {
+      const ours = this.dataVersion !== undefined && this.ownWrites();
       this.dataVersion = version;
-      this.leafOkUntil.clear();
-      this.headOkUntil = 0;
+      if (!ours) {
+        this.leafOkUntil.clear();
+        this.headOkUntil = 0;
+      }
     }
     this.assertHead(now);
     const until = this.leafOkUntil.get(index);
@@ -181,6 +185,18 @@ export class IntegrityGuard {
     });
     if (this.leafOkUntil.size >= MAX_LEAF_CACHE) this.leafOkUntil.clear();
     this.leafOkUntil.set(index, now + this.leafCacheMs);
+  }
+
+  private ownWrites: () => boolean = () => false;
+
+  /**
+   * `wrote()`: whether this server's ledger writer thread (server/custody/ledger-writer.ts) has an append open or
+   * committed since it was last asked. A data_version that moved then moved by our own hand, and what was checked
+   * stays checked. Another process committing in the same moment passes unseen until the rows it changed are
+   * checked again (the head check each second still runs; `medtrail audit` reads everything).
+   */
+  setOwnWrites(wrote: () => boolean): void {
+    this.ownWrites = wrote;
   }
 
   private opened(note: string, what: string): Checkpoint {

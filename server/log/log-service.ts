@@ -47,6 +47,14 @@ export interface AppendInput {
   leafHash?: Uint8Array;
 }
 
+/** The state maps as signing in rounds sees them (server/map/map-service.ts). */
+export interface AsyncMaps {
+  /** Brings the maps in memory to the head as one read shows it, a slice at a time; resolves with that size. */
+  advance(): Promise<number>;
+  /** Serves the maps at `size` (the size advance() reached) and returns their checkpoint extension line. */
+  publish(size: number): string;
+}
+
 export interface Appended {
   index: number;
   leafHash: Uint8Array;
@@ -168,6 +176,9 @@ export class LogService {
     if (this.seed === undefined) return this.verified(mustCover);
     if (!this.maySign()) return this.held(mustCover);
     const latest = this.store.latestCheckpoint();
+    // Signed by rounds (signSoon, covering): a read never signs, unless it needs a size no round covered yet
+    // and cannot wait (then at once, the state maps brought up in one go).
+    if (this.maps !== undefined) return latest !== undefined && latest.size >= mustCover ? latest : this.signNow();
     const head = this.store.head();
     const stale = latest === undefined || latest.size < head.size;
     const due = Date.now() - this.lastSignedAt >= this.intervalMs;
@@ -226,6 +237,99 @@ export class LogService {
    */
   setExtension(line: (size: number) => string): void {
     this.extension = line;
+  }
+
+  private maps: AsyncMaps | undefined;
+  private round: Promise<void> | undefined;
+
+  /**
+   * Checkpoints signed in rounds that bring the state maps up a slice at a time (server/map/map-service.ts
+   * advance): no request waits on the event loop for a signing (issue 12 item 4). A round reads the tables at
+   * one tree size S while appends go on, then, in one short synchronous step, publishes the maps at S and signs
+   * the checkpoint of size S (the head may be past S by then: any size may be signed, and the next round
+   * takes the rest). Requests that need a newer checkpoint await covering(); the server's timer calls signSoon().
+   */
+  setAsyncMaps(maps: AsyncMaps): void {
+    this.maps = maps;
+  }
+
+  /** Whether checkpoints are signed in rounds (covering() then waits for one instead of signing at once). */
+  get signsInRounds(): boolean {
+    return this.maps !== undefined && this.seed !== undefined && this.maySign();
+  }
+
+  /** A checkpoint covering `mustCover` leaves: the newest, or the one the next round signs. */
+  async covering(mustCover: number): Promise<StoredCheckpoint> {
+    for (let round = 0; ; round++) {
+      this.assertNotFrozen();
+      const latest = this.store.latestCheckpoint();
+      if (latest !== undefined && latest.size >= mustCover) return latest;
+      // Appends landing faster than rounds end would keep a waiter behind: after a few rounds, at once.
+      if (!this.signsInRounds || round >= 4) return this.checkpoint(mustCover);
+      await this.nextRound();
+    }
+  }
+
+  /**
+   * served(), a round first when the head has moved past the newest checkpoint and the interval has passed:
+   * what GET /checkpoint answers (a mirror, a witness, a reader syncing want the head soon after an append).
+   */
+  async servedFresh(): Promise<StoredCheckpoint> {
+    if (this.signsInRounds && this.roundDue()) await this.nextRound();
+    return this.served();
+  }
+
+  private roundDue(): boolean {
+    const latest = this.store.latestCheckpoint();
+    if (latest !== undefined && latest.size >= this.store.head().size) return false;
+    return latest === undefined || Date.now() - this.lastSignedAt >= this.intervalMs;
+  }
+
+  /** Starts a round when the head has moved past the newest checkpoint and the interval has passed. */
+  signSoon(): void {
+    if (!this.signsInRounds) {
+      this.checkpoint();
+      return;
+    }
+    if (!this.roundDue()) return;
+    this.nextRound().catch(() => {
+      /* frozen or a busy database: the next call tries again, covering() reports it */
+    });
+  }
+
+  /** The round running, or a new one. */
+  private nextRound(): Promise<void> {
+    this.round ??= this.runRound().finally(() => {
+      this.round = undefined;
+    });
+    return this.round;
+  }
+
+  private async runRound(): Promise<void> {
+    this.assertNotFrozen();
+    const size = await this.maps!.advance();
+    this.assertNotFrozen();
+    if (this.seed === undefined || !this.maySign()) return;
+    const seed = this.seed;
+    let fresh = false;
+    // The write lock may be the ledger writer thread's for a while (a large batch): waited for off the loop.
+    // Not fsynced: a checkpoint lost to a power cut is signed again from the durable leaves, and the same tree
+    // and maps give the same note (Ed25519 signatures are deterministic).
+    const cp = await this.store.writeSoon(() => {
+      const latest = this.store.latestCheckpoint();
+      // Signed meanwhile by a read that could not wait (checkpoint()): that signing took these maps along.
+      if (latest !== undefined && latest.size >= size) return latest;
+      const line = this.maps!.publish(size);
+      const root = rootAt(size, this.reader());
+      const note = signCheckpoint({ origin: this.origin, size, root, extensions: [line] }, this.origin, seed);
+      const signed: StoredCheckpoint = { size, root, note, signedAt: new Date().toISOString() };
+      this.store.saveCheckpoint(signed);
+      fresh = true;
+      return signed;
+    }, { fsync: false });
+    this.lastSignedAt = Date.now();
+    if (fresh) for (const l of this.signedListeners) l(cp);
+    this.signed?.();
   }
 
   /** Signs a checkpoint over the committed head. Never inside a write transaction: only committed leaves. */

@@ -15,6 +15,7 @@ import { addSignatureLines } from '../../core/log/cosignature.js';
 import { isMedtrailError, messageOf } from '../../core/errors.js';
 import type { LogService } from './log-service.js';
 import type { PgRows } from '../store/pg/pg-log.js';
+import { writeSoon } from '../store/ledger-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS log_cosignatures (
@@ -65,7 +66,7 @@ export class Publisher {
   private readonly made: Promise<unknown> | undefined;
 
   constructor(
-    db: Database.Database,
+    private readonly db: Database.Database,
     private readonly log: LogService,
     policy: TlogPolicy,
     private readonly o: PublisherOptions = {},
@@ -156,7 +157,7 @@ export class Publisher {
             timeoutMs: this.o.timeoutMs ?? 5000,
           });
           if (this.closed) return;
-          this.put.run(cp.size, t.name, r.lines);
+          await writeSoon(this.db, () => this.put.run(cp.size, t.name, r.lines));
           if (this.o.shared !== undefined) {
             await this.made;
             await this.o.shared.rows(

@@ -13,7 +13,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { MedtrailError } from '../../core/errors.js';
+import { codeOf, MedtrailError } from '../../core/errors.js';
 import { emptyRoot } from '../../core/log/merkle.js';
 import { LEDGER_SCHEMA, PRAGMAS, SCHEMA_VERSION } from './schema.js';
 
@@ -100,7 +100,58 @@ export interface LedgerStore {
    * undone and the outer transaction goes on. Custody replay refuses one entry without losing the others.
    */
   savepoint<T>(fn: () => T): T;
+  /**
+   * transaction(fn) without waiting inside the database for a write lock another connection holds: at once
+   * when it is free, else resolved once it was (SQLite: writeSoon above). Writes on the server thread use it.
+   */
+  writeSoon<T>(fn: () => T, opts?: { fsync?: boolean }): T | Promise<T>;
   close(): void;
+}
+
+/** What busy_timeout the ledger's connections wait for a lock (PRAGMAS, schema.ts). */
+const BUSY_TIMEOUT_MS = 5000;
+/** How long writeSoon() keeps trying for the write lock before it answers STORE_BUSY. */
+const WRITE_SOON_MS = 30_000;
+
+/**
+ * Runs `fn` in an IMMEDIATE transaction on `db` at once when the write lock is free, and otherwise tries again
+ * every 2 ms from a timer: the ledger writer thread (server/custody/writer-thread.ts) holds the lock for the
+ * length of a large batch's append, and a write on the server thread that waited for it inside SQLite
+ * (busy_timeout) would hold the event loop as long. Resolves with fn's value; STORE_BUSY after 30 s.
+ */
+export function writeSoon<T>(db: Database.Database, fn: () => T, opts: { fsync?: boolean } = {}): T | Promise<T> {
+  const attempt = (): { done: true; value: T } | { done: false } => {
+    if (db.inTransaction) return { done: true, value: fn() };
+    db.pragma('busy_timeout = 0');
+    // fsync false: a commit that need not survive a power cut (a checkpoint: signed again, byte for byte the
+    // same, from the durable leaves) spares the event loop the WAL's fsync (10-40 ms on this disk).
+    if (opts.fsync === false) db.pragma('synchronous = NORMAL');
+    try {
+      return { done: true, value: db.transaction(fn).immediate() };
+    } catch (e) {
+      if (codeOf(e) === 'SQLITE_BUSY') return { done: false };
+      throw e;
+    } finally {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      if (opts.fsync === false) db.pragma('synchronous = FULL');
+    }
+  };
+  const first = attempt();
+  if (first.done) return first.value;
+  const until = Date.now() + WRITE_SOON_MS;
+  return new Promise<T>((resolve, reject) => {
+    const again = (): void => {
+      try {
+        const r = attempt();
+        if (r.done) return resolve(r.value);
+        if (Date.now() > until) return reject(new MedtrailError('STORE_BUSY', 'the ledger database stayed locked for a write; retry shortly'));
+        setTimeout(again, 2);
+      } catch (e) {
+        reject(e);
+      }
+    };
+    setTimeout(again, 2);
+  });
 }
 
 function u8(b: Buffer): Uint8Array {
@@ -274,6 +325,18 @@ export class SqliteLedgerStore implements LedgerStore {
   transaction<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
     return this.db.transaction(fn).immediate();
+  }
+
+  writeSoon<T>(fn: () => T, opts?: { fsync?: boolean }): T | Promise<T> {
+    return writeSoon(this.db, fn, opts);
+  }
+
+  /**
+   * Leaves SQLite's WAL checkpoints (which fsync the database file) to another connection to the file: the
+   * ledger writer thread's, which commits nearly every write (server/custody/ledger-writer.ts). On = again.
+   */
+  autoCheckpoint(on: boolean): void {
+    this.db.pragma(`wal_autocheckpoint = ${on ? 1000 : 0}`);
   }
 
   savepoint<T>(fn: () => T): T {

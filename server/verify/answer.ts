@@ -129,6 +129,16 @@ export class Proofs {
     return this.cp;
   }
 
+  /**
+   * Resolves once the served checkpoint (and the state maps with it) covers `mustCover` leaves, undefined when
+   * it does already: a log that signs in rounds (server/log/log-service.ts) is waited for here, off the event
+   * loop, so that the answer built afterwards finds its checkpoint without signing one.
+   */
+  covered(mustCover: number, mapSize: number): Promise<void> | undefined {
+    if (mapSize >= mustCover || !this.log.signsInRounds) return undefined;
+    return this.log.covering(mustCover).then(() => undefined);
+  }
+
   /** The proof of `index` against a given checkpoint. */
   inclusionIn(index: number, cp: { size: number; note: string }): InclusionAnswer {
     return { index, size: cp.size, ...this.at(index, cp.size), checkpoint: cp.note };

@@ -108,7 +108,8 @@ export function checkIntegrity(v: VerifyServices, found: Lookup): void {
 function record(v: VerifyServices, ev: Evaluation): Evaluation | Promise<Evaluation> {
   const { sun } = ev.toRecord;
   if (sun !== undefined && v.sun.isShared) return v.sun.advanceShared(sun).then((ok) => recorded(v, ev, ok));
-  return recorded(v, ev, sun === undefined || v.sun.advance(sun));
+  const moved = sun === undefined || v.sun.advance(sun);
+  return moved instanceof Promise ? moved.then((ok) => recorded(v, ev, ok)) : recorded(v, ev, moved);
 }
 
 function recorded(v: VerifyServices, ev: Evaluation, counterMoved: boolean): Evaluation {
@@ -145,10 +146,28 @@ export function verifyScan(v: VerifyServices, req: AuthRequest & { body: unknown
   const code: ScannedCode = parseScannedCode(body.code);
   // Only a signed request speaks for a participant; an unsigned scanner.gln is not proof of anything.
   const scanner: Scanner = { gln: who?.gln ?? null, location: body.scanner.location };
-  const found = v.engine.lookup(code);
-  checkIntegrity(v, found);
-  const ev = record(v, v.engine.evaluate(found, code, scanner, now, 'scan', scannedAt));
-  return ev instanceof Promise ? ev.then((e) => answerOf(v, who, code, e)) : answerOf(v, who, code, ev);
+  return afterCover(v, () => v.engine.lookup(code), (found) => {
+    checkIntegrity(v, found);
+    const ev = record(v, v.engine.evaluate(found, code, scanner, now, 'scan', scannedAt));
+    return ev instanceof Promise ? ev.then((e) => answerOf(v, who, code, e)) : answerOf(v, who, code, ev);
+  });
+}
+
+/** The tree size an answer about `found` stands on: its pack's newest entry and its lot's recall. */
+export function coverOf(found: Lookup): number {
+  return Math.max(found.pack?.lastIndex ?? -1, found.lot?.recalledIndex ?? -1) + 1;
+}
+
+/**
+ * Runs `then` on a lookup the served checkpoint covers: when the pack moved since (its newest entry not yet
+ * signed), waits for the signing round that covers it and looks again (a pack that moves again meanwhile is
+ * looked up again, a few times, before the answer signs at once: server/log/log-service.ts covering()).
+ */
+export function afterCover<T>(v: VerifyServices, lookup: () => Lookup, then: (found: Lookup) => T | Promise<T>, tries = 0): T | Promise<T> {
+  const found = lookup();
+  const waiting = tries < 3 ? v.proofs.covered(coverOf(found), v.map.size) : undefined;
+  if (waiting === undefined) return then(found);
+  return waiting.then(() => afterCover(v, lookup, then, tries + 1));
 }
 
 function answerOf(v: VerifyServices, who: KeyRecord | undefined, code: ScannedCode, ev: Evaluation): VerifyAnswer {
@@ -156,8 +175,7 @@ function answerOf(v: VerifyServices, who: KeyRecord | undefined, code: ScannedCo
   const full = ev.pack !== undefined && audience(who, events, ev.product?.manufacturer) === 'full';
   // One checkpoint for both proofs, covering the pack's newest entry and its lot's recall: the newest, whose map
   // roots are the maps' current state (server/map).
-  const cover = Math.max(ev.pack?.lastIndex ?? -1, ev.lot?.recalledIndex ?? -1) + 1;
-  const cp = v.proofs.latest(cover, v.map.size);
+  const cp = v.proofs.latest(coverOf(ev), v.map.size);
   return {
     verdict: ev.verdict,
     reasons: ev.reasons.map(reason),

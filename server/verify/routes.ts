@@ -17,7 +17,7 @@ import { journey, packAnswer, packTimeline, productAnswer } from './answer.js';
 import { epcisDocument } from './epcis.js';
 import { alertScope, alertsFrom, MAX_SCANS } from './alerts.js';
 import { DEFAULT_SEEN_WINDOW_MS } from './engine.js';
-import { checkIntegrity, readAudience, VERIFY_BODY_LIMIT, verifyScan } from './flow.js';
+import { afterCover, checkIntegrity, readAudience, VERIFY_BODY_LIMIT, verifyScan } from './flow.js';
 import type { VerifyServices } from './services.js';
 import type { ServerResponse } from 'node:http';
 import type { FastRequest, FastRoute } from '../http/fast-path.js';
@@ -73,11 +73,11 @@ export function verifyFastRoute(v: VerifyServices): FastRoute {
 export function verifyRoutes(v: VerifyServices): Router {
   const r = Router();
 
-  r.get('/packs/:gtin/:serial', (req, res) => {
+  r.get('/packs/:gtin/:serial', async (req, res) => {
     const who = v.auth.authenticate(req);
     const { gtin, serial } = packParams(req);
     const code = { source: 'element-string' as const, gtin, serial };
-    const found = v.engine.lookup(code);
+    const found = await afterCover(v, () => v.engine.lookup(code), (f) => f);
     if (found.pack === undefined) throw new MedtrailError('PACK_UNKNOWN', `no pack ${serial} of ${gtin} is registered`);
     checkIntegrity(v, found);
     const ev = v.engine.evaluate(found, code, { gln: who?.gln ?? null, location: null }, new Date(), 'read');
@@ -125,10 +125,10 @@ export function verifyRoutes(v: VerifyServices): Router {
     res.json({ alerts, since: new Date(since).toISOString(), forgeable: true });
   });
 
-  r.get('/epcis/events', (req, res) => {
+  r.get('/epcis/events', async (req, res) => {
     const who = v.auth.authenticate(req);
     const { gtin, serial } = queryPack(req);
-    const found = v.engine.lookup({ gtin, serial });
+    const found = await afterCover(v, () => v.engine.lookup({ gtin, serial }), (f) => f);
     const pack = found.pack;
     if (pack === undefined) throw new MedtrailError('PACK_UNKNOWN', `no pack ${serial} of ${gtin} is registered`);
     // The same order as every answer about a pack: no history told from a ledger that fails its own checks.

@@ -72,6 +72,8 @@ export function verifyServices(ledger: Ledger, opts: VerifyOptions = {}): Verify
   // Checked once at start (a failure is kept and answered on every verification), then every second.
   const integrity = new IntegrityGuard(ledger.store, ledger.log, { db: ledger.store.path, ...opts.integrity });
   integrity.checkNow();
+  // The ledger writer thread's commits move the file's data_version too; they are this server's own.
+  integrity.setOwnWrites(() => custodyServices(ledger).ownWrites());
   // The keys the server trusts are leaves too: a participant leaf whose key was replaced on disk would let a
   // forged tag or entry pass. Every participant leaf is checked (bytes against hash, hash in a signed
   // checkpoint) before the first verification; a failure freezes the log like any other.

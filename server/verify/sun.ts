@@ -26,6 +26,7 @@ import { codeOf, MedtrailError } from '../../core/errors.js';
 import { verifySun, type Aes128 } from '../../core/tag/sun.js';
 import type { ReasonCode } from '../../core/verdict.js';
 import type { PgRows } from '../store/pg/pg-log.js';
+import { writeSoon } from '../store/ledger-store.js';
 
 const aes128: Aes128 = {
   encryptBlock: (key, block) => ecb(true, key, block),
@@ -77,7 +78,7 @@ export class SunChecker {
 
   /** `shared`: the ledger's PostgreSQL schema, when the ledger is there (see the top of this file). */
   constructor(
-    db: Database.Database,
+    private readonly db: Database.Database,
     private readonly secret: Buffer,
     private readonly shared?: PgRows,
   ) {
@@ -177,8 +178,9 @@ export class SunChecker {
    * Moves the tag's counter to the reading's: false when another verification got there first (the same
    * reading twice: TAG_COUNTER_REPLAYED for the later one).
    */
-  advance(r: SunReading): boolean {
-    return this.q.advance.run(r.counter, r.gtin, r.serial, r.counter).changes === 1;
+  advance(r: SunReading): boolean | Promise<boolean> {
+    // writeSoon: the ledger writer thread may hold the write lock for a large batch (server/store/ledger-store.ts).
+    return writeSoon(this.db, () => this.q.advance.run(r.counter, r.gtin, r.serial, r.counter).changes === 1);
   }
 
   /** Coded reasons, or the read counter of a reading that passed every check. */

@@ -18,6 +18,7 @@ import { isJsonObject } from '../../core/api/wire.js';
 import type { RequestAuth } from '../http/auth.js';
 import { TokenBuckets } from '../http/rate-limit.js';
 import type { PgRows } from '../store/pg/pg-log.js';
+import { writeSoon } from '../store/ledger-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS reports (
@@ -90,7 +91,8 @@ export function sqliteReports(db: Database.Database): ReportStore {
   );
   const list = db.prepare<[number, number], Report>('SELECT id, at, code, gtin, serial, verdict, note, claimed FROM reports WHERE id > ? ORDER BY id LIMIT ?');
   return {
-    add: (r) => Promise.resolve(Number(insert.run(r.at, r.code, r.gtin, r.serial, r.verdict, r.note, r.claimed).lastInsertRowid)),
+    // writeSoon: the ledger writer thread may hold the write lock (server/store/ledger-store.ts).
+    add: (r) => Promise.resolve(writeSoon(db, () => Number(insert.run(r.at, r.code, r.gtin, r.serial, r.verdict, r.note, r.claimed).lastInsertRowid))),
     after: (id, limit) => Promise.resolve(list.all(id, limit)),
   };
 }

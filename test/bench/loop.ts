@@ -85,6 +85,8 @@ interface Hold {
   /** The server's longest loop delay (ms) in the phase, and its p99. */
   maxMs: number;
   p99Ms: number;
+  /** The server's longest garbage-collection pause in the phase (perf_hooks 'gc' entries). */
+  gcMaxMs: number;
   /** The longest /healthz answer the poller saw. */
   healthMaxMs: number;
 }
@@ -104,8 +106,8 @@ async function phase(work: () => Promise<void>): Promise<Hold> {
   await work();
   running = false;
   await poller;
-  const s = JSON.parse((await send('GET', '/debug/loop')).body) as { maxMs: number; p99Ms: number };
-  return { maxMs: s.maxMs, p99Ms: s.p99Ms, healthMaxMs: healthMax };
+  const s = JSON.parse((await send('GET', '/debug/loop')).body) as { maxMs: number; p99Ms: number; gcMaxMs: number };
+  return { maxMs: s.maxMs, p99Ms: s.p99Ms, gcMaxMs: s.gcMaxMs, healthMaxMs: healthMax };
 }
 
 const t = tempDir('medtrail-bench-loop-');
@@ -121,7 +123,8 @@ async function start(env: Record<string, string>): Promise<void> {
   const keep = { ...process.env };
   Object.assign(process.env, { MEDTRAIL_LOOP_STATS: '1', MEDTRAIL_RATE_LIMIT: 'off', MEDTRAIL_MAX_LAG_MS: '0' }, env);
   try {
-    server = await startServerProcess(db);
+    // The ledger grows by millions of packs over the run; the state maps are built from it at each start.
+    server = await startServerProcess(db, [], 180_000);
   } finally {
     process.env = keep;
   }
@@ -178,10 +181,13 @@ try {
 
   const modes: [string, Record<string, string>][] = [
     ['now', {}],
-    ['baseline', { MEDTRAIL_ENTRY_INLINE_BYTES: String(1 << 30), MEDTRAIL_LOG_PAGE_BYTES: String(1 << 30) }],
+    ['baseline', { MEDTRAIL_ENTRY_INLINE_BYTES: String(1 << 30), MEDTRAIL_LOG_PAGE_BYTES: String(1 << 30), MEDTRAIL_LEDGER_WRITER: 'off', MEDTRAIL_MAP_ROUNDS: 'off' }],
   ];
   // The second server runs on a ledger the first one grew: BENCH_LOOP_BASELINE_FIRST=1 swaps the order.
   if (process.env['BENCH_LOOP_BASELINE_FIRST'] === '1') modes.reverse();
+  // BENCH_LOOP_ONLY=now (or baseline): one side only, for profiling.
+  const only = process.env['BENCH_LOOP_ONLY'];
+  if (only !== undefined) modes.splice(0, modes.length, ...modes.filter(([n]) => n === only));
   let lots = 0;
   for (const [name, env] of modes) {
     await start(env);
@@ -195,7 +201,7 @@ try {
         for (const r of rs) codes.push(`${r.status} ${(JSON.parse(r.body) as { error?: { code?: string } }).error?.code ?? ''}`);
       }
     });
-    console.log(`  (a) 3 x 2 unsigned 14 MB bodies: loop held max ${ms(a.maxMs)}; /healthz max ${ms(a.healthMaxMs)}; answers ${[...new Set(codes)].join(', ')}`);
+    console.log(`  (a) 3 x 2 unsigned 14 MB bodies: loop held max ${ms(a.maxMs)} (GC pause max ${ms(a.gcMaxMs)}); /healthz max ${ms(a.healthMaxMs)}; answers ${[...new Set(codes)].join(', ')}`);
 
     const each: number[] = [];
     const bodies = Array.from({ length: BATCHES }, () => batch100k(`B${name}${++lots}`));
@@ -206,7 +212,7 @@ try {
         each.push(r.ms);
       }
     });
-    console.log(`  (b) ${BATCHES} signed batches of 100,000 packs: loop held max ${ms(b.maxMs)}; /healthz max ${ms(b.healthMaxMs)}; each registered in ${each.map((x) => ms(x)).join(', ')}`);
+    console.log(`  (b) ${BATCHES} signed batches of 100,000 packs: loop held max ${ms(b.maxMs)} (GC pause max ${ms(b.gcMaxMs)}); /healthz max ${ms(b.healthMaxMs)}; each registered in ${each.map((x) => ms(x)).join(', ')}`);
 
     let entries = 0;
     let bytes = 0;
@@ -223,7 +229,7 @@ try {
         pageMs = Math.max(pageMs, r.ms);
       }
     });
-    console.log(`  (c) GET /log/entries of up to 1,000 leaves of 23 KB: loop held max ${ms(c.maxMs)}; /healthz max ${ms(c.healthMaxMs)}; a page holds ${entries} leaves, ${(bytes / 2 ** 20).toFixed(1)} MiB, slowest ${ms(pageMs)}`);
+    console.log(`  (c) GET /log/entries of up to 1,000 leaves of 23 KB: loop held max ${ms(c.maxMs)} (GC pause max ${ms(c.gcMaxMs)}); /healthz max ${ms(c.healthMaxMs)}; a page holds ${entries} leaves, ${(bytes / 2 ** 20).toFixed(1)} MiB, slowest ${ms(pageMs)}`);
 
     const verifyFor = async (secs: number, register: boolean): Promise<{ lat: number[]; batches: number }> => {
       const lat: number[] = [];
@@ -252,8 +258,8 @@ try {
     const dBusy = await phase(async () => {
       busy = await verifyFor(SECONDS, true);
     });
-    console.log(`  (d) verify, ${CLIENTS} clients, ${SECONDS} s alone: p50 ${ms(pct(alone.lat, 50))} p99 ${ms(pct(alone.lat, 99))} (n=${alone.lat.length}); loop held max ${ms(dAlone.maxMs)}`);
-    console.log(`      while 100,000-pack batches register (${busy.batches} registered): p50 ${ms(pct(busy.lat, 50))} p99 ${ms(pct(busy.lat, 99))} (n=${busy.lat.length}); loop held max ${ms(dBusy.maxMs)}`);
+    console.log(`  (d) verify, ${CLIENTS} clients, ${SECONDS} s alone: p50 ${ms(pct(alone.lat, 50))} p99 ${ms(pct(alone.lat, 99))} (n=${alone.lat.length}); loop held max ${ms(dAlone.maxMs)} (GC pause max ${ms(dAlone.gcMaxMs)})`);
+    console.log(`      while 100,000-pack batches register (${busy.batches} registered): p50 ${ms(pct(busy.lat, 50))} p99 ${ms(pct(busy.lat, 99))} (n=${busy.lat.length}); loop held max ${ms(dBusy.maxMs)} (GC pause max ${ms(dBusy.gcMaxMs)})`);
     results[name] = {
       a: { ...a, codes: [...new Set(codes)].join(', ') },
       b: { ...b, each: each.map((x) => ms(x)).join(', ') },
@@ -264,8 +270,9 @@ try {
     await server?.stop();
   }
 
-  const now = results['now']!;
-  const base = results['baseline']!;
+  const none = { maxMs: NaN, p99: NaN, gcMaxMs: NaN };
+  const now = results['now'] ?? { a: none, b: none, c: none, dAlone: none, dBusy: none };
+  const base = results['baseline'] ?? now;
   const row = (what: string, x: string, y: string): void => console.log(`  ${what.padEnd(52)} ${x.padStart(12)} ${y.padStart(12)}`);
   console.log('\nlongest event-loop hold (server-side), side by side (target: no request over 20 ms):');
   row('', 'now', 'baseline');

@@ -269,6 +269,41 @@ describe('properties on random maps', () => {
     );
   });
 
+  it('a pinned map keeps answering for the version at pin() while updates go on, in slices, until unpin()', () => {
+    const change = fc.tuple(mapKey, fc.option(mapValue, { nil: null }));
+    fc.assert(
+      fc.property(entriesArb, fc.array(fc.array(change, { maxLength: 25 }), { minLength: 1, maxLength: 6 }), (initial, slices) => {
+        const s = storeWith(initial);
+        const before = storedMapRoot(s);
+        const probes = [...initial.map((e) => e[0]), ...slices.flat().map((c) => c[0])];
+        const proofsBefore = probes.map((k) => proveMap(s, k));
+        s.pin();
+        const model = new Map(initial.map(([k, v]) => [hex(k), [k, v] as [Uint8Array, Uint8Array]]));
+        for (const slice of slices) {
+          const byKey = new Map<string, MapChange>();
+          slice.forEach(([k, v], i) => {
+            const target = i % 2 === 0 && initial.length > 0 ? initial[(i * 7) % initial.length]![0] : k;
+            byKey.set(hex(target), { key: target, value: v });
+          });
+          updateMap(s, [...byKey.values()]);
+          for (const c of byKey.values()) {
+            if (c.value === null) model.delete(hex(c.key));
+            else model.set(hex(c.key), [c.key, c.value]);
+          }
+          // The pinned version: the old root, and byte for byte the old proofs, whatever changed since.
+          expect(storedMapRoot(s.pinned())).toEqual(before);
+          probes.forEach((k, i) => expect(proveMap(s.pinned(), k)).toEqual(proofsBefore[i]));
+        }
+        const after = mapRootOf([...model.values()]);
+        expect(storedMapRoot(s)).toEqual(after);
+        s.unpin();
+        expect(storedMapRoot(s.pinned())).toEqual(after);
+        expect(() => s.pinned().put(0, new Uint8Array(0), { kind: 'node', hash: val(1) })).toThrow();
+      }),
+      { numRuns: 80 },
+    );
+  });
+
   it('an update touches only the nodes on the changed paths', () => {
     const entries = Array.from({ length: 20_000 }, (_, i) => [sha256(new Uint8Array([i & 255, (i >> 8) & 255, i >> 16])), val(1)] as [Uint8Array, Uint8Array]);
     const s = storeWith(entries);
