@@ -636,24 +636,63 @@ export class MemoryMapStore implements MapNodeStore {
     return this.upper.get((1 << depth) + ((above << 1) | side));
   }
 
-  /** proveMap(this, key): the walk down key's path reading the index directly. */
-  prove(key: Uint8Array): Uint8Array {
-    let v = this.upper.get(1);
+  /**
+   * childOf() in the version kept at pin(): an entry kept there comes back as -(entry + 2) (its bytes are in the
+   * undo slots), a position empty then as undefined, any other as the live entry.
+   */
+  private pinnedChildOf(key: Uint8Array, depth: number, side: number): number | undefined {
+    const u = this.undo!;
+    let kept: number | undefined;
+    if (depth > NUMERIC_DEPTH) {
+      const k = MemoryMapStore.str(depth, childPrefix(key, depth - 1, side));
+      kept = u.deep.get(k);
+      if (kept === undefined) return this.deep.get(k);
+    } else {
+      const top = ((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!) >>> 0;
+      const above = depth === 1 ? 0 : top >>> (33 - depth);
+      const n = (1 << depth) + ((above << 1) | side);
+      kept = u.upper.get(n);
+      if (kept === undefined) return this.upper.get(n);
+    }
+    return kept === -1 ? undefined : -(kept + 2);
+  }
+
+  /**
+   * proveMap(this, key): the walk down key's path reading the index directly; `pinned`, in the version kept at
+   * pin() (proveMap(this.pinned(), key), without a node object per level).
+   */
+  prove(key: Uint8Array, pinned = false): Uint8Array {
+    const u = pinned ? this.undo : undefined;
+    const child = (depth: number, side: number): number | undefined => (u === undefined ? this.childOf(key, depth, side) : this.pinnedChildOf(key, depth, side));
+    /** `len` bytes at `at` of an entry's slot: the undo slots' for a kept one (negative). */
+    const view = (e: number, at: number, len: number): Uint8Array => {
+      if (e < 0) {
+        const v = -e - 2;
+        return (v & 1) === 0 ? u!.nodes.view(v >>> 1, at, len) : u!.leaves.view(v >>> 1, at, len);
+      }
+      return (e & 1) === 0 ? this.nodes.view(e >>> 1, at, len) : this.leaves.view(e >>> 1, at, len);
+    };
+    const isLeaf = (e: number): boolean => ((e < 0 ? -e - 2 : e) & 1) === 1;
+    let v: number | undefined;
+    if (u === undefined) v = this.upper.get(1);
+    else {
+      const kept = u.upper.get(1);
+      v = kept === undefined ? this.upper.get(1) : kept === -1 ? undefined : -(kept + 2);
+    }
     let depth = 0;
     const siblings: (Uint8Array | undefined)[] = [];
-    while (v !== undefined && (v & 1) === 0) {
+    while (v !== undefined && !isLeaf(v)) {
       if (depth === MAP_DEPTH) throw new MedtrailError('STORE_CORRUPT', 'an inner map node at the bottom level');
       const b = bit(key, depth);
-      const s = this.childOf(key, depth + 1, 1 - b);
-      siblings.push(s === undefined ? undefined : (s & 1) === 0 ? this.nodes.view(s >>> 1, 0, 32) : this.leaves.view(s >>> 1, 0, 32));
-      v = this.childOf(key, depth + 1, b);
+      const s = child(depth + 1, 1 - b);
+      siblings.push(s === undefined ? undefined : view(s, 0, 32));
+      v = child(depth + 1, b);
       depth++;
     }
     if (v === undefined) return encodeMapProof({ kind: PROOF_ABSENT_EMPTY, depth, siblings });
-    const slot = v >>> 1;
-    const leafKey = this.leaves.view(slot, 32, 32);
-    if (equalBytes(leafKey, key)) return encodeMapProof({ kind: PROOF_PRESENT, depth, siblings, value: this.leaves.view(slot, 64, 32) });
-    return encodeMapProof({ kind: PROOF_ABSENT_OTHER, depth, siblings, otherKey: leafKey, otherValue: this.leaves.view(slot, 64, 32) });
+    const leafKey = view(v, 32, 32);
+    if (equalBytes(leafKey, key)) return encodeMapProof({ kind: PROOF_PRESENT, depth, siblings, value: view(v, 64, 32) });
+    return encodeMapProof({ kind: PROOF_ABSENT_OTHER, depth, siblings, otherKey: leafKey, otherValue: view(v, 64, 32) });
   }
 
   get(depth: number, prefix: Uint8Array): MapNode | undefined {

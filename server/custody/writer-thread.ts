@@ -11,19 +11,23 @@
 //
 // Protocol (writer-protocol.ts): { id, entries, inputs, now } is answered { id, ok: true, appended } once
 // committed (synchronous=FULL: durable), or { id, ok: false, code, message, fields } with nothing written;
-// { close } closes the database and sets `done`.
-import { parentPort, workerData } from 'node:worker_threads';
+// { close } closes the database and sets `done`. Requests that queue up while one is written are committed
+// together (group commit: one fsync for many small appends, each still all or nothing).
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { decodeEntry } from '../../core/entry/entry.js';
 import { isMedtrailError } from '../../core/errors.js';
 import { appendChecked, loadKeyBook } from '../log/ingest.js';
-import { LogService } from '../log/log-service.js';
+import { LogService, type Appended } from '../log/log-service.js';
 import { openDatabase, SqliteLedgerStore } from '../store/ledger-store.js';
 import { applyAppended } from './apply.js';
 import { within } from './entry-checks.js';
 import { CustodyState } from './state.js';
 import { CustodyWriter } from './writer.js';
 import type { WriterInit, WriterReply, WriterRequest } from './writer-protocol.js';
+
+/** Requests written in one transaction at most. */
+const MAX_GROUP = 64;
 
 function run(port: NonNullable<typeof parentPort>, init: WriterInit): void {
   installNodeCrypto();
@@ -37,40 +41,76 @@ function run(port: NonNullable<typeof parentPort>, init: WriterInit): void {
   /** The head after this thread's last append: anything else means another writer appended meanwhile. */
   let known = store.head().size;
 
-  port.on('message', (m: WriterRequest) => {
-    if ('close' in m) {
-      store.close();
-      Atomics.store(done, 0, 1);
-      Atomics.notify(done, 0);
-      port.close();
-      return;
+  const refusal = (id: number, e: unknown): WriterReply =>
+    isMedtrailError(e)
+      ? { id, ok: false, code: e.code, message: e.message, ...(e.fields !== undefined ? { fields: [...e.fields] } : {}) }
+      : { id, ok: false, code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
+
+  /** One request's entries, appended and their rules run: in a savepoint, so a refusal undoes only them. */
+  const one = (m: Extract<WriterRequest, { id: number }>): Appended[] => {
+    const entries = m.entries.map((e, i) => e ?? decodeEntry(m.inputs[i]!.bytes));
+    const many = entries.length > 1;
+    const c = { state, writer, store, authority: keys.authority.gln, now: m.now };
+    return store.savepoint(() =>
+      appendChecked(log, keys, entries, m.inputs, (out) => {
+        for (let i = 0; i < entries.length; i++) within(i, many, () => applyAppended(c, [entries[i]!], [out[i]!]));
+      }),
+    );
+  };
+
+  port.on('message', (first: WriterRequest) => {
+    // Group commit: the requests that queued up while the last group was written go into one transaction, each
+    // in a savepoint of its own (a refused one leaves the others), and one commit (one fsync) makes all durable.
+    const group: WriterRequest[] = [first];
+    while (group.length < MAX_GROUP) {
+      const next = receiveMessageOnPort(port);
+      if (next === undefined) break;
+      group.push(next.message as WriterRequest);
     }
-    let reply: WriterReply;
+    const replies: WriterReply[] = [];
+    let closing = false;
     Atomics.store(done, 1, 1);
     try {
       if (store.head().size !== known) {
         keys = loadKeyBook(store);
         state.invalidate();
       }
-      const entries = m.entries.map((e, i) => e ?? decodeEntry(m.inputs[i]!.bytes));
-      const many = entries.length > 1;
-      const c = { state, writer, store, authority: keys.authority.gln, now: m.now };
-      const appended = appendChecked(log, keys, entries, m.inputs, (out) => {
-        for (let i = 0; i < entries.length; i++) within(i, many, () => applyAppended(c, [entries[i]!], [out[i]!]));
+      store.transaction(() => {
+        for (const m of group) {
+          if ('close' in m) {
+            closing = true;
+            continue;
+          }
+          try {
+            replies.push({ id: m.id, ok: true, appended: one(m) });
+          } catch (e) {
+            if (!isMedtrailError(e)) throw e;
+            replies.push(refusal(m.id, e));
+          } finally {
+            // Kept or undone, the cached rows may be out of date (custody/state.ts).
+            state.invalidate();
+          }
+        }
       });
       Atomics.add(done, 2, 1);
-      reply = { id: m.id, ok: true, appended };
     } catch (e) {
-      reply = isMedtrailError(e)
-        ? { id: m.id, ok: false, code: e.code, message: e.message, ...(e.fields !== undefined ? { fields: [...e.fields] } : {}) }
-        : { id: m.id, ok: false, code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
+      // Nothing of the group was written (an error that is no refusal, or the commit itself failed): every request
+      // of it is refused, and the KeyBook is read again from what the file holds.
+      replies.length = 0;
+      for (const m of group) if (!('close' in m)) replies.push(refusal(m.id, e));
+      keys = loadKeyBook(store);
     } finally {
-      // Committed or rolled back, the cached rows may be out of date (custody/state.ts).
       state.invalidate();
       known = store.head().size;
       Atomics.store(done, 1, 0);
     }
-    port.postMessage(reply);
+    for (const r of replies) port.postMessage(r);
+    if (closing) {
+      store.close();
+      Atomics.store(done, 0, 1);
+      Atomics.notify(done, 0);
+      port.close();
+    }
   });
 }
 

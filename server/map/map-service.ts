@@ -29,7 +29,7 @@ import { equalBytes } from '../../core/bytes.js';
 import { MedtrailError } from '../../core/errors.js';
 import { mapExtensionLine, type MapRoots } from '../../core/map/extension.js';
 import { lotMapKey, lotValueHash, packMapKey } from '../../core/map/pack-map.js';
-import { MemoryMapStore, proveMap, storedMapRoot, updateMap, type MapChange, type MapNodeStore } from '../../core/map/smt.js';
+import { MemoryMapStore, storedMapRoot, updateMap, type MapChange } from '../../core/map/smt.js';
 import { MapSourceReader, packStateOf, type CustodyState, type PackState, type TouchedPack } from '../custody/state.js';
 import { openDatabase, SqliteLedgerStore, type LedgerStore } from '../store/ledger-store.js';
 
@@ -320,9 +320,8 @@ export class MapService {
 
   /** Proofs for one pack (and its lot) against the served roots. */
   prove(gtin: string, serial: string, lot: string | undefined): MapProofs {
-    const packs: MapNodeStore = this.packs.isPinned ? this.packs.pinned() : this.packs;
-    const lots: MapNodeStore = this.lots.isPinned ? this.lots.pinned() : this.lots;
-    return { pack: proveMap(packs, packMapKey(gtin, serial)), lot: lot === undefined ? undefined : proveMap(lots, lotMapKey(gtin, lot)) };
+    // While a round runs, the version pinned at its start (MemoryMapStore.prove walks it without node objects).
+    return { pack: this.packs.prove(packMapKey(gtin, serial), true), lot: lot === undefined ? undefined : this.lots.prove(lotMapKey(gtin, lot), true) };
   }
 
   close(): void {

@@ -293,6 +293,9 @@ describe('properties on random maps', () => {
           // The pinned version: the old root, and byte for byte the old proofs, whatever changed since.
           expect(storedMapRoot(s.pinned())).toEqual(before);
           probes.forEach((k, i) => expect(proveMap(s.pinned(), k)).toEqual(proofsBefore[i]));
+          // The store's own walk of the pinned version gives the same bytes; unpinned, the walk of the map as is.
+          probes.forEach((k, i) => expect(s.prove(k, true)).toEqual(proofsBefore[i]));
+          probes.forEach((k) => expect(s.prove(k)).toEqual(proveMap({ get: (d, p) => s.get(d, p), put: () => undefined, delete: () => undefined }, k)));
         }
         const after = mapRootOf([...model.values()]);
         expect(storedMapRoot(s)).toEqual(after);

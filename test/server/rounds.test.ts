@@ -4,7 +4,8 @@
 //   from the tables gives;
 // - writeSoon (server/store/ledger-store.ts): a write of the event loop while another connection holds the
 //   write lock (the ledger writer thread, a batch's transaction) waits on a timer, not inside SQLite;
-// - the signing rounds: a checkpoint that covers an entry is waited for, and signs the maps of its size.
+// - the signing rounds: a checkpoint that covers an entry is waited for, and signs the maps of its size;
+// - the ledger writer thread's group commit: requests sent at once, some refused, each answered as if alone.
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toHex } from '../../core/bytes.js';
@@ -16,7 +17,8 @@ import { openLedger, type Ledger } from '../../server/context.js';
 import { custodyServices } from '../../server/custody/services.js';
 import { MapService } from '../../server/map/map-service.js';
 import { writeSoon } from '../../server/store/ledger-store.js';
-import { gtinOf, PREFIX, sign } from '../support/custody.js';
+import { gtinOf, PREFIX, sign, startChain } from '../support/custody.js';
+import { cli } from '../support/cli.js';
 import { entry, makeLedger, participantKey, type TestLedger } from '../support/ledger.js';
 
 const GTIN = gtinOf(61);
@@ -124,5 +126,45 @@ describe('writeSoon', () => {
     expect(db.prepare('SELECT count(*) AS n FROM soon').get()).toEqual({ n: 2 });
     db.close();
     other.close();
+  });
+});
+
+describe('the ledger writer thread', () => {
+  it('commits requests sent at once together, each all or nothing: the refused ones leave nothing, the others land once', async () => {
+    const c = await startChain();
+    try {
+      const [product] = await c.ok(sign('product', c.m, { gtin: GTIN, name: 'Groupol', form: 'tablets', strength: '1 mg', packSize: 10 }));
+      await c.ok(sign('batch', c.m, { gtin: GTIN, lot: 'G0', expiry: '301231', serials: ['G0-1', 'G0-2'] }, [product!]));
+      const before = c.srv.ledger.log.size();
+      // 24 requests at once: even ones new batches, odd ones a batch naming a serial already registered.
+      const bodies = Array.from({ length: 24 }, (_, i) =>
+        sign('batch', c.m, { gtin: GTIN, lot: `G${i + 1}`, expiry: '301231', serials: i % 2 === 0 ? [`G${i + 1}-a`, `G${i + 1}-b`] : [`G${i + 1}-a`, 'G0-1'] }, [product!]),
+      );
+      const answers = await Promise.all(bodies.map((b) => c.post(b)));
+      const indexes: number[] = [];
+      answers.forEach((a, i) => {
+        if (i % 2 === 0) {
+          expect(a.status).toBe(201);
+          indexes.push(a.json['index'] as number);
+        } else {
+          expect(a.status).toBe(409);
+          expect((a.json['error'] as { code: string }).code).toBe('SERIAL_DUPLICATE');
+        }
+      });
+      // Each accepted batch once, at the index it was answered with; nothing of a refused one anywhere.
+      expect(new Set(indexes).size).toBe(12);
+      const s = custodyServices(c.srv.ledger);
+      for (let i = 0; i < 24; i++) {
+        const lot = s.state.lot(GTIN, `G${i + 1}`);
+        if (i % 2 === 0) expect(lot?.batchIndex).toBe(answers[i]!.json['index']);
+        else expect(lot).toBeUndefined();
+      }
+      expect(c.srv.ledger.log.size()).toBe(before + 12);
+      await c.srv.close();
+      const audit = cli(['audit', '--db', c.t.db, '--json']);
+      expect(audit.status).toBe(0);
+    } finally {
+      await c.close();
+    }
   });
 });
