@@ -58,6 +58,8 @@ export interface OpenLedgerOptions {
   checkpointIntervalMs?: number;
   /** Leaf bytes after which a page of GET /log/entries stops (default MAX_PAGE_BYTES). */
   pageBytes?: number;
+  /** How long a request waits for a signing round before CHECKPOINT_PENDING (default COVER_WAIT_MS). */
+  coverWaitMs?: number;
 }
 
 export function openLedger(opts: OpenLedgerOptions): Ledger {
@@ -72,6 +74,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
       seed: keyFileSeed(key),
       ...(opts.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: opts.checkpointIntervalMs } : {}),
       ...(opts.pageBytes !== undefined ? { pageBytes: opts.pageBytes } : {}),
+      ...(opts.coverWaitMs !== undefined ? { coverWaitMs: opts.coverWaitMs } : {}),
     });
     if (store.getMeta('log_vkey') !== log.verifierKey) {
       throw new MedtrailError('KEYFILE_BAD', 'the log key file does not match the key this database was made with');

@@ -128,6 +128,7 @@ export function custodyServices(ledger: Ledger): CustodyServices {
         map.publish(size);
         return mapExtensionLine(map.roots());
       },
+      waiting: (delta) => map.waiting(delta),
     });
   }
 

@@ -58,14 +58,16 @@ function run(port: NonNullable<typeof parentPort>, init: WriterInit): void {
     );
   };
 
-  port.on('message', (first: WriterRequest) => {
+  port.on('message', (first: unknown) => {
+    if (!isWriterRequest(first)) return;
     // Group commit: the requests that queued up while the last group was written go into one transaction, each
     // in a savepoint of its own (a refused one leaves the others), and one commit (one fsync) makes all durable.
     const group: WriterRequest[] = [first];
     while (group.length < MAX_GROUP) {
       const next = receiveMessageOnPort(port);
       if (next === undefined) break;
-      group.push(next.message as WriterRequest);
+      const message: unknown = next.message;
+      if (isWriterRequest(message)) group.push(message);
     }
     const replies: WriterReply[] = [];
     let closing = false;
@@ -114,4 +116,19 @@ function run(port: NonNullable<typeof parentPort>, init: WriterInit): void {
   });
 }
 
-if (parentPort !== null) run(parentPort, workerData as WriterInit);
+function isWriterInit(v: unknown): v is WriterInit {
+  return (
+    typeof v === 'object' && v !== null && 'path' in v && typeof v.path === 'string' && 'origin' in v && typeof v.origin === 'string' &&
+    'publicKey' in v && v.publicKey instanceof Uint8Array && 'done' in v && v.done instanceof SharedArrayBuffer
+  );
+}
+
+/** The server thread's messages (ledger-writer.ts), checked as they come: the protocol is typed, not trusted. */
+function isWriterRequest(v: unknown): v is WriterRequest {
+  if (typeof v !== 'object' || v === null) return false;
+  if ('close' in v) return v.close === true;
+  return 'id' in v && typeof v.id === 'number' && 'entries' in v && Array.isArray(v.entries) && 'inputs' in v && Array.isArray(v.inputs) && 'now' in v && typeof v.now === 'number';
+}
+
+const init: unknown = workerData;
+if (parentPort !== null && isWriterInit(init)) run(parentPort, init);

@@ -35,6 +35,8 @@ export interface LogConfig {
   checkpointIntervalMs?: number;
   /** Leaf bytes after which a page of entries() stops (default MAX_PAGE_BYTES). */
   pageBytes?: number;
+  /** How long covering() waits for a signing round before CHECKPOINT_PENDING (default COVER_WAIT_MS). */
+  coverWaitMs?: number;
 }
 
 export interface AppendInput {
@@ -53,6 +55,8 @@ export interface AsyncMaps {
   advance(): Promise<number>;
   /** Serves the maps at `size` (the size advance() reached) and returns their checkpoint extension line. */
   publish(size: number): string;
+  /** Requests waiting for a round (+1 when one starts waiting, -1 when it stops): rounds with waiters hurry. */
+  waiting?(delta: number): void;
 }
 
 export interface Appended {
@@ -61,6 +65,8 @@ export interface Appended {
 }
 
 export const MAX_ENTRIES_PER_PAGE = 1000;
+/** How long a request waits for a signing round to cover what it needs before CHECKPOINT_PENDING. */
+export const COVER_WAIT_MS = 2000;
 /**
  * A page of leaves stops once its leaf bytes reach this (at least one leaf, however large): 1,000 leaves of
  * large batches were 0.65 s of one request on the event loop (issue 12 item 4). Clients page on from `next`.
@@ -74,6 +80,7 @@ export class LogService {
   private readonly seed: Uint8Array | undefined;
   private readonly intervalMs: number;
   private readonly pageBytes: number;
+  private readonly coverWaitMs: number;
   private lastSignedAt = 0;
   private frozenReason: string | undefined;
 
@@ -89,6 +96,7 @@ export class LogService {
     this.verifierKey = verifierKey(cfg.origin, this.publicKey);
     this.intervalMs = cfg.checkpointIntervalMs ?? 200;
     this.pageBytes = cfg.pageBytes ?? MAX_PAGE_BYTES;
+    this.coverWaitMs = cfg.coverWaitMs ?? COVER_WAIT_MS;
   }
 
   /**
@@ -258,15 +266,28 @@ export class LogService {
     return this.maps !== undefined && this.seed !== undefined && this.maySign();
   }
 
-  /** A checkpoint covering `mustCover` leaves: the newest, or the one the next round signs. */
+  /**
+   * A checkpoint covering `mustCover` leaves: the newest, or one a coming round signs. The rounds are told a
+   * request waits (they then take larger slices); one that would wait past COVER_WAIT_MS (a server so busy that
+   * its rounds fall behind) is answered CHECKPOINT_PENDING, 503 with Retry-After, which clients ask again after.
+   */
   async covering(mustCover: number): Promise<StoredCheckpoint> {
-    for (let round = 0; ; round++) {
-      this.assertNotFrozen();
-      const latest = this.store.latestCheckpoint();
-      if (latest !== undefined && latest.size >= mustCover) return latest;
-      // Appends landing faster than rounds end would keep a waiter behind: after a few rounds, at once.
-      if (!this.signsInRounds || round >= 4) return this.checkpoint(mustCover);
-      await this.nextRound();
+    const until = Date.now() + this.coverWaitMs;
+    this.maps?.waiting?.(1);
+    try {
+      for (;;) {
+        this.assertNotFrozen();
+        const latest = this.store.latestCheckpoint();
+        if (latest !== undefined && latest.size >= mustCover) return latest;
+        if (!this.signsInRounds) return this.checkpoint(mustCover);
+        const left = until - Date.now();
+        if (left <= 0) throw new MedtrailError('CHECKPOINT_PENDING', `no checkpoint covers ${mustCover} leaves yet: the server is busy bringing its state maps up; ask again shortly`);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([this.nextRound(), new Promise<void>((r) => (timer = setTimeout(r, left)))]);
+        clearTimeout(timer);
+      }
+    } finally {
+      this.maps?.waiting?.(-1);
     }
   }
 

@@ -115,6 +115,7 @@ export class MapService {
   /** The tree size the trees in memory reflect (ahead of size_ while an advance is unpublished). */
   private live = 0;
   private job: Job | undefined;
+  private waiters = 0;
   private reader: { store: SqliteLedgerStore; source: MapSourceReader } | undefined;
 
   /** `db`: the ledger's connection for the map's table (LedgerStore.connectionFor('map')). */
@@ -226,7 +227,8 @@ export class MapService {
       const step = (): void => {
         try {
           if (this.job !== job) return resolve(job.size);
-          if (this.finish(job, performance.now() + SLICE_MS)) return resolve(job.size);
+          // Requests waiting for this round: slices three times as long (still under the 20 ms of issue 12).
+          if (this.finish(job, performance.now() + (this.waiters > 0 ? 3 * SLICE_MS : SLICE_MS))) return resolve(job.size);
           setImmediate(step);
         } catch (e) {
           this.build();
@@ -286,6 +288,11 @@ export class MapService {
   private openReader(): { store: SqliteLedgerStore; source: MapSourceReader } {
     const store = new SqliteLedgerStore(openDatabase(this.store.path, { readonly: true }));
     return { store, source: new MapSourceReader(store.connectionFor('map')) };
+  }
+
+  /** Requests waiting for the round in progress (server/log/log-service.ts covering). */
+  waiting(delta: number): void {
+    this.waiters = Math.max(0, this.waiters + delta);
   }
 
   /** The roots of the trees in memory: after advance() resolved, those publish() will serve. */

@@ -102,6 +102,26 @@ describe('the state maps, a slice at a time', () => {
   });
 });
 
+describe('a request waiting for a round', () => {
+  it('is answered CHECKPOINT_PENDING once it waited its limit, and covered once the round ends', async () => {
+    t = makeLedger();
+    ledger = openLedger({ db: t.db, coverWaitMs: 1 });
+    const l = ledger;
+    const s = custodyServices(l);
+    s.submit([entry('participant', t.authority as typeof m, { action: 'admit', gln: m.gln, name: m.name, role: 'manufacturer', publicKey: m.publicKey, prefixes: [PREFIX] })]);
+    const [p] = s.submit([sign('product', m, { gtin: GTIN, name: 'Waitol', form: 'tablets', strength: '1 mg', packSize: 10 })]);
+    l.log.signNow();
+    const [b] = s.submit([sign('batch', m, { gtin: GTIN, lot: 'W1', expiry: '301231', serials: Array.from({ length: 30_000 }, (_, i) => `W1-${i}`) }, [toHex(p!.leafHash)])]);
+    // A round of 30,000 packs takes many slices; 1 ms is not enough to wait for it.
+    await expect(l.log.covering(b!.index + 1)).rejects.toMatchObject({ code: 'CHECKPOINT_PENDING' });
+    // The round goes on; once it ended, the same request is covered at once.
+    await s.map.advance();
+    await new Promise((r) => setTimeout(r, 10));
+    const cp = await l.log.covering(b!.index + 1);
+    expect(cp.size).toBeGreaterThan(b!.index);
+  });
+});
+
 describe('writeSoon', () => {
   it('writes at once when the lock is free, and otherwise waits for it on a timer, without blocking the event loop', async () => {
     t = makeLedger();
