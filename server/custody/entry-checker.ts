@@ -78,11 +78,6 @@ export class EntryChecker {
     });
   }
 
-  /** Starts the worker now rather than at the first large body (starting it holds the event loop ~50 ms). */
-  warm(): void {
-    if (!this.closed) this.start();
-  }
-
   /** Stops the worker; checks still waiting are refused (OVERLOADED: the client may retry on the next start). */
   close(): void {
     this.closed = true;

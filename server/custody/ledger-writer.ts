@@ -72,11 +72,6 @@ export class LedgerWriter {
 
   private seenCommits = 0;
 
-  /** Starts the thread now rather than at the first append (starting it holds the event loop ~50 ms). */
-  warm(): void {
-    if (!this.failed) this.start();
-  }
-
   /** Finishes the appends asked for, then closes the thread's database (waits up to 10 s for it). */
   close(): void {
     const w = this.worker;

@@ -11,8 +11,6 @@ export function custodyModule(): ServiceModule {
   return {
     api: (ledger) => {
       services = custodyServices(ledger);
-      // The entry-check worker and the ledger writer thread start with the server, not inside a first request.
-      services.warm();
       return [custodyRoutes(services, ledger.log)];
     },
     // A clean stop keeps the replay set for the next start (server/http/auth.ts), and stops the entry-check worker.

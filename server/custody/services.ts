@@ -64,8 +64,6 @@ export interface CustodyServices {
    * tells the file moved by this server's own hand from another's by it (server/log/integrity.ts).
    */
   ownWrites(): boolean;
-  /** Starts the worker threads now (a server at start), not at the first request that needs them. */
-  warm(): void;
   /** What the rules run against (state, writer, store, authority): a mirror replays the operator's entries with it (server/mirror). */
   rules: Omit<ApplyContext, 'now'>;
 }
@@ -289,10 +287,6 @@ export function custodyServices(ledger: Ledger): CustodyServices {
       map.close();
     },
     ownWrites: () => writerThread?.wroteSince() ?? false,
-    warm: () => {
-      checker.warm();
-      writerThread?.warm();
-    },
     rules: base,
   };
   cache.set(ledger, services);

@@ -192,7 +192,15 @@ try {
   for (const [name, env] of modes) {
     await start(env);
     console.log(`\n${name}: ${JSON.stringify(env)}`);
-    await phase(async () => new Promise((r) => setTimeout(r, 500))); // warm-up, and the histogram's start
+    // Warm-up, and the histogram's start. The server's threads start at their first use (the entry-check worker at
+    // the first large body, the ledger writer at the first append: ~50-70 ms each, once per process): one of each
+    // here, so that the phases measure the steady state.
+    await phase(async () => {
+      const items = Array.from({ length: 3000 }, (_, i) => ({ type: 'pack', gtin: GTIN, serial: `W${i}` }));
+      await send('POST', '/api/v1/entries', JSON.stringify(signed('ship', stranger, { to: gln(5), items })));
+      await mustPost(signed('batch', m, { gtin: GTIN, lot: `W${name}${++lots}`, expiry: EXPIRY, serials: serials(10, 'W') }, [product]));
+      await new Promise((r) => setTimeout(r, 500));
+    });
 
     const codes: string[] = [];
     const a = await phase(async () => {
