@@ -11,22 +11,14 @@
 //
 // At most MAX_QUEUED_BYTES of bodies wait for the worker at once; beyond that a request is answered 503
 // OVERLOADED with Retry-After at once, before any work is spent on it.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { isErrorCode, MedtrailError } from '../../core/errors.js';
 import type { KeyBook } from '../log/keybook.js';
 import type { CheckPassed, CheckReply, CheckRequest, KeySnapshot } from './entry-check-protocol.js';
+import { custodyWorkerUrl } from './worker-url.js';
 
 /** Bytes of bodies handed to the worker and not yet answered, beyond which new ones are refused (503). */
 export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
-
-/** The built entry-check-worker.js: beside this file, or (running from the TypeScript sources, as the tests do) in dist. */
-function workerUrl(): URL {
-  const here = new URL('./entry-check-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return here;
-  return new URL('../../dist/server/custody/entry-check-worker.js', import.meta.url);
-}
 
 function isCheckReply(v: unknown): v is CheckReply {
   if (typeof v !== 'object' || v === null || !('id' in v) || typeof v.id !== 'number' || !('ok' in v)) return false;
@@ -88,7 +80,7 @@ export class EntryChecker {
 
   private start(): Worker {
     if (this.worker !== undefined) return this.worker;
-    const w = new Worker(workerUrl());
+    const w = new Worker(custodyWorkerUrl('entry-check-worker.js'));
     w.unref();
     w.on('message', (m: unknown) => {
       if (!isCheckReply(m)) return;

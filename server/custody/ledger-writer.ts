@@ -6,20 +6,12 @@
 // Should the thread stop (a crash, a database it cannot open), the appends waiting are refused (INTERNAL,
 // retry) and the next one is made on this thread again: slower for the event loop, never lost or doubled,
 // since an append is one transaction either way.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Entry } from '../../core/entry/entry.js';
 import { isErrorCode, MedtrailError } from '../../core/errors.js';
 import type { Appended, AppendInput } from '../log/log-service.js';
 import type { WriterInit, WriterReply, WriterRequest } from './writer-protocol.js';
-
-/** The built writer-thread.js: beside this file, or (running from the TypeScript sources, as the tests do) in dist. */
-function workerUrl(): URL {
-  const here = new URL('./writer-thread.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return here;
-  return new URL('../../dist/server/custody/writer-thread.js', import.meta.url);
-}
+import { custodyWorkerUrl } from './worker-url.js';
 
 function isWriterReply(v: unknown): v is WriterReply {
   if (typeof v !== 'object' || v === null || !('id' in v) || typeof v.id !== 'number' || !('ok' in v)) return false;
@@ -87,7 +79,7 @@ export class LedgerWriter {
     if (this.worker !== undefined) return this.worker;
     const done = new SharedArrayBuffer(12);
     this.done = new Int32Array(done);
-    const w = new Worker(workerUrl(), { workerData: { ...this.init, done } satisfies WriterInit });
+    const w = new Worker(custodyWorkerUrl('writer-thread.js'), { workerData: { ...this.init, done } satisfies WriterInit });
     w.unref();
     w.on('message', (m: unknown) => {
       if (!isWriterReply(m)) return;
