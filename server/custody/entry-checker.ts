@@ -12,10 +12,10 @@
 // At most MAX_QUEUED_BYTES of bodies wait for the worker at once; beyond that a request is answered 503
 // OVERLOADED with Retry-After at once, before any work is spent on it.
 import { Worker } from 'node:worker_threads';
-import { isErrorCode, MedtrailError } from '../../core/errors.js';
+import { MedtrailError } from '../../core/errors.js';
 import type { KeyBook } from '../log/keybook.js';
 import type { CheckPassed, CheckReply, CheckRequest, KeySnapshot } from './entry-check-protocol.js';
-import { custodyWorkerUrl } from './worker-url.js';
+import { custodyWorkerUrl, refusalOf, whenLost } from './worker-url.js';
 
 /** Bytes of bodies handed to the worker and not yet answered, beyond which new ones are refused (503). */
 export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
@@ -89,7 +89,7 @@ export class EntryChecker {
       this.pending.delete(m.id);
       this.queued -= p.bytes;
       if (m.ok) p.resolve(m);
-      else p.reject(new MedtrailError(isErrorCode(m.code) ? m.code : 'INTERNAL', m.message, m.fields !== undefined ? { fields: m.fields } : undefined));
+      else p.reject(refusalOf(m));
     });
     const lost = (why: string): void => {
       if (this.worker !== w) return;
@@ -97,8 +97,7 @@ export class EntryChecker {
       this.sentVersion = -1;
       this.fail(new MedtrailError('INTERNAL', `the entry-check worker stopped (${why}); retry`));
     };
-    w.on('error', (e) => lost(e.message));
-    w.on('exit', (code) => lost(`exit ${code}`));
+    whenLost(w, lost);
     this.worker = w;
     return w;
   }

@@ -8,10 +8,10 @@
 // since an append is one transaction either way.
 import { Worker } from 'node:worker_threads';
 import type { Entry } from '../../core/entry/entry.js';
-import { isErrorCode, MedtrailError } from '../../core/errors.js';
+import { MedtrailError } from '../../core/errors.js';
 import type { Appended, AppendInput } from '../log/log-service.js';
 import type { WriterInit, WriterReply, WriterRequest } from './writer-protocol.js';
-import { custodyWorkerUrl } from './worker-url.js';
+import { custodyWorkerUrl, refusalOf, whenLost } from './worker-url.js';
 
 function isWriterReply(v: unknown): v is WriterReply {
   if (typeof v !== 'object' || v === null || !('id' in v) || typeof v.id !== 'number' || !('ok' in v)) return false;
@@ -87,7 +87,7 @@ export class LedgerWriter {
       if (p === undefined) return;
       this.pending.delete(m.id);
       if (m.ok) p.resolve(m.appended);
-      else p.reject(new MedtrailError(isErrorCode(m.code) ? m.code : 'INTERNAL', m.message, m.fields !== undefined ? { fields: m.fields } : undefined));
+      else p.reject(refusalOf(m));
     });
     const lost = (why: string): void => {
       if (this.worker !== w) return;
@@ -95,8 +95,7 @@ export class LedgerWriter {
       this.failed = true;
       this.fail(new MedtrailError('INTERNAL', `the ledger writer stopped (${why}); retry`));
     };
-    w.on('error', (e) => lost(e.message));
-    w.on('exit', (code) => lost(`exit ${code}`));
+    whenLost(w, lost);
     this.worker = w;
     return w;
   }

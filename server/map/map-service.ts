@@ -295,11 +295,6 @@ export class MapService {
     this.waiters = Math.max(0, this.waiters + delta);
   }
 
-  /** The roots of the trees in memory: after advance() resolved, those publish() will serve. */
-  liveRoots(): MapRoots {
-    return { packs: storedMapRoot(this.packs), lots: storedMapRoot(this.lots) };
-  }
-
   /**
    * Serves the trees as they are (at `size`, which advance() or catchUp() reached) and stores that size: in the
    * transaction that stores the checkpoint signing them.
