@@ -142,6 +142,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     ...(maxInFlight !== undefined ? { maxInFlight } : {}),
     ...(maxLagMs !== undefined ? { maxLagMs } : {}),
     ...(maxPerClient !== undefined ? { maxPerClient } : {}),
+    // A baseline for side-by-side runs (test/pressure/accept-queue.test.ts): the accept-queue watch off.
+    ...(process.env['MEDTRAIL_ACCEPT_WATCH'] === 'off' ? { watchAccepts: false } : {}),
     ...(rl !== undefined ? { rateLimit: rl } : {}),
     ...(entryInlineBytes !== undefined ? { entryInlineBytes } : {}),
     loopStats: process.env['MEDTRAIL_LOOP_STATS'] === '1',
@@ -192,6 +194,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     throw e;
   }
   server.keepAliveTimeout = 65_000;
+  // The shedder's accept watch (server/http/accept-watch.ts) sees every connection the server takes.
+  server.on('connection', app.accepted);
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : o.port;
   let closing: Promise<void> | undefined;

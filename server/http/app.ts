@@ -2,6 +2,7 @@
 // a size limit; when the server cannot answer promptly (too many requests in flight, or its event loop running
 // late) it sheds load with 503 and Retry-After rather than slowing every request down (shedder.ts).
 import type { RequestListener, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { OPENAPI } from './openapi.js';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import { MedtrailError } from '../../core/errors.js';
@@ -33,6 +34,8 @@ export interface AppOptions {
   maxLagMs?: number;
   /** Requests in flight from one client beyond which its new ones get 429 (default 32). */
   maxPerClient?: number;
+  /** Take queued new connections ahead of connected clients (accept-watch.ts; default: on with lag shedding). */
+  watchAccepts?: boolean;
   /** Per-client limit on the public routes (rate-limit.ts; default DEFAULT_RATE_LIMIT); false turns it off. */
   rateLimit?: RateLimitOptions | false;
   /** Routes answered ahead of express, with the same guards (fast-path.ts): POST /api/v1/verify. */
@@ -84,6 +87,8 @@ export interface App {
   app: Express;
   /** What the HTTP server calls: the fast routes, then express. */
   listener: RequestListener;
+  /** The HTTP server calls this on every accepted connection (the shedder watches the accept queue). */
+  accepted(socket: Socket): void;
   /** Stops the shedder's lag probe (the server closes). */
   stop(): void;
 }
@@ -98,6 +103,7 @@ export function createApp(opts: AppOptions): App {
     ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}),
     ...(opts.maxLagMs !== undefined ? { maxLagMs: opts.maxLagMs } : {}),
     ...(opts.maxPerClient !== undefined ? { maxPerClient: opts.maxPerClient } : {}),
+    ...(opts.watchAccepts !== undefined ? { watchAccepts: opts.watchAccepts } : {}),
   });
   // Health that tells the truth: 503 while new requests would be shed (it is answered ahead of the shedder, so
   // a monitor can still ask).
@@ -143,6 +149,7 @@ export function createApp(opts: AppOptions): App {
   return {
     app,
     listener,
+    accepted: shed.accepted,
     stop: () => {
       shed.stop();
       loop?.stop();

@@ -131,7 +131,7 @@ const schemas: Record<string, Schema> = {
     rows: list(obj({ prescriptions: nullable(int), packsPrescribed: nullable(int), packsDispensed: nullable(int) }, { month: str, region: str, substance: str, prescriberType: str })),
   }),
   FhirBundle: obj({ resourceType: { const: 'Bundle' }, type: str, entry: list(obj({ fullUrl: str, resource: { type: 'object' } })) }),
-  Health: obj({ ok: { type: 'boolean' }, inFlight: int, maxInFlight: int, lagging: { type: 'boolean' } }),
+  Health: obj({ ok: { type: 'boolean' }, inFlight: int, maxInFlight: int, lagging: { type: 'boolean' }, draining: { type: 'boolean' } }),
 };
 
 type Op = { summary: string; signed?: 'optional' | 'required'; query?: string[]; path?: string[]; body?: string; answers: Record<string, string>; text?: boolean };

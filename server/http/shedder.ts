@@ -8,9 +8,13 @@
 //   and show up only as a late event loop. A timer measures how late it fires; while the loop keeps running
 //   late (SUSTAINED probes in a row),
 //   answering 503 costs almost nothing, so the backlog drains and the requests that are taken stay fast.
+// With lag shedding comes the accept watch (accept-watch.ts): new connections queueing behind long turns are
+// taken first, the connected clients' sockets left unread for a moment (nothing is refused for it).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { RequestHandler } from 'express';
 import { MedtrailError } from '../../core/errors.js';
+import { acceptWatch } from './accept-watch.js';
 import { sendError } from './errors.js';
 
 export interface ShedOptions {
@@ -23,6 +27,8 @@ export interface ShedOptions {
    * opens hundreds of requests and never finishes their bodies must not take every slot from the others.
    */
   maxPerClient?: number;
+  /** Watch the accept queue (accept-watch.ts; default: on when lag shedding is on). */
+  watchAccepts?: boolean;
 }
 
 /** What /healthz reports: the truth about whether new requests are taken now. */
@@ -32,6 +38,8 @@ export interface Health {
   maxInFlight: number;
   /** The event loop has been running late (lag shedding is on). */
   lagging: boolean;
+  /** Queued new connections are being accepted ahead of the connected clients (accept-watch.ts). */
+  draining: boolean;
 }
 
 const PROBE_MS = 10;
@@ -50,6 +58,8 @@ export interface Shedder {
   handler: RequestHandler;
   /** The same check outside express (fast-path.ts): false when it answered 503 (or 429) itself. */
   admit(req: IncomingMessage, res: ServerResponse): boolean;
+  /** The HTTP server accepted a connection ('connection' event). */
+  accepted(socket: Socket): void;
   health(): Health;
   /** Stops the lag probe (the server closes). */
   stop(): void;
@@ -83,6 +93,7 @@ export function loadShedder(o: ShedOptions = {}): Shedder {
         }, PROBE_MS)
       : undefined;
   probe?.unref();
+  const watch = (o.watchAccepts ?? maxLag > 0) ? acceptWatch() : undefined;
   const admit = (req: IncomingMessage, res: ServerResponse): boolean => {
     const client = req.socket.remoteAddress ?? 'unknown';
     const mine = perClient.get(client) ?? 0;
@@ -103,6 +114,7 @@ export function loadShedder(o: ShedOptions = {}): Shedder {
     }
     inFlight++;
     perClient.set(client, mine + 1);
+    watch?.admitted(req.socket);
     let done = false;
     const release = (): void => {
       if (!done) {
@@ -122,7 +134,16 @@ export function loadShedder(o: ShedOptions = {}): Shedder {
   };
   const health = (): Health => {
     const lagging = lateRuns >= SUSTAINED;
-    return { ok: inFlight < maxInFlight && !lagging, inFlight, maxInFlight, lagging };
+    return { ok: inFlight < maxInFlight && !lagging, inFlight, maxInFlight, lagging, draining: watch?.draining() ?? false };
   };
-  return { handler, admit, health, stop: () => clearInterval(probe) };
+  return {
+    handler,
+    admit,
+    accepted: (s) => watch?.accepted(s),
+    health,
+    stop: () => {
+      clearInterval(probe);
+      watch?.stop();
+    },
+  };
 }

@@ -19,6 +19,8 @@ export interface LoadJob {
    * lateness (a timer firing a few ms late bunches starts) is not the server's.
    */
   ratePerSec?: number;
+  /** Closed loop: a lane answered 503 waits its Retry-After before the next request, as a well-behaved client does. */
+  honourRetryAfter?: boolean;
 }
 
 export interface LoadResult {
@@ -30,14 +32,15 @@ export interface LoadResult {
 
 async function run(job: LoadJob): Promise<LoadResult> {
   const u = new URL(job.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: job.concurrency });
+  // Every lane keeps its connection while it waits (the default keeps only 256 idle sockets and closes the rest).
+  const agent = new Agent({ keepAlive: true, maxSockets: job.concurrency, maxFreeSockets: job.concurrency });
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;
   const start = performance.now();
   const end = start + job.durationMs;
   const one = (): Promise<void> =>
-    new Promise((resolve) => {
+    new Promise<number>((resolve) => {
       const body = job.method === 'POST' ? job.bodies[next++ % job.bodies.length]! : undefined;
       const t0 = performance.now();
       const req = request(
@@ -47,16 +50,16 @@ async function run(job: LoadJob): Promise<LoadResult> {
           res.on('end', () => {
             latencies.push(performance.now() - t0);
             if (res.statusCode !== 200) errors++;
-            resolve();
+            resolve(res.statusCode === 503 && job.honourRetryAfter === true ? Number(res.headers['retry-after'] ?? 1) * 1000 : 0);
           });
         },
       );
       req.on('error', () => {
         errors++;
-        resolve();
+        resolve(0);
       });
       req.end(body);
-    });
+    }).then((wait) => (wait > 0 ? new Promise((r) => setTimeout(r, wait)) : undefined));
   const lane = async (): Promise<void> => {
     while (performance.now() < end) await one();
   };

@@ -9,7 +9,10 @@
 //    distributor), 2% batch registrations of 1,000 packs. Throughput, p50/p99/p99.9 per kind, errors.
 // 3. Overload for BENCH_OVERLOAD_SECONDS (default 8): BENCH_OVERLOAD_CONCURRENCY clients (default 1,024) that
 //    honour Retry-After, verify only. The server must shed with 503 + Retry-After and keep the requests it
-//    takes fast, rather than slowing every one down.
+//    takes fast, rather than slowing every one down. The agent keeps 256 idle sockets (node's default), so a
+//    client that was shed mostly comes back on a new connection: bursts of hundreds of new connections while
+//    the others keep the server busy (server/http/accept-watch.ts; MEDTRAIL_ACCEPT_WATCH=off for the
+//    baseline). Answers slower than a second are broken down: waiting to connect vs waiting for the answer.
 // Also printed: the server's resident memory (sampled from /proc) and the database's bytes per pack.
 // The per-client rate limit is turned off explicitly (MEDTRAIL_RATE_LIMIT=off): all load comes from one address.
 import http from 'node:http';
@@ -68,20 +71,29 @@ interface Reply {
   retryAfter: number;
   body: string;
   ms: number;
+  /** Where the time went: ms until a socket was assigned, until it was connected, until the answer's head came. */
+  trace: { socket: number; connect: number; head: number };
 }
 
 function send(method: 'GET' | 'POST', path: string, body?: string): Promise<Reply> {
   const t0 = performance.now();
+  const trace = { socket: NaN, connect: NaN, head: NaN };
   return new Promise((resolve) => {
     const req = http.request(
       { host: u.hostname, port: u.port, method, path, agent, headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
       (res) => {
+        trace.head = performance.now() - t0;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: Number(res.headers['retry-after'] ?? 0), body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - t0 }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: Number(res.headers['retry-after'] ?? 0), body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - t0, trace }));
       },
     );
-    req.on('error', (e) => resolve({ status: 0, retryAfter: 0, body: String(e), ms: performance.now() - t0 }));
+    req.on('socket', (sock) => {
+      trace.socket = performance.now() - t0;
+      if (sock.connecting) sock.once('connect', () => (trace.connect = performance.now() - t0));
+      else trace.connect = trace.socket;
+    });
+    req.on('error', (e) => resolve({ status: 0, retryAfter: 0, body: String(e), ms: performance.now() - t0, trace }));
     req.end(body);
   });
 }
@@ -201,8 +213,13 @@ try {
   const shedLat: number[] = [];
   let other = 0;
   console.log(`\n3. overload: ${fmt(OVER_CONCURRENCY)} clients for ${OVER_SECONDS} s, verify only, each honouring Retry-After`);
+  // Answers slower than a second, with where their time went (waiting for a connection vs for the server).
+  const slow: { at: number; r: Reply }[] = [];
+  const phase0 = performance.now();
   const osecs = await drive(OVER_CONCURRENCY, OVER_SECONDS, async () => {
+    const at = performance.now() - phase0;
     const r = await send('POST', '/api/v1/verify', sample[Math.floor(rand() * sample.length)]!);
+    if (r.ms > 1000) slow.push({ at, r });
     if (r.status === 200) okLat.push(r.ms);
     else if (r.status === 503) {
       shedLat.push(r.ms);
@@ -213,6 +230,11 @@ try {
   shedLat.sort((a, b) => a - b);
   console.log(`   answered ${fmt(okLat.length)} (${fmt(okLat.length / osecs)}/s) p50 ${ms(pct(okLat, 50))} p99 ${ms(pct(okLat, 99))} p99.9 ${ms(pct(okLat, 99.9))}`);
   console.log(`   shed ${fmt(shedLat.length)} with 503 + Retry-After, p50 ${ms(pct(shedLat, 50))} p99 ${ms(pct(shedLat, 99))}; other errors ${other}`);
+  if (slow.length > 0) {
+    const med = (f: (x: { at: number; r: Reply }) => number): string => ms(pct(slow.map(f).sort((a, b) => a - b), 50));
+    const conn = slow.filter((x) => x.r.trace.connect > 500).length;
+    console.log(`   ${fmt(slow.length)} answers took > 1 s (started at ${med((x) => x.at)} into the phase, median): ${fmt(conn)} of them waited > 0.5 s to connect; median to socket ${med((x) => x.r.trace.socket)}, to connected ${med((x) => x.r.trace.connect)}, to the answer's head ${med((x) => x.r.trace.head)}`);
+  }
   console.log(`   server alive afterwards: ${(await send('GET', '/healthz')).status === 200 ? 'yes' : 'NO'}; RSS max ${fmt(rssMax / 2 ** 20)} MiB`);
 } finally {
   clearInterval(rssTimer);
