@@ -7,6 +7,7 @@
 // Protocol (entry-check-protocol.ts): { keys, origin } replaces the signers it accepts and the log's origin; { id, bytes, now } is
 // answered with { id, ok: true, ... } or { id, ok: false, code, message, fields }.
 import { parentPort } from 'node:worker_threads';
+import { runInBackground } from '../thread-priority.js';
 import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { encodeEntry } from '../../core/entry/entry.js';
 import { isMedtrailError } from '../../core/errors.js';
@@ -55,4 +56,7 @@ function run(port: NonNullable<typeof parentPort>): void {
   });
 }
 
-if (parentPort !== null) run(parentPort);
+if (parentPort !== null) {
+  runInBackground();
+  run(parentPort);
+}

@@ -14,6 +14,7 @@
 // { close } closes the database and sets `done`. Requests that queue up while one is written are committed
 // together (group commit: one fsync for many small appends, each still all or nothing).
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { runInBackground } from '../thread-priority.js';
 import { installNodeCrypto } from '../../core/crypto/ed25519-node.js';
 import { decodeEntry } from '../../core/entry/entry.js';
 import { isMedtrailError } from '../../core/errors.js';
@@ -131,4 +132,7 @@ function isWriterRequest(v: unknown): v is WriterRequest {
 }
 
 const init: unknown = workerData;
-if (parentPort !== null && isWriterInit(init)) run(parentPort, init);
+if (parentPort !== null && isWriterInit(init)) {
+  runInBackground();
+  run(parentPort, init);
+}

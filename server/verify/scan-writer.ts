@@ -8,6 +8,7 @@
 //   { close }     finish, close the database, set `done` to 1 and notify (the server waits on it).
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
+import { runInBackground } from '../thread-priority.js';
 import type { Scan, ScanWriterInit, ScanWriterReply, ScanWriterRequest } from './scan-protocol.js';
 
 function run(port: NonNullable<typeof parentPort>, init: ScanWriterInit): void {
@@ -55,4 +56,7 @@ function run(port: NonNullable<typeof parentPort>, init: ScanWriterInit): void {
   });
 }
 
-if (parentPort !== null) run(parentPort, workerData as ScanWriterInit);
+if (parentPort !== null) {
+  runInBackground();
+  run(parentPort, workerData as ScanWriterInit);
+}
