@@ -522,9 +522,23 @@ class Slots {
  * when it does, which for the millions of positions of a country's map held the event loop ~100 ms at once;
  * split, each copy is 1/256 of that (issue 12 item 4).
  */
+/** What ShardedMap needs of a shard: a JS Map, or an IntTable for number keys. */
+interface Shard<K> {
+  readonly size: number;
+  get(k: K): number | undefined;
+  has(k: K): boolean;
+  set(k: K, v: number): unknown;
+  delete(k: K): unknown;
+}
+
 class ShardedMap<K extends number | string> {
-  private readonly shards: Map<K, number>[] = Array.from({ length: 256 }, () => new Map<K, number>());
-  constructor(private readonly shardOf: (k: K) => number) {}
+  private readonly shards: Shard<K>[];
+  constructor(
+    private readonly shardOf: (k: K) => number,
+    make: () => Shard<K>,
+  ) {
+    this.shards = Array.from({ length: 256 }, make);
+  }
 
   get size(): number {
     let n = 0;
@@ -549,10 +563,88 @@ class ShardedMap<K extends number | string> {
   }
 }
 
+/**
+ * An open-addressing hash table from non-negative int32 keys to int32 values in two typed arrays (linear
+ * probing, kept at most half full, deletion by backward shift). Its memory is outside V8's heap: the millions
+ * of positions of a country's map were JS Map entries that every major garbage collection walked. Exported for
+ * its own test (test/core/smt.test.ts).
+ */
+export class IntTable {
+  private keys = new Int32Array(16).fill(-1);
+  private vals = new Int32Array(16);
+  private shift = 28;
+  size = 0;
+
+  private slot(k: number): number {
+    return Math.imul(k, 0x9e3779b1) >>> this.shift;
+  }
+
+  private find(k: number): number {
+    const mask = this.keys.length - 1;
+    let i = this.slot(k);
+    for (;;) {
+      const at = this.keys[i]!;
+      if (at === k || at === -1) return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  get(k: number): number | undefined {
+    const i = this.find(k);
+    return this.keys[i] === -1 ? undefined : this.vals[i];
+  }
+
+  has(k: number): boolean {
+    return this.keys[this.find(k)] !== -1;
+  }
+
+  set(k: number, v: number): void {
+    const i = this.find(k);
+    if (this.keys[i] === -1) {
+      this.keys[i] = k;
+      this.size++;
+    }
+    this.vals[i] = v;
+    if (this.size * 2 > this.keys.length) this.grow();
+  }
+
+  delete(k: number): void {
+    let i = this.find(k);
+    if (this.keys[i] === -1) return;
+    this.size--;
+    // Backward shift: move up every later entry of the run whose home is not between the hole and itself.
+    const mask = this.keys.length - 1;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const kj = this.keys[j]!;
+      if (kj === -1) break;
+      const home = this.slot(kj);
+      if (((j - home) & mask) >= ((j - i) & mask)) {
+        this.keys[i] = kj;
+        this.vals[i] = this.vals[j]!;
+        i = j;
+      }
+    }
+    this.keys[i] = -1;
+  }
+
+  private grow(): void {
+    const keys = this.keys;
+    const vals = this.vals;
+    this.keys = new Int32Array(keys.length * 2).fill(-1);
+    this.vals = new Int32Array(keys.length * 2);
+    this.shift--;
+    this.size = 0;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== -1) this.set(keys[i]!, vals[i]!);
+  }
+}
+
 const numShard = (k: number): number => k & 255;
 const strShard = (k: string): number => k.charCodeAt(k.length - 1) & 255;
-const numMap = (): ShardedMap<number> => new ShardedMap<number>(numShard);
-const strMap = (): ShardedMap<string> => new ShardedMap<string>(strShard);
+/** Positions by number, in 256 IntTables: a table doubles 1/256 of the index at a time. */
+const numMap = (): ShardedMap<number> => new ShardedMap<number>(numShard, () => new IntTable());
+const strMap = (): ShardedMap<string> => new ShardedMap<string>(strShard, () => new Map<string, number>());
 
 /** A slot number as the index holds it (twice the slot, plus 1 for a leaf) read back as a node (copies). */
 function decodeSlot(v: number, nodes: Slots, leaves: Slots): MapNode {

@@ -9,6 +9,7 @@ import { sha256 } from '../../core/crypto/hash.js';
 import { isMedtrailError } from '../../core/errors.js';
 import { leafHash as logLeafHash, nodeHash as logNodeHash } from '../../core/log/merkle.js';
 import {
+  IntTable,
   decodeMapProof,
   emptyHash,
   emptyMapRoot,
@@ -320,5 +321,44 @@ describe('properties on random maps', () => {
     );
     expect(hundred.hashes).toBeLessThan(100 * 16);
     expect(hundred.root).toEqual(mapRootOf(entries.map(([k], i) => [k, i === 5 ? val(2) : i >= 100 && i < 200 ? val(3) : val(1)])));
+  });
+});
+
+describe('IntTable (the map index outside the JS heap)', () => {
+  it('answers as a Map does through sets, overwrites and deletions, with collisions and growth', () => {
+    // Keys from a small range collide often; thousands of operations make the tables grow several times and
+    // the backward-shift deletions move whole runs.
+    const op = fc.tuple(fc.constantFrom('set', 'delete', 'get'), fc.integer({ min: 0, max: 3000 }), fc.integer({ min: -1, max: 2 ** 31 - 1 }));
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 6000 }), (ops) => {
+        const t = new IntTable();
+        const model = new Map<number, number>();
+        for (const [kind, k, v] of ops) {
+          if (kind === 'set') {
+            t.set(k, v);
+            model.set(k, v);
+          } else if (kind === 'delete') {
+            t.delete(k);
+            model.delete(k);
+          } else expect(t.get(k)).toBe(model.get(k));
+        }
+        expect(t.size).toBe(model.size);
+        for (let k = 0; k <= 3000; k++) {
+          expect(t.get(k)).toBe(model.get(k));
+          expect(t.has(k)).toBe(model.has(k));
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('holds a million positions and gives each back', () => {
+    const t = new IntTable();
+    for (let k = 0; k < 1_000_000; k++) t.set(k * 7 + (k & 3), k);
+    expect(t.size).toBe(1_000_000);
+    for (let k = 0; k < 1_000_000; k += 997) expect(t.get(k * 7 + (k & 3))).toBe(k);
+    for (let k = 0; k < 1_000_000; k += 2) t.delete(k * 7 + (k & 3));
+    expect(t.size).toBe(500_000);
+    for (let k = 0; k < 1_000_000; k += 999) expect(t.get(k * 7 + (k & 3))).toBe(k % 2 === 0 ? undefined : k);
   });
 });
