@@ -535,9 +535,9 @@ class ShardedMap<K extends number | string> {
   private readonly shards: Shard<K>[];
   constructor(
     private readonly shardOf: (k: K) => number,
-    make: () => Shard<K>,
+    make: (shard: number) => Shard<K>,
   ) {
-    this.shards = Array.from({ length: 256 }, make);
+    this.shards = Array.from({ length: 256 }, (_, i) => make(i));
   }
 
   get size(): number {
@@ -575,6 +575,9 @@ export class IntTable {
   private shift = 28;
   size = 0;
 
+  /** `maxLoad`: the share of slots in use at which the table doubles (0.5 to 0.75). */
+  constructor(private readonly maxLoad = 0.5) {}
+
   private slot(k: number): number {
     return Math.imul(k, 0x9e3779b1) >>> this.shift;
   }
@@ -605,7 +608,7 @@ export class IntTable {
       this.size++;
     }
     this.vals[i] = v;
-    if (this.size * 2 > this.keys.length) this.grow();
+    if (this.size > this.keys.length * this.maxLoad) this.grow();
   }
 
   delete(k: number): void {
@@ -642,8 +645,13 @@ export class IntTable {
 
 const numShard = (k: number): number => k & 255;
 const strShard = (k: string): number => k.charCodeAt(k.length - 1) & 255;
-/** Positions by number, in 256 IntTables: a table doubles 1/256 of the index at a time. */
-const numMap = (): ShardedMap<number> => new ShardedMap<number>(numShard, () => new IntTable());
+/**
+ * Positions by number, in 256 IntTables: a table doubles 1/256 of the index at a time. Keys spread evenly over
+ * the shards, so tables that doubled at the same load would all double within a few updates (a round's pinned
+ * version grows from nothing: 256 copies in a row held the loop 30-80 ms); each shard doubles at a load of its
+ * own between 0.5 and 0.75, which spreads the copies over the index's growth by half.
+ */
+const numMap = (): ShardedMap<number> => new ShardedMap<number>(numShard, (i) => new IntTable(0.5 + i / 1024));
 const strMap = (): ShardedMap<string> => new ShardedMap<string>(strShard, () => new Map<string, number>());
 
 /** A slot number as the index holds it (twice the slot, plus 1 for a leaf) read back as a node (copies). */

@@ -330,8 +330,8 @@ describe('IntTable (the map index outside the JS heap)', () => {
     // the backward-shift deletions move whole runs.
     const op = fc.tuple(fc.constantFrom('set', 'delete', 'get'), fc.integer({ min: 0, max: 3000 }), fc.integer({ min: -1, max: 2 ** 31 - 1 }));
     fc.assert(
-      fc.property(fc.array(op, { minLength: 1, maxLength: 6000 }), (ops) => {
-        const t = new IntTable();
+      fc.property(fc.array(op, { minLength: 1, maxLength: 6000 }), fc.constantFrom(0.5, 0.6, 0.75), (ops, load) => {
+        const t = new IntTable(load);
         const model = new Map<number, number>();
         for (const [kind, k, v] of ops) {
           if (kind === 'set') {
