@@ -90,11 +90,29 @@ interface Hold {
   gcMaxMs: number;
   /** The longest /healthz answer the poller saw. */
   healthMaxMs: number;
+  /**
+   * Share of the phase the server's event-loop thread spent runnable but waiting for a core (the kernel's
+   * schedstat): on two cores shared with the load generator and V8's helper threads, a hold includes that wait.
+   */
+  coreWaitPct: number;
+}
+
+/** Nanoseconds the server's main thread has waited for a core since it started (Linux schedstat; 0 elsewhere). */
+function coreWaitNs(): number {
+  const pid = server?.child.pid;
+  if (pid === undefined) return 0;
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 /** Runs `work` while polling /healthz every 5 ms; returns what the server's loop and the poller saw. */
 async function phase(work: () => Promise<void>): Promise<Hold> {
   await send('GET', '/debug/loop'); // resets the server's histogram
+  const wait0 = coreWaitNs();
+  const t0 = performance.now();
   let running = true;
   let healthMax = 0;
   const poller = (async () => {
@@ -108,7 +126,8 @@ async function phase(work: () => Promise<void>): Promise<Hold> {
   running = false;
   await poller;
   const s = JSON.parse((await send('GET', '/debug/loop')).body) as { maxMs: number; p99Ms: number; gcMaxMs: number };
-  return { maxMs: s.maxMs, p99Ms: s.p99Ms, gcMaxMs: s.gcMaxMs, healthMaxMs: healthMax };
+  const coreWaitPct = (100 * (coreWaitNs() - wait0)) / 1e6 / (performance.now() - t0);
+  return { maxMs: s.maxMs, p99Ms: s.p99Ms, gcMaxMs: s.gcMaxMs, healthMaxMs: healthMax, coreWaitPct };
 }
 
 const t = tempDir('medtrail-bench-loop-');
@@ -210,7 +229,7 @@ try {
         for (const r of rs) codes.push(`${r.status} ${(JSON.parse(r.body) as { error?: { code?: string } }).error?.code ?? ''}`);
       }
     });
-    console.log(`  (a) 3 x 2 unsigned 14 MB bodies: loop held max ${ms(a.maxMs)} (GC pause max ${ms(a.gcMaxMs)}); /healthz max ${ms(a.healthMaxMs)}; answers ${[...new Set(codes)].join(', ')}`);
+    console.log(`  (a) 3 x 2 unsigned 14 MB bodies: loop held max ${ms(a.maxMs)} (GC pause max ${ms(a.gcMaxMs)}, waiting for a core ${a.coreWaitPct.toFixed(0)}% of the phase); /healthz max ${ms(a.healthMaxMs)}; answers ${[...new Set(codes)].join(', ')}`);
 
     const each: number[] = [];
     const bodies = Array.from({ length: BATCHES }, () => batch100k(`B${name}${++lots}`));
@@ -221,7 +240,7 @@ try {
         each.push(r.ms);
       }
     });
-    console.log(`  (b) ${BATCHES} signed batches of 100,000 packs: loop held max ${ms(b.maxMs)} (GC pause max ${ms(b.gcMaxMs)}); /healthz max ${ms(b.healthMaxMs)}; each registered in ${each.map((x) => ms(x)).join(', ')}`);
+    console.log(`  (b) ${BATCHES} signed batches of 100,000 packs: loop held max ${ms(b.maxMs)} (GC pause max ${ms(b.gcMaxMs)}, waiting for a core ${b.coreWaitPct.toFixed(0)}%); /healthz max ${ms(b.healthMaxMs)}; each registered in ${each.map((x) => ms(x)).join(', ')}`);
 
     let entries = 0;
     let bytes = 0;
@@ -238,7 +257,7 @@ try {
         pageMs = Math.max(pageMs, r.ms);
       }
     });
-    console.log(`  (c) GET /log/entries of up to 1,000 leaves of 23 KB: loop held max ${ms(c.maxMs)} (GC pause max ${ms(c.gcMaxMs)}); /healthz max ${ms(c.healthMaxMs)}; a page holds ${entries} leaves, ${(bytes / 2 ** 20).toFixed(1)} MiB, slowest ${ms(pageMs)}`);
+    console.log(`  (c) GET /log/entries of up to 1,000 leaves of 23 KB: loop held max ${ms(c.maxMs)} (GC pause max ${ms(c.gcMaxMs)}, waiting for a core ${c.coreWaitPct.toFixed(0)}%); /healthz max ${ms(c.healthMaxMs)}; a page holds ${entries} leaves, ${(bytes / 2 ** 20).toFixed(1)} MiB, slowest ${ms(pageMs)}`);
 
     const verifyFor = async (secs: number, register: boolean): Promise<{ lat: number[]; batches: number }> => {
       const lat: number[] = [];
@@ -267,8 +286,8 @@ try {
     const dBusy = await phase(async () => {
       busy = await verifyFor(SECONDS, true);
     });
-    console.log(`  (d) verify, ${CLIENTS} clients, ${SECONDS} s alone: p50 ${ms(pct(alone.lat, 50))} p99 ${ms(pct(alone.lat, 99))} (n=${alone.lat.length}); loop held max ${ms(dAlone.maxMs)} (GC pause max ${ms(dAlone.gcMaxMs)})`);
-    console.log(`      while 100,000-pack batches register (${busy.batches} registered): p50 ${ms(pct(busy.lat, 50))} p99 ${ms(pct(busy.lat, 99))} (n=${busy.lat.length}); loop held max ${ms(dBusy.maxMs)} (GC pause max ${ms(dBusy.gcMaxMs)})`);
+    console.log(`  (d) verify, ${CLIENTS} clients, ${SECONDS} s alone: p50 ${ms(pct(alone.lat, 50))} p99 ${ms(pct(alone.lat, 99))} (n=${alone.lat.length}); loop held max ${ms(dAlone.maxMs)} (GC pause max ${ms(dAlone.gcMaxMs)}, waiting for a core ${dAlone.coreWaitPct.toFixed(0)}%)`);
+    console.log(`      while 100,000-pack batches register (${busy.batches} registered): p50 ${ms(pct(busy.lat, 50))} p99 ${ms(pct(busy.lat, 99))} (n=${busy.lat.length}); loop held max ${ms(dBusy.maxMs)} (GC pause max ${ms(dBusy.gcMaxMs)}, waiting for a core ${dBusy.coreWaitPct.toFixed(0)}%)`);
     results[name] = {
       a: { ...a, codes: [...new Set(codes)].join(', ') },
       b: { ...b, each: each.map((x) => ms(x)).join(', ') },
