@@ -16,9 +16,9 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { LoadJob } from '../bench/http-load.js';
 import type { Party } from '../support/custody.js';
-import { makeLedger } from '../support/ledger.js';
+import { makeLedger, type TestLedger } from '../support/ledger.js';
 import { buildWorld } from './world.js';
-import { startServerProcess } from '../support/server-process.js';
+import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { REPO_ROOT } from '../support/tmp.js';
 
 const CONNECTED = 512;
@@ -53,13 +53,26 @@ function onNewConnection(url: string, body: string): Promise<FirstAnswer> {
   });
 }
 
+/** A ledger with the pressure world in it (buildWorld, through a server stopped again) and a genuine pack's signed tag. */
+async function ledgerWithTag(): Promise<{ l: TestLedger; tag: string }> {
+  const l = makeLedger();
+  const first = await startServerProcess(l.db);
+  const w = await buildWorld(first.url, l.authority as Party).finally(() => first.stop());
+  return { l, tag: w.tags.get(w.serials[11]!)! };
+}
+
+/** `medtrail serve` on `db` with these environment variables (and the per-client rate limit off). */
+async function serveWith(db: string, env: Record<string, string>): Promise<ServerProcess> {
+  Object.assign(process.env, { MEDTRAIL_RATE_LIMIT: 'off' }, env);
+  try {
+    return await startServerProcess(db);
+  } finally {
+    for (const k of ['MEDTRAIL_RATE_LIMIT', ...Object.keys(env)]) delete process.env[k];
+  }
+}
+
 async function wave(db: string, watch: 'on' | 'off', tag: string): Promise<FirstAnswer[]> {
-  process.env['MEDTRAIL_RATE_LIMIT'] = 'off';
-  process.env['MEDTRAIL_ACCEPT_WATCH'] = watch;
-  const s = await startServerProcess(db).finally(() => {
-    delete process.env['MEDTRAIL_RATE_LIMIT'];
-    delete process.env['MEDTRAIL_ACCEPT_WATCH'];
-  });
+  const s = await serveWith(db, { MEDTRAIL_ACCEPT_WATCH: watch });
   // A genuine pack's signed tag: the verify a pharmacy's counter sends (tag signature, proofs, state).
   const body = JSON.stringify({ code: tag });
   const job: LoadJob = { url: s.url, method: 'POST', path: '/api/v1/verify', bodies: [body], concurrency: CONNECTED, durationMs: 30_000, honourRetryAfter: true };
@@ -76,11 +89,8 @@ async function wave(db: string, watch: 'on' | 'off', tag: string): Promise<First
 
 describe('a burst of new connections behind busy keep-alive clients', () => {
   it('is answered or shed promptly: the accept queue is drained, not left to one connection per turn', async () => {
-    const l = makeLedger();
+    const { l, tag } = await ledgerWithTag();
     try {
-      const first = await startServerProcess(l.db);
-      const w = await buildWorld(first.url, l.authority as Party).finally(() => first.stop());
-      const tag = w.tags.get(w.serials[11]!)!;
       const off = await wave(l.db, 'off', tag);
       const on = await wave(l.db, 'on', tag);
       const slowest = (a: FirstAnswer[]): number => Math.max(...a.map((x) => x.ms));
@@ -111,17 +121,10 @@ describe('a burst of requests read in one turn of the event loop', () => {
     // 600 new connections at once are accepted while the loop is idle and then read in one or two turns: the
     // lag probe cannot run inside a turn, so without the in-turn limit the last one waited for all the others
     // (bench:load at 1,000,000 packs: 940 first requests answered after 2-8 s).
-    const l = makeLedger();
+    const { l, tag } = await ledgerWithTag();
     try {
-      const first = await startServerProcess(l.db);
-      const w = await buildWorld(first.url, l.authority as Party).finally(() => first.stop());
-      const body = JSON.stringify({ code: w.tags.get(w.serials[11]!)! });
-      process.env['MEDTRAIL_RATE_LIMIT'] = 'off';
-      process.env['MEDTRAIL_MAX_LAG_MS'] = '20';
-      const s = await startServerProcess(l.db).finally(() => {
-        delete process.env['MEDTRAIL_RATE_LIMIT'];
-        delete process.env['MEDTRAIL_MAX_LAG_MS'];
-      });
+      const body = JSON.stringify({ code: tag });
+      const s = await serveWith(l.db, { MEDTRAIL_MAX_LAG_MS: '20' });
       try {
         const burst = await Promise.all(Array.from({ length: 600 }, () => onNewConnection(s.url, body)));
         const answered = burst.filter((a) => a.status === 200);
