@@ -96,6 +96,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   // event loop, a huge page cap serves 1,000 leaves whatever their size.
   const entryInlineBytes = o.entryInlineBytes ?? intFromEnv('MEDTRAIL_ENTRY_INLINE_BYTES', process.env['MEDTRAIL_ENTRY_INLINE_BYTES']);
   const logPageBytes = o.logPageBytes ?? intFromEnv('MEDTRAIL_LOG_PAGE_BYTES', process.env['MEDTRAIL_LOG_PAGE_BYTES']);
+  // Read by each worker thread as it starts (server/thread-priority.ts); checked here, where a bad value can
+  // still be told to the operator instead of being ignored by a thread.
+  const threadNice = intFromEnv('MEDTRAIL_THREAD_NICE', process.env['MEDTRAIL_THREAD_NICE']);
+  if (threadNice !== undefined && threadNice > 19) throw new MedtrailError('CLI_USAGE', `MEDTRAIL_THREAD_NICE must be 0 to 19, got ${threadNice}`);
   const pgAt = o.ledger === undefined ? pgTarget(o.db) : undefined;
   const ledger =
     o.ledger ??

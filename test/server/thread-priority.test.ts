@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { BACKGROUND_NICE, runInBackground } from '../../server/thread-priority.js';
+import { isMedtrailError } from '../../core/errors.js';
+import { startServer } from '../../server/server.js';
+import { makeLedger } from '../support/ledger.js';
 
 /** The nice value of a thread of this process (/proc/<pid>/task/<tid>/stat, field 19). */
 function niceOf(tid: number): number {
@@ -47,6 +50,29 @@ describe('worker threads in the background', () => {
       } finally {
         delete process.env['MEDTRAIL_THREAD_NICE'];
       }
+    }
+  });
+
+  it('a bad MEDTRAIL_THREAD_NICE stops medtrail serve with CLI_USAGE before the ledger is opened', async () => {
+    const l = makeLedger();
+    try {
+      for (const v of ['ten', '-3', '25']) {
+        process.env['MEDTRAIL_THREAD_NICE'] = v;
+        try {
+          const e: unknown = await startServer({ db: l.db, port: 0 }).then(
+            async (s) => {
+              await s.close();
+              return undefined;
+            },
+            (err: unknown) => err,
+          );
+          expect(isMedtrailError(e, 'CLI_USAGE')).toBe(true);
+        } finally {
+          delete process.env['MEDTRAIL_THREAD_NICE'];
+        }
+      }
+    } finally {
+      l.cleanup();
     }
   });
 });
